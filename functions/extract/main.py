@@ -1,0 +1,114 @@
+"""`extract`: POST /extract reads a form image; GET /extract/{extraction_id} returns the record.
+
+Thin handler (STYLE.md rule 1): parse and check the request, call the extraction service,
+answer JSON. The contract is API.md's "extract" section.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+import flask
+import functions_framework
+from pydantic import ValidationError
+
+from shared.config import get_settings
+from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from shared.services.extraction import ExtractOptions, ImageSource, extraction_service
+from shared.web import Route, json_body, json_response, serve
+
+_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_JSON_FORM_FIELDS = ("params", "expected", "tags")
+_TEXT_FORM_FIELDS = ("model", "prompt_version")
+_BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
+
+
+@functions_framework.http
+def extract(request: flask.Request) -> flask.Response:
+    return serve(request, ROUTES)
+
+
+def create_extraction(request: flask.Request) -> flask.Response:
+    settings = get_settings()
+    # base64 in JSON is 4/3 of the image's size; anything bigger is refused before it is read.
+    body_limit = settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD
+    if (request.content_length or 0) > body_limit:
+        raise PayloadTooLarge(f"The request body is larger than {body_limit} bytes.")
+    request.max_content_length = body_limit
+    if request.mimetype == "multipart/form-data":
+        options, source = _read_multipart(request, settings.max_upload_bytes)
+    elif request.is_json:
+        options, source = _read_json(json_body(request))
+    elif not request.content_length and not request.get_data(cache=True):
+        raise MalformedRequest("The request body is empty: send multipart/form-data with an image, or JSON.")
+    else:
+        raise UnsupportedMediaType("Send multipart/form-data (field `image`) or application/json.")
+    record = extraction_service().extract(options, source)
+    status = 200
+    if record.status == "failed":
+        status = 504 if record.error_code == "model_timeout" else 502
+    return json_response(record.model_dump(mode="json"), status)
+
+
+def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
+    if not _EXTRACTION_ID.match(extraction_id):
+        raise NotFound(f"No extraction {extraction_id!r}.")
+    return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
+
+
+def _read_multipart(request: flask.Request, max_bytes: int) -> tuple[ExtractOptions, ImageSource]:
+    unknown = set(request.form) - set(_JSON_FORM_FIELDS) - set(_TEXT_FORM_FIELDS)
+    unknown |= set(request.files) - {"image"}
+    if unknown:
+        raise InvalidField(f"Unknown form fields: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)})
+    upload = request.files.get("image")
+    if upload is None:
+        raise InvalidField("The form needs a file field `image`.", details={"field": "image"})
+    image = upload.read(max_bytes + 1)
+    if len(image) > max_bytes:
+        raise PayloadTooLarge(f"The image is larger than {max_bytes} bytes.", details={"limit_bytes": max_bytes})
+    fields: dict[str, Any] = {name: request.form[name] for name in _TEXT_FORM_FIELDS if name in request.form}
+    for name in _JSON_FORM_FIELDS:
+        if name in request.form:
+            try:
+                fields[name] = json.loads(request.form[name])
+            except ValueError:
+                raise InvalidField(f"Form field `{name}` must be JSON.", details={"field": name}) from None
+    return _options(fields), ImageSource(data=image)
+
+
+def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
+    image_uri = body.pop("image_uri", None)
+    image_base64 = body.pop("image_base64", None)
+    if image_uri is not None and not isinstance(image_uri, str):
+        raise InvalidField("image_uri must be a gs:// string.", details={"field": "image_uri"})
+    if image_base64 is not None and not isinstance(image_base64, str):
+        raise InvalidField("image_base64 must be a base64 string.", details={"field": "image_base64"})
+    if (image_uri is None) == (image_base64 is None):
+        raise InvalidField("Send exactly one of image_uri or image_base64.", details={"field": "image"})
+    data = None
+    if image_base64 is not None:
+        try:
+            data = base64.b64decode(image_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
+    return _options(body), ImageSource(data=data, uri=image_uri)
+
+
+def _options(fields: dict[str, Any]) -> ExtractOptions:
+    try:
+        return ExtractOptions.model_validate(fields)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False, include_context=False)
+        where = ", ".join(".".join(str(part) for part in problem["loc"]) for problem in problems[:5])
+        raise InvalidField(f"Invalid fields: {where}.", details={"errors": problems}) from None
+
+
+ROUTES = (
+    Route("POST", "/", create_extraction),
+    Route("GET", "/{extraction_id}", get_extraction),
+)

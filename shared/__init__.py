@@ -1,0 +1,1 @@
+"""vote-extractor's shared package: every Cloud Function imports from here."""

@@ -1,0 +1,116 @@
+"""One settings object for every function. Each variable is documented here, once.
+
+Read from the environment at cold start and cached (`get_settings`). The README's
+configuration table is generated from these descriptions (`python -m shared.config`).
+Variables that Google's and Datadog's libraries read themselves are listed in
+`PASSTHROUGH_VARIABLES` so they are documented in the same place.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_API_KEY = "local-dev-key"
+
+PASSTHROUGH_VARIABLES: dict[str, str] = {
+    "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (local only; read by google-cloud-firestore).",
+    "STORAGE_EMULATOR_HOST": "URL of the Cloud Storage emulator (local only; read by google-cloud-storage).",
+    "PUBSUB_EMULATOR_HOST": "host:port of the Pub/Sub emulator (local only).",
+    "DD_API_KEY": "Datadog API key; with DD_LLMOBS_AGENTLESS_ENABLED=1 LLM Observability posts straight to Datadog.",
+    "DD_SITE": "Datadog site, e.g. datadoghq.com or datadoghq.eu.",
+    "DD_LLMOBS_AGENTLESS_ENABLED": "1 in production (no agent beside a Cloud Function); unset locally.",
+    "DD_TRACE_AGENT_URL": "Agent (locally: Datadog's test agent) that receives LLM Observability payloads.",
+    "DD_APM_TRACING_ENABLED": "false: send LLM Observability data only, no APM traces.",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    environment: Literal["local", "production"] = Field(
+        "local", description="`production` refuses the local API key and requires real credentials."
+    )
+    gcp_project: str = Field(
+        "vote-extractor-local", description="Google Cloud project id for Firestore and Cloud Storage."
+    )
+    api_keys: str = Field(
+        LOCAL_API_KEY,
+        description="Comma-separated API keys accepted in `X-API-Key` (production: from Secret Manager).",
+    )
+    images_bucket: str = Field(
+        "vote-extractor-images", description="Cloud Storage bucket for form images (content-addressed by sha256)."
+    )
+    firestore_database: str = Field("(default)", description="Firestore database id.")
+    default_model: str = Field(
+        "",
+        description="Model used when a request names none; empty means gemini-2.5-flash when Gemini "
+        "is configured, otherwise tesseract.",
+    )
+    default_prompt_version: str = Field("prompt_a", description="Prompt version used when a request names none.")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, description="Largest accepted image, in bytes.")
+    max_image_pixels: int = Field(40_000_000, description="Largest accepted image area (width x height).")
+    gemini_api_key: str = Field("", description="Gemini API key (Google AI Studio); from Secret Manager in production.")
+    gemini_use_vertex: bool = Field(False, description="true: call Gemini through Vertex AI (project credentials).")
+    gemini_location: str = Field("europe-west1", description="Vertex AI location for Gemini.")
+    gemini_base_url: str = Field("", description="Override of the Gemini endpoint (tests point it at a local server).")
+    gemini_timeout_s: float = Field(60.0, description="Timeout of one Gemini call, in seconds.")
+    gemini_retry_attempts: int = Field(4, description="Attempts per Gemini call on 408/429/5xx (1 = no retry).")
+    gemini_retry_initial_delay_s: float = Field(1.0, description="First backoff delay between Gemini attempts.")
+    gemini_retry_max_delay_s: float = Field(16.0, description="Longest backoff delay between Gemini attempts.")
+    ml_app: str = Field("vote-extractor", description="LLM Observability ml_app of every span and evaluation.")
+    llmobs_enabled: bool = Field(True, description="false turns LLM Observability off (evaluations still stored).")
+    llmobs_flush_timeout_s: float = Field(
+        2.0, description="Longest a request waits to hand its spans and evaluations to Datadog."
+    )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_blank(cls, value: str) -> str:
+        if not [key for key in value.split(",") if key.strip()]:
+            raise ValueError("API_KEYS must hold at least one key")
+        return value
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
+
+    @property
+    def gemini_configured(self) -> bool:
+        return bool(self.gemini_api_key) or self.gemini_use_vertex
+
+    @property
+    def resolved_default_model(self) -> str:
+        if self.default_model:
+            return self.default_model
+        return "gemini-2.5-flash" if self.gemini_configured else "tesseract"
+
+    def check_production_ready(self) -> None:
+        """Refuse to serve production with the well-known local key."""
+        if self.environment == "production" and LOCAL_API_KEY in self.api_key_list:
+            raise RuntimeError("ENVIRONMENT=production but API_KEYS holds the local development key")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.check_production_ready()
+    return settings
+
+
+def configuration_table() -> str:
+    """The README's configuration table, as Markdown."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default not in ("", None) else ""
+        rows.append(f"| `{name.upper()}` | `{default}` | {field.description} |")
+    for name, meaning in PASSTHROUGH_VARIABLES.items():
+        rows.append(f"| `{name}` | | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(configuration_table())

@@ -1,0 +1,136 @@
+"""The evaluators that run on every extraction (online), registered by name.
+
+- `extraction_quality`: score 0-10, the share of `expected`'s fields read right (guide 1.1).
+- `output_classification`: failed | incomplete | good | excellent (the guide's classifier).
+- `consistency`: candidate votes sum to valid votes, and valid + rejected = total.
+- `schema_valid`: the model's answer is a VoteExtraction.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import ValidationError
+
+from shared.evaluation.base import EvaluatorContext, EvaluatorResult
+from shared.evaluation.matching import compare_extractions
+from shared.evaluation.registry import register
+from shared.models import MetricType, VoteExtraction
+
+ONLINE_EVALUATORS = ("extraction_quality", "output_classification", "consistency", "schema_valid")
+
+
+@register
+class ExtractionQuality:
+    """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95)."""
+
+    name: ClassVar[str] = "extraction_quality"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "score"
+
+    def __init__(self, pass_threshold: float = 9.5) -> None:
+        if not 0 <= pass_threshold <= 10:
+            raise ValueError("pass_threshold must be between 0 and 10")
+        self.pass_threshold = pass_threshold
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.expected is None:
+            return None
+        comparison = compare_extractions(ctx.output, ctx.expected)
+        score = round(10 * comparison.accuracy, 2)
+        wrong = [path for path, ok in comparison.fields.items() if not ok]
+        reasoning = f"{comparison.correct} of {comparison.total} expected fields right"
+        if wrong:
+            reasoning += "; wrong: " + ", ".join(wrong[:10]) + (" ..." if len(wrong) > 10 else "")
+        if comparison.spurious_candidates:
+            reasoning += f"; {comparison.spurious_candidates} candidate(s) not on the form"
+        return EvaluatorResult(
+            value=score,
+            reasoning=reasoning,
+            assessment="pass" if score >= self.pass_threshold else "fail",
+            tags={"accuracy": f"{comparison.accuracy:.4f}"},
+        )
+
+
+@register
+class OutputClassification:
+    """The guide's classes, judged on what a form needs rather than the guide's "< 5 rows" rule
+    (a constituency may have 3 candidates): failed (no rows), incomplete (a count is missing),
+    good (all counts read but they do not add up), excellent (all read and consistent)."""
+
+    name: ClassVar[str] = "output_classification"
+    version: ClassVar[str] = "2.0"
+    metric_type: ClassVar[MetricType] = "categorical"
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        output = ctx.output
+        if output is None or not output.vote_results:
+            return EvaluatorResult("failed", reasoning=ctx.error or "no vote results", assessment="fail")
+        missing = [r.candidate_name for r in output.vote_results if r.vote_count is None]
+        stats = output.ballot_stats
+        missing += [n for n in ("valid_votes", "rejected_ballots", "total_ballots") if getattr(stats, n) is None]
+        if missing:
+            return EvaluatorResult("incomplete", reasoning="missing: " + ", ".join(missing), assessment="fail")
+        problems = consistency_problems(output)
+        if problems:
+            return EvaluatorResult("good", reasoning="; ".join(problems), assessment="pass")
+        return EvaluatorResult("excellent", reasoning="every count read and consistent", assessment="pass")
+
+
+@register
+class Consistency:
+    name: ClassVar[str] = "consistency"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "boolean"
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.output is None:
+            return None
+        problems = consistency_problems(ctx.output)
+        if problems:
+            return EvaluatorResult(False, reasoning="; ".join(problems), assessment="fail")
+        return EvaluatorResult(
+            True, reasoning="candidate votes sum to valid votes; valid + rejected = total", assessment="pass"
+        )
+
+
+@register
+class SchemaValid:
+    name: ClassVar[str] = "schema_valid"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "boolean"
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.output is not None:
+            return EvaluatorResult(True, reasoning="the answer is a VoteExtraction", assessment="pass")
+        if ctx.raw_output is None:
+            return None  # the model never answered: nothing to judge
+        try:
+            VoteExtraction.model_validate_json(ctx.raw_output)
+        except ValidationError as error:
+            return EvaluatorResult(False, reasoning=_first_line(str(error)), assessment="fail")
+        return EvaluatorResult(True, assessment="pass")
+
+
+def consistency_problems(output: VoteExtraction) -> list[str]:
+    """Sentences for each arithmetic check that fails or cannot be made."""
+    stats = output.ballot_stats
+    problems = []
+    counts = [r.vote_count for r in output.vote_results]
+    if not counts or any(c is None for c in counts) or stats.valid_votes is None:
+        problems.append("cannot check the candidates' sum: a vote count or valid_votes is missing")
+    else:
+        total = sum(c for c in counts if c is not None)
+        if total != stats.valid_votes:
+            problems.append(f"candidate votes sum to {total}, valid_votes is {stats.valid_votes}")
+    if None in (stats.valid_votes, stats.rejected_ballots, stats.total_ballots):
+        problems.append("cannot check valid + rejected = total: a ballot statistic is missing")
+    elif stats.valid_votes + stats.rejected_ballots != stats.total_ballots:  # type: ignore[operator]
+        problems.append(
+            f"valid {stats.valid_votes} + rejected {stats.rejected_ballots} != total {stats.total_ballots}"
+        )
+    return problems
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else text

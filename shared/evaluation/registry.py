@@ -1,0 +1,75 @@
+"""Evaluators found by name, so experiment configs stored in Firestore can name them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import InvalidField
+from shared.evaluation.base import Evaluator, EvaluatorContext
+from shared.models import Evaluation
+
+logger = logging.getLogger(__name__)
+
+_REGISTRY: dict[str, Callable[..., Evaluator]] = {}
+
+
+def register(factory: Callable[..., Evaluator]) -> Callable[..., Evaluator]:
+    """Class decorator: make an evaluator constructible by its `name`."""
+    name = factory.name  # type: ignore[attr-defined]
+    if name in _REGISTRY:
+        raise ValueError(f"evaluator {name!r} is registered twice")
+    _REGISTRY[name] = factory
+    return factory
+
+
+def evaluator_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_evaluator(name: str, params: Mapping[str, Any] | None = None) -> Evaluator:
+    """Build a registered evaluator; unknown names and bad params are InvalidField (422)."""
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise InvalidField(f"Unknown evaluator {name!r}.", details={"known": evaluator_names()})
+    try:
+        return factory(**dict(params or {}))
+    except (TypeError, ValueError, ValidationError) as error:
+        raise InvalidField(f"Bad parameters for evaluator {name!r}: {error}") from None
+
+
+def run_evaluators(evaluators: Iterable[Evaluator], ctx: EvaluatorContext) -> list[Evaluation]:
+    """Run each evaluator; one that raises becomes a recorded failure, never a crashed caller."""
+    evaluations = []
+    for evaluator in evaluators:
+        try:
+            result = evaluator.evaluate(ctx)
+        except Exception as error:  # an evaluator bug must not lose the others' results
+            logger.warning("evaluator %s raised", evaluator.name, exc_info=True)
+            evaluations.append(
+                Evaluation(
+                    label=evaluator.name,
+                    metric_type=evaluator.metric_type,
+                    value=None,
+                    evaluator_version=evaluator.version,
+                    error=f"{type(error).__name__}: {error}",
+                )
+            )
+            continue
+        if result is None:
+            continue
+        evaluations.append(
+            Evaluation(
+                label=evaluator.name,
+                metric_type=evaluator.metric_type,
+                value=result.value,
+                reasoning=result.reasoning,
+                assessment=result.assessment,
+                evaluator_version=evaluator.version,
+                tags=dict(result.tags),
+            )
+        )
+    return evaluations

@@ -1,0 +1,48 @@
+"""The one interface every extraction model implements (ports and adapters)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.models import TokenUsage, VoteExtraction
+from shared.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One image to read, with the prompt and the variant's parameters."""
+
+    image: bytes
+    content_type: str
+    prompt: Prompt
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelResponse:
+    """A model's answer: the parsed extraction, token usage and the raw text it produced."""
+
+    extraction: VoteExtraction
+    usage: TokenUsage
+    raw_output: str
+
+
+class ModelClient(Protocol):
+    """An extraction model. `extract` raises a `shared.errors.ModelError` subclass on failure.
+
+    Each call must produce exactly one LLM Observability span of kind llm (an integration's
+    or an explicit one), so evaluations can be joined on it.
+    """
+
+    model_name: str
+    provider: str
+
+    def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the params with defaults filled in; raise InvalidField for unknown or bad ones."""
+        ...
+
+    def extract(self, request: ModelRequest) -> ModelResponse: ...
+
+    async def extract_async(self, request: ModelRequest) -> ModelResponse: ...

@@ -1,0 +1,115 @@
+"""Pydantic models: the extraction result (VoteExtraction) and the records we store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MetricType = Literal["score", "categorical", "boolean", "json"]
+Assessment = Literal["pass", "fail"]
+ExtractionStatus = Literal["succeeded", "failed"]
+
+
+class FormInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    constituency_name: str | None = None
+    constituency_code: str | None = None
+    form_type: str | None = None
+
+
+class VoteResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_name: str
+    party: str | None = None
+    vote_count: int | None = None
+
+
+class BallotStats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    valid_votes: int | None = None
+    rejected_ballots: int | None = None
+    total_ballots: int | None = None
+
+
+class VoteExtraction(BaseModel):
+    """What a model reads off one constituency's result form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form: FormInfo = Field(default_factory=FormInfo)
+    vote_results: list[VoteResult] = Field(default_factory=list)
+    ballot_stats: BallotStats = Field(default_factory=BallotStats)
+
+
+class TokenUsage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Evaluation(BaseModel):
+    """One evaluator's verdict on one output, as answered by the API and stored."""
+
+    label: str
+    metric_type: MetricType
+    value: Any
+    reasoning: str | None = None
+    assessment: Assessment | None = None
+    evaluator_version: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None  # set when the evaluator raised: a recorded failure, value is None
+
+
+class ExtractionRecord(BaseModel):
+    """One call of POST /extract, as kept in Firestore (the system of record)."""
+
+    extraction_id: str
+    trace_id: str | None = None
+    span_id: str | None = None
+    model: str
+    prompt_version: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    status: ExtractionStatus
+    result: VoteExtraction | None = None
+    error: str | None = None
+    error_code: str | None = None
+    evaluations: list[Evaluation] = Field(default_factory=list)
+    image_uri: str
+    image_sha256: str
+    image_content_type: str
+    expected: VoteExtraction | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    latency_ms: float
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    created_at: datetime
+    feedback_summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluationSubmission(BaseModel):
+    """An evaluation bound for Datadog, written to Firestore first and sent after.
+
+    `status` stays `pending` until Datadog's intake (or the local test agent) has accepted it,
+    so an outage loses nothing: the resend routine delivers what is still pending.
+    """
+
+    evaluation_id: str
+    label: str
+    metric_type: MetricType
+    value: Any
+    span_id: str
+    trace_id: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    assessment: Assessment | None = None
+    reasoning: str | None = None
+    timestamp_ms: int
+    source_kind: str
+    source_id: str
+    status: Literal["pending", "delivered"] = "pending"
+    attempts: int = 0
+    created_at: datetime
+    delivered_at: datetime | None = None

@@ -1,0 +1,159 @@
+"""Datadog LLM Observability (ddtrace): enabled once per instance, spans, span-id capture.
+
+Telemetry never breaks a request: every call here logs and carries on when ddtrace fails.
+Production is agentless (DD_API_KEY, DD_SITE, DD_LLMOBS_AGENTLESS_ENABLED=1); locally the
+Datadog test agent at DD_TRACE_AGENT_URL receives everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import Settings
+from shared.evaluation.base import SpanRef
+
+logger = logging.getLogger(__name__)
+
+_enable_lock = threading.Lock()
+_enabled = False
+
+
+@dataclass
+class CapturedSpan:
+    """The llm span started inside `capture_llm_span()`, whoever started it."""
+
+    span: Any = None
+
+    @property
+    def ref(self) -> SpanRef | None:
+        if self.span is None:
+            return None
+        try:
+            from ddtrace.llmobs import LLMObs
+
+            exported = LLMObs.export_span(self.span)
+        except Exception:
+            logger.warning("could not export the llm span", exc_info=True)
+            return None
+        return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
+
+
+_capture: contextvars.ContextVar[CapturedSpan | None] = contextvars.ContextVar("llm_span_capture", default=None)
+
+
+def enable_llmobs(settings: Settings) -> bool:
+    """Enable LLM Observability once per process; True when it is on."""
+    global _enabled
+    if not settings.llmobs_enabled:
+        return False
+    with _enable_lock:
+        if _enabled:
+            return True
+        # Only LLM Observability data, no APM traces; keep a dead intake from stalling requests.
+        os.environ.setdefault("DD_APM_TRACING_ENABLED", "false")
+        os.environ.setdefault("_DD_LLMOBS_WRITER_TIMEOUT", "2")
+        os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+        os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
+        try:
+            from ddtrace.internal import core
+            from ddtrace.llmobs import LLMObs
+
+            agentless = os.environ.get("DD_LLMOBS_AGENTLESS_ENABLED", "").lower() in ("1", "true")
+            LLMObs.enable(ml_app=settings.ml_app, agentless_enabled=agentless, integrations_enabled=True)
+            core.on("trace.span_start", _remember_llm_span, "vote_extractor_llm_span_capture")
+        except Exception:
+            logger.exception("LLM Observability could not be enabled; serving without it")
+            return False
+        _enabled = True
+        return True
+
+
+def llmobs_enabled() -> bool:
+    return _enabled
+
+
+def _remember_llm_span(span: Any) -> None:
+    holder = _capture.get()
+    if holder is not None and holder.span is None and getattr(span, "span_type", None) == "llm":
+        holder.span = span
+
+
+@contextlib.contextmanager
+def capture_llm_span() -> Iterator[CapturedSpan]:
+    """Catch the first llm span started inside the block (ddtrace's integration or ours)."""
+    holder = CapturedSpan()
+    token = _capture.set(holder)
+    try:
+        yield holder
+    finally:
+        _capture.reset(token)
+
+
+@contextlib.contextmanager
+def workflow_span(name: str, *, tags: Mapping[str, str]) -> Iterator[Any]:
+    """A workflow span around one request; yields the span or None when LLMObs is off."""
+    if not _enabled:
+        yield None
+        return
+    from ddtrace.llmobs import LLMObs
+
+    with LLMObs.workflow(name=name) as span:
+        _safely(LLMObs.annotate, span=span, tags=dict(tags))
+        yield span
+
+
+@contextlib.contextmanager
+def explicit_llm_span(*, model_name: str, provider: str, name: str) -> Iterator[Any]:
+    """An llm span for a model no ddtrace integration covers (the OCR model)."""
+    if not _enabled:
+        yield None
+        return
+    from ddtrace.llmobs import LLMObs
+
+    with LLMObs.llm(model_name=model_name, model_provider=provider, name=name) as span:
+        yield span
+
+
+def annotate(span: Any, **fields: Any) -> None:
+    """LLMObs.annotate that never raises (input_data, output_data, metadata, metrics, tags)."""
+    if span is None or not _enabled:
+        return
+    from ddtrace.llmobs import LLMObs
+
+    _safely(LLMObs.annotate, span=span, **fields)
+
+
+def flush() -> None:
+    """Hand buffered spans and evaluations to Datadog now (a Cloud Function's CPU is throttled
+    once it has answered, so the background writer cannot be relied on)."""
+    if not _enabled:
+        return
+    from ddtrace.llmobs import LLMObs
+
+    _safely(LLMObs.flush)
+
+
+def _safely(call: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        call(*args, **kwargs)
+    except Exception:
+        logger.warning("LLM Observability call %s failed", getattr(call, "__name__", call), exc_info=True)
+
+
+@contextlib.contextmanager
+def annotation_context(*, tags: Mapping[str, str]) -> Iterator[None]:
+    """Tags for every span started inside the block (how an integration's span gets ours)."""
+    if not _enabled:
+        yield
+        return
+    from ddtrace.llmobs import LLMObs
+
+    with LLMObs.annotation_context(tags=dict(tags)):
+        yield

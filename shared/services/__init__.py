@@ -1,0 +1,1 @@
+"""Use cases: each function's handler calls one service here."""

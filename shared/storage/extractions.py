@@ -1,0 +1,37 @@
+"""Extractions in Firestore: `extractions/{extraction_id}`, looked up by id or by llm span id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import NotFound
+from shared.models import ExtractionRecord
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+COLLECTION = "extractions"
+
+
+class FirestoreExtractionRepository:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+        self._collection = client.collection(COLLECTION)
+
+    def document(self, extraction_id: str) -> firestore.DocumentReference:
+        return self._collection.document(extraction_id)
+
+    def get(self, extraction_id: str) -> ExtractionRecord:
+        snapshot = self._collection.document(extraction_id).get()
+        if not snapshot.exists:
+            raise NotFound(f"No extraction {extraction_id!r}.", details={"extraction_id": extraction_id})
+        return ExtractionRecord.model_validate(snapshot.to_dict())
+
+    def find_by_span(self, span_id: str) -> ExtractionRecord | None:
+        for snapshot in self._collection.where("span_id", "==", span_id).limit(1).stream():
+            return ExtractionRecord.model_validate(snapshot.to_dict())
+        return None
+
+
+def to_document(record: ExtractionRecord) -> dict[str, Any]:
+    return record.model_dump(mode="python")

@@ -1,0 +1,67 @@
+"""Form images in Cloud Storage, content-addressed by sha256: the same bytes are stored once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from shared.errors import DependencyUnavailable, InvalidField
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,1000}$")
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    uri: str
+    sha256: str
+    content_type: str
+
+
+class GcsImageStore:
+    """Images at `gs://BUCKET/images/sha256/<hex>`; only URIs inside the configured bucket are read."""
+
+    def __init__(self, client: storage.Client, bucket_name: str) -> None:
+        self._bucket = client.bucket(bucket_name)
+        self.bucket_name = bucket_name
+
+    def put(self, image: bytes, content_type: str) -> StoredImage:
+        from google.api_core import exceptions
+
+        digest = hashlib.sha256(image).hexdigest()
+        blob = self._bucket.blob(f"images/sha256/{digest}")
+        try:
+            # Create-only: a second upload of the same bytes is a no-op, not a rewrite.
+            blob.upload_from_string(image, content_type=content_type, if_generation_match=0)
+        except exceptions.PreconditionFailed:
+            pass
+        except exceptions.GoogleAPICallError as error:
+            raise DependencyUnavailable(f"Cloud Storage refused the image: {error.message}") from error
+        return StoredImage(uri=f"gs://{self.bucket_name}/{blob.name}", sha256=digest, content_type=content_type)
+
+    def get(self, uri: str) -> bytes:
+        """The bytes at `uri`; a URI outside the bucket, with `..`, or missing is InvalidField."""
+        from google.api_core import exceptions
+
+        object_name = self.object_name(uri)
+        try:
+            return self._bucket.blob(object_name).download_as_bytes()
+        except exceptions.NotFound:
+            raise InvalidField(f"No image at {uri}.", details={"field": "image_uri"}) from None
+        except exceptions.GoogleAPICallError as error:
+            raise DependencyUnavailable(f"Cloud Storage could not be read: {error.message}") from error
+
+    def object_name(self, uri: str) -> str:
+        prefix = f"gs://{self.bucket_name}/"
+        if not uri.startswith(prefix):
+            raise InvalidField(
+                f"image_uri must be inside gs://{self.bucket_name}/.", details={"field": "image_uri"}
+            )
+        name = uri[len(prefix) :]
+        if not _OBJECT_NAME.match(name) or ".." in name.split("/") or "//" in name:
+            raise InvalidField("image_uri is not a safe object path.", details={"field": "image_uri"})
+        return name

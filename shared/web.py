@@ -1,0 +1,110 @@
+"""The HTTP edge shared by every function: API-key check, routing, JSON, errors in one place.
+
+A function's `main.py` declares its routes and hands the request to `serve`. Every failure,
+ours or werkzeug's, leaves as the JSON error body with the right status; anything unexpected is
+logged and answered as an opaque 500 (never for something a client sent: those are ours).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from shared.config import get_settings
+from shared.errors import (
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    VoteExtractorError,
+    error_body,
+)
+
+logger = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-Key"
+Handler = Callable[..., flask.Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """`pattern` is the path inside the function, e.g. `/` or `/{extraction_id}`."""
+
+    method: str
+    pattern: str
+    handler: Handler
+
+    def match(self, path: str) -> dict[str, str] | None:
+        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern.rstrip("/")) + "/?$"
+        found = re.match(regex, path)
+        return found.groupdict() if found else None
+
+
+def serve(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
+    """Authenticate, route and answer; every error becomes the JSON error body."""
+    try:
+        require_api_key(request)
+        allowed = []
+        for route in routes:
+            params = route.match(request.path)
+            if params is None:
+                continue
+            if route.method == request.method:
+                return route.handler(request, **params)
+            allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+        raise NotFound(f"No endpoint at {request.path}.")
+    except RequestEntityTooLarge:
+        return error_response(PayloadTooLarge("The request body is too large."))
+    except HTTPException as error:  # werkzeug's parsing errors: the client's fault
+        return error_response(MalformedRequest(error.description or "The request could not be parsed."))
+    except VoteExtractorError as error:
+        return error_response(error)
+    except Exception as error:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(error)
+
+
+def require_api_key(request: flask.Request) -> None:
+    """Constant-time comparison against every configured key (no early exit on a match)."""
+    given = (request.headers.get(API_KEY_HEADER) or "").encode()
+    matched = False
+    for key in get_settings().api_key_list:
+        matched |= hmac.compare_digest(given, key.encode())
+    if not given or not matched:
+        raise Unauthenticated(f"A valid {API_KEY_HEADER} header is required.")
+
+
+def json_response(body: Any, status: int = 200) -> flask.Response:
+    return flask.Response(json.dumps(body, default=str), status=status, mimetype="application/json")
+
+
+def error_response(error: Exception) -> flask.Response:
+    body, status = error_body(error)
+    return json_response(body, status)
+
+
+def json_body(request: flask.Request) -> dict[str, Any]:
+    """The request's JSON object; anything else is 400 with a sentence saying what is wrong."""
+    if not request.is_json:
+        raise MalformedRequest("Send a JSON object with Content-Type: application/json.")
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise MalformedRequest("The request body is empty.")
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise MalformedRequest(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    return body
