@@ -21,7 +21,7 @@ from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLa
 from shared.services.extraction import ExtractOptions, ImageSource, extraction_service
 from shared.web import Route, json_body, json_response, serve
 
-_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
 _TEXT_FORM_FIELDS = ("model", "prompt_version")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields

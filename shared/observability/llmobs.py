@@ -62,11 +62,15 @@ def enable_llmobs(settings: Settings) -> bool:
         os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
         os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
         try:
+            from ddtrace import patch
             from ddtrace.internal import core
             from ddtrace.llmobs import LLMObs
 
             agentless = os.environ.get("DD_LLMOBS_AGENTLESS_ENABLED", "").lower() in ("1", "true")
-            LLMObs.enable(ml_app=settings.ml_app, agentless_enabled=agentless, integrations_enabled=True)
+            # Only the google-genai integration: the others (flask, requests, ...) would add APM
+            # noise and cold-start time to every function.
+            LLMObs.enable(ml_app=settings.ml_app, agentless_enabled=agentless, integrations_enabled=False)
+            patch(google_genai=True)
             core.on("trace.span_start", _remember_llm_span, "vote_extractor_llm_span_capture")
         except Exception:
             logger.exception("LLM Observability could not be enabled; serving without it")

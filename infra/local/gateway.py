@@ -1,0 +1,95 @@
+"""One local HTTP server that serves every Cloud Function at `/<function>`, as in production.
+
+Each function is loaded the way Cloud Functions loads it (`functions_framework.create_app` with
+its own source file) and mounted under its deployed name. `GET /healthz` is 200 only when every
+function and every emulator answers.
+
+    python -m infra.local.gateway --port 8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import requests
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import run_simple
+from werkzeug.test import Client
+from werkzeug.wrappers import Request, Response
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# deployed name -> (source folder under functions/, entry point)
+FUNCTIONS: dict[str, tuple[str, str]] = {
+    "extract": ("extract", "extract"),
+}
+
+
+def load_functions() -> dict[str, object]:
+    import functions_framework
+
+    return {
+        name: functions_framework.create_app(target=target, source=str(ROOT / "functions" / folder / "main.py"))
+        for name, (folder, target) in FUNCTIONS.items()
+    }
+
+
+def emulator_endpoints() -> dict[str, str]:
+    """URLs that must answer for the stack to be healthy (from the same env vars the clients read)."""
+    endpoints = {}
+    if host := os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        endpoints["firestore"] = f"http://{host}/"
+    if url := os.environ.get("STORAGE_EMULATOR_HOST"):
+        endpoints["cloud_storage"] = f"{url.rstrip('/')}/storage/v1/b"
+    if host := os.environ.get("PUBSUB_EMULATOR_HOST"):
+        endpoints["pubsub"] = f"http://{host}/"
+    if url := os.environ.get("DD_TRACE_AGENT_URL"):
+        endpoints["datadog_test_agent"] = f"{url.rstrip('/')}/info"
+    return endpoints
+
+
+def build_app() -> DispatcherMiddleware:
+    apps = load_functions()
+
+    @Request.application
+    def root(request: Request) -> Response:
+        if request.path != "/healthz":
+            body = {"error": {"code": "not_found", "message": f"No function at {request.path}.", "details": None}}
+            return Response(json.dumps(body), status=404, mimetype="application/json")
+        checks = {name: _function_answers(app) for name, app in apps.items()}
+        checks.update({name: _answers(url) for name, url in emulator_endpoints().items()})
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        return Response(json.dumps(body), status=200 if healthy else 503, mimetype="application/json")
+
+    return DispatcherMiddleware(root, {f"/{name}": app for name, app in apps.items()})
+
+
+def _function_answers(app: object) -> bool:
+    # Without a key every function must answer 401 with our JSON body: proof it is loaded and routing.
+    response = Client(app).get("/")
+    return response.status_code == 401 and response.is_json
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_simple(args.host, args.port, build_app(), threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

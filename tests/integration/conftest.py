@@ -1,0 +1,79 @@
+"""Fixtures for the functions under test: the local Gemini stand-in and each function's app.
+
+Gemini cannot be reached from here, so the Gemini adapter talks to `tests.fakes.gemini_server`,
+a local server that speaks the generateContent REST API. In production the same code talks to
+Gemini.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import functions_framework
+import pytest
+
+from infra.local.emulators import LocalStack
+from tests.fakes.gemini_server import FakeGeminiServer
+
+ROOT = Path(__file__).resolve().parents[2]
+GEMINI_TEST_KEY = "test-gemini-key"
+
+
+def _clear_instance_caches() -> None:
+    """Forget the cached settings, clients and services so they are rebuilt from the environment."""
+    from shared.config import get_settings
+    from shared.services.extraction import extraction_service
+    from shared.storage.clients import firestore_client, storage_client
+
+    for cached in (get_settings, extraction_service, firestore_client, storage_client):
+        cached.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fake_gemini(local_stack: LocalStack) -> Iterator[FakeGeminiServer]:
+    """The Gemini stand-in, configured into the session's settings (short timeouts and backoff)."""
+    server = FakeGeminiServer(api_key=GEMINI_TEST_KEY).start()
+    os.environ.update(
+        {
+            "GEMINI_API_KEY": GEMINI_TEST_KEY,
+            "GEMINI_BASE_URL": server.base_url,
+            "GEMINI_TIMEOUT_S": "1.5",
+            "GEMINI_RETRY_ATTEMPTS": "3",
+            "GEMINI_RETRY_INITIAL_DELAY_S": "0.05",
+            "GEMINI_RETRY_MAX_DELAY_S": "0.2",
+            "DEFAULT_MODEL": "tesseract",
+        }
+    )
+    _clear_instance_caches()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gemini(fake_gemini: FakeGeminiServer) -> FakeGeminiServer:
+    fake_gemini.reset()
+    return fake_gemini
+
+
+def function_client(name: str):
+    app = functions_framework.create_app(target=name, source=str(ROOT / "functions" / name / "main.py"))
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def llmobs_session(local_stack: LocalStack) -> Iterator[None]:
+    """Flush and stop LLM Observability before the test agent stops (no sends to a dead port)."""
+    yield
+    from ddtrace.llmobs import LLMObs
+
+    if LLMObs.enabled:
+        LLMObs.flush()
+        LLMObs.disable()
+
+
+@pytest.fixture(scope="session")
+def extract_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+    """`extract` served as Cloud Functions serves it, over the real emulators."""
+    return function_client("extract")
