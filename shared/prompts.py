@@ -24,8 +24,7 @@ PROMPTS: dict[str, Prompt] = {
     # The guide's 3.5 "prompt_a": one direct instruction.
     "prompt_a": Prompt(
         version="prompt_a",
-        text="Extract all vote data from the image of this election result form in JSON format. "
-        + _SCHEMA_HINT,
+        text="Extract all vote data from the image of this election result form in JSON format. " + _SCHEMA_HINT,
     ),
     # The guide's 3.5 "prompt_b": a step-by-step analysis.
     "prompt_b": Prompt(

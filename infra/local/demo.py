@@ -33,9 +33,7 @@ _DEGRADATIONS = (
 
 
 def demo_forms(count: int, start_seed: int = 1000) -> list[SyntheticForm]:
-    return [
-        generate_form(start_seed + i, degradation=_DEGRADATIONS[i % len(_DEGRADATIONS)]) for i in range(count)
-    ]
+    return [generate_form(start_seed + i, degradation=_DEGRADATIONS[i % len(_DEGRADATIONS)]) for i in range(count)]
 
 
 def post_form(base_url: str, api_key: str, form: SyntheticForm) -> dict[str, Any]:

@@ -126,9 +126,7 @@ def consistency_problems(output: VoteExtraction) -> list[str]:
     if None in (stats.valid_votes, stats.rejected_ballots, stats.total_ballots):
         problems.append("cannot check valid + rejected = total: a ballot statistic is missing")
     elif stats.valid_votes + stats.rejected_ballots != stats.total_ballots:  # type: ignore[operator]
-        problems.append(
-            f"valid {stats.valid_votes} + rejected {stats.rejected_ballots} != total {stats.total_ballots}"
-        )
+        problems.append(f"valid {stats.valid_votes} + rejected {stats.rejected_ballots} != total {stats.total_ballots}")
     return problems
 
 

@@ -67,9 +67,10 @@ def enable_llmobs(settings: Settings) -> bool:
             from ddtrace.llmobs import LLMObs
 
             agentless = os.environ.get("DD_LLMOBS_AGENTLESS_ENABLED", "").lower() in ("1", "true")
+            # agent_service is ddtrace 4.16's name for ml_app (spans are still tagged ml_app).
             # Only the google-genai integration: the others (flask, requests, ...) would add APM
             # noise and cold-start time to every function.
-            LLMObs.enable(ml_app=settings.ml_app, agentless_enabled=agentless, integrations_enabled=False)
+            LLMObs.enable(agent_service=settings.ml_app, agentless_enabled=agentless, integrations_enabled=False)
             patch(google_genai=True)
             core.on("trace.span_start", _remember_llm_span, "vote_extractor_llm_span_capture")
         except Exception:

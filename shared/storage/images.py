@@ -58,9 +58,7 @@ class GcsImageStore:
     def object_name(self, uri: str) -> str:
         prefix = f"gs://{self.bucket_name}/"
         if not uri.startswith(prefix):
-            raise InvalidField(
-                f"image_uri must be inside gs://{self.bucket_name}/.", details={"field": "image_uri"}
-            )
+            raise InvalidField(f"image_uri must be inside gs://{self.bucket_name}/.", details={"field": "image_uri"})
         name = uri[len(prefix) :]
         if not _OBJECT_NAME.match(name) or ".." in name.split("/") or "//" in name:
             raise InvalidField("image_uri is not a safe object path.", details={"field": "image_uri"})

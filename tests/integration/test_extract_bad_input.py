@@ -22,7 +22,9 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +37,39 @@ def multipart(image: bytes, name: str = "form.png", **fields) -> dict:
 
 
 BAD_REQUESTS = {
-    "no-api-key": (lambda png: {"data": b"{}", "content_type": "application/json", "headers": {}}, 401, "unauthenticated"),
+    "no-api-key": (
+        lambda png: {"data": b"{}", "content_type": "application/json", "headers": {}},
+        401,
+        "unauthenticated",
+    ),
     "wrong-api-key": (
         lambda png: {"json": {"image_base64": base64.b64encode(png).decode()}, "headers": {"X-API-Key": "nope"}},
         401,
         "unauthenticated",
     ),
     "empty-body": (lambda png: {"data": b""}, 400, "malformed_request"),
-    "malformed-json": (lambda png: {"data": b'{"image_base64": ', "content_type": "application/json"}, 400,
-                       "malformed_request"),
+    "malformed-json": (
+        lambda png: {"data": b'{"image_base64": ', "content_type": "application/json"},
+        400,
+        "malformed_request",
+    ),
     "json-array": (lambda png: {"json": [1, 2]}, 400, "malformed_request"),
-    "text-named-png": (lambda png: multipart(b"hello, I am text pretending to be a PNG"), 415,
-                       "unsupported_media_type"),
-    "12-mb-upload": (lambda png: multipart(b"\x89PNG\r\n\x1a\n" + b"\x00" * (12 * 1024 * 1024)), 413,
-                     "payload_too_large"),
+    "text-named-png": (
+        lambda png: multipart(b"hello, I am text pretending to be a PNG"),
+        415,
+        "unsupported_media_type",
+    ),
+    "12-mb-upload": (
+        lambda png: multipart(b"\x89PNG\r\n\x1a\n" + b"\x00" * (12 * 1024 * 1024)),
+        413,
+        "payload_too_large",
+    ),
     "pixel-bomb": (lambda png: multipart(png_claiming(50_000, 50_000)), 413, "payload_too_large"),
-    "image-uri-other-bucket": (lambda png: {"json": {"image_uri": "gs://someone-else/images/x.png"}}, 422,
-                               "invalid_field"),
+    "image-uri-other-bucket": (
+        lambda png: {"json": {"image_uri": "gs://someone-else/images/x.png"}},
+        422,
+        "invalid_field",
+    ),
     "image-uri-traversal": (
         lambda png: {"json": {"image_uri": "gs://vote-extractor-images/images/../../secrets.png"}},
         422,
@@ -66,18 +84,23 @@ BAD_REQUESTS = {
     "unknown-model": (lambda png: multipart(png, model="gpt-17"), 422, "invalid_field"),
     "unknown-prompt": (lambda png: multipart(png, prompt_version="prompt_z"), 422, "invalid_field"),
     "bad-params": (lambda png: multipart(png, params=json.dumps({"deskew": "yes"})), 422, "invalid_field"),
-    "no-image-field": (lambda png: {"data": {"model": "tesseract"}, "content_type": "multipart/form-data"}, 422,
-                       "invalid_field"),
+    "no-image-field": (
+        lambda png: {"data": {"model": "tesseract"}, "content_type": "multipart/form-data"},
+        422,
+        "invalid_field",
+    ),
     "both-image-sources": (
         lambda png: {"json": {"image_base64": base64.b64encode(png).decode(), "image_uri": "gs://x/y"}},
         422,
         "invalid_field",
     ),
     "bad-base64": (lambda png: {"json": {"image_base64": "***not base64***"}}, 422, "invalid_field"),
-    "too-many-tags": (lambda png: multipart(png, tags=json.dumps({f"k{i}": "v" for i in range(21)})), 422,
-                      "invalid_field"),
-    "plain-text-body": (lambda png: {"data": b"hello", "content_type": "text/plain"}, 415,
-                        "unsupported_media_type"),
+    "too-many-tags": (
+        lambda png: multipart(png, tags=json.dumps({f"k{i}": "v" for i in range(21)})),
+        422,
+        "invalid_field",
+    ),
+    "plain-text-body": (lambda png: {"data": b"hello", "content_type": "text/plain"}, 415, "unsupported_media_type"),
 }
 
 

@@ -26,8 +26,19 @@ from tests.integration import stored
 HEADERS = {"X-API-Key": TEST_API_KEY}
 ONLINE_LABELS = {"extraction_quality", "output_classification", "consistency", "schema_valid"}
 API_FIELDS = {
-    "extraction_id", "trace_id", "span_id", "model", "prompt_version", "status", "result", "error",
-    "evaluations", "image_uri", "image_sha256", "latency_ms", "usage",
+    "extraction_id",
+    "trace_id",
+    "span_id",
+    "model",
+    "prompt_version",
+    "status",
+    "result",
+    "error",
+    "evaluations",
+    "image_uri",
+    "image_sha256",
+    "latency_ms",
+    "usage",
 }
 
 
@@ -146,7 +157,9 @@ def test_gemini_rate_limit_then_success_is_retried(extract_client, gemini):
     ],
     ids=["persistent-503", "timeout", "malformed-json", "safety-block"],
 )
-def test_a_model_failure_is_answered_and_recorded(extract_client, gemini, clean_test_agent, replies, status, error_code):
+def test_a_model_failure_is_answered_and_recorded(
+    extract_client, gemini, clean_test_agent, replies, status, error_code
+):
     gemini.enqueue(*replies)
     before = stored.extraction_count()
 

@@ -32,8 +32,10 @@ def png_header_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize(("fmt", "content_type"), [("PNG", "image/png"), ("JPEG", "image/jpeg"),
-                                                    ("WEBP", "image/webp"), ("TIFF", "image/tiff")])
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("TIFF", "image/tiff")],
+)
 def test_accepts_each_supported_format_by_its_bytes(fmt, content_type):
     assert validate_image(encoded(fmt), **LIMITS) == content_type
 

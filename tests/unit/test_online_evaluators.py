@@ -18,7 +18,9 @@ def extraction(*votes: int | None, rejected: int | None = 4, valid: int | None =
     valid = sum(counted) if valid is None else valid
     return VoteExtraction(
         form=FormInfo(constituency_name="Riverside", constituency_code="042"),
-        vote_results=[VoteResult(candidate_name=n, party="P", vote_count=v) for n, v in zip(names, votes, strict=False)],
+        vote_results=[
+            VoteResult(candidate_name=n, party="P", vote_count=v) for n, v in zip(names, votes, strict=False)
+        ],
         ballot_stats=BallotStats(
             valid_votes=valid,
             rejected_ballots=rejected,
