@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.machine import describe_machine
 from infra.local.emulators import free_ports, start_test_agent
 
 
@@ -101,8 +101,9 @@ def main() -> None:
         agent.stop()
     rows["flush + confirm, agent DOWN"] = _measure(max(10, args.requests // 10), flush=True)
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{'condition':30s} {'spans p50':>10s} {'flush p50':>10s} {'flush p95':>10s} {'flush max':>10s} {'accepted':>9s}")
+    print(describe_machine())
+    header = ("condition", "spans p50", "flush p50", "flush p95", "flush max", "accepted")
+    print(f"{header[0]:30s} " + " ".join(f"{h:>10s}" for h in header[1:]))
     for name, row in rows.items():
         print(
             f"{name:30s} {row['spans_p50_ms']:8.2f}ms {row['flush_p50_ms']:8.1f}ms {row['flush_p95_ms']:8.1f}ms "

@@ -13,6 +13,7 @@ import pytest
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
 from tests.integration import stored
+from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 
@@ -114,6 +115,7 @@ def test_bad_request_is_refused_with_the_json_error_body_and_nothing_stored(extr
     response = extract_client.post("/", **request)
 
     assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert_matches_contract("/extract", "POST", status, response.json)
     error = response.json["error"]
     assert error["code"] == code and error["message"] and "details" in error
     assert stored.extraction_count() == extractions_before
@@ -126,6 +128,7 @@ def test_unknown_extraction_id_is_404(extract_client, extraction_id):
     response = extract_client.get(f"/{extraction_id}", headers=HEADERS)
 
     assert response.status_code == 404
+    assert_matches_contract("/extract/{extraction_id}", "GET", 404, response.json)
     assert response.json["error"]["code"] == "not_found"
 
 

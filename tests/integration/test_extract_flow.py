@@ -22,6 +22,7 @@ from tests.fakes.gemini_server import (
     text_reply,
 )
 from tests.integration import stored
+from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 ONLINE_LABELS = {"extraction_quality", "output_classification", "consistency", "schema_valid"}
@@ -62,6 +63,7 @@ def test_extract_stores_traces_and_evaluates_a_form(extract_client, clean_test_a
 
     assert response.status_code == 200, response.json
     body = response.json
+    assert_matches_contract("/extract", "POST", 200, body)
     assert API_FIELDS <= set(body)
     assert body["status"] == "succeeded" and body["model"] == "tesseract" and body["prompt_version"] == "prompt_a"
     assert body["image_sha256"] == hashlib.sha256(form.image).hexdigest()
@@ -72,6 +74,7 @@ def test_extract_stores_traces_and_evaluates_a_form(extract_client, clean_test_a
 
     fetched = extract_client.get(f"/{body['extraction_id']}", headers=HEADERS)
     assert fetched.status_code == 200
+    assert_matches_contract("/extract/{extraction_id}", "GET", 200, fetched.json)
     assert fetched.json["result"] == body["result"] and fetched.json["span_id"] == body["span_id"]
     assert "feedback_summary" in fetched.json
 
@@ -167,6 +170,7 @@ def test_a_model_failure_is_answered_and_recorded(
 
     assert response.status_code == status, response.json
     body = response.json
+    assert_matches_contract("/extract", "POST", status, body)
     assert body["status"] == "failed" and body["result"] is None and body["error"]
     assert body["error_code"] == error_code
     assert body["span_id"] and body["trace_id"]

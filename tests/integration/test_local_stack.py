@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -172,3 +174,58 @@ def test_test_agent_ignores_dd_variables_meant_for_the_application(
         agent.stop()
 
     assert not group_alive(agent.pgid)
+
+
+def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
+    # A stand-in gateway: the real one is tested on its own; this checks the process handling.
+    (tmp_path / "stand_in_gateway.py").write_text(
+        "import argparse, http.server\n"
+        "parser = argparse.ArgumentParser(); parser.add_argument('--port', type=int)\n"
+        "class Health(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200 if self.path == '/healthz' else 404); self.end_headers()\n"
+        "http.server.HTTPServer(('127.0.0.1', parser.parse_args().port), Health).serve_forever()\n"
+    )
+    ports = free_ports(7)
+    env = os.environ | {
+        "LOCAL_STATE_DIR": str(tmp_path / "state"),
+        "LOCAL_GATEWAY_MODULE": "stand_in_gateway",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", ""), "."]),
+        **dict(
+            zip(
+                ["FIRESTORE_PORT", "PUBSUB_PORT", "GCS_PORT", "DD_AGENT_PORT", "DD_OTLP_HTTP_PORT"]
+                + ["DD_OTLP_GRPC_PORT", "GATEWAY_PORT"],
+                map(str, ports),
+                strict=True,
+            )
+        ),
+    }
+
+    def stack_command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local.stack", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    up = stack_command("up", "--detach")
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        state = json.loads((tmp_path / "state" / "stack.json").read_text())
+        assert set(state["process_groups"]) == {"firestore", "pubsub", "gcs", "dd-agent", "gateway"}
+        assert requests.get(f"http://127.0.0.1:{ports[-1]}/healthz", timeout=5).status_code == 200
+        assert all(group_alive(pgid) for pgid in state["process_groups"].values())
+
+        second = stack_command("up", "--detach")
+        assert second.returncode != 0
+        assert "run ./deploy.sh local --stop first" in second.stderr
+    finally:
+        down = stack_command("down")
+
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not [name for name, pgid in state["process_groups"].items() if group_alive(pgid)]
+    assert not (tmp_path / "state" / "stack.json").exists()
+    assert stack_command("down").returncode == 0  # nothing running: still fine

@@ -1,0 +1,84 @@
+"""Cold start: the import time of each function's `main.py` in a fresh interpreter.
+
+Also reports the first-request set-up that follows the import (enabling LLM Observability and
+building the Google clients), and checks that no heavy library (ragas, torch, cv2) is loaded on
+the import path.
+
+    python -m bench.cold_start [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.machine import describe_machine
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("ragas", "torch", "cv2", "pytesseract", "google.genai", "langchain_core")
+
+_PROBE = """
+import importlib.util, json, sys, time
+sys.path.insert(0, {root!r})
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("main", {source!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+imported = time.perf_counter()
+from shared.config import get_settings
+from shared.observability.llmobs import enable_llmobs
+enable_llmobs(get_settings())
+from shared.storage.clients import firestore_client, storage_client
+firestore_client(); storage_client()
+ready = time.perf_counter()
+print(json.dumps({{"import_s": imported - started, "first_request_setup_s": ready - imported,
+                  "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
+"""
+
+
+def measure(function: str, runs: int) -> dict[str, object]:
+    source = ROOT / "functions" / function / "main.py"
+    probe = _PROBE.format(root=str(ROOT), source=str(source), heavy=HEAVY)
+    # Emulator addresses stand in for credentials; nothing is contacted while clients are built.
+    env = {
+        **os.environ,
+        "DD_TRACE_AGENT_URL": "http://127.0.0.1:9",
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+        "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
+    }
+    samples = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+        samples.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "import_median_s": statistics.median(s["import_s"] for s in samples),
+        "import_max_s": max(s["import_s"] for s in samples),
+        "setup_median_s": statistics.median(s["first_request_setup_s"] for s in samples),
+        "heavy_on_import_path": sorted({m for s in samples for m in s["heavy"]}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
+    print(f"{describe_machine()}; {args.runs} runs each")
+    print(
+        f"{'function':24s} {'import p50':>11s} {'import max':>11s} {'+ first-request setup':>22s}  heavy modules loaded"
+    )
+    for function in functions:
+        row = measure(function, args.runs)
+        print(
+            f"{function:24s} {row['import_median_s']:10.3f}s {row['import_max_s']:10.3f}s "
+            f"{row['setup_median_s']:21.3f}s  {', '.join(row['heavy_on_import_path']) or 'none'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
