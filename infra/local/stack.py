@@ -1,0 +1,387 @@
+"""Run the whole local stack: the emulators, the Datadog test agent and the gateway.
+
+    python -m infra.local.stack up [--detach]   # ./deploy.sh local [--detach]
+    python -m infra.local.stack down            # ./deploy.sh local --stop
+
+`up` starts everything on the default ports (FIRESTORE_PORT, PUBSUB_PORT, GCS_PORT, DD_AGENT_PORT,
+DD_OTLP_HTTP_PORT, DD_OTLP_GRPC_PORT, GATEWAY_PORT override them), waits until the gateway's
+/healthz answers 200, and records every process group in `.local/stack.json`. Without --detach
+it runs the demo and serves until Ctrl-C or SIGTERM, then stops everything; with --detach it
+returns and leaves the processes running (each has its own session). `down` stops what
+`.local/stack.json` names and verifies nothing is left. Logs: `.local/logs/`, one file a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from infra.local.emulators import (
+    HOST,
+    EmulatorError,
+    EmulatorProcess,
+    RunningStack,
+    StackPorts,
+    ensure_bucket,
+    group_alive,
+    http_ok,
+    port_in_use,
+    spawn,
+    start_stack,
+    stop_all,
+    stop_process_group,
+    tail,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# LOCAL_STATE_DIR moves state, logs and stored objects elsewhere (the tests use a temporary folder).
+STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR") or REPO_ROOT / ".local").resolve()
+LOG_DIR = STATE_DIR / "logs"
+STATE_FILE = STATE_DIR / "stack.json"
+GCS_ROOT = STATE_DIR / "gcs"
+PUBSUB_DATA_DIR = STATE_DIR / "pubsub"
+
+DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_API_KEYS = "local-dev-key"
+GATEWAY_MODULE = "infra.local.gateway"
+DEMO_MODULE = "infra.local.demo"
+# The gateway imports every function (OCR, ddtrace, Google clients) before it answers.
+HEALTH_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_HEALTH_TIMEOUT", "120"))
+
+STOP_FIRST = "run ./deploy.sh local --stop first"
+
+
+class StackError(RuntimeError):
+    """The local stack could not be brought up or down; the message says why."""
+
+
+def say(message: str) -> None:
+    print(f"[local] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class StackState:
+    """What `.local/stack.json` records about a running stack."""
+
+    stack_id: str
+    process_groups: dict[str, int]
+    endpoints: dict[str, str]
+    log_dir: str
+    started_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack_id": self.stack_id,
+            "process_groups": self.process_groups,
+            "endpoints": self.endpoints,
+            "log_dir": self.log_dir,
+            "started_at": self.started_at,
+        }
+
+    @classmethod
+    def read(cls, path: Path = STATE_FILE) -> StackState | None:
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StackError(f"{path} is unreadable ({exc}); remove it after checking `ps -eo pid,pgid,cmd`.") from exc
+        return cls(
+            stack_id=str(raw["stack_id"]),
+            process_groups={str(name): int(pgid) for name, pgid in raw["process_groups"].items()},
+            endpoints=dict(raw.get("endpoints", {})),
+            log_dir=str(raw.get("log_dir", LOG_DIR)),
+            started_at=float(raw.get("started_at", 0)),
+        )
+
+    def write(self, path: Path = STATE_FILE) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        temporary.replace(path)
+
+    def live_groups(self) -> dict[str, int]:
+        return {name: pgid for name, pgid in self.process_groups.items() if group_alive(pgid, stack_id=self.stack_id)}
+
+
+def gateway_port(environ: Mapping[str, str]) -> int:
+    raw = environ.get("GATEWAY_PORT", "").strip() or str(DEFAULT_GATEWAY_PORT)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StackError(f"GATEWAY_PORT must be a TCP port number (1-65535), not {raw!r}.")
+    return int(raw)
+
+
+def module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived: leave the serving loop and stop everything."""
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+class LocalStackRunner:
+    """Brings the stack up, records it, serves, and takes down what it started."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = dict(environ)
+        self.ports = StackPorts.from_env(environ)
+        self.gateway_port = gateway_port(environ)
+        self.gateway_module = environ.get("LOCAL_GATEWAY_MODULE", GATEWAY_MODULE)
+        self.stack_id = uuid.uuid4().hex
+        self.running: RunningStack | None = None
+        self.gateway: EmulatorProcess | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{HOST}:{self.gateway_port}"
+
+    def state(self) -> StackState:
+        groups: dict[str, int] = {}
+        endpoints: dict[str, str] = {}
+        if self.running is not None:
+            groups |= self.running.process_groups()
+            endpoints |= self.running.stack.endpoints()
+        if self.gateway is not None:
+            groups["gateway"] = self.gateway.pgid
+            endpoints["gateway"] = self.gateway_url
+        return StackState(self.stack_id, groups, endpoints, str(LOG_DIR), time.time())
+
+    def up(self) -> None:
+        if not module_exists(self.gateway_module):
+            raise StackError(
+                f"The gateway module {self.gateway_module} does not exist yet "
+                "(infra/local/gateway.py serves every function at /<name>)."
+            )
+        if port_in_use(self.gateway_port):
+            raise StackError(
+                f"The gateway cannot start: port {self.gateway_port} on {HOST} is already in use "
+                "(stop whatever listens there, or set GATEWAY_PORT)."
+            )
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        say(f"starting Firestore, Pub/Sub, Cloud Storage and the Datadog test agent (logs: {LOG_DIR})")
+        try:
+            self.running = start_stack(
+                self.ports,
+                LOG_DIR,
+                gcs_root=GCS_ROOT,
+                pubsub_data_dir=PUBSUB_DATA_DIR,
+                stack_id=self.stack_id,
+            )
+        except EmulatorError as exc:
+            raise StackError(str(exc)) from exc
+        # Recorded at once, so `down` finds these even if what follows fails badly.
+        self.state().write()
+        timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.running.startup_seconds().items())
+        say(f"emulators ready ({timings})")
+        stack = self.running.stack
+        try:
+            ensure_bucket(stack.storage_url, stack.project, stack.bucket)
+        except EmulatorError as exc:
+            raise StackError(str(exc)) from exc
+        self.start_gateway()
+        self.state().write()
+        say(f"stack healthy in {time.monotonic() - started:.1f} s: gateway {self.gateway_url}")
+        for name, url in stack.endpoints().items():
+            say(f"  {name:<10} {url}")
+        say(f"  project    {stack.project}, bucket {stack.bucket}; state in {STATE_FILE}")
+
+    def api_keys(self) -> str:
+        return self.environ.get("API_KEYS", "").strip() or DEFAULT_API_KEYS
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment of the gateway and the demo: the stack's variables and the API keys."""
+        assert self.running is not None
+        return (
+            self.environ
+            | self.running.stack.env()
+            | {
+                "API_KEYS": self.api_keys(),
+                "GATEWAY_PORT": str(self.gateway_port),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+
+    def start_gateway(self) -> None:
+        env = self.child_environment()
+        log_path = LOG_DIR / "gateway.log"
+        started = time.monotonic()
+        popen = spawn(
+            "gateway",
+            [sys.executable, "-m", self.gateway_module, "--port", str(self.gateway_port)],
+            log_path=log_path,
+            env=env,
+            cwd=REPO_ROOT,
+            stack_id=self.stack_id,
+        )
+        self.gateway = EmulatorProcess("gateway", popen, log_path, self.gateway_url, self.stack_id)
+        self.state().write()
+        say(f"starting the gateway on {self.gateway_url} (waiting for /healthz, up to {HEALTH_TIMEOUT_SECONDS:.0f} s)")
+        deadline = started + HEALTH_TIMEOUT_SECONDS
+        delay = 0.1
+        while not http_ok(f"{self.gateway_url}/healthz", timeout=5):
+            if popen.poll() is not None:
+                raise StackError(
+                    f"The gateway exited with status {popen.returncode} before /healthz answered 200; "
+                    f"see {log_path} (all logs in {LOG_DIR}):\n{tail(log_path)}"
+                )
+            if time.monotonic() >= deadline:
+                raise StackError(
+                    f"The gateway's {self.gateway_url}/healthz did not answer 200 within "
+                    f"{HEALTH_TIMEOUT_SECONDS:.0f} s; see {log_path} (all logs in {LOG_DIR}):\n{tail(log_path)}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+        self.gateway.startup_seconds = time.monotonic() - started
+
+    def run_demo(self) -> None:
+        if not module_exists(DEMO_MODULE):
+            say(f"no demo yet ({DEMO_MODULE} does not exist)")
+            return
+        say("running the demo")
+        result = subprocess.run(
+            [sys.executable, "-m", DEMO_MODULE, "--base-url", self.gateway_url],
+            cwd=REPO_ROOT,
+            env=self.child_environment() | {"DEMO_API_KEY": self.api_keys().split(",")[0].strip()},
+            check=False,
+        )
+        if result.returncode != 0:
+            say(f"the demo failed (exit status {result.returncode}); the stack keeps running")
+
+    def serve(self) -> None:
+        """Wait until Ctrl-C or SIGTERM; stop early if a process of the stack dies."""
+        say("serving; press Ctrl-C to stop")
+        processes = self.processes()
+        while True:
+            for process in processes:
+                if process.popen.poll() is not None:
+                    raise StackError(
+                        f"The {process.name} exited unexpectedly (status {process.popen.returncode}); "
+                        f"see {process.log_path}:\n{tail(process.log_path)}"
+                    )
+            time.sleep(1)
+
+    def processes(self) -> list[EmulatorProcess]:
+        processes = list(self.running.processes.values()) if self.running is not None else []
+        if self.gateway is not None:
+            processes.append(self.gateway)
+        return processes
+
+    def stop(self) -> None:
+        """Stop the gateway, then the emulators; remove the state file once all are gone."""
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.running is not None:
+            stop_all(self.running.processes.values())
+            self.running = None
+        STATE_FILE.unlink(missing_ok=True)
+
+
+def check_not_running() -> None:
+    state = StackState.read()
+    if state is None:
+        return
+    live = state.live_groups()
+    if live:
+        names = ", ".join(f"{name} (process group {pgid})" for name, pgid in live.items())
+        raise StackError(f"A local stack is already running: {names}; {STOP_FIRST}.")
+    STATE_FILE.unlink(missing_ok=True)  # stale: its processes are gone
+
+
+def up(*, detach: bool) -> int:
+    check_not_running()
+    runner = LocalStackRunner(os.environ)
+    # SIGTERM behaves like Ctrl-C, so `kill PID` also stops everything this process started.
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGHUP, _raise_stopped)
+    try:
+        runner.up()
+        if detach:
+            say("detached; stop with ./deploy.sh local --stop")
+            return 0
+        runner.run_demo()
+        runner.serve()
+    except (KeyboardInterrupt, _Stopped):
+        say("stopping")
+        return 0 if _stop_everything(runner) else 1
+    except BaseException:
+        _stop_everything(runner)
+        raise
+    return 0
+
+
+def _stop_everything(runner: LocalStackRunner) -> bool:
+    """Stop what `runner` started; report (not raise) a failure so the original error survives."""
+    # A second Ctrl-C while stopping must not leave processes behind.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        runner.stop()
+    except EmulatorError as exc:
+        print(f"[local] error while stopping: {exc}", file=sys.stderr, flush=True)
+        return False
+    say("stopped")
+    return True
+
+
+def down() -> int:
+    state = StackState.read()
+    if state is None:
+        say("no local stack is running")
+        return 0
+    # Gateway first: it talks to the emulators.
+    ordered = sorted(state.process_groups.items(), key=lambda item: item[0] != "gateway")
+    errors: list[str] = []
+    for name, pgid in ordered:
+        try:
+            stop_process_group(pgid, name=name, stack_id=state.stack_id)
+        except EmulatorError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise StackError(" ".join(errors))
+    left = state.live_groups()
+    if left:
+        raise StackError(f"Processes of the stack are still running: {left}.")
+    STATE_FILE.unlink(missing_ok=True)
+    say(f"stopped {len(ordered)} process groups ({', '.join(name for name, _ in ordered)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.stack", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start the stack (serves until Ctrl-C unless --detach)")
+    up_parser.add_argument("--detach", action="store_true", help="return once healthy, leave it running")
+    commands.add_parser("down", help="stop the stack started with --detach")
+    args = parser.parse_args(argv)
+    try:
+        return up(detach=args.detach) if args.command == "up" else down()
+    except (StackError, EmulatorError) as exc:
+        print(f"[local] error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

@@ -1,0 +1,138 @@
+"""Shared pytest fixtures and hooks.
+
+Sections (add new fixtures under the section they belong to, or add a section):
+
+1. Local Google Cloud stack: the real emulators and Datadog's test agent, started once per
+   session on free ports (so tests run while `./deploy.sh local` holds the default ports).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.local.emulators import (
+    EmulatorError,
+    LocalStack,
+    RunningStack,
+    StackPorts,
+    ensure_bucket,
+    reset_firestore,
+    start_stack,
+)
+from infra.local.test_agent import TestAgent
+
+# ============================================================================================
+# 1. Local Google Cloud stack
+
+TEST_PROJECT = "vote-extractor-test"
+TEST_API_KEY = "test-key"
+
+_LOCAL_STACK_KEY = pytest.StashKey[LocalStack]()
+_SAVED_ENVIRON_KEY = pytest.StashKey[dict[str, str | None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose the stack's ports and export its environment before any test module is imported.
+
+    Clients read their configuration at import time (ddtrace's agent URL, the cached settings
+    object), so the variables must be in place before collection, not only once the
+    `local_stack` fixture runs. The emulators themselves start lazily, on first use.
+    """
+    stack = LocalStack(ports=StackPorts.free(), project=TEST_PROJECT)
+    environment = stack.env() | {"API_KEYS": TEST_API_KEY}
+    config.stash[_LOCAL_STACK_KEY] = stack
+    config.stash[_SAVED_ENVIRON_KEY] = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    _repoint_preloaded_ddtrace(stack.dd_agent_url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name, value in config.stash.get(_SAVED_ENVIRON_KEY, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _repoint_preloaded_ddtrace(agent_url: str) -> None:
+    # ddtrace's own pytest plugin (entry point "ddtrace") imports ddtrace, and creates its tracer,
+    # before this conftest runs, freezing DD_TRACE_AGENT_URL and DD_APM_TRACING_ENABLED at their
+    # old values: spans would go to the default agent on 127.0.0.1:8126 (the `./deploy.sh local`
+    # one). `-p no:ddtrace` (pyproject addopts, ./deploy.sh test) avoids this altogether; when the
+    # plugin did load, re-read the settings LLMObs.enable() consults and re-point the tracer.
+    if "ddtrace.internal.settings._agent" not in sys.modules:
+        return
+    try:
+        from ddtrace.internal.settings import _agent, standalone
+        from ddtrace.trace import tracer
+
+        _agent.config.__init__()  # type: ignore[misc]
+        standalone.standalone_config.reset()
+        tracer._agent_url = agent_url  # type: ignore[attr-defined]
+    except (ImportError, AttributeError) as exc:
+        warnings.warn(
+            f"ddtrace was imported before the test stack's environment was set and could not be re-pointed "
+            f"({exc!r}); run pytest with -p no:ddtrace.",
+            stacklevel=1,
+        )
+
+
+def _flush_ddtrace() -> None:
+    # Send what ddtrace still buffers while the test agent is up, instead of failing at exit.
+    if "ddtrace.trace" not in sys.modules:
+        return
+    from ddtrace.llmobs import LLMObs
+    from ddtrace.trace import tracer
+
+    if LLMObs.enabled:
+        LLMObs.flush()
+    tracer.flush()
+
+
+@pytest.fixture(scope="session")
+def local_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Firestore, Pub/Sub, Cloud Storage (in memory) and the Datadog test agent, running.
+
+    The environment (FIRESTORE_EMULATOR_HOST, ..., API_KEYS=test-key) is already exported for
+    the whole session. A service that cannot start fails the tests that need it.
+    """
+    stack = pytestconfig.stash[_LOCAL_STACK_KEY]
+    log_dir: Path = tmp_path_factory.mktemp("local-stack-logs")
+    try:
+        running: RunningStack = start_stack(stack.ports, log_dir, project=stack.project, bucket=stack.bucket)
+    except EmulatorError as exc:
+        pytest.fail(f"The local stack could not start (logs in {log_dir}):\n{exc}", pytrace=False)
+    try:
+        ensure_bucket(stack.storage_url, stack.project, stack.bucket)
+        yield stack
+    except EmulatorError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        _flush_ddtrace()
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def test_agent(local_stack: LocalStack) -> TestAgent:
+    """Client for the session's Datadog test agent (use `clean_test_agent` to start empty)."""
+    return TestAgent(local_stack.dd_agent_url)
+
+
+@pytest.fixture
+def clean_test_agent(test_agent: TestAgent) -> TestAgent:
+    """The test agent, with everything received before this test forgotten."""
+    test_agent.clear()
+    return test_agent
+
+
+@pytest.fixture
+def clean_firestore(local_stack: LocalStack) -> LocalStack:
+    """The local stack, with every Firestore document of the test project deleted first."""
+    reset_firestore(local_stack.firestore_host, local_stack.project)
+    return local_stack
