@@ -14,6 +14,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -66,7 +67,18 @@ def build_app() -> DispatcherMiddleware:
         body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return Response(json.dumps(body), status=200 if healthy else 503, mimetype="application/json")
 
-    return DispatcherMiddleware(root, {f"/{name}": app for name, app in apps.items()})
+    return DispatcherMiddleware(root, {f"/{name}": _root_path_is_slash(app) for name, app in apps.items()})
+
+
+def _root_path_is_slash(app: Any) -> Any:
+    """`/extract` must reach the function's `/` as Cloud Functions does, not a redirect to `/extract/`."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return app(environ, start_response)
+
+    return wsgi
 
 
 def _function_answers(app: object) -> bool:
