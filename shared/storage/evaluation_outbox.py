@@ -47,7 +47,9 @@ class FirestoreEvaluationOutbox:
         batch.commit()
 
     def pending(self, *, limit: int = 500) -> list[EvaluationSubmission]:
-        query = self._collection.where("status", "==", "pending").limit(limit)
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("status", "==", "pending")).limit(limit)
         return [EvaluationSubmission.model_validate(s.to_dict()) for s in query.stream()]
 
     def get(self, evaluation_id: str) -> EvaluationSubmission | None:

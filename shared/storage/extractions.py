@@ -28,7 +28,9 @@ class FirestoreExtractionRepository:
         return ExtractionRecord.model_validate(snapshot.to_dict())
 
     def find_by_span(self, span_id: str) -> ExtractionRecord | None:
-        for snapshot in self._collection.where("span_id", "==", span_id).limit(1).stream():
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        for snapshot in self._collection.where(filter=FieldFilter("span_id", "==", span_id)).limit(1).stream():
             return ExtractionRecord.model_validate(snapshot.to_dict())
         return None
 

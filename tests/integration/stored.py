@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.cloud.firestore_v1.base_query import FieldFilter
+
 from shared.config import get_settings
 from shared.storage.clients import firestore_client, storage_client
 
@@ -11,7 +13,7 @@ def extraction_count() -> int:
 
 
 def outbox_documents(source_id: str) -> list[dict]:
-    query = firestore_client().collection("llmobs_evaluations").where("source_id", "==", source_id)
+    query = firestore_client().collection("llmobs_evaluations").where(filter=FieldFilter("source_id", "==", source_id))
     return [snapshot.to_dict() for snapshot in query.stream()]
 
 
