@@ -30,7 +30,7 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def load_functions() -> dict[str, object]:
+def load_functions() -> dict[str, Any]:
     import functions_framework
 
     return {
@@ -59,12 +59,12 @@ def build_app() -> DispatcherMiddleware:
     @Request.application
     def root(request: Request) -> Response:
         if request.path != "/healthz":
-            body = {"error": {"code": "not_found", "message": f"No function at {request.path}.", "details": None}}
-            return Response(json.dumps(body), status=404, mimetype="application/json")
-        checks = {name: _function_answers(app) for name, app in apps.items()}
+            missing = {"error": {"code": "not_found", "message": f"No function at {request.path}.", "details": None}}
+            return Response(json.dumps(missing), status=404, mimetype="application/json")
+        checks: dict[str, bool] = {name: _function_answers(app) for name, app in apps.items()}
         checks.update({name: _answers(url) for name, url in emulator_endpoints().items()})
         healthy = all(checks.values())
-        body = {"status": "ok" if healthy else "unhealthy", "checks": checks}
+        body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", "checks": checks}
         return Response(json.dumps(body), status=200 if healthy else 503, mimetype="application/json")
 
     return DispatcherMiddleware(root, {f"/{name}": _root_path_is_slash(app) for name, app in apps.items()})
@@ -81,7 +81,7 @@ def _root_path_is_slash(app: Any) -> Any:
     return wsgi
 
 
-def _function_answers(app: object) -> bool:
+def _function_answers(app: Any) -> bool:
     # Without a key every function must answer 401 with our JSON body: proof it is loaded and routing.
     response = Client(app).get("/")
     return response.status_code == 401 and response.is_json

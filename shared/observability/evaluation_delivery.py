@@ -50,7 +50,7 @@ class _DeliveryTracker:
                 self._record(ids, accepted)
 
         writer._send_payload_with_retry = tracked_send
-        writer._vote_extractor_tracked = True
+        writer._vote_extractor_tracked = True  # type: ignore[attr-defined]
 
     def _record(self, ids: list[str], accepted: bool) -> None:
         with self._changed:

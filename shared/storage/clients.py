@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from shared.config import get_settings
 
 if TYPE_CHECKING:
-    from google.cloud import firestore, storage
+    from google.cloud import firestore, storage  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=1)
@@ -22,7 +22,7 @@ def firestore_client() -> firestore.Client:
 
 @lru_cache(maxsize=1)
 def storage_client() -> storage.Client:
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     settings = get_settings()
     if os.environ.get("STORAGE_EMULATOR_HOST"):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from shared.errors import DependencyUnavailable, InvalidField
 
 if TYPE_CHECKING:
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,1000}$")
 
