@@ -23,7 +23,7 @@ def normalise_name(name: str) -> str:
 
 
 def match_candidates(
-    predicted: list[VoteResult], expected: list[VoteResult]
+    predicted: list[VoteResult], expected: list[VoteResult], *, fuzzy_names: bool = True
 ) -> list[tuple[VoteResult, VoteResult | None]]:
     """Pair each expected candidate with at most one predicted candidate (exact name, then fuzzy)."""
     remaining = {i: normalise_name(p.candidate_name) for i, p in enumerate(predicted)}
@@ -38,7 +38,7 @@ def match_candidates(
             continue
         del remaining[index]
         pairs.append((want, predicted[index]))
-    for position, want in unmatched:
+    for position, want in unmatched if fuzzy_names else []:
         key = normalise_name(want.candidate_name)
         scored = [(SequenceMatcher(None, key, name).ratio(), i) for i, name in remaining.items()]
         if scored:
@@ -79,11 +79,17 @@ class FieldComparison:
         return sum(counted.values()), len(counted)
 
 
-def compare_extractions(predicted: VoteExtraction | None, expected: VoteExtraction) -> FieldComparison:
-    """Compare every field `expected` states (nulls in `expected` are not scored)."""
+def compare_extractions(
+    predicted: VoteExtraction | None, expected: VoteExtraction, *, fuzzy_names: bool = True
+) -> FieldComparison:
+    """Compare every field `expected` states (nulls in `expected` are not scored).
+
+    `fuzzy_names=False` pairs candidates only on an exactly equal normalised name, so a misread
+    letter in a name also costs that candidate's vote count (the strict figure benchmarks quote).
+    """
     predicted = predicted or VoteExtraction()
     fields: dict[str, bool] = {}
-    pairs = match_candidates(predicted.vote_results, expected.vote_results)
+    pairs = match_candidates(predicted.vote_results, expected.vote_results, fuzzy_names=fuzzy_names)
     for want, got in pairs:
         prefix = f"vote_results[{want.candidate_name}]"
         fields[f"{prefix}.vote_count"] = got is not None and got.vote_count == want.vote_count

@@ -130,3 +130,15 @@ def test_registry_refuses_unknown_names_and_bad_params():
         create_evaluator("extraction_quality", {"pass_threshold": 11})
     with pytest.raises(InvalidField):
         create_evaluator("consistency", {"surprise": 1})
+
+
+def test_strict_name_matching_costs_the_vote_count_of_a_misspelt_candidate():
+    truth = extraction(120, 80, 15)
+    misspelt = truth.model_copy(deep=True)
+    misspelt.vote_results[0].candidate_name = "Amina Okafar"
+
+    lenient = compare_extractions(misspelt, truth).vote_counts()
+    strict = compare_extractions(misspelt, truth, fuzzy_names=False).vote_counts()
+
+    assert lenient == (6, 6)
+    assert strict == (5, 6)
