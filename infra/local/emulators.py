@@ -511,6 +511,26 @@ def test_agent_environment(environ: Mapping[str, str] | None = None) -> dict[str
 # The four services
 
 
+def _launch(
+    name: str,
+    command: list[str],
+    *,
+    log_path: Path,
+    url: str,
+    ready_path: str,
+    timeout: float,
+    stack_id: str | None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> EmulatorProcess:
+    """Spawn `command` in its own group and wait until `url + ready_path` answers."""
+    started = time.monotonic()
+    popen = spawn(name, command, log_path=log_path, env=env, cwd=cwd, stack_id=stack_id)
+    process = EmulatorProcess(name, popen, log_path, url, stack_id)
+    wait_until_ready(process, f"{url}{ready_path}", timeout=timeout, started=started)
+    return process
+
+
 def start_firestore(
     port: int,
     log_dir: Path,
@@ -523,18 +543,16 @@ def start_firestore(
     name = "Firestore emulator"
     require_gcloud_component(name, "cloud-firestore-emulator")
     _require_free_port(name, port, host)
-    started = time.monotonic()
-    log_path = log_dir / "firestore.log"
-    popen = spawn(
+    return _launch(
         name,
         ["gcloud", "emulators", "firestore", "start", f"--host-port={host}:{port}"],
-        log_path=log_path,
-        env=gcloud_environment(),
+        log_path=log_dir / "firestore.log",
+        url=f"http://{host}:{port}",
+        ready_path="/",
+        timeout=timeout,
         stack_id=stack_id,
+        env=gcloud_environment(),
     )
-    process = EmulatorProcess(name, popen, log_path, f"http://{host}:{port}", stack_id)
-    wait_until_ready(process, f"http://{host}:{port}/", timeout=timeout, started=started)
-    return process
 
 
 def start_pubsub(
@@ -556,26 +574,16 @@ def start_pubsub(
     _require_free_port(name, port, host)
     data_dir = data_dir or log_dir / "pubsub-data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    log_path = log_dir / "pubsub.log"
-    popen = spawn(
+    return _launch(
         name,
-        [
-            "gcloud",
-            "beta",
-            "emulators",
-            "pubsub",
-            "start",
-            f"--host-port={host}:{port}",
-            f"--data-dir={data_dir}",
-        ],
-        log_path=log_path,
-        env=gcloud_environment(),
+        ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port={host}:{port}", f"--data-dir={data_dir}"],
+        log_path=log_dir / "pubsub.log",
+        url=f"http://{host}:{port}",
+        ready_path="/",
+        timeout=timeout,
         stack_id=stack_id,
+        env=gcloud_environment(),
     )
-    process = EmulatorProcess(name, popen, log_path, f"http://{host}:{port}", stack_id)
-    wait_until_ready(process, f"http://{host}:{port}/", timeout=timeout, started=started)
-    return process
 
 
 def start_gcs(
@@ -617,12 +625,15 @@ def start_gcs(
     else:
         root.mkdir(parents=True, exist_ok=True)
         command += ["-backend", "filesystem", "-filesystem-root", str(root.resolve())]
-    started = time.monotonic()
-    log_path = log_dir / "gcs.log"
-    popen = spawn(name, command, log_path=log_path, stack_id=stack_id)
-    process = EmulatorProcess(name, popen, log_path, url, stack_id)
-    wait_until_ready(process, f"{url}/storage/v1/b", timeout=timeout, started=started)
-    return process
+    return _launch(
+        name,
+        command,
+        log_path=log_dir / "gcs.log",
+        url=url,
+        ready_path="/storage/v1/b",
+        timeout=timeout,
+        stack_id=stack_id,
+    )
 
 
 def start_test_agent(
@@ -643,9 +654,7 @@ def start_test_agent(
     work_dir = log_dir / "dd-agent"
     # It resolves snapshot and cassette folders against its working directory.
     work_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    log_path = log_dir / "dd-agent.log"
-    popen = spawn(
+    return _launch(
         name,
         [
             str(executable),
@@ -656,15 +665,14 @@ def start_test_agent(
             "--disable-llmobs-data-forwarding",
             "--dd-api-key=",
         ],
-        log_path=log_path,
+        log_path=log_dir / "dd-agent.log",
+        url=f"http://{host}:{port}",
+        ready_path="/info",
+        timeout=timeout,
+        stack_id=stack_id,
         env=test_agent_environment(),
         cwd=work_dir,
-        stack_id=stack_id,
     )
-    url = f"http://{host}:{port}"
-    process = EmulatorProcess(name, popen, log_path, url, stack_id)
-    wait_until_ready(process, f"{url}/info", timeout=timeout, started=started)
-    return process
 
 
 # --------------------------------------------------------------------------------------------
