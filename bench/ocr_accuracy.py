@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing import Pool
 
-from shared.llm.ocr.reader import read_form
 from shared.evaluation.matching import compare_extractions
+from shared.llm.ocr.reader import read_form
 from shared.synthetic import DEVELOPMENT_LAYOUTS, HOLDOUT_LAYOUTS, Degradation, generate_form
 
 

@@ -87,6 +87,7 @@ class ExtractionRecord(BaseModel):
     latency_ms: float
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
+    golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
     feedback_summary: dict[str, Any] = Field(default_factory=dict)
 
 

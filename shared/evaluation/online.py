@@ -4,6 +4,8 @@
 - `output_classification`: failed | incomplete | good | excellent (the guide's classifier).
 - `consistency`: candidate votes sum to valid votes, and valid + rejected = total.
 - `schema_valid`: the model's answer is a VoteExtraction.
+- `golden_dataset_candidate`: `approved` when the output matches `expected` with accuracy above
+  0.95 (guide 1.3); feedback can approve a candidate later too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from shared.evaluation.matching import compare_extractions
 from shared.evaluation.registry import register
 from shared.models import MetricType, VoteExtraction
 
-ONLINE_EVALUATORS = ("extraction_quality", "output_classification", "consistency", "schema_valid")
+ONLINE_EVALUATORS = (
+    "extraction_quality",
+    "output_classification",
+    "consistency",
+    "schema_valid",
+    "golden_dataset_candidate",
+)
+GOLDEN_ACCURACY = 0.95
 
 
 @register
@@ -50,6 +59,43 @@ class ExtractionQuality:
             assessment="pass" if score >= self.pass_threshold else "fail",
             tags={"accuracy": f"{comparison.accuracy:.4f}"},
         )
+
+
+@register
+class GoldenDatasetCandidate:
+    """Marks an extraction worth a place in a golden dataset (a person still reviews it)."""
+
+    name: ClassVar[str] = "golden_dataset_candidate"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "categorical"
+
+    def __init__(self, min_accuracy: float = GOLDEN_ACCURACY) -> None:
+        if not 0 <= min_accuracy <= 1:
+            raise ValueError("min_accuracy must be between 0 and 1")
+        self.min_accuracy = min_accuracy
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.expected is None or ctx.output is None:
+            return None
+        accuracy = compare_extractions(ctx.output, ctx.expected).accuracy
+        if accuracy <= self.min_accuracy:
+            return None
+        return EvaluatorResult(
+            "approved",
+            reasoning=f"accuracy {accuracy:.3f} against the expected output is above {self.min_accuracy}",
+            assessment="pass",
+            tags=golden_candidate_tags(accuracy, ctx.output),
+        )
+
+
+def golden_candidate_tags(accuracy: float, output: VoteExtraction) -> dict[str, str]:
+    """The guide's 1.3 tags for a `golden_dataset_candidate` evaluation."""
+    return {
+        "accuracy": f"{accuracy:.4f}",
+        "manual_review": "recommended",
+        "dataset_category": "high_quality",
+        "form_type": output.form.form_type or "unknown",
+    }
 
 
 @register

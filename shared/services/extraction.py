@@ -142,6 +142,7 @@ class ExtractionService:
             latency_ms=latency_ms,
             usage=response.usage if response else TokenUsage(),
             created_at=datetime.now(UTC),
+            golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
         )
         submissions = _submissions_for(record)
         self._save(record, submissions)

@@ -142,3 +142,18 @@ def test_strict_name_matching_costs_the_vote_count_of_a_misspelt_candidate():
 
     assert lenient == (6, 6)
     assert strict == (5, 6)
+
+
+def test_golden_candidate_is_approved_only_above_95_percent_accuracy():
+    truth = extraction(120, 80, 15)
+    one_wrong = truth.model_copy(deep=True)
+    one_wrong.vote_results[0].vote_count = 1
+
+    approved = evaluate("golden_dataset_candidate", EvaluatorContext(output=truth, expected=truth))
+    refused = evaluate("golden_dataset_candidate", EvaluatorContext(output=one_wrong, expected=truth))
+    unknown = evaluate("golden_dataset_candidate", EvaluatorContext(output=truth))
+
+    assert approved.value == "approved"
+    assert approved.tags["manual_review"] == "recommended" and approved.tags["dataset_category"] == "high_quality"
+    assert float(approved.tags["accuracy"]) == 1.0
+    assert refused is None and unknown is None
