@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     gemini_retry_attempts: int = Field(4, description="Attempts per Gemini call on 408/429/5xx (1 = no retry).")
     gemini_retry_initial_delay_s: float = Field(1.0, description="First backoff delay between Gemini attempts.")
     gemini_retry_max_delay_s: float = Field(16.0, description="Longest backoff delay between Gemini attempts.")
+    cors_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins a browser may call the API from (e.g. https://app.example.org); "
+        "`*` for any; empty for none.",
+    )
     ml_app: str = Field("vote-extractor", description="LLM Observability ml_app of every span and evaluation.")
     llmobs_enabled: bool = Field(True, description="false turns LLM Observability off (evaluations still stored).")
     llmobs_flush_timeout_s: float = Field(
@@ -77,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in self.api_keys.split(",") if key.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_allowed_origins.split(",") if origin.strip()]
 
     @property
     def gemini_configured(self) -> bool:

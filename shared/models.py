@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 MetricType = Literal["score", "categorical", "boolean", "json"]
 Assessment = Literal["pass", "fail"]
@@ -65,6 +65,26 @@ class Evaluation(BaseModel):
     error: str | None = None  # set when the evaluator raised: a recorded failure, value is None
 
 
+class FeedbackSummary(BaseModel):
+    """Counters on an extraction, updated with Firestore increments (exact under concurrency)."""
+
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    ratings: int = 0
+    rating_sum: int = 0
+    corrections: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mean_quality_score(self) -> float | None:
+        return round(self.rating_sum / self.ratings, 3) if self.ratings else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def corrected(self) -> bool:
+        return self.corrections > 0
+
+
 class ExtractionRecord(BaseModel):
     """One call of POST /extract, as kept in Firestore (the system of record)."""
 
@@ -88,7 +108,8 @@ class ExtractionRecord(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
-    feedback_summary: dict[str, Any] = Field(default_factory=dict)
+    feedback_summary: FeedbackSummary = Field(default_factory=FeedbackSummary)
+    corrected_result: VoteExtraction | None = None  # the latest correction applied to `result`
 
 
 class EvaluationSubmission(BaseModel):
@@ -114,3 +135,23 @@ class EvaluationSubmission(BaseModel):
     attempts: int = 0
     created_at: datetime
     delivered_at: datetime | None = None
+
+
+class FeedbackRecord(BaseModel):
+    """One user feedback on one extraction (`feedback/{feedback_id}`)."""
+
+    feedback_id: str
+    extraction_id: str
+    span_id: str
+    trace_id: str
+    feedback_type: Literal["thumbs_up", "thumbs_down"]
+    comment: str | None = None
+    quality_score: int | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    corrections: dict[str, Any] | None = None
+    corrected_result: VoteExtraction | None = None
+    corrected_accuracy: float | None = None
+    golden_candidate: bool = False
+    evaluations: list[Evaluation] = Field(default_factory=list)
+    request_sha256: str
+    created_at: datetime

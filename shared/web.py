@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import flask
+from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.config import get_settings
 from shared.errors import (
+    Forbidden,
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
@@ -50,7 +52,19 @@ class Route:
 
 
 def serve(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
-    """Authenticate, route and answer; every error becomes the JSON error body."""
+    """Authenticate, route and answer; every error becomes the JSON error body. CORS applies to all."""
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
+        return preflight(origin, routes, request.path)
+    response = _answer(request, routes)
+    if origin and origin_allowed(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Content-Type"
+        response.vary.add("Origin")
+    return response
+
+
+def _answer(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
     try:
         require_api_key(request)
         allowed = []
@@ -75,6 +89,25 @@ def serve(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
         return error_response(error)
 
 
+def origin_allowed(origin: str) -> bool:
+    allowed = get_settings().cors_origin_list
+    return "*" in allowed or origin in allowed
+
+
+def preflight(origin: str, routes: Sequence[Route], path: str) -> flask.Response:
+    """A browser asks before a cross-origin POST with X-API-Key; it carries no key itself."""
+    if not origin_allowed(origin):
+        return error_response(Forbidden(f"Origin {origin!r} is not allowed (CORS_ALLOWED_ORIGINS)."))
+    methods = sorted({route.method for route in routes if route.match(path) is not None} | {"OPTIONS"})
+    response = flask.Response(status=204)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+    response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {API_KEY_HEADER}"
+    response.headers["Access-Control-Max-Age"] = "600"
+    response.vary.add("Origin")
+    return response
+
+
 def require_api_key(request: flask.Request) -> None:
     """Constant-time comparison against every configured key (no early exit on a match)."""
     given = (request.headers.get(API_KEY_HEADER) or "").encode()
@@ -92,6 +125,14 @@ def json_response(body: Any, status: int = 200) -> flask.Response:
 def error_response(error: Exception) -> flask.Response:
     body, status = error_body(error)
     return json_response(body, status)
+
+
+def validation_details(error: ValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A sentence naming the bad fields, and pydantic's errors without the input echoed back."""
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    where = ", ".join(".".join(str(part) for part in problem["loc"]) or "body" for problem in problems[:5])
+    first = problems[0]["msg"] if problems else "invalid"
+    return f"{where} ({first})", [dict(problem) for problem in problems]
 
 
 def json_body(request: flask.Request) -> dict[str, Any]:

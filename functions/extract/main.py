@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from shared.services.extraction import ExtractOptions, ImageSource, extraction_service
-from shared.web import Route, json_body, json_response, serve
+from shared.web import Route, json_body, json_response, serve, validation_details
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
@@ -103,9 +103,8 @@ def _options(fields: dict[str, Any]) -> ExtractOptions:
     try:
         return ExtractOptions.model_validate(fields)
     except ValidationError as error:
-        problems = error.errors(include_url=False, include_input=False, include_context=False)
-        where = ", ".join(".".join(str(part) for part in problem["loc"]) for problem in problems[:5])
-        raise InvalidField(f"Invalid fields: {where}.", details={"errors": problems}) from None
+        sentence, problems = validation_details(error)
+        raise InvalidField(f"Invalid fields: {sentence}.", details={"errors": problems}) from None
 
 
 ROUTES = (

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # deployed name -> (source folder under functions/, entry point)
 FUNCTIONS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "extract"),
+    "feedback": ("feedback", "feedback"),
 }
 
 

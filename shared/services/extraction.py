@@ -24,8 +24,8 @@ from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client
 from shared.models import EvaluationSubmission, ExtractionRecord, TokenUsage, VoteExtraction
 from shared.observability import llmobs
-from shared.observability.evaluation_delivery import deliver
 from shared.prompts import get_prompt
+from shared.services.evaluation_sending import send_pending, submissions_for
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository, to_document
@@ -144,9 +144,17 @@ class ExtractionService:
             created_at=datetime.now(UTC),
             golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
         )
-        submissions = _submissions_for(record)
+        submissions = submissions_for(
+            record.evaluations,
+            id_prefix=record.extraction_id,
+            span_id=record.span_id,
+            trace_id=record.trace_id,
+            tags={"evaluation_provider": "vote-extractor", "model": record.model, "prompt_version": prompt.version},
+            source_kind="extraction",
+            created_at=record.created_at,
+        )
         self._save(record, submissions)
-        self._send(submissions)
+        send_pending(self._outbox, submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
         return record
 
     def _store_image(self, source: ImageSource) -> tuple[bytes, StoredImage]:
@@ -173,51 +181,6 @@ class ExtractionService:
             batch.commit()
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
-
-    def _send(self, submissions: list[EvaluationSubmission]) -> None:
-        """Telemetry never fails the request: what Datadog did not accept stays pending."""
-        if not submissions:
-            llmobs.flush()
-            return
-        delivered = deliver(submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
-        if delivered:
-            try:
-                self._outbox.mark_delivered(delivered)
-            except Exception:  # they stay pending; a resend may repeat them, none is lost
-                import logging
-
-                logging.getLogger(__name__).warning("could not mark evaluations delivered", exc_info=True)
-
-
-def _submissions_for(record: ExtractionRecord) -> list[EvaluationSubmission]:
-    if record.span_id is None or record.trace_id is None:
-        return []
-    now_ms = int(record.created_at.timestamp() * 1000)
-    return [
-        EvaluationSubmission(
-            evaluation_id=f"{record.extraction_id}-{evaluation.label}",
-            label=evaluation.label,
-            metric_type=evaluation.metric_type,
-            value=evaluation.value,
-            span_id=record.span_id,
-            trace_id=record.trace_id,
-            tags={
-                **evaluation.tags,
-                "evaluation_provider": "vote-extractor",
-                "evaluator_version": evaluation.evaluator_version,
-                "model": record.model,
-                "prompt_version": record.prompt_version,
-            },
-            assessment=evaluation.assessment,
-            reasoning=evaluation.reasoning,
-            timestamp_ms=now_ms,
-            source_kind="extraction",
-            source_id=record.extraction_id,
-            created_at=record.created_at,
-        )
-        for evaluation in record.evaluations
-        if evaluation.error is None
-    ]
 
 
 def _raw_output_of(failure: ModelError | None) -> str | None:

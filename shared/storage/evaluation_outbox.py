@@ -19,8 +19,10 @@ class FirestoreEvaluationOutbox:
         self._client = client
         self._collection = client.collection(COLLECTION)
 
-    def stage(self, batch: firestore.WriteBatch, submissions: Iterable[EvaluationSubmission]) -> None:
-        """Add each submission to `batch` (written with the record it evaluates, atomically)."""
+    def stage(
+        self, batch: firestore.WriteBatch | firestore.Transaction, submissions: Iterable[EvaluationSubmission]
+    ) -> None:
+        """Add each submission to `batch` or a transaction: written with its record, atomically."""
         for submission in submissions:
             batch.set(self._collection.document(submission.evaluation_id), submission.model_dump())
 

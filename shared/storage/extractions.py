@@ -36,4 +36,5 @@ class FirestoreExtractionRepository:
 
 
 def to_document(record: ExtractionRecord) -> dict[str, Any]:
-    return record.model_dump(mode="python")
+    # The summary's derived fields are computed on read; only its counters are stored.
+    return record.model_dump(mode="python", exclude={"feedback_summary": {"mean_quality_score", "corrected"}})

@@ -86,9 +86,7 @@ def generate_form(
         known = ", ".join(DEVELOPMENT_LAYOUTS + HOLDOUT_LAYOUTS)
         raise ValueError(f"Unknown layout {layout!r}; use one of: {known}.")
     if candidates is not None and not MIN_CANDIDATES <= candidates <= MAX_CANDIDATES:
-        raise ValueError(
-            f"candidates must be between {MIN_CANDIDATES} and {MAX_CANDIDATES}, not {candidates}."
-        )
+        raise ValueError(f"candidates must be between {MIN_CANDIDATES} and {MAX_CANDIDATES}, not {candidates}.")
     rng = random.Random(f"form:{seed}:{layout}:{candidates}")
     style = LAYOUTS[layout]
     content = _draw_content(rng, style, candidates)
@@ -120,8 +118,7 @@ def generate_forms(
     if not chosen:
         raise ValueError("layouts must name at least one layout.")
     return [
-        generate_form(start_seed + i, layout=chosen[i % len(chosen)], degradation=degradation)
-        for i in range(count)
+        generate_form(start_seed + i, layout=chosen[i % len(chosen)], degradation=degradation) for i in range(count)
     ]
 
 
@@ -187,9 +184,7 @@ def _draw_content(rng: random.Random, style: LayoutStyle, count: int | None) -> 
     form_type = rng.choice(vocab.FORM_TYPES)
     truth = VoteExtraction(
         form=FormInfo(constituency_name=constituency, constituency_code=code, form_type=form_type),
-        vote_results=[
-            VoteResult(candidate_name=c.name, party=c.party, vote_count=c.votes) for c in candidates
-        ],
+        vote_results=[VoteResult(candidate_name=c.name, party=c.party, vote_count=c.votes) for c in candidates],
         ballot_stats=BallotStats(valid_votes=valid, rejected_ballots=rejected, total_ballots=total),
     )
     return _Content(
@@ -357,8 +352,7 @@ def _render_header(
         page.text_line(
             [
                 (
-                    f"Constituency Name: {form.constituency_name}    "
-                    f"Constituency Code: {form.constituency_code}",
+                    f"Constituency Name: {form.constituency_name}    Constituency Code: {form.constituency_code}",
                     fonts.regular,
                     "left",
                 )
@@ -419,9 +413,7 @@ def _render_stats_block(
                 fill=0,
                 anchor="lm",
             )
-            page.draw.text(
-                (tab_stop, page.y + line_height // 2), number, font=fonts.bold, fill=0, anchor="lm"
-            )
+            page.draw.text((tab_stop, page.y + line_height // 2), number, font=fonts.bold, fill=0, anchor="lm")
         page.y += line_height
 
 
@@ -429,9 +421,7 @@ def _stats_labels(rng: random.Random, style: LayoutStyle) -> tuple[str, str, str
     return rng.choice(style.valid_labels), rng.choice(style.rejected_labels), rng.choice(style.total_labels)
 
 
-def _render_footer(
-    page: _Page, rng: random.Random, content: _Content, fonts: _Fonts, line_height: int
-) -> None:
+def _render_footer(page: _Page, rng: random.Random, content: _Content, fonts: _Fonts, line_height: int) -> None:
     title = rng.choice(vocab.OFFICIAL_TITLES)
     page.text_line(
         [
@@ -495,15 +485,11 @@ class _Table:
             numbers = content.truth.ballot_stats
             labels = _stats_labels(rng, style)
             values = (numbers.valid_votes, numbers.rejected_ballots, numbers.total_ballots)
-            stats_rows = [
-                (label, _format_count(v or 0, separator)) for label, v in zip(labels, values, strict=True)
-            ]
+            stats_rows = [(label, _format_count(v or 0, separator)) for label, v in zip(labels, values, strict=True)]
         pad = int(fonts.regular.size * rng.uniform(0.6, 1.0))
         widths = []
         for index, kind in enumerate(order):
-            cell_widths = [fonts.bold.getlength(headers[index])] + [
-                fonts.regular.getlength(r[index]) for r in rows
-            ]
+            cell_widths = [fonts.bold.getlength(headers[index])] + [fonts.regular.getlength(r[index]) for r in rows]
             if kind == "votes":
                 cell_widths += [fonts.bold.getlength(value) for _, value in stats_rows]
             widths.append(int(max(cell_widths)) + 2 * pad)
@@ -551,9 +537,7 @@ class _Table:
             edges.append(edges[-1] + width)
         y = top
         row_tops = []
-        all_rows: list[tuple[tuple[str, ...], bool]] = [(self.headers, True)] + [
-            (r, False) for r in self.rows
-        ]
+        all_rows: list[tuple[tuple[str, ...], bool]] = [(self.headers, True)] + [(r, False) for r in self.rows]
         for cells, is_header in all_rows:
             row_tops.append(y)
             font = self.fonts.bold if is_header else self.fonts.regular
@@ -624,15 +608,11 @@ def _degrade(page: Image.Image, degradation: Degradation, seed: int) -> tuple[by
         )
         image = image.resize(size, Image.Resampling.LANCZOS)
     if degradation.rotation_deg:
-        image = image.rotate(
-            degradation.rotation_deg, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255
-        )
+        image = image.rotate(degradation.rotation_deg, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
     if degradation.blur_sigma > 0:
         image = image.filter(ImageFilter.GaussianBlur(radius=degradation.blur_sigma))
     if degradation.noise_std > 0:
-        noise = np.random.default_rng(seed).normal(
-            0.0, degradation.noise_std, size=(image.height, image.width)
-        )
+        noise = np.random.default_rng(seed).normal(0.0, degradation.noise_std, size=(image.height, image.width))
         pixels = np.asarray(image, dtype=np.float32) + noise
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()

@@ -25,10 +25,14 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.services.extraction import extraction_service
+    from shared.services.feedback import feedback_service
     from shared.storage.clients import firestore_client, storage_client
 
-    for cached in (get_settings, extraction_service, firestore_client, storage_client):
+    for cached in (get_settings, extraction_service, feedback_service, firestore_client, storage_client):
         cached.cache_clear()
+
+
+ALLOWED_ORIGIN = "https://results.example.org"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +48,7 @@ def fake_gemini(local_stack: LocalStack) -> Iterator[FakeGeminiServer]:
             "GEMINI_RETRY_INITIAL_DELAY_S": "0.05",
             "GEMINI_RETRY_MAX_DELAY_S": "0.2",
             "DEFAULT_MODEL": "tesseract",
+            "CORS_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
         }
     )
     _clear_instance_caches()
@@ -77,3 +82,9 @@ def llmobs_session(local_stack: LocalStack) -> Iterator[None]:
 def extract_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
     """`extract` served as Cloud Functions serves it, over the real emulators."""
     return function_client("extract")
+
+
+@pytest.fixture(scope="session")
+def feedback_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+    """`feedback` served as Cloud Functions serves it, over the real emulators."""
+    return function_client("feedback")

@@ -24,3 +24,12 @@ def image_names() -> set[str]:
 def image_bytes(uri: str) -> bytes:
     bucket, _, name = uri.removeprefix("gs://").partition("/")
     return storage_client().bucket(bucket).blob(name).download_as_bytes()
+
+
+def feedback_documents(extraction_id: str) -> list[dict]:
+    query = firestore_client().collection("feedback").where(filter=FieldFilter("extraction_id", "==", extraction_id))
+    return [snapshot.to_dict() for snapshot in query.stream()]
+
+
+def extraction_document(extraction_id: str) -> dict:
+    return firestore_client().collection("extractions").document(extraction_id).get().to_dict()

@@ -43,9 +43,7 @@ _FOOTER = re.compile(r"officer|signature|signed|\bagents?\b|stamp|declare|certif
 _HEAD_NO = re.compile(r"^(?:no\.?|nos?|s\.?\s*/?\s*no\.?|s/?n|#|ser\.?|serial|item|sr\.?)$", re.IGNORECASE)
 _HEAD_NAME = re.compile(r"candidate|\bname", re.IGNORECASE)
 _HEAD_PARTY = re.compile(r"party|affiliation|political|sponsor", re.IGNORECASE)
-_HEAD_VOTES = re.compile(
-    r"\bvotes?\b|results?|score|tally|\bcount\b|figures|obtained|received", re.IGNORECASE
-)
+_HEAD_VOTES = re.compile(r"\bvotes?\b|results?|score|tally|\bcount\b|figures|obtained|received", re.IGNORECASE)
 _PARTY_WORDS = re.compile(
     r"\b(?:party|alliance|movement|congress|front|union|coalition|democrats?|independent|league|forum|"
     r"association|caucus|national|people'?s|united|republican|labour|labor|liberal)\b",
@@ -206,9 +204,7 @@ def _find_table_header(lines: list[str]) -> tuple[int, list[_Column]]:
             continue
         kinds = {_header_kind(c.text) for c in _cells(line)} - {None}
         whole = {
-            k
-            for k, rx in (("name", _HEAD_NAME), ("party", _HEAD_PARTY), ("votes", _HEAD_VOTES))
-            if rx.search(line)
+            k for k, rx in (("name", _HEAD_NAME), ("party", _HEAD_PARTY), ("votes", _HEAD_VOTES)) if rx.search(line)
         }
         if len(kinds | whole) >= 2 and ("votes" in whole or "votes" in kinds or "name_party" in kinds):
             return index, _header_columns(_cells(line))
@@ -216,9 +212,7 @@ def _find_table_header(lines: list[str]) -> tuple[int, list[_Column]]:
 
 
 def _too_much_header_block(line: str) -> bool:
-    return bool(
-        re.search(r"constituen|county|polling|station|registered|officer|signature|election", line, re.I)
-    )
+    return bool(re.search(r"constituen|county|polling|station|registered|officer|signature|election", line, re.I))
 
 
 def _header_columns(cells: list[_Cell]) -> list[_Column]:
@@ -367,9 +361,7 @@ def _votes_cell(counts: list[_Cell], columns: list[_Column], serial: int) -> _Ce
         not_serial = [c for c in counts if count_readings(c.text)[:1] != [serial]]
         counts = not_serial or counts[1:]
         if len(counts) > 1 and "votes" in kinds:
-            return min(
-                counts, key=lambda c: abs(c.centre - next(k for k in columns if k.kind == "votes").centre)
-            )
+            return min(counts, key=lambda c: abs(c.centre - next(k for k in columns if k.kind == "votes").centre))
     return counts[-1]
 
 
@@ -387,9 +379,7 @@ def _name_and_party(texts: list[_Cell], columns: list[_Column]) -> tuple[str, st
         # two text cells and a header with both columns: the header's order decides
         name_first = [c.kind for c in columns if c.kind in ("name", "party")][0] == "name"
         first, second = texts
-        name_parts, party_parts = (
-            ([first.text], [second.text]) if name_first else ([second.text], [first.text])
-        )
+        name_parts, party_parts = ([first.text], [second.text]) if name_first else ([second.text], [first.text])
     else:
         for cell in texts:
             target = _nearest(cell, columns, ("name", "party"))
@@ -493,9 +483,7 @@ def _change_sets(ambiguous: list[int]) -> list[tuple[int, ...]]:
 
 def _satisfied(votes: list[int | None], stats: list[int | None]) -> int:
     valid, rejected, total = stats
-    known_sum = (
-        sum(v for v in votes if v is not None) if votes and all(v is not None for v in votes) else None
-    )
+    known_sum = sum(v for v in votes if v is not None) if votes and all(v is not None for v in votes) else None
     score = 0
     if known_sum is not None and valid is not None and known_sum == valid:
         score += 1
@@ -526,9 +514,7 @@ def is_complete(extraction: VoteExtraction) -> bool:
 
 # --- form header -----------------------------------------------------------------------------
 
-_FORM_TYPE = re.compile(
-    r"\bform\s*(?:no\.?\s*)?[:.\-]?\s*(?P<code>[0-9OoIl]{1,3}\s?[A-Za-z]?)(?![A-Za-z0-9])", re.I
-)
+_FORM_TYPE = re.compile(r"\bform\s*(?:no\.?\s*)?[:.\-]?\s*(?P<code>[0-9OoIl]{1,3}\s?[A-Za-z]?)(?![A-Za-z0-9])", re.I)
 _CONSTITUENCY_CODE = re.compile(
     r"constituency\s*(?:code|no\.?|number)\s*[:.\-]?\s*(?P<code>[0-9OoIl]{1,5})\b"
     r"|\bcode\s*(?:no\.?)?\s*[:.\-]?\s*(?P<code2>[0-9OoIl]{1,5})\b",

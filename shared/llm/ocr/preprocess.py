@@ -30,17 +30,13 @@ def decode_gray(image: bytes) -> np.ndarray:
         with Image.open(io.BytesIO(image)) as opened:
             opened.load()
             upright = ImageOps.exif_transpose(opened)
-            if upright.mode in ("RGBA", "LA", "PA") or (
-                upright.mode == "P" and "transparency" in upright.info
-            ):
+            if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
                 background = Image.new("RGBA", upright.size, (255, 255, 255, 255))
                 background.alpha_composite(upright.convert("RGBA"))
                 upright = background
             gray = upright.convert("L")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(
-            "The image bytes could not be decoded; send a PNG, JPEG, WebP or TIFF image."
-        ) from error
+        raise ValueError("The image bytes could not be decoded; send a PNG, JPEG, WebP or TIFF image.") from error
     return np.asarray(gray, dtype=np.uint8)
 
 
@@ -158,9 +154,7 @@ def restore_blur(gray: np.ndarray) -> np.ndarray:
     return enlarge(sharpen(gray))
 
 
-def prepare(
-    image: bytes, *, deskew_page: bool = True, remove_table_lines: bool = True
-) -> tuple[np.ndarray, float]:
+def prepare(image: bytes, *, deskew_page: bool = True, remove_table_lines: bool = True) -> tuple[np.ndarray, float]:
     """Decode and clean an image for OCR; returns the grayscale page and the skew removed (degrees).
 
     Deskewing and line removal are the model's switches; blur restoration always runs, and

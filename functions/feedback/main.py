@@ -1,0 +1,56 @@
+"""`feedback`: POST /feedback records a person's verdict on an extraction; GET lists them.
+
+Thin handler (STYLE.md rule 1). The contract is API.md's "feedback" section.
+"""
+
+from __future__ import annotations
+
+import re
+
+import flask
+import functions_framework
+from pydantic import ValidationError
+
+from shared.errors import InvalidField, NotFound
+from shared.services.feedback import FeedbackRequest, feedback_service
+from shared.web import Route, json_body, json_response, serve, validation_details
+
+_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@functions_framework.http
+def feedback(request: flask.Request) -> flask.Response:
+    return serve(request, ROUTES)
+
+
+def create_feedback(request: flask.Request) -> flask.Response:
+    try:
+        submitted = FeedbackRequest.model_validate(json_body(request))
+    except ValidationError as error:
+        sentence, problems = validation_details(error)
+        raise InvalidField(f"Invalid feedback: {sentence}.", details={"errors": problems}) from None
+    record, created = feedback_service().submit(submitted)
+    body = {
+        "status": "recorded",
+        "feedback_id": record.feedback_id,
+        "extraction_id": record.extraction_id,
+        "golden_candidate": record.golden_candidate,
+        "evaluations": [evaluation.model_dump(mode="json") for evaluation in record.evaluations],
+    }
+    return json_response(body, 201 if created else 200)
+
+
+def list_feedback(request: flask.Request) -> flask.Response:
+    extraction_id = request.args.get("extraction_id", "")
+    if not extraction_id:
+        raise InvalidField("Give ?extraction_id= to list its feedback.", details={"field": "extraction_id"})
+    if not _EXTRACTION_ID.match(extraction_id):
+        raise NotFound(f"No extraction {extraction_id!r}.")
+    items = feedback_service().list_for(extraction_id)
+    return json_response({"items": [item.model_dump(mode="json") for item in items]})
+
+
+ROUTES = (
+    Route("POST", "/", create_feedback),
+    Route("GET", "/", list_feedback),
+)

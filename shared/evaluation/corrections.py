@@ -1,0 +1,69 @@
+"""Corrections: the values a person says are right, as a partial VoteExtraction.
+
+A correction names only what it changes. Candidates are matched by name (as in `matching`);
+a corrected candidate the model missed is added.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StrictStr, model_validator
+
+from shared.evaluation.matching import normalise_name
+from shared.models import VoteExtraction, VoteResult
+
+
+class _Partial(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FormCorrection(_Partial):
+    constituency_name: StrictStr | None = Field(None, max_length=200)
+    constituency_code: StrictStr | None = Field(None, max_length=50)
+    form_type: StrictStr | None = Field(None, max_length=50)
+
+
+class VoteResultCorrection(_Partial):
+    candidate_name: StrictStr = Field(min_length=1, max_length=200)
+    party: StrictStr | None = Field(None, max_length=200)
+    vote_count: NonNegativeInt | None = None
+
+
+class BallotStatsCorrection(_Partial):
+    valid_votes: NonNegativeInt | None = None
+    rejected_ballots: NonNegativeInt | None = None
+    total_ballots: NonNegativeInt | None = None
+
+
+class ExtractionCorrection(_Partial):
+    form: FormCorrection | None = None
+    vote_results: list[VoteResultCorrection] | None = Field(None, max_length=50)
+    ballot_stats: BallotStatsCorrection | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ExtractionCorrection:
+        changed = bool(self.form and self.form.model_fields_set) or bool(self.vote_results)
+        changed |= bool(self.ballot_stats and self.ballot_stats.model_fields_set)
+        if not changed:
+            raise ValueError("a correction must set at least one field")
+        return self
+
+
+def apply_correction(original: VoteExtraction | None, correction: ExtractionCorrection) -> VoteExtraction:
+    """The original with every corrected field replaced (the original is not modified)."""
+    corrected = (original or VoteExtraction()).model_copy(deep=True)
+    if correction.form:
+        for name in correction.form.model_fields_set:
+            setattr(corrected.form, name, getattr(correction.form, name))
+    if correction.ballot_stats:
+        for name in correction.ballot_stats.model_fields_set:
+            setattr(corrected.ballot_stats, name, getattr(correction.ballot_stats, name))
+    by_name = {normalise_name(row.candidate_name): row for row in corrected.vote_results}
+    for fix in correction.vote_results or []:
+        row = by_name.get(normalise_name(fix.candidate_name))
+        if row is None:
+            row = VoteResult(candidate_name=fix.candidate_name)
+            corrected.vote_results.append(row)
+            by_name[normalise_name(fix.candidate_name)] = row
+        for name in fix.model_fields_set - {"candidate_name"}:
+            setattr(row, name, getattr(fix, name))
+    return corrected

@@ -1,0 +1,73 @@
+"""Feedback in Firestore (`feedback/{feedback_id}`), recorded atomically with its effects.
+
+One atomic write creates the feedback, bumps the extraction's summary counters (Firestore
+increments: exact however many arrive at once) and stages the evaluations bound for Datadog.
+It reads nothing, so feedback on one busy extraction does not contend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.models import EvaluationSubmission, FeedbackRecord, VoteExtraction
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.storage.extractions import COLLECTION as EXTRACTIONS
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+COLLECTION = "feedback"
+LIST_LIMIT = 500
+
+
+class FirestoreFeedbackRepository:
+    def __init__(self, client: firestore.Client, outbox: FirestoreEvaluationOutbox) -> None:
+        self._client = client
+        self._collection = client.collection(COLLECTION)
+        self._outbox = outbox
+
+    def record(self, feedback: FeedbackRecord, submissions: list[EvaluationSubmission]) -> tuple[FeedbackRecord, bool]:
+        """Store `feedback` once; (the stored record, True) the first time, (the first, False) after.
+
+        One atomic batch whose `create` fails when the id exists: so a replay writes nothing, and
+        nothing takes a lock (the emulator's transactions time out when ten replays race).
+        """
+        from google.api_core import exceptions
+
+        feedback_ref = self._collection.document(feedback.feedback_id)
+        batch = self._client.batch()
+        batch.create(feedback_ref, feedback.model_dump(mode="python"))
+        batch.update(self._client.collection(EXTRACTIONS).document(feedback.extraction_id), _summary_update(feedback))
+        self._outbox.stage(batch, submissions)
+        try:
+            batch.commit()
+        except exceptions.AlreadyExists:
+            existing = feedback_ref.get()
+            return FeedbackRecord.model_validate(existing.to_dict()), False
+        return feedback, True
+
+    def for_extraction(self, extraction_id: str) -> list[FeedbackRecord]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("extraction_id", "==", extraction_id)).limit(LIST_LIMIT)
+        records = [FeedbackRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
+        return sorted(records, key=lambda record: record.created_at)
+
+
+def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:
+    from google.cloud import firestore
+
+    update: dict[str, Any] = {f"feedback_summary.{feedback.feedback_type}": firestore.Increment(1)}
+    if feedback.quality_score is not None:
+        update["feedback_summary.ratings"] = firestore.Increment(1)
+        update["feedback_summary.rating_sum"] = firestore.Increment(feedback.quality_score)
+    if feedback.corrected_result is not None:
+        update["feedback_summary.corrections"] = firestore.Increment(1)
+        update["corrected_result"] = _as_document(feedback.corrected_result)
+    if feedback.golden_candidate:
+        update["golden_candidate"] = True
+    return update
+
+
+def _as_document(extraction: VoteExtraction) -> dict[str, Any]:
+    return extraction.model_dump(mode="python")
