@@ -4,6 +4,7 @@
 #   ./deploy.sh local            start the local stack, run the demo, serve until Ctrl-C
 #   ./deploy.sh local --detach   start the local stack and return once /healthz is 200
 #   ./deploy.sh local --stop     stop every process the local stack started
+#   ./deploy.sh local --resend   deliver the evaluations the local Datadog agent has not accepted yet
 #   ./deploy.sh test [ARGS...]   run pytest (its fixtures start their own emulators)
 #   ./deploy.sh deploy           deploy to Google Cloud (not implemented yet)
 #   ./deploy.sh help
@@ -24,7 +25,7 @@ fail() {
 }
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # --- setup: shared by `local` and `test` -----------------------------------------------------
@@ -126,6 +127,10 @@ command_local() {
     --stop)
       [[ -x $VENV/bin/python ]] || fail "$VENV does not exist, so no local stack can be running."
       exec "$VENV/bin/python" -m infra.local.stack down
+      ;;
+    --resend)
+      [[ -x $VENV/bin/python ]] || fail "$VENV does not exist, so no local stack can be running."
+      exec "$VENV/bin/python" -m infra.local.stack run -- "$VENV/bin/python" -m shared.services.evaluation_resend
       ;;
     *)
       printf 'unknown option for local: %s\n' "$1" >&2

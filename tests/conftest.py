@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.emulators import (
+    DD_AGENT,
     EmulatorError,
     LocalStack,
     RunningStack,
@@ -24,6 +25,7 @@ from infra.local.emulators import (
     ensure_bucket,
     reset_firestore,
     start_stack,
+    start_test_agent,
 )
 from infra.local.test_agent import TestAgent
 
@@ -35,6 +37,7 @@ TEST_API_KEY = "test-key"
 
 _LOCAL_STACK_KEY = pytest.StashKey[LocalStack]()
 _SAVED_ENVIRON_KEY = pytest.StashKey[dict[str, str | None]]()
+_RUNNING_STACK_KEY = pytest.StashKey[RunningStack]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -108,6 +111,7 @@ def local_stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFa
         running: RunningStack = start_stack(stack.ports, log_dir, project=stack.project, bucket=stack.bucket)
     except EmulatorError as exc:
         pytest.fail(f"The local stack could not start (logs in {log_dir}):\n{exc}", pytrace=False)
+    pytestconfig.stash[_RUNNING_STACK_KEY] = running
     try:
         ensure_bucket(stack.storage_url, stack.project, stack.bucket)
         yield stack
@@ -136,3 +140,37 @@ def clean_firestore(local_stack: LocalStack) -> LocalStack:
     """The local stack, with every Firestore document of the test project deleted first."""
     reset_firestore(local_stack.firestore_host, local_stack.project)
     return local_stack
+
+
+class TestAgentSwitch:
+    """Stop the session's Datadog test agent (an outage) and start it again on the same port."""
+
+    __test__ = False
+
+    def __init__(self, running: RunningStack, log_dir: Path) -> None:
+        self._running = running
+        self._log_dir = log_dir
+
+    def stop(self) -> None:
+        self._running.processes.pop(DD_AGENT).stop()
+
+    def start(self) -> None:
+        ports = self._running.stack.ports
+        self._running.processes[DD_AGENT] = start_test_agent(
+            ports.dd_agent,
+            self._log_dir,
+            otlp_http_port=ports.dd_otlp_http,
+            otlp_grpc_port=ports.dd_otlp_grpc,
+        )
+
+
+@pytest.fixture
+def test_agent_switch(
+    pytestconfig: pytest.Config, local_stack: LocalStack, tmp_path: Path
+) -> Iterator[TestAgentSwitch]:
+    """Lets a test take Datadog down; the agent is always running again after the test."""
+    running = pytestconfig.stash[_RUNNING_STACK_KEY]
+    switch = TestAgentSwitch(running, tmp_path)
+    yield switch
+    if DD_AGENT not in running.processes:
+        switch.start()

@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -81,6 +81,7 @@ class StackState:
     endpoints: dict[str, str]
     log_dir: str
     started_at: float
+    environment: dict[str, str] = field(default_factory=dict)  # what a command needs to reach the stack
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class StackState:
             "endpoints": self.endpoints,
             "log_dir": self.log_dir,
             "started_at": self.started_at,
+            "environment": self.environment,
         }
 
     @classmethod
@@ -105,6 +107,7 @@ class StackState:
             endpoints=dict(raw.get("endpoints", {})),
             log_dir=str(raw.get("log_dir", LOG_DIR)),
             started_at=float(raw.get("started_at", 0)),
+            environment={str(k): str(v) for k, v in raw.get("environment", {}).items()},
         )
 
     def write(self, path: Path = STATE_FILE) -> None:
@@ -164,7 +167,8 @@ class LocalStackRunner:
         if self.gateway is not None:
             groups["gateway"] = self.gateway.pgid
             endpoints["gateway"] = self.gateway_url
-        return StackState(self.stack_id, groups, endpoints, str(LOG_DIR), time.time())
+        environment = self.running.stack.env() | {"API_KEYS": self.api_keys()} if self.running else {}
+        return StackState(self.stack_id, groups, endpoints, str(LOG_DIR), time.time(), environment)
 
     def up(self) -> None:
         if not module_exists(self.gateway_module):
@@ -368,14 +372,28 @@ def down() -> int:
     return 0
 
 
+def run(command: list[str]) -> int:
+    """Run `command` with the running stack's environment (e.g. the evaluation resend)."""
+    state = StackState.read()
+    if state is None or not state.live_groups():
+        raise StackError("No local stack is running: start it with ./deploy.sh local --detach.")
+    if not command:
+        raise StackError("Name the command to run after `run --`.")
+    os.execvpe(command[0], command, os.environ | state.environment)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.stack", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start the stack (serves until Ctrl-C unless --detach)")
     up_parser.add_argument("--detach", action="store_true", help="return once healthy, leave it running")
     commands.add_parser("down", help="stop the stack started with --detach")
+    run_parser = commands.add_parser("run", help="run a command with the running stack's environment")
+    run_parser.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     args = parser.parse_args(argv)
     try:
+        if args.command == "run":
+            return run(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
         return up(detach=args.detach) if args.command == "up" else down()
     except (StackError, EmulatorError) as exc:
         print(f"[local] error: {exc}", file=sys.stderr, flush=True)

@@ -298,9 +298,7 @@ def test_zero_read_as_bracket_is_zero_only_when_the_sums_agree() -> None:
  John Roe         PPA             )
  Valid votes                      538
 """
-    disagreeing = agreeing.replace(
-        "Valid votes                      538", "Valid votes                      600"
-    )
+    disagreeing = agreeing.replace("Valid votes                      538", "Valid votes                      600")
 
     # Act
     agreed = parse_form_text(agreeing)

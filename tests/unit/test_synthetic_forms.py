@@ -138,9 +138,7 @@ def test_rotation_and_scale_change_the_size() -> None:
     rotated = Image.open(
         io.BytesIO(generate_form(8, layout="mono_ledger", degradation=Degradation(rotation_deg=3)).image)
     )
-    scaled = Image.open(
-        io.BytesIO(generate_form(8, layout="mono_ledger", degradation=Degradation(scale=0.5)).image)
-    )
+    scaled = Image.open(io.BytesIO(generate_form(8, layout="mono_ledger", degradation=Degradation(scale=0.5)).image))
 
     # Assert
     assert rotated.height > clean.height
