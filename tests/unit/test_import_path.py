@@ -1,9 +1,12 @@
-"""The extract function's import path stays light: no ragas, torch or OCR libraries at cold start."""
+"""Each function's import path stays light: no ragas, torch, OCR or Gemini libraries at cold start."""
 
 from __future__ import annotations
+
+import pytest
 
 from bench.cold_start import measure
 
 
-def test_extract_imports_no_heavy_library():
-    assert measure("extract", runs=1)["heavy_on_import_path"] == []
+@pytest.mark.parametrize("function", ["extract", "feedback"])
+def test_function_imports_no_heavy_library(function):
+    assert measure(function, runs=1)["heavy_on_import_path"] == []
