@@ -108,6 +108,8 @@ class ExtractionRecord(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
+    approved_by_person: bool = False  # a thumbs up with 4-5 stars on consistent counts
+    in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)
     feedback_summary: FeedbackSummary = Field(default_factory=FeedbackSummary)
     corrected_result: VoteExtraction | None = None  # the latest correction applied to `result`
 
@@ -154,4 +156,54 @@ class FeedbackRecord(BaseModel):
     golden_candidate: bool = False
     evaluations: list[Evaluation] = Field(default_factory=list)
     request_sha256: str
+    created_at: datetime
+
+
+DatasetStatus = Literal["draft", "published"]
+
+
+class EntryImage(BaseModel):
+    """An entry's input image: a content-addressed object in Cloud Storage (never copied)."""
+
+    image_uri: str
+    image_sha256: str
+    content_type: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class EntrySource(BaseModel):
+    kind: Literal["manual", "import", "trace"]
+    extraction_id: str | None = None
+    span_id: str | None = None
+    trace_id: str | None = None
+
+
+class DatasetEntry(BaseModel):
+    """One golden example: an image and the extraction a perfect model would return."""
+
+    id: str
+    input: EntryImage
+    expected_output: VoteExtraction
+    reference_docs: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    validated: bool = False  # true only when a person set, corrected or approved it
+    source: EntrySource
+    created_at: datetime
+    content_sha256: str  # of input image, expected output, docs, tags, validated: what a diff compares
+
+
+class DatasetVersion(BaseModel):
+    version: str
+    status: DatasetStatus = "draft"
+    entry_count: int = 0
+    from_version: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = None
+
+
+class Dataset(BaseModel):
+    name: str
+    description: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "extract"),
     "feedback": ("feedback", "feedback"),
+    "datasets": ("datasets", "datasets"),
 }
 
 

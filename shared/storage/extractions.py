@@ -34,6 +34,28 @@ class FirestoreExtractionRepository:
             return ExtractionRecord.model_validate(snapshot.to_dict())
         return None
 
+    def golden_candidates(self, *, limit: int) -> list[ExtractionRecord]:
+        """Approved golden candidates not yet added to a dataset."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("golden_candidate", "==", True))
+            .where(filter=FieldFilter("in_dataset", "==", False))
+            .limit(limit)
+        )
+        return [ExtractionRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def mark_in_dataset(self, extraction_ids: list[str], dataset_version: str) -> None:
+        from google.cloud import firestore
+
+        batch = self._client.batch()
+        for extraction_id in extraction_ids:
+            batch.update(
+                self._collection.document(extraction_id),
+                {"in_dataset": True, "datasets": firestore.ArrayUnion([dataset_version])},
+            )
+        batch.commit()
+
 
 def to_document(record: ExtractionRecord) -> dict[str, Any]:
     # The summary's derived fields are computed on read; only its counters are stored.

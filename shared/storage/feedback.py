@@ -66,6 +66,8 @@ def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:
         update["corrected_result"] = _as_document(feedback.corrected_result)
     if feedback.golden_candidate:
         update["golden_candidate"] = True
+        if feedback.corrected_result is None:
+            update["approved_by_person"] = True
     return update
 
 

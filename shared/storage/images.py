@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from google.cloud import storage  # type: ignore[attr-defined]
 
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,1000}$")
+_CONTENT_ADDRESSED = re.compile(r"^images/sha256/([0-9a-f]{64})$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,25 @@ class GcsImageStore:
             raise InvalidField(f"No image at {uri}.", details={"field": "image_uri"}) from None
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Cloud Storage could not be read: {error.message}") from error
+
+    def describe(self, uri: str) -> StoredImage:
+        """What an existing object is, without copying it: content-addressed names carry their hash;
+        any other object in the bucket is read once to hash it."""
+        from google.api_core import exceptions
+
+        name = self.object_name(uri)
+        match = _CONTENT_ADDRESSED.match(name)
+        blob = self._bucket.blob(name)
+        try:
+            if match:
+                blob.reload()
+                return StoredImage(uri=uri, sha256=match.group(1), content_type=blob.content_type or "")
+            data = blob.download_as_bytes()
+        except exceptions.NotFound:
+            raise InvalidField(f"No image at {uri}.", details={"field": "image_uri"}) from None
+        except exceptions.GoogleAPICallError as error:
+            raise DependencyUnavailable(f"Cloud Storage could not be read: {error.message}") from error
+        return StoredImage(uri=uri, sha256=hashlib.sha256(data).hexdigest(), content_type=blob.content_type or "")
 
     def object_name(self, uri: str) -> str:
         prefix = f"gs://{self.bucket_name}/"

@@ -24,11 +24,19 @@ GEMINI_TEST_KEY = "test-gemini-key"
 def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
+    from shared.services.datasets import dataset_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
     from shared.storage.clients import firestore_client, storage_client
 
-    for cached in (get_settings, extraction_service, feedback_service, firestore_client, storage_client):
+    for cached in (
+        get_settings,
+        extraction_service,
+        feedback_service,
+        dataset_service,
+        firestore_client,
+        storage_client,
+    ):
         cached.cache_clear()
 
 
@@ -88,3 +96,9 @@ def extract_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmob
 def feedback_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
     """`feedback` served as Cloud Functions serves it, over the real emulators."""
     return function_client("feedback")
+
+
+@pytest.fixture(scope="session")
+def datasets_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+    """`datasets` served as Cloud Functions serves it, over the real emulators."""
+    return function_client("datasets")

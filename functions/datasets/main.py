@@ -1,0 +1,160 @@
+"""`datasets`: versioned golden datasets (the guide's section 2 paths, made real).
+
+Thin handlers (STYLE.md rule 1): parse, call the dataset service, answer JSON (or a stream).
+The contract is API.md's "datasets" section and openapi.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import flask
+import functions_framework
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import InvalidField, UnsupportedMediaType
+from shared.services.datasets import (
+    CandidatesRequest,
+    CreateDatasetRequest,
+    EntryRequest,
+    FromTraceRequest,
+    NewVersionRequest,
+    dataset_service,
+)
+from shared.web import Route, json_body, json_response, serve, validation_details
+
+Body = TypeVar("Body", bound=BaseModel)
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+MAX_PAGE_SIZE = 500
+
+
+@functions_framework.http
+def datasets(request: flask.Request) -> flask.Response:
+    return serve(request, ROUTES)
+
+
+def list_datasets(request: flask.Request) -> flask.Response:
+    return json_response({"items": dataset_service().list()})
+
+
+def create_dataset(request: flask.Request) -> flask.Response:
+    wanted = _parse(CreateDatasetRequest, json_body(request))
+    created = dataset_service().create(wanted)
+    return json_response(created.model_dump(mode="json") | {"name": wanted.name}, 201)
+
+
+def get_version(request: flask.Request, name: str, version: str) -> flask.Response:
+    page_size = _int_arg(request, "page_size", default=100, low=1, high=MAX_PAGE_SIZE)
+    page = dataset_service().get(name, version, page_size=page_size, page_token=request.args.get("page_token"))
+    return json_response(page)
+
+
+def add_entries(request: flask.Request, name: str, version: str) -> flask.Response:
+    body = json_body(request)
+    raw = body["entries"] if set(body) == {"entries"} else [body]
+    if not isinstance(raw, list):
+        raise InvalidField("`entries` must be a list of entries.", details={"field": "entries"})
+    entries = []
+    for index, item in enumerate(raw):
+        try:
+            entries.append(EntryRequest.model_validate(item))
+        except ValidationError as error:
+            sentence, problems = validation_details(error)
+            raise InvalidField(
+                f"Entry {index} is invalid: {sentence}.", details={"index": index, "errors": problems}
+            ) from None
+    return json_response({"entry_ids": dataset_service().add_entries(name, version, entries)}, 201)
+
+
+def add_from_trace(request: flask.Request, name: str, version: str) -> flask.Response:
+    entry_id = dataset_service().from_trace(name, version, _parse(FromTraceRequest, json_body(request)))
+    return json_response({"entry_id": entry_id}, 201)
+
+
+def add_candidates(request: flask.Request, name: str, version: str) -> flask.Response:
+    body = json_body(request) if request.get_data(cache=True) else {}
+    ids = dataset_service().add_candidates(name, version, _parse(CandidatesRequest, body))
+    return json_response({"entry_ids": ids}, 201)
+
+
+def list_candidates(request: flask.Request) -> flask.Response:
+    limit = _int_arg(request, "limit", default=100, low=1, high=MAX_PAGE_SIZE)
+    return json_response({"items": dataset_service().candidates(limit=limit)})
+
+
+def publish(request: flask.Request, name: str, version: str) -> flask.Response:
+    return json_response(dataset_service().publish(name, version).model_dump(mode="json") | {"name": name})
+
+
+def new_version(request: flask.Request, name: str) -> flask.Response:
+    created = dataset_service().new_version(name, _parse(NewVersionRequest, json_body(request)))
+    return json_response(created.model_dump(mode="json") | {"name": name}, 201)
+
+
+def delete_entry(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
+    dataset_service().delete_entry(name, version, entry_id)
+    return flask.Response(status=204)
+
+
+def diff(request: flask.Request, name: str) -> flask.Response:
+    old, new = request.args.get("from"), request.args.get("to")
+    if not old or not new:
+        raise InvalidField("Give ?from=VERSION&to=VERSION.", details={"fields": ["from", "to"]})
+    return json_response(dataset_service().diff(name, old, new))
+
+
+def export(request: flask.Request, name: str, version: str) -> flask.Response:
+    fmt = request.args.get("format", "jsonl")
+    lines = dataset_service().export(name, version, fmt)
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    response = flask.Response(lines, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{version}.{fmt}"'
+    return response
+
+
+def import_entries(request: flask.Request, name: str, version: str) -> flask.Response:
+    if request.mimetype in ("application/x-ndjson", "application/jsonl", "application/json", "text/plain"):
+        fmt = "jsonl"
+    elif request.mimetype == "text/csv":
+        fmt = "csv"
+    else:
+        raise UnsupportedMediaType("Import JSONL (application/x-ndjson) or CSV (text/csv).")
+    request.max_content_length = MAX_IMPORT_BYTES
+    all_or_nothing = request.args.get("all_or_nothing", "false").lower() in ("1", "true", "yes")
+    report = dataset_service().import_entries(name, version, request.stream, fmt=fmt, all_or_nothing=all_or_nothing)
+    body = {"imported": report.imported, "rejected": report.rejected, "rejected_count": report.rejected_count}
+    return json_response(body, 200)
+
+
+def _parse(model: type[Body], body: dict[str, Any]) -> Body:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        sentence, problems = validation_details(error)
+        raise InvalidField(f"Invalid fields: {sentence}.", details={"errors": problems}) from None
+
+
+def _int_arg(request: flask.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidField(f"{name} must be a whole number from {low} to {high}.", details={"field": name})
+    return int(raw)
+
+
+ROUTES = (
+    Route("GET", "/", list_datasets),
+    Route("POST", "/", create_dataset),
+    Route("GET", "/candidates", list_candidates),
+    Route("GET", "/{name}/diff", diff),
+    Route("POST", "/{name}/versions", new_version),
+    Route("GET", "/{name}/{version}", get_version),
+    Route("POST", "/{name}/{version}/entries", add_entries),
+    Route("POST", "/{name}/{version}/from-trace", add_from_trace),
+    Route("POST", "/{name}/{version}/publish", publish),
+    Route("POST", "/{name}/{version}/candidates", add_candidates),
+    Route("DELETE", "/{name}/{version}/entries/{entry_id}", delete_entry),
+    Route("GET", "/{name}/{version}/export", export),
+    Route("POST", "/{name}/{version}/import", import_entries),
+)

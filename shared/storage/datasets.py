@@ -1,0 +1,205 @@
+"""Datasets in Firestore: `datasets/{name}/versions/{version}/entries/{entry_id}`.
+
+Reading a version touches only that version's documents. Writes to a version go through
+`_write_to_draft`: the version document is read, refused if published, and updated in the same
+atomic batch as the entries with a precondition that it has not changed since it was read, so a
+write racing a publish (or another write) is retried, never lost and never let into a frozen
+version. Images are not here: entries point at content-addressed objects in Cloud Storage.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import Conflict, DependencyUnavailable, NotFound
+from shared.models import Dataset, DatasetEntry, DatasetVersion
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+COLLECTION = "datasets"
+MAX_BATCH_ENTRIES = 499  # Firestore's 500 writes per batch, less the version document
+_PAGE = 500
+_ATTEMPTS = 40
+
+
+class FirestoreDatasetRepository:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+        self._datasets = client.collection(COLLECTION)
+
+    # references
+
+    def _dataset_ref(self, name: str) -> firestore.DocumentReference:
+        return self._datasets.document(name)
+
+    def _version_ref(self, name: str, version: str) -> firestore.DocumentReference:
+        return self._dataset_ref(name).collection("versions").document(version)
+
+    def _entries(self, name: str, version: str) -> firestore.CollectionReference:
+        return self._version_ref(name, version).collection("entries")
+
+    # datasets and versions
+
+    def create(self, dataset: Dataset, version: DatasetVersion) -> None:
+        """A new version (409 if it exists); the dataset document is made or refreshed with it."""
+        from google.api_core import exceptions
+
+        batch = self._client.batch()
+        batch.create(self._version_ref(dataset.name, version.version), version.model_dump())
+        fields: dict[str, Any] = {"name": dataset.name, "updated_at": version.created_at}
+        if dataset.description:
+            fields["description"] = dataset.description
+        if dataset.metadata:
+            fields["metadata"] = dataset.metadata
+        if not self._dataset_ref(dataset.name).get().exists:
+            fields["created_at"] = dataset.created_at
+        batch.set(self._dataset_ref(dataset.name), fields, merge=True)
+        try:
+            batch.commit()
+        except exceptions.AlreadyExists:
+            raise Conflict(
+                f"Dataset {dataset.name!r} already has a version {version.version!r}.",
+                details={"name": dataset.name, "version": version.version},
+            ) from None
+
+    def dataset(self, name: str) -> Dataset:
+        snapshot = self._dataset_ref(name).get()
+        if not snapshot.exists:
+            raise NotFound(f"No dataset {name!r}.", details={"name": name})
+        return _dataset(snapshot.to_dict())
+
+    def list_datasets(self) -> list[tuple[Dataset, list[DatasetVersion]]]:
+        listed = []
+        for snapshot in self._datasets.order_by("name").stream():
+            versions = [
+                DatasetVersion.model_validate(v.to_dict()) for v in snapshot.reference.collection("versions").stream()
+            ]
+            listed.append((_dataset(snapshot.to_dict()), sorted(versions, key=lambda v: v.created_at)))
+        return listed
+
+    def version(self, name: str, version: str) -> DatasetVersion:
+        snapshot = self._version_ref(name, version).get()
+        if not snapshot.exists:
+            self.dataset(name)  # says which is missing: the dataset or the version
+            raise NotFound(f"Dataset {name!r} has no version {version!r}.", details={"name": name, "version": version})
+        return DatasetVersion.model_validate(snapshot.to_dict())
+
+    def publish(self, name: str, version: str) -> DatasetVersion:
+        now = datetime.now(UTC)
+
+        def freeze(batch: firestore.WriteBatch) -> dict[str, Any]:
+            return {"status": "published", "published_at": now}
+
+        self._write_to_draft(name, version, freeze)
+        return self.version(name, version)
+
+    # entries
+
+    def page(self, name: str, version: str, *, page_size: int, after: str | None) -> list[DatasetEntry]:
+        query = self._entries(name, version).order_by("id").limit(page_size)
+        if after:
+            query = query.start_after({"id": after})
+        return [DatasetEntry.model_validate(s.to_dict()) for s in query.stream()]
+
+    def stream(self, name: str, version: str) -> Iterator[DatasetEntry]:
+        """Every entry in id order, a page at a time (memory does not grow with the version)."""
+        after: str | None = None
+        while True:
+            page = self.page(name, version, page_size=_PAGE, after=after)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1].id
+
+    def existing_ids(self, name: str, version: str, ids: Iterable[str]) -> set[str]:
+        refs = [self._entries(name, version).document(i) for i in ids]
+        found: set[str] = set()
+        for start in range(0, len(refs), _PAGE):
+            found |= {s.id for s in self._client.get_all(refs[start : start + _PAGE]) if s.exists}
+        return found
+
+    def add(self, name: str, version: str, entries: list[DatasetEntry]) -> None:
+        """Add up to MAX_BATCH_ENTRIES entries atomically; 409 if any id is already there."""
+        from google.cloud import firestore
+
+        assert len(entries) <= MAX_BATCH_ENTRIES
+        collection = self._entries(name, version)
+
+        def add_all(batch: firestore.WriteBatch) -> dict[str, Any]:
+            for entry in entries:
+                batch.create(collection.document(entry.id), entry.model_dump(mode="python"))
+            return {"entry_count": firestore.Increment(len(entries))}
+
+        self._write_to_draft(name, version, add_all)
+
+    def delete(self, name: str, version: str, entry_id: str) -> None:
+        from google.cloud import firestore
+
+        reference = self._entries(name, version).document(entry_id)
+        if not reference.get().exists:
+            raise NotFound(f"No entry {entry_id!r} in {name}@{version}.", details={"entry_id": entry_id})
+
+        def remove(batch: firestore.WriteBatch) -> dict[str, Any]:
+            batch.delete(reference, option=self._client.write_option(exists=True))
+            return {"entry_count": firestore.Increment(-1)}
+
+        self._write_to_draft(name, version, remove)
+
+    def copy_version(self, name: str, source: str, target: DatasetVersion) -> None:
+        """A new draft holding the same entries (documents only: images are shared, not copied)."""
+        from google.api_core import exceptions
+
+        try:
+            self._version_ref(name, target.version).create({**target.model_dump(), "entry_count": 0})
+        except exceptions.AlreadyExists:
+            raise Conflict(f"Dataset {name!r} already has a version {target.version!r}.") from None
+        chunk: list[DatasetEntry] = []
+        for entry in self.stream(name, source):
+            chunk.append(entry)
+            if len(chunk) == MAX_BATCH_ENTRIES:
+                self.add(name, target.version, chunk)
+                chunk = []
+        if chunk:
+            self.add(name, target.version, chunk)
+
+    def _write_to_draft(
+        self, name: str, version: str, mutate: Callable[[firestore.WriteBatch], dict[str, Any]]
+    ) -> None:
+        """Apply `mutate` and its version-document update atomically, only while the version is a
+        draft; retried when another writer changed the version document first."""
+        from google.api_core import exceptions
+
+        reference = self._version_ref(name, version)
+        for attempt in range(_ATTEMPTS):
+            snapshot = reference.get()
+            if not snapshot.exists:
+                self.version(name, version)  # raises the precise 404
+            if snapshot.get("status") == "published":
+                raise Conflict(
+                    f"{name}@{version} is published and frozen; create a new version to change it.",
+                    details={"name": name, "version": version},
+                )
+            batch = self._client.batch()
+            update = mutate(batch) | {"updated_at": datetime.now(UTC)}
+            batch.update(reference, update, option=self._client.write_option(last_update_time=snapshot.update_time))
+            try:
+                batch.commit()
+                return
+            except exceptions.AlreadyExists as error:
+                raise Conflict(
+                    f"An entry with this id already exists in {name}@{version}.", details={"reason": str(error.message)}
+                ) from None
+            except exceptions.NotFound:
+                raise NotFound(f"An entry to delete is no longer in {name}@{version}.") from None
+            except (exceptions.FailedPrecondition, exceptions.Aborted):
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # another writer won; retry
+        raise DependencyUnavailable(f"{name}@{version} is too busy; try again.")
+
+
+def _dataset(document: dict[str, Any] | None) -> Dataset:
+    return Dataset.model_validate(document or {})
