@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
 from tests.integration import stored
+from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 
@@ -55,12 +56,14 @@ def test_dataset_lifecycle(datasets_client, extract_client, feedback_client):
         "/", json={"name": name, "version": "v1", "description": "acceptance"}, headers=HEADERS
     )
     assert created.status_code == 201, created.json
+    assert_matches_contract("/datasets", "POST", 201, created.json)
 
     added = datasets_client.post(
         f"/{name}/v1/entries", json={"entries": [entry(1), entry(2), entry(3)]}, headers=HEADERS
     )
     assert added.status_code == 201, added.json
     assert len(added.json["entry_ids"]) == 3
+    assert_matches_contract("/datasets/{name}/{version}/entries", "POST", 201, added.json)
 
     extraction, row = extract_and_correct(extract_client, feedback_client, 4)
     traced = datasets_client.post(
@@ -70,6 +73,7 @@ def test_dataset_lifecycle(datasets_client, extract_client, feedback_client):
     )
     assert traced.status_code == 201, traced.json
     version = datasets_client.get(f"/{name}/v1", headers=HEADERS).json
+    assert_matches_contract("/datasets/{name}/{version}", "GET", 200, version)
     assert version["entry_count"] == 4 and version["status"] == "draft"
     from_trace = next(e for e in version["entries"] if e["id"] == traced.json["entry_id"])
     assert from_trace["expected_output"]["vote_results"][0]["vote_count"] == row["vote_count"] + 7
@@ -94,6 +98,7 @@ def test_dataset_lifecycle(datasets_client, extract_client, feedback_client):
 
     diff = datasets_client.get(f"/{name}/diff?from=v1&to=v2", headers=HEADERS).json
     assert diff == {"added": [], "removed": [removed_id], "changed": []}
+    assert_matches_contract("/datasets/{name}/diff", "GET", 200, diff)
 
     exported = datasets_client.get(f"/{name}/v1/export?format=jsonl", headers=HEADERS)
     lines = exported.get_data(as_text=True).splitlines()
