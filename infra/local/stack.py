@@ -258,6 +258,17 @@ class LocalStackRunner:
             delay = min(delay * 1.5, 1.0)
         self.gateway.startup_seconds = time.monotonic() - started
 
+    def seed_dataset(self) -> None:
+        """A published demo dataset, so a new user can run experiments straight away."""
+        result = subprocess.run(
+            [sys.executable, "-m", "infra.local.seed_dataset", "--base-url", self.gateway_url],
+            cwd=REPO_ROOT,
+            env=self.child_environment() | {"DEMO_API_KEY": self.api_keys().split(",")[0].strip()},
+            check=False,
+        )
+        if result.returncode != 0:
+            say(f"seeding the demo dataset failed (exit status {result.returncode}); the stack keeps running")
+
     def run_demo(self) -> None:
         if not module_exists(DEMO_MODULE):
             say(f"no demo yet ({DEMO_MODULE} does not exist)")
@@ -321,6 +332,7 @@ def up(*, detach: bool) -> int:
     signal.signal(signal.SIGHUP, _raise_stopped)
     try:
         runner.up()
+        runner.seed_dataset()
         if detach:
             say("detached; stop with ./deploy.sh local --stop")
             return 0

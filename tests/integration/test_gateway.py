@@ -110,3 +110,18 @@ def test_a_datadog_outage_fails_no_request_and_keeps_the_evaluations_pending(gat
     outbox = stored.outbox_documents(body["extraction_id"])
     assert {d["label"] for d in outbox} == {e["label"] for e in body["evaluations"]}
     assert {d["status"] for d in outbox} == {"pending"}
+
+
+@pytest.mark.integration
+def test_the_local_stack_seeds_a_published_demo_dataset_once(gateway):
+    from infra.local.seed_dataset import NAME, VERSION, seed
+
+    first = seed(gateway, TEST_API_KEY, 4)
+    second = seed(gateway, TEST_API_KEY, 4)
+
+    version = requests.get(
+        f"{gateway}/datasets/{NAME}/{VERSION}", headers={"X-API-Key": TEST_API_KEY}, timeout=30
+    ).json()
+    assert "published" in first and "already exists" in second
+    assert version["status"] == "published" and version["entry_count"] == 4
+    assert all(e["expected_output"]["vote_results"] and e["reference_docs"] for e in version["entries"])
