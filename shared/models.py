@@ -63,6 +63,9 @@ class Evaluation(BaseModel):
     evaluator_version: str
     tags: dict[str, str] = Field(default_factory=dict)
     error: str | None = None  # set when the evaluator raised: a recorded failure, value is None
+    # Structured extras (per-field outcomes, precision/recall...); `{"skipped": True}` with value
+    # None marks a metric that could not run (e.g. no Gemini key), which is not a failure.
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class FeedbackSummary(BaseModel):
@@ -207,3 +210,70 @@ class Dataset(BaseModel):
     description: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+
+
+ExperimentStatus = Literal["queued", "running", "completed", "failed"]
+
+
+class Variant(BaseModel):
+    """One arm of an experiment: a model, a prompt version and the model's params."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+    model: str = Field(max_length=80)
+    prompt_version: str = Field("prompt_a", max_length=80)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExperimentProgress(BaseModel):
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+
+
+class ExperimentRecord(BaseModel):
+    """An experiment: a published dataset version x variants x repetitions (`experiments/{id}`)."""
+
+    experiment_id: str
+    name: str
+    dataset_name: str
+    dataset_version: str
+    variants: list[Variant]
+    evaluators: list[dict[str, Any]]  # [{"name": ..., "params": {...}}]
+    repetitions: int
+    concurrency: int
+    run_timeout_s: float
+    budget_usd: float | None = None
+    estimated_cost_usd: float = 0.0
+    baseline_experiment_id: str | None = None
+    status: ExperimentStatus = "queued"
+    status_reason: str | None = None
+    progress: ExperimentProgress = Field(default_factory=ExperimentProgress)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+class RunRecord(BaseModel):
+    """One entry x variant x repetition (`experiments/{id}/runs/{run_id}`), written once per run id."""
+
+    run_id: str
+    entry_id: str
+    variant: str
+    repetition: int
+    image_uri: str | None = None
+    status: Literal["succeeded", "failed"]
+    output: VoteExtraction | None = None
+    error: str | None = None
+    error_code: str | None = None
+    latency_ms: float
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    attempts: int = 1
+    trace_id: str | None = None
+    span_id: str | None = None
+    evaluations: list[Evaluation] = Field(default_factory=list)
+    llmobs_delivered: bool = False  # the run document is its own outbox: false until Datadog accepted its evaluations
+    finished_at: datetime

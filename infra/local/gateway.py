@@ -29,6 +29,7 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "extract"),
     "feedback": ("feedback", "feedback"),
     "datasets": ("datasets", "datasets"),
+    "experiments": ("experiments", "experiments"),
 }
 
 

@@ -34,10 +34,15 @@ class EvaluatorContext:
 
 @dataclass(frozen=True)
 class EvaluatorResult:
+    """One verdict. `tags` are strings for Datadog; `details` is structured data kept with the run
+    (e.g. `{"fields": {path: bool}}` for per-field accuracy, `{"skipped": True}` for a metric that
+    could not run, whose `value` is then None)."""
+
     value: Any
     reasoning: str | None = None
     assessment: Assessment | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Evaluator(Protocol):

@@ -70,6 +70,7 @@ def run_evaluators(evaluators: Iterable[Evaluator], ctx: EvaluatorContext) -> li
                 assessment=result.assessment,
                 evaluator_version=evaluator.version,
                 tags=dict(result.tags),
+                details=dict(result.details),
             )
         )
     return evaluations

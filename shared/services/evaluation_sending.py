@@ -52,7 +52,7 @@ def submissions_for(
             created_at=created_at,
         )
         for evaluation in evaluations
-        if evaluation.error is None
+        if evaluation.error is None and evaluation.value is not None  # failed and skipped ones stay local
     ]
 
 

@@ -25,6 +25,7 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.services.datasets import dataset_service
+    from shared.services.experiments import experiment_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
     from shared.storage.clients import firestore_client, storage_client
@@ -34,6 +35,7 @@ def _clear_instance_caches() -> None:
         extraction_service,
         feedback_service,
         dataset_service,
+        experiment_service,
         firestore_client,
         storage_client,
     ):
@@ -102,3 +104,9 @@ def feedback_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmo
 def datasets_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
     """`datasets` served as Cloud Functions serves it, over the real emulators."""
     return function_client("datasets")
+
+
+@pytest.fixture(scope="session")
+def experiments_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+    """`experiments` served as Cloud Functions serves it, over the real emulators."""
+    return function_client("experiments")

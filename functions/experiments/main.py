@@ -1,0 +1,94 @@
+"""`experiments`: start, watch, resume, compare and report experiments (API.md "experiments").
+
+Thin handlers (STYLE.md rule 1). Ragas and the other heavy evaluators are imported only when an
+experiment runs, not when this module loads.
+"""
+
+from __future__ import annotations
+
+import re
+
+import flask
+import functions_framework
+from pydantic import ValidationError
+
+from shared.errors import InvalidField, NotFound
+from shared.services.experiments import ExperimentRequest, experiment_service
+from shared.web import Route, json_body, json_response, serve, validation_details
+
+_EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_PAGE_SIZE = 500
+
+
+@functions_framework.http
+def experiments(request: flask.Request) -> flask.Response:
+    return serve(request, ROUTES)
+
+
+def start_experiment(request: flask.Request) -> flask.Response:
+    try:
+        wanted = ExperimentRequest.model_validate(json_body(request))
+    except ValidationError as error:
+        sentence, problems = validation_details(error)
+        raise InvalidField(f"Invalid experiment: {sentence}.", details={"errors": problems}) from None
+    experiment = experiment_service().start(wanted)
+    body = {
+        "experiment_id": experiment.experiment_id,
+        "status": "planned" if wanted.dry_run else experiment.status,
+        "progress": experiment.progress.model_dump(),
+        "estimated_cost_usd": experiment.estimated_cost_usd,
+        "evaluators": [spec["name"] for spec in experiment.evaluators],
+    }
+    return json_response(body, 200 if wanted.dry_run else 202)
+
+
+def get_status(request: flask.Request, experiment_id: str) -> flask.Response:
+    return json_response(experiment_service().status(_checked(experiment_id)))
+
+
+def get_results(request: flask.Request, experiment_id: str) -> flask.Response:
+    raw = request.args.get("page_size", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise InvalidField(
+            f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}.", details={"field": "page_size"}
+        )
+    page = experiment_service().results(
+        _checked(experiment_id), page_size=int(raw), page_token=request.args.get("page_token")
+    )
+    return json_response(page)
+
+
+def compare(request: flask.Request, experiment_id: str) -> flask.Response:
+    args = request.args
+    baseline = args.get("baseline")
+    if baseline is not None:
+        _checked(baseline)
+    result = experiment_service().compare(
+        _checked(experiment_id), a=args.get("a"), b=args.get("b"), baseline=baseline, variant=args.get("variant")
+    )
+    return json_response(result)
+
+
+def report(request: flask.Request, experiment_id: str) -> flask.Response:
+    return flask.Response(experiment_service().report(_checked(experiment_id)), mimetype="text/html")
+
+
+def resume(request: flask.Request, experiment_id: str) -> flask.Response:
+    experiment = experiment_service().resume(_checked(experiment_id))
+    return json_response({"experiment_id": experiment.experiment_id, "status": "running"}, 202)
+
+
+def _checked(experiment_id: str) -> str:
+    if not _EXPERIMENT_ID.match(experiment_id):
+        raise NotFound(f"No experiment {experiment_id!r}.")
+    return experiment_id
+
+
+ROUTES = (
+    Route("POST", "/", start_experiment),
+    Route("GET", "/{experiment_id}", get_status),
+    Route("GET", "/{experiment_id}/results", get_results),
+    Route("GET", "/{experiment_id}/compare", compare),
+    Route("GET", "/{experiment_id}/report", report),
+    Route("POST", "/{experiment_id}/resume", resume),
+)

@@ -1,0 +1,230 @@
+"""Paired comparisons of two sets of runs, record by record.
+
+A pair is the same dataset entry and repetition in both (`run_key = (entry_id, repetition)`);
+only keys present in both with a value on both sides are compared. Per metric:
+
+- pass/fail (boolean metrics, and categorical ones through their assessment): McNemar's exact
+  test, a binomial test on the discordant pairs (`test: "mcnemar_exact"`);
+- scores: the Wilcoxon signed-rank test (zero differences split between the ranks) for the
+  p-value (`test: "wilcoxon_signed_rank"`);
+- both: a paired bootstrap 95% interval of the mean difference b - a.
+
+The verdict is from b's point of view: `better` when p < alpha and the mean moved the good way
+(up, or down for a lower-is-better metric such as `count_error` or latency), `worse` when it
+moved the other way, otherwise `no_significant_difference`.
+
+Per field kind (`vote_results[*].vote_count`, `ballot_stats.valid_votes`, ...), the fields
+`vote_count_accuracy` records are paired by (entry, repetition, field path) and compared with
+McNemar's test. Fields of one form are not independent, so read those p-values as a guide.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from scipy import stats
+
+from shared.evaluation.summary import LOWER_IS_BETTER, field_kind, mean_with_ci, numeric_value
+
+ALPHA = 0.05
+PairKind = Literal["pass_fail", "score"]
+Verdict = Literal["better", "worse", "no_significant_difference"]
+_FIELDS_SOURCE = "vote_count_accuracy"
+K = TypeVar("K", bound=Hashable)
+
+
+def higher_is_better(label: str) -> bool:
+    """Whether a larger value of the metric is an improvement (True unless listed otherwise)."""
+    return label not in LOWER_IS_BETTER
+
+
+def paired_values(a: Mapping[K, Any], b: Mapping[K, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the keys present in both, with a value on both sides, in one key order."""
+    keys = [key for key in a if key in b and a[key] is not None and b[key] is not None]
+    return (
+        np.asarray([float(a[key]) for key in keys], dtype=float),
+        np.asarray([float(b[key]) for key in keys], dtype=float),
+    )
+
+
+def mcnemar_exact_p(a: np.ndarray, b: np.ndarray) -> float:
+    """McNemar's exact p-value for paired 0/1 outcomes (1.0 when no pair disagrees)."""
+    gained = int(np.sum((a == 0) & (b == 1)))
+    lost = int(np.sum((a == 1) & (b == 0)))
+    if gained + lost == 0:
+        return 1.0
+    return float(stats.binomtest(gained, gained + lost, 0.5).pvalue)
+
+
+def wilcoxon_p(differences: np.ndarray) -> float:
+    """The Wilcoxon signed-rank p-value of paired differences (1.0 when all are zero)."""
+    if differences.size == 0 or not np.any(differences):
+        return 1.0
+    with warnings.catch_warnings():
+        # Small samples make scipy warn that its normal approximation is rough: p is still usable.
+        warnings.simplefilter("ignore", UserWarning)
+        result = stats.wilcoxon(differences, zero_method="zsplit")
+    p_value = float(result.pvalue)
+    return p_value if math.isfinite(p_value) else 1.0
+
+
+def compare_metric(
+    a: Mapping[K, Any],
+    b: Mapping[K, Any],
+    *,
+    kind: PairKind,
+    higher_better: bool = True,
+    alpha: float = ALPHA,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Compare one metric between two sets of runs, pair by pair.
+
+    Args:
+        a: `run_key -> value` of the baseline (booleans or numbers; None values are left out).
+        b: `run_key -> value` of the candidate.
+        kind: `pass_fail` (McNemar's exact test) or `score` (Wilcoxon signed-rank).
+        higher_better: False for metrics where lower is better (errors, latency, cost).
+        alpha: the significance level.
+        resamples: bootstrap resamples for the interval of the mean difference.
+        seed: seeds the bootstrap.
+
+    Returns:
+        `{"a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "test", "verdict", "n_pairs"}`;
+        `delta` and its interval are b - a.
+    """
+    a_values, b_values = paired_values(a, b)
+    test = "mcnemar_exact" if kind == "pass_fail" else "wilcoxon_signed_rank"
+    n_pairs = int(a_values.size)
+    if n_pairs == 0:
+        return {
+            "a_mean": None,
+            "b_mean": None,
+            "delta": None,
+            "ci_low": None,
+            "ci_high": None,
+            "p_value": None,
+            "test": test,
+            "verdict": "no_significant_difference",
+            "n_pairs": 0,
+        }
+    differences = b_values - a_values
+    p_value = mcnemar_exact_p(a_values, b_values) if kind == "pass_fail" else wilcoxon_p(differences)
+    interval = mean_with_ci(differences, resamples=resamples, seed=seed)
+    delta = float(differences.mean())
+    return {
+        "a_mean": float(a_values.mean()),
+        "b_mean": float(b_values.mean()),
+        "delta": delta,
+        "ci_low": interval.ci_low,
+        "ci_high": interval.ci_high,
+        "p_value": p_value,
+        "test": test,
+        "verdict": verdict(delta, p_value, higher_better=higher_better, alpha=alpha),
+        "n_pairs": n_pairs,
+    }
+
+
+def verdict(delta: float, p_value: float, *, higher_better: bool = True, alpha: float = ALPHA) -> Verdict:
+    """`better`/`worse` for b against a when p < alpha, by the direction of the mean difference."""
+    if p_value >= alpha or delta == 0:
+        return "no_significant_difference"
+    improved = delta > 0 if higher_better else delta < 0
+    return "better" if improved else "worse"
+
+
+def _get(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def _run_key(run: Any) -> tuple[str, int]:
+    return str(_get(run, "entry_id")), int(_get(run, "repetition") or 0)
+
+
+def _metric_observations(runs: Sequence[Any]) -> tuple[dict[str, dict[tuple[str, int], Any]], dict[str, PairKind]]:
+    """`{label: {run_key: value}}` and each label's kind, from the runs' evaluations."""
+    observed: dict[str, dict[tuple[str, int], Any]] = {}
+    kinds: dict[str, PairKind] = {}
+    for run in runs:
+        key = _run_key(run)
+        for evaluation in _get(run, "evaluations") or []:
+            if _get(evaluation, "error") or (_get(evaluation, "details") or {}).get("skipped"):
+                continue
+            label = str(_get(evaluation, "label"))
+            metric_type = _get(evaluation, "metric_type")
+            if metric_type == "boolean" and isinstance(_get(evaluation, "value"), bool):
+                value: Any = float(_get(evaluation, "value"))
+                kinds[label] = "pass_fail"
+            elif metric_type == "categorical" and _get(evaluation, "assessment") is not None:
+                value = float(_get(evaluation, "assessment") == "pass")
+                kinds[label] = "pass_fail"
+            elif metric_type == "score" and numeric_value(evaluation) is not None:
+                value = numeric_value(evaluation)
+                kinds[label] = "score"
+            else:
+                continue
+            observed.setdefault(label, {})[key] = value
+        latency = _get(run, "latency_ms")
+        if isinstance(latency, int | float) and not isinstance(latency, bool):
+            observed.setdefault("latency_ms", {})[key] = float(latency)
+            kinds["latency_ms"] = "score"
+    return observed, kinds
+
+
+def _field_observations(runs: Sequence[Any]) -> dict[str, dict[tuple[str, int, str], float]]:
+    """`{field_kind: {(entry_id, repetition, path): 1.0 or 0.0}}` from `vote_count_accuracy`'s details."""
+    observed: dict[str, dict[tuple[str, int, str], float]] = {}
+    for run in runs:
+        entry_id, repetition = _run_key(run)
+        for evaluation in _get(run, "evaluations") or []:
+            if _get(evaluation, "label") != _FIELDS_SOURCE:
+                continue
+            for path, ok in ((_get(evaluation, "details") or {}).get("fields") or {}).items():
+                observed.setdefault(field_kind(path), {})[(entry_id, repetition, path)] = float(bool(ok))
+    return observed
+
+
+def compare_runs(
+    a: Sequence[Any], b: Sequence[Any], *, alpha: float = ALPHA, resamples: int = 2000, seed: int = 0
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Compare every metric two sets of runs share, and vote-count accuracy per field kind.
+
+    Args:
+        a: the baseline's runs: dicts (or objects) with `entry_id`, `repetition`, `evaluations`
+            (Evaluation dicts: label, metric_type, value, assessment, details) and optionally
+            `latency_ms`.
+        b: the candidate's runs, the same shape.
+        alpha: the significance level of every verdict.
+        resamples: bootstrap resamples per interval.
+        seed: seeds every bootstrap.
+
+    Returns:
+        `{"metrics": {label: comparison}, "per_field": {field_kind: comparison}}`, each comparison
+        as `compare_metric` returns it. Metrics only one side has are left out.
+    """
+    a_metrics, a_kinds = _metric_observations(a)
+    b_metrics, b_kinds = _metric_observations(b)
+    metrics = {}
+    for label in sorted(set(a_metrics) & set(b_metrics)):
+        kind = a_kinds[label] if a_kinds[label] == b_kinds[label] else "score"
+        metrics[label] = compare_metric(
+            a_metrics[label],
+            b_metrics[label],
+            kind=kind,
+            higher_better=higher_is_better(label),
+            alpha=alpha,
+            resamples=resamples,
+            seed=seed,
+        )
+    a_fields, b_fields = _field_observations(a), _field_observations(b)
+    per_field = {
+        kind: compare_metric(
+            a_fields[kind], b_fields[kind], kind="pass_fail", alpha=alpha, resamples=resamples, seed=seed
+        )
+        for kind in sorted(set(a_fields) & set(b_fields))
+    }
+    return {"metrics": metrics, "per_field": per_field}

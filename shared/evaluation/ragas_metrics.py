@@ -1,0 +1,475 @@
+"""Ragas 0.4.3 metrics as evaluators, registered by name.
+
+Without an LLM (always available):
+
+- `ragas_name_similarity`: mean NonLLMStringSimilarity (Levenshtein) between each expected
+  candidate's name and the name read for it; an expected candidate not found scores 0.
+- `ragas_party_similarity`: the same on the parties `expected` states.
+- `ragas_rouge`: RougeScore (ROUGE-L F1) of the output's canonical text against the expected one.
+- `ragas_exact_match`: ExactMatch of the output's canonical JSON against the expected one.
+
+Through Gemini (a judge model), when a key is configured; otherwise each returns a skipped
+result (value None, `details={"skipped": True}`, the reason in `reasoning`), which is not a
+failure. The entry's `reference_docs` (`ctx.input["reference_docs"]`) are the context and the
+output's canonical text is the response:
+
+- `ragas_faithfulness`: the share of the response's statements the reference docs support.
+- `ragas_answer_relevancy`: how well the response answers the task (Gemini embeddings too).
+- `ragas_context_precision`: whether the reference docs are useful for the expected answer.
+
+ragas, google-genai and instructor are heavy (ragas takes about 2 s to import), so they are
+imported inside `evaluate` only: importing `shared.evaluation` stays light for `extract` and
+`feedback`.
+
+Ragas 0.4 scores asynchronously while evaluators are synchronous. `evaluate` runs its coroutine
+with `asyncio.run` when no event loop runs in the calling thread (the experiment runner calls
+evaluators from worker threads through `asyncio.to_thread`), and on a short-lived thread of its
+own when one does (blocking that loop meanwhile: call evaluators off the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from shared.evaluation.base import EvaluatorContext, EvaluatorResult
+from shared.evaluation.matching import match_candidates, normalise_name
+from shared.evaluation.registry import register
+from shared.models import MetricType, VoteExtraction, VoteResult
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+RAGAS_EVALUATORS = (
+    "ragas_name_similarity",
+    "ragas_party_similarity",
+    "ragas_rouge",
+    "ragas_exact_match",
+    "ragas_faithfulness",
+    "ragas_answer_relevancy",
+    "ragas_context_precision",
+)
+DEFAULT_JUDGE_MODEL = "gemini-2.5-flash"
+DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
+NO_KEY_REASON = "skipped: no Gemini key configured (GEMINI_API_KEY or GEMINI_USE_VERTEX)"
+NO_DOCS_REASON = (
+    "skipped: the entry has no reference_docs; add reference_docs (the text the form's figures "
+    "can be checked against, e.g. the published results) to the dataset entry"
+)
+NO_OUTPUT_REASON = "skipped: the model returned no output to judge"
+NO_EXPECTED_REASON = "skipped: context precision needs the entry's expected_output as its reference"
+_JUDGE_SYSTEM_PROMPT = (
+    "You are a careful evaluator of election result extractions. Follow the instructions exactly "
+    "and answer only in the requested structured format."
+)
+
+T = TypeVar("T")
+
+
+def run_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion from synchronous code, whether or not a loop runs here.
+
+    Args:
+        factory: builds the coroutine (called on the thread that runs it).
+
+    Returns:
+        The coroutine's result.
+    """
+
+    async def main() -> T:
+        return await factory()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragas") as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+def _import_ragas_metrics() -> Any:
+    # Ragas sends usage analytics unless told not to; set before its first import.
+    os.environ["RAGAS_DO_NOT_TRACK"] = "true"
+    from ragas.metrics import collections
+
+    return collections
+
+
+@lru_cache(maxsize=1)
+def _string_similarity() -> Any:
+    return _import_ragas_metrics().NonLLMStringSimilarity()
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> Any:
+    return _import_ragas_metrics().RougeScore(rouge_type="rougeL", mode="fmeasure")
+
+
+@lru_cache(maxsize=1)
+def _exact_match() -> Any:
+    return _import_ragas_metrics().ExactMatch()
+
+
+# Canonical renderings: one text and one JSON per extraction, candidates in name order, so two
+# extractions that say the same thing render the same whatever order the model listed them in.
+
+
+def _clean(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+def _sorted_results(extraction: VoteExtraction) -> list[VoteResult]:
+    return sorted(extraction.vote_results, key=lambda r: (normalise_name(r.candidate_name), r.candidate_name))
+
+
+def canonical_text(extraction: VoteExtraction) -> str:
+    """The extraction as plain sentences, one a line (the response Ragas' text metrics judge)."""
+
+    def shown(value: object) -> str:
+        return "unknown" if value is None or value == "" else str(value)
+
+    form = extraction.form
+    lines = [
+        f"Constituency: {shown(_clean(form.constituency_name))} (code {shown(_clean(form.constituency_code))})",
+        f"Form type: {shown(_clean(form.form_type))}",
+    ]
+    for result in _sorted_results(extraction):
+        lines.append(
+            f"Candidate {_clean(result.candidate_name)} ({shown(_clean(result.party))}): "
+            f"{shown(result.vote_count)} votes"
+        )
+    stats = extraction.ballot_stats
+    lines += [
+        f"Valid votes: {shown(stats.valid_votes)}",
+        f"Rejected ballots: {shown(stats.rejected_ballots)}",
+        f"Total ballots: {shown(stats.total_ballots)}",
+    ]
+    return "\n".join(lines)
+
+
+def canonical_json(extraction: VoteExtraction) -> str:
+    """The extraction as compact JSON with sorted keys and candidates in name order."""
+    dumped = extraction.model_dump(mode="json")
+    dumped["vote_results"] = [r.model_dump(mode="json") for r in _sorted_results(extraction)]
+    return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# Metrics without an LLM.
+
+
+def _mean_pair_similarity(pairs: Sequence[tuple[str, str | None]]) -> list[float]:
+    """Similarity of each (expected, read) pair; a pair with nothing read scores 0."""
+    metric = _string_similarity()
+
+    async def score_all() -> list[float]:
+        scores = []
+        for reference, response in pairs:
+            if response is None:
+                scores.append(0.0)
+                continue
+            result = await metric.ascore(reference=reference, response=response)
+            scores.append(float(result.value))
+        return scores
+
+    return run_coroutine(score_all)
+
+
+class _PairSimilarity:
+    metric_type: ClassVar[MetricType] = "score"
+
+    def __init__(self, pass_threshold: float = 1.0) -> None:
+        if not 0 <= pass_threshold <= 1:
+            raise ValueError("pass_threshold must be between 0 and 1")
+        self.pass_threshold = pass_threshold
+
+    def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
+        raise NotImplementedError
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.expected is None:
+            return None
+        predicted = ctx.output.vote_results if ctx.output is not None else []
+        labelled = self._pairs(predicted, ctx.expected.vote_results)
+        if not labelled:
+            return None
+        scores = _mean_pair_similarity([(reference, response) for _, reference, response in labelled])
+        per_candidate = {key: round(score, 4) for (key, _, _), score in zip(labelled, scores, strict=True)}
+        mean = sum(scores) / len(scores)
+        below = [f"{key} {score:.2f}" for key, score in per_candidate.items() if score < 1.0]
+        reasoning = f"mean Levenshtein similarity {mean:.3f} over {len(scores)} expected candidates"
+        if below:
+            reasoning += "; below 1: " + ", ".join(below[:10]) + (" ..." if len(below) > 10 else "")
+        return EvaluatorResult(
+            round(mean, 6),
+            reasoning=reasoning,
+            assessment="pass" if mean >= self.pass_threshold else "fail",
+            details={"per_candidate": per_candidate},
+        )
+
+
+@register
+class RagasNameSimilarity(_PairSimilarity):
+    """Ragas NonLLMStringSimilarity between expected and read candidate names (whitespace
+    collapsed, case kept: a transcription's case errors cost a little)."""
+
+    name: ClassVar[str] = "ragas_name_similarity"
+    version: ClassVar[str] = "1.0"
+
+    def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
+        return [
+            (want.candidate_name, _clean(want.candidate_name), _clean(got.candidate_name) if got else None)
+            for want, got in match_candidates(predicted, expected)
+        ]
+
+
+@register
+class RagasPartySimilarity(_PairSimilarity):
+    """Ragas NonLLMStringSimilarity between expected and read parties, on candidates whose
+    expected party is stated; a candidate not found, or read without a party, scores 0."""
+
+    name: ClassVar[str] = "ragas_party_similarity"
+    version: ClassVar[str] = "1.0"
+
+    def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
+        return [
+            (want.candidate_name, _clean(want.party), _clean(got.party) if got and got.party else None)
+            for want, got in match_candidates(predicted, expected)
+            if _clean(want.party)
+        ]
+
+
+@register
+class RagasRouge:
+    """Ragas RougeScore (ROUGE-L F1) of the output's canonical text against the expected one."""
+
+    name: ClassVar[str] = "ragas_rouge"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "score"
+
+    def __init__(self, pass_threshold: float = 1.0) -> None:
+        if not 0 <= pass_threshold <= 1:
+            raise ValueError("pass_threshold must be between 0 and 1")
+        self.pass_threshold = pass_threshold
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.expected is None:
+            return None
+        if ctx.output is None:
+            return EvaluatorResult(0.0, reasoning="no output: ROUGE-L 0", assessment="fail")
+        reference, response = canonical_text(ctx.expected), canonical_text(ctx.output)
+        metric = _rouge()
+
+        async def score() -> float:
+            return float((await metric.ascore(reference=reference, response=response)).value)
+
+        value = run_coroutine(score)
+        return EvaluatorResult(
+            round(value, 6),
+            reasoning=f"ROUGE-L F1 {value:.3f} of the canonical text against the expected one",
+            assessment="pass" if value >= self.pass_threshold else "fail",
+        )
+
+
+@register
+class RagasExactMatch:
+    """Ragas ExactMatch of the output's canonical JSON against the expected one: every field,
+    nulls included, must be equal (candidate order does not matter)."""
+
+    name: ClassVar[str] = "ragas_exact_match"
+    version: ClassVar[str] = "1.0"
+    metric_type: ClassVar[MetricType] = "boolean"
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.expected is None:
+            return None
+        if ctx.output is None:
+            return EvaluatorResult(False, reasoning="no output", assessment="fail")
+        reference, response = canonical_json(ctx.expected), canonical_json(ctx.output)
+        metric = _exact_match()
+
+        async def score() -> float:
+            return float((await metric.ascore(reference=reference, response=response)).value)
+
+        matched = run_coroutine(score) == 1.0
+        return EvaluatorResult(
+            matched,
+            reasoning="canonical JSON identical to the expected output" if matched else "canonical JSON differs",
+            assessment="pass" if matched else "fail",
+        )
+
+
+# Metrics through Gemini.
+
+
+def skipped(reason: str) -> EvaluatorResult:
+    """The result of a metric that could not run: value None, `details["skipped"]` True.
+
+    A skip is not a failure (an evaluator that raised is recorded with `error` set instead).
+    """
+    return EvaluatorResult(value=None, reasoning=reason, assessment=None, details={"skipped": True})
+
+
+def is_skipped(details: Mapping[str, Any] | None) -> bool:
+    """True when an evaluation's details mark a skipped metric."""
+    return bool(details and details.get("skipped"))
+
+
+def reference_docs(ctx: EvaluatorContext) -> list[str]:
+    """The entry's reference docs as Ragas contexts: a string is split into its paragraphs."""
+    docs = ctx.input.get("reference_docs")
+    if isinstance(docs, str):
+        return [part.strip() for part in docs.split("\n\n") if part.strip()]
+    if isinstance(docs, Sequence):
+        return [str(doc).strip() for doc in docs if str(doc).strip()]
+    return []
+
+
+def task_question(ctx: EvaluatorContext) -> str:
+    """The question the extraction answers, as Ragas' `user_input`."""
+    form = (ctx.expected or ctx.output or VoteExtraction()).form
+    where = f" of constituency {_clean(form.constituency_name)}" if form.constituency_name else ""
+    return (
+        f"Read the election result form{where}: give each candidate's party and vote count, and the "
+        "valid votes, rejected ballots and total ballots."
+    )
+
+
+class _GeminiRagasMetric:
+    metric_type: ClassVar[MetricType] = "score"
+    needs_output: ClassVar[bool] = True
+    needs_expected: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        model: str = DEFAULT_JUDGE_MODEL,
+        pass_threshold: float = 0.7,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        if not 0 <= pass_threshold <= 1:
+            raise ValueError("pass_threshold must be between 0 and 1")
+        if not model.startswith("gemini"):
+            raise ValueError(f"the judge model must be a Gemini model (got {model!r})")
+        self.model = model
+        self.pass_threshold = pass_threshold
+        self._settings = settings
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        settings = self._resolved_settings()
+        if not settings.gemini_configured:
+            return skipped(NO_KEY_REASON)
+        if self.needs_output and ctx.output is None:
+            return skipped(NO_OUTPUT_REASON)
+        if self.needs_expected and ctx.expected is None:
+            return skipped(NO_EXPECTED_REASON)
+        contexts = reference_docs(ctx)
+        if not contexts:
+            return skipped(NO_DOCS_REASON)
+        client = _genai_client(settings)
+        value, reason = run_coroutine(lambda: self._score(client, ctx, contexts))
+        return EvaluatorResult(
+            round(value, 6),
+            reasoning=reason or f"{self.name} {value:.3f} (judge {self.model})",  # type: ignore[attr-defined]
+            assessment="pass" if value >= self.pass_threshold else "fail",
+            details={"judge_model": self.model, "contexts": len(contexts)},
+        )
+
+    async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
+        raise NotImplementedError
+
+    def _resolved_settings(self) -> Settings:
+        if self._settings is not None:
+            return self._settings
+        from shared.config import get_settings
+
+        return get_settings()
+
+    def _judge(self, client: Any) -> Any:
+        import instructor
+        from ragas.llms.base import InstructorLLM
+
+        # Ragas renames its max_tokens to max_output_tokens, which instructor 1.17's genai handler
+        # does not forward: Gemini's own output limit applies (roomy enough for thinking tokens).
+        return InstructorLLM(
+            client=instructor.from_genai(client, use_async=True),
+            model=self.model,
+            provider="google",
+            system_prompt=_JUDGE_SYSTEM_PROMPT,
+        )
+
+
+def _genai_client(settings: Settings) -> Any:
+    # The same client (endpoint, retries, timeout, Vertex or key mode) the extract path builds.
+    from shared.llm.gemini import _build_client, _ClientOptions
+
+    return _build_client(_ClientOptions.from_settings(settings))
+
+
+@register
+class RagasFaithfulness(_GeminiRagasMetric):
+    """Ragas Faithfulness: the share of the output's statements the reference docs support."""
+
+    name: ClassVar[str] = "ragas_faithfulness"
+    version: ClassVar[str] = "1.0"
+
+    async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
+        assert ctx.output is not None
+        metric = _import_ragas_metrics().Faithfulness(llm=self._judge(client))
+        result = await metric.ascore(
+            user_input=task_question(ctx), response=canonical_text(ctx.output), retrieved_contexts=contexts
+        )
+        return float(result.value), result.reason
+
+
+@register
+class RagasAnswerRelevancy(_GeminiRagasMetric):
+    """Ragas AnswerRelevancy: questions generated back from the output, compared with the task
+    by Gemini embeddings (`embedding_model`)."""
+
+    name: ClassVar[str] = "ragas_answer_relevancy"
+    version: ClassVar[str] = "1.0"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_JUDGE_MODEL,
+        pass_threshold: float = 0.7,
+        embedding_model: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__(model, pass_threshold, settings=settings)
+        self.embedding_model = embedding_model
+
+    async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
+        assert ctx.output is not None
+        from ragas.embeddings import GoogleEmbeddings
+
+        # use_vertex stays False: the google-genai client already talks to Vertex AI when
+        # configured so, and ragas' own Vertex path needs google-cloud-aiplatform.
+        embeddings = GoogleEmbeddings(client=client, model=self.embedding_model)
+        metric = _import_ragas_metrics().AnswerRelevancy(llm=self._judge(client), embeddings=embeddings)
+        result = await metric.ascore(user_input=task_question(ctx), response=canonical_text(ctx.output))
+        return float(result.value), result.reason
+
+
+@register
+class RagasContextPrecision(_GeminiRagasMetric):
+    """Ragas ContextPrecision: whether the reference docs are useful for the expected answer."""
+
+    name: ClassVar[str] = "ragas_context_precision"
+    version: ClassVar[str] = "1.0"
+    needs_output: ClassVar[bool] = False  # it judges the docs against the expected answer
+    needs_expected: ClassVar[bool] = True
+
+    async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
+        assert ctx.expected is not None
+        metric = _import_ragas_metrics().ContextPrecision(llm=self._judge(client))
+        result = await metric.ascore(
+            user_input=task_question(ctx), reference=canonical_text(ctx.expected), retrieved_contexts=contexts
+        )
+        return float(result.value), result.reason

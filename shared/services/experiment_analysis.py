@@ -1,0 +1,28 @@
+"""An experiment's numbers: per-variant summaries with intervals, and paired comparisons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.evaluation.comparison import compare_runs
+from shared.evaluation.summary import summarise_variant
+from shared.models import ExperimentRecord, RunRecord
+
+
+def summarise_experiment(experiment: ExperimentRecord, runs: list[RunRecord]) -> dict[str, Any]:
+    """`{variant: {metric: {"mean", "ci_low", "ci_high", "n", ...}}}` (API.md's summary)."""
+    summary = {}
+    for variant in experiment.variants:
+        mine = [run for run in runs if run.variant == variant.name]
+        summary[variant.name] = summarise_variant(
+            [run.evaluations for run in mine],
+            [run.latency_ms for run in mine],
+            [run.usage for run in mine],
+            variant.model,
+        )
+    return summary
+
+
+def compare_experiment_runs(runs_a: list[RunRecord], runs_b: list[RunRecord]) -> dict[str, Any]:
+    """Paired record by record (entry and repetition): b against a, per metric and per field."""
+    return compare_runs(runs_a, runs_b)

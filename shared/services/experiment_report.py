@@ -1,0 +1,273 @@
+"""One self-contained HTML page per experiment: inline SVG charts, images embedded, no scripts.
+
+Each metric per variant with its 95% interval, per-field accuracy, the latency distribution, and
+the records where the variants disagree, with their images.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from shared.models import ExperimentRecord, RunRecord
+from shared.storage.images import GcsImageStore
+
+_COLOURS = ("#3b6fb6", "#e08a2e", "#4b9a5b", "#b5475b", "#7a5fb0", "#5a8f9c")
+_MAX_DISAGREEMENTS = 24
+_AGREEMENT_LABEL = "vote_count_exact"
+
+
+def render_report(experiment: ExperimentRecord, runs: list[RunRecord], *, images: GcsImageStore) -> str:
+    variants = [v.name for v in experiment.variants]
+    colour = {name: _COLOURS[i % len(_COLOURS)] for i, name in enumerate(variants)}
+    sections = [
+        _header(experiment, runs),
+        _legend(variants, colour),
+        _metric_charts(experiment.summary, variants, colour),
+        _field_chart(runs, variants, colour),
+        _latency_chart(runs, variants, colour),
+        _disagreements(runs, variants, images),
+    ]
+    return _PAGE.format(title=html.escape(experiment.name), body="\n".join(sections))
+
+
+def _header(experiment: ExperimentRecord, runs: list[RunRecord]) -> str:
+    failed = sum(run.status == "failed" for run in runs)
+    rows = [
+        ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
+        ("dataset", f"{experiment.dataset_name}@{experiment.dataset_version}"),
+        ("status", f"{experiment.status}" + (f": {experiment.status_reason}" if experiment.status_reason else "")),
+        (
+            "runs",
+            f"{len(runs)} of {experiment.progress.total}, {failed} failed, {experiment.repetitions} repetition(s)",
+        ),
+        (
+            "variants",
+            "; ".join(
+                f"{v.name}: {v.model}, {v.prompt_version}" + (f", {v.params}" if v.params else "")
+                for v in experiment.variants
+            ),
+        ),
+    ]
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<h1>{html.escape(experiment.name)}</h1><table class='meta'>{cells}</table>"
+
+
+def _legend(variants: list[str], colour: dict[str, str]) -> str:
+    items = "".join(f"<span><i style='background:{colour[v]}'></i>{html.escape(v)}</span>" for v in variants)
+    return f"<p class='legend'>{items}</p>"
+
+
+def _metric_charts(summary: dict[str, Any], variants: list[str], colour: dict[str, str]) -> str:
+    per_variant = summary.get("variants", summary)
+    labels = sorted(
+        {label for v in variants for label in (per_variant.get(v) or {}) if _is_interval(per_variant[v][label])}
+    )
+    if not labels:
+        return "<h2>Metrics</h2><p>No summary yet.</p>"
+    charts = []
+    for label in labels:
+        points = [(v, per_variant.get(v, {}).get(label)) for v in variants]
+        charts.append(_interval_chart(label, [(v, p) for v, p in points if _is_interval(p)], colour))
+    return "<h2>Metrics (mean and 95% interval per variant)</h2><div class='grid'>" + "".join(charts) + "</div>"
+
+
+def _is_interval(value: Any) -> bool:
+    return isinstance(value, dict) and {"mean", "ci_low", "ci_high"} <= set(value) and value["mean"] is not None
+
+
+def _interval_chart(label: str, points: list[tuple[str, dict[str, Any]]], colour: dict[str, str]) -> str:
+    width, row, left = 360, 26, 120
+    values = [p[k] for _, p in points for k in ("ci_low", "ci_high", "mean") if p.get(k) is not None]
+    low, high = min(0.0, *values), max(1.0, *values) if values else 1.0
+    scale = (width - left - 20) / ((high - low) or 1)
+    bars = []
+    for i, (variant, point) in enumerate(points):
+        y = 10 + i * row
+        x_mean = left + (point["mean"] - low) * scale
+        x_lo = left + ((point.get("ci_low") if point.get("ci_low") is not None else point["mean"]) - low) * scale
+        x_hi = left + ((point.get("ci_high") if point.get("ci_high") is not None else point["mean"]) - low) * scale
+        bars.append(
+            f"<text x='4' y='{y + 14}'>{html.escape(variant)}</text>"
+            f"<rect x='{left}' y='{y + 4}' width='{max(0.5, x_mean - left):.1f}' height='14' fill='{colour[variant]}' "
+            f"opacity='0.75'/><line x1='{x_lo:.1f}' x2='{x_hi:.1f}' y1='{y + 11}' y2='{y + 11}' stroke='#222' "
+            f"stroke-width='2'/><text x='{min(x_hi + 4, width - 60):.1f}' y='{y + 15}' class='v'>"
+            f"{point['mean']:.3g} (n={point.get('n', '?')})</text>"
+        )
+    height = 20 + len(points) * row
+    return (
+        f"<figure><figcaption>{html.escape(label)}</figcaption><svg width='{width}' height='{height}' "
+        f"role='img' aria-label='{html.escape(label)}'>{''.join(bars)}</svg></figure>"
+    )
+
+
+def _field_chart(runs: list[RunRecord], variants: list[str], colour: dict[str, str]) -> str:
+    right: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        for evaluation in run.evaluations:
+            fields = (evaluation.details or {}).get("fields") if evaluation.label == "vote_count_accuracy" else None
+            for path, ok in (fields or {}).items():
+                right[_field_kind(path)][run.variant].append(bool(ok))
+    if not right:
+        return "<h2>Per-field accuracy</h2><p>No per-field results (vote_count_accuracy was not run).</p>"
+    kinds = sorted(right)
+    width, group = 640, 18 * len(variants) + 10
+    rows = []
+    for i, kind in enumerate(kinds):
+        y = 10 + i * group
+        rows.append(f"<text x='4' y='{y + 12}'>{html.escape(kind)}</text>")
+        for j, variant in enumerate(variants):
+            outcomes = right[kind].get(variant, [])
+            share = sum(outcomes) / len(outcomes) if outcomes else 0.0
+            rows.append(
+                f"<rect x='230' y='{y + j * 18}' width='{share * 340:.1f}' height='14' fill='{colour[variant]}'/>"
+                f"<text x='{236 + share * 340:.1f}' y='{y + j * 18 + 12}' class='v'>{100 * share:.1f}%</text>"
+            )
+    height = 20 + len(kinds) * group
+    return f"<h2>Per-field accuracy</h2><svg width='{width}' height='{height}' role='img'>{''.join(rows)}</svg>"
+
+
+def _field_kind(path: str) -> str:
+    if path.startswith("vote_results["):
+        return "vote_results[*]." + path.rsplit(".", 1)[-1]
+    return path
+
+
+def _latency_chart(runs: list[RunRecord], variants: list[str], colour: dict[str, str]) -> str:
+    latencies = {v: sorted(r.latency_ms for r in runs if r.variant == v) for v in variants}
+    every = [x for values in latencies.values() for x in values]
+    if not every:
+        return "<h2>Latency</h2><p>No runs yet.</p>"
+    bins, width, height = 24, 640, 160
+    top = max(every) or 1.0
+    edges = [top * (i + 1) / bins for i in range(bins)]
+    counts = {
+        v: [sum(1 for x in values if (edges[i - 1] if i else -1) < x <= edges[i]) for i in range(bins)]
+        for v, values in latencies.items()
+    }
+    peak = max(max(c) for c in counts.values()) or 1
+    bar = (width - 40) / bins / max(1, len(variants))
+    shapes = []
+    for j, variant in enumerate(variants):
+        for i, count in enumerate(counts[variant]):
+            h = (height - 30) * count / peak
+            x = 30 + i * bar * len(variants) + j * bar
+            shapes.append(
+                f"<rect x='{x:.1f}' y='{height - 20 - h:.1f}' width='{bar:.1f}' height='{h:.1f}' "
+                f"fill='{colour[variant]}'/>"
+            )
+    stats = "; ".join(
+        f"{html.escape(v)}: p50 {_pct(vals, 0.5):.0f} ms, p95 {_pct(vals, 0.95):.0f} ms"
+        for v, vals in latencies.items()
+        if vals
+    )
+    axis = (
+        f"<text x='30' y='{height - 4}' class='v'>0</text>"
+        f"<text x='{width - 90}' y='{height - 4}' class='v'>{top:.0f} ms</text>"
+    )
+    return (
+        f"<h2>Latency</h2><p>{stats}</p><svg width='{width}' height='{height}' role='img'>{''.join(shapes)}{axis}</svg>"
+    )
+
+
+def _pct(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
+
+
+def _disagreements(runs: list[RunRecord], variants: list[str], images: GcsImageStore) -> str:
+    by_entry: dict[str, dict[str, RunRecord]] = defaultdict(dict)
+    for run in runs:
+        if run.repetition == 0:
+            by_entry[run.entry_id][run.variant] = run
+    disagreeing = [
+        (entry_id, variant_runs)
+        for entry_id, variant_runs in sorted(by_entry.items())
+        if len({_verdict(r) for r in variant_runs.values()}) > 1
+    ]
+    if not disagreeing:
+        return (
+            "<h2>Records where the variants disagree</h2>"
+            "<p>None: every variant got the same verdict on every record.</p>"
+        )
+    rows = []
+    for entry_id, variant_runs in disagreeing[:_MAX_DISAGREEMENTS]:
+        image_uri = _image_uri(variant_runs.values())
+        picture = _thumbnail(images, image_uri) if image_uri else ""
+        cells = "".join(_variant_cell(v, variant_runs.get(v)) for v in variants)
+        rows.append(f"<tr><td>{html.escape(entry_id)}<br>{picture}</td>{cells}</tr>")
+    more = len(disagreeing) - _MAX_DISAGREEMENTS
+    note = f"<p>and {more} more.</p>" if more > 0 else ""
+    return (
+        f"<h2>Records where the variants disagree ({len(disagreeing)})</h2>"
+        f"<table class='dis'><tr><th>entry</th>{''.join(f'<th>{html.escape(v)}</th>' for v in variants)}</tr>"
+        + "".join(rows)
+        + "</table>"
+        + note
+    )
+
+
+def _variant_cell(variant: str, run: RunRecord | None) -> str:
+    if run is None:
+        return "<td>-</td>"
+    verdict, wrong = html.escape(_verdict(run)), html.escape(_wrong_fields(run))
+    return f"<td><b>{html.escape(variant)}</b>: {verdict}<br>{wrong}</td>"
+
+
+def _verdict(run: RunRecord) -> str:
+    if run.status == "failed":
+        return f"failed ({run.error_code})"
+    exact = next((e for e in run.evaluations if e.label == _AGREEMENT_LABEL), None)
+    if exact is None:
+        return "succeeded"
+    return "all counts right" if exact.value else "some counts wrong"
+
+
+def _wrong_fields(run: RunRecord) -> str:
+    for evaluation in run.evaluations:
+        fields = (evaluation.details or {}).get("fields") if evaluation.label == "vote_count_accuracy" else None
+        if fields:
+            wrong = [path for path, ok in fields.items() if not ok]
+            return ("wrong: " + ", ".join(wrong[:6]) + (" ..." if len(wrong) > 6 else "")) if wrong else ""
+    return run.error or ""
+
+
+def _image_uri(runs: Iterable[RunRecord]) -> str | None:
+    return next((run.image_uri for run in runs if run.image_uri), None)
+
+
+def _thumbnail(images: GcsImageStore, uri: str) -> str:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(images.get(uri))) as opened:
+            opened.thumbnail((420, 600))
+            buffer = io.BytesIO()
+            opened.convert("L").save(buffer, format="JPEG", quality=70)
+    except Exception:  # a missing image must not break the report
+        return "<em>image unavailable</em>"
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"<img alt='form' src='data:image/jpeg;base64,{encoded}'>"
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}: experiment report</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }}
+table.meta th {{ text-align: left; padding-right: 12px; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+figure {{ margin: 0; border: 1px solid #ddd; padding: 6px; }}
+figcaption {{ font-weight: 600; }}
+svg text {{ font-size: 12px; }} svg text.v {{ fill: #444; }}
+.legend span {{ margin-right: 14px; }}
+.legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
+table.dis {{ border-collapse: collapse; }}
+table.dis td, table.dis th {{ border: 1px solid #ddd; padding: 6px; vertical-align: top; }}
+table.dis img {{ max-width: 320px; display: block; margin-top: 4px; }}
+</style></head><body>
+{body}
+</body></html>
+"""

@@ -1,0 +1,375 @@
+"""The experiment runner: a published dataset version x variants x repetitions, async end to end.
+
+Model calls run on one event loop with bounded concurrency; a 429 halves the concurrency (and it
+grows back as calls succeed), retries back off with jitter, and each run has a deadline. Runs are
+persisted and their evaluations sent to Datadog by a writer thread in batches, off the critical
+path. Run ids are deterministic, so a resumed experiment does only the runs that are missing or
+failed and every run exists exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.config import Settings
+from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
+from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+from shared.evaluation.base import Evaluator
+from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
+from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
+from shared.observability import llmobs
+from shared.observability.evaluation_delivery import deliver
+from shared.prompts import get_prompt
+from shared.services.evaluation_sending import submissions_for
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiments import FirestoreExperimentRepository, run_id
+from shared.storage.images import GcsImageStore
+
+logger = logging.getLogger(__name__)
+
+_GROW_AFTER_SUCCESSES = 20
+_MAX_BACKOFF_S = 8.0
+_RETRYABLE_UNAVAILABLE = {"model_unavailable", "model_bad_response"}
+_THREADED_EVALUATOR_PREFIX = "ragas_"  # network or heavy CPU: off the event loop
+
+
+class AdaptiveLimiter:
+    """At most `current` runs in flight: halved on a 429, grown back by one per 20 successes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.current = limit
+        self._in_flight = 0
+        self._successes = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_flight < self.current)
+            self._in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._changed:
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+    def rate_limited(self) -> None:
+        self.current = max(1, self.current // 2)
+        self._successes = 0
+
+    def succeeded(self) -> None:
+        self._successes += 1
+        if self._successes >= _GROW_AFTER_SUCCESSES and self.current < self.limit:
+            self.current += 1
+            self._successes = 0
+
+
+class _ImageCache:
+    """Each image read from Cloud Storage once per experiment (variants and repetitions share it)."""
+
+    def __init__(self, images: GcsImageStore, capacity: int = 512) -> None:
+        self._images = images
+        self._capacity = capacity
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._loading: dict[str, asyncio.Future[bytes]] = {}
+
+    async def get(self, uri: str) -> bytes:
+        if uri in self._cache:
+            self._cache.move_to_end(uri)
+            return self._cache[uri]
+        if uri not in self._loading:
+            self._loading[uri] = asyncio.ensure_future(asyncio.to_thread(self._images.get, uri))
+        try:
+            data = await self._loading[uri]
+        finally:
+            self._loading.pop(uri, None)
+        self._cache[uri] = data
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return data
+
+
+class RunWriter:
+    """Persists runs and delivers their evaluations in batches, on its own thread."""
+
+    def __init__(
+        self,
+        repository: FirestoreExperimentRepository,
+        experiment: ExperimentRecord,
+        settings: Settings,
+        *,
+        batch_size: int = 200,
+        interval_s: float = 0.5,
+    ) -> None:
+        self._repository = repository
+        self._experiment = experiment
+        self._settings = settings
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._queue: queue.Queue[RunRecord | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"runs-{experiment.experiment_id}", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> RunWriter:
+        self._thread.start()
+        return self
+
+    def put(self, run: RunRecord) -> None:
+        self._queue.put(run)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
+        pending: list[RunRecord] = []
+        closing = False
+        while not closing:
+            deadline = time.monotonic() + self._interval_s
+            while len(pending) < self._batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                    break
+                pending.append(item)
+            if pending:
+                try:
+                    self._flush(pending)
+                except BaseException as error:  # surfaced by close(): the experiment is marked failed
+                    logger.exception("could not persist %d runs", len(pending))
+                    self.error = error
+                    return
+                pending = []
+
+    def _flush(self, runs: list[RunRecord]) -> None:
+        experiment_id = self._experiment.experiment_id
+        for start in range(0, len(runs), 499):
+            self._repository.save_runs(experiment_id, runs[start : start + 499])
+        submissions = []
+        by_run: dict[str, list[str]] = {}
+        for run in runs:
+            variant = next(v for v in self._experiment.variants if v.name == run.variant)
+            mine = submissions_for(
+                run.evaluations,
+                id_prefix=f"{experiment_id}~{run.run_id}",
+                span_id=run.span_id,
+                trace_id=run.trace_id,
+                tags={
+                    "experiment": self._experiment.name,
+                    "experiment_id": experiment_id,
+                    "variant": run.variant,
+                    "prompt_version": variant.prompt_version,
+                    "evaluation_provider": "vote-extractor",
+                },
+                source_kind="experiment",
+                created_at=run.finished_at,
+            )
+            submissions += mine
+            by_run[run.run_id] = [s.evaluation_id for s in mine]
+        accepted = deliver(submissions, timeout_s=self._settings.llmobs_flush_timeout_s) if submissions else set()
+        complete = [rid for rid, ids in by_run.items() if all(i in accepted for i in ids)]
+        for start in range(0, len(complete), 499):
+            self._repository.mark_delivered(experiment_id, complete[start : start + 499])
+
+
+@dataclass(frozen=True)
+class _Job:
+    entry: DatasetEntry
+    variant: Variant
+    repetition: int
+
+
+class ExperimentRunner:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        experiments: FirestoreExperimentRepository,
+        datasets: FirestoreDatasetRepository,
+        images: GcsImageStore,
+        cost_of: Callable[[str, TokenUsage], float],
+    ) -> None:
+        self._settings = settings
+        self._experiments = experiments
+        self._datasets = datasets
+        self._images = images
+        self._cost_of = cost_of
+
+    async def run(self, experiment_id: str) -> ExperimentRecord:
+        """Do every run not yet succeeded, then summarise. Safe to call again after a crash."""
+        experiment = self._experiments.get(experiment_id)
+        entries = list(self._datasets.stream(experiment.dataset_name, experiment.dataset_version))
+        succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
+        jobs = [
+            _Job(entry, variant, repetition)
+            for repetition in range(experiment.repetitions)
+            for entry in entries
+            for variant in experiment.variants
+            if run_id(entry.id, variant.name, repetition) not in succeeded
+        ]
+        now = datetime.now(UTC)
+        self._experiments.update(
+            experiment_id,
+            {
+                "status": "running",
+                "status_reason": None,
+                "started_at": experiment.started_at or now,
+                "heartbeat_at": now,
+            },
+        )
+        models = {v.name: get_model_client(v.model, self._settings) for v in experiment.variants}
+        evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
+        writer = RunWriter(self._experiments, experiment, self._settings).start()
+        limiter = AdaptiveLimiter(experiment.concurrency)
+        images = _ImageCache(self._images)
+        spent = {"usd": 0.0}
+        reason: str | None = None
+
+        async def one(job: _Job) -> None:
+            nonlocal reason
+            if experiment.budget_usd is not None and spent["usd"] >= experiment.budget_usd:
+                reason = f"stopped: the budget of ${experiment.budget_usd:.2f} was spent"
+                return
+            async with limiter:
+                run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images)
+            spent["usd"] += self._cost_of(job.variant.model, run.usage)
+            writer.put(run)
+
+        try:
+            await asyncio.gather(*(one(job) for job in jobs))
+        finally:
+            writer.close()
+        return self._finish(experiment, reason)
+
+    def _finish(self, experiment: ExperimentRecord, reason: str | None) -> ExperimentRecord:
+        from shared.services.experiment_analysis import summarise_experiment
+
+        runs = list(self._experiments.runs(experiment.experiment_id))
+        done, failed = len(runs), sum(run.status == "failed" for run in runs)
+        total = experiment.progress.total
+        status = "completed" if done == total and reason is None else "failed"
+        if status == "failed" and reason is None:
+            reason = f"{total - done} of {total} runs are missing"
+        self._experiments.update(
+            experiment.experiment_id,
+            {
+                "status": status,
+                "status_reason": reason,
+                "summary": summarise_experiment(experiment, runs),
+                "progress": {"done": done, "total": total, "failed": failed},
+                "finished_at": datetime.now(UTC),
+            },
+        )
+        return self._experiments.get(experiment.experiment_id)
+
+    async def _run_one(
+        self,
+        experiment: ExperimentRecord,
+        job: _Job,
+        model: ModelClient,
+        evaluators: list[Evaluator],
+        limiter: AdaptiveLimiter,
+        images: _ImageCache,
+    ) -> RunRecord:
+        started = time.perf_counter()
+        deadline = started + experiment.run_timeout_s
+        tags = {
+            "experiment": experiment.name,
+            "experiment_id": experiment.experiment_id,
+            "variant": job.variant.name,
+            "prompt_version": job.variant.prompt_version,
+            "model": job.variant.model,
+            "entry_id": job.entry.id,
+            "repetition": str(job.repetition),
+        }
+        response: ModelResponse | None = None
+        failure: ModelError | None = None
+        attempts = 0
+        span = None
+        with llmobs.workflow_span("experiment_run", tags=tags):
+            try:
+                image = await images.get(job.entry.input.image_uri)
+            except Exception as error:  # a missing image fails this run, not the experiment
+                failure = ModelUnavailable(f"the entry's image could not be read: {error}")
+                image = b""
+            request = ModelRequest(
+                image=image,
+                content_type=job.entry.input.content_type,
+                prompt=get_prompt(job.variant.prompt_version),
+                params=job.variant.params,
+            )
+            while failure is None:
+                attempts += 1
+                remaining = deadline - time.perf_counter()
+                with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
+                    try:
+                        response = await asyncio.wait_for(model.extract_async(request), timeout=max(0.01, remaining))
+                    except (TimeoutError, ModelTimeout):
+                        failure = ModelTimeout(f"the run took longer than {experiment.run_timeout_s:.0f} s")
+                    except ModelRateLimited as error:
+                        limiter.rate_limited()
+                        failure = error if not await _backoff(attempts, deadline) else None
+                    except ModelUnavailable as error:
+                        retry = error.code in _RETRYABLE_UNAVAILABLE and attempts < 5
+                        failure = error if not (retry and await _backoff(attempts, deadline)) else None
+                    except ModelError as error:
+                        failure = error
+                span = captured.ref or span
+                if response is not None:
+                    limiter.succeeded()
+                    break
+            latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            context = EvaluatorContext(
+                output=response.extraction if response else None,
+                expected=job.entry.expected_output,
+                raw_output=response.raw_output if response else None,
+                error=failure.message if failure else None,
+                input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
+                metadata={"variant": job.variant.name, "model": job.variant.model},
+                span=span,
+            )
+            inline = [e for e in evaluators if not e.name.startswith(_THREADED_EVALUATOR_PREFIX)]
+            threaded = [e for e in evaluators if e.name.startswith(_THREADED_EVALUATOR_PREFIX)]
+            evaluations = run_evaluators(inline, context)
+            if threaded:
+                evaluations += await asyncio.to_thread(run_evaluators, threaded, context)
+        return RunRecord(
+            run_id=run_id(job.entry.id, job.variant.name, job.repetition),
+            entry_id=job.entry.id,
+            variant=job.variant.name,
+            repetition=job.repetition,
+            image_uri=job.entry.input.image_uri,
+            status="succeeded" if response else "failed",
+            output=response.extraction if response else None,
+            error=failure.message if failure else None,
+            error_code=failure.code if failure else None,
+            latency_ms=latency_ms,
+            usage=response.usage if response else TokenUsage(),
+            attempts=attempts,
+            trace_id=span.trace_id if span else None,
+            span_id=span.span_id if span else None,
+            evaluations=evaluations,
+            finished_at=datetime.now(UTC),
+        )
+
+
+async def _backoff(attempt: int, deadline: float) -> bool:
+    """Sleep before another attempt; False when the run's deadline leaves no time for one."""
+    delay = random.uniform(0.5, 1.0) * min(_MAX_BACKOFF_S, 0.25 * 2**attempt)
+    if time.perf_counter() + delay >= deadline:
+        return False
+    await asyncio.sleep(delay)
+    return True

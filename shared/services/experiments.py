@@ -1,0 +1,312 @@
+"""The experiments use case: start, watch, resume, compare and report experiments.
+
+An experiment is validated completely before anything is stored (dataset version published,
+models, params, prompts and evaluators known, bounds respected), then runs in the background
+(`ExperimentRunner`); its status is read back from Firestore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from shared.config import Settings, get_settings
+from shared.errors import Conflict, InvalidField, MalformedRequest
+from shared.evaluation import create_evaluator
+from shared.llm import get_model_client
+from shared.models import ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.observability import llmobs
+from shared.prompts import get_prompt
+from shared.services.datasets import check_name, check_version
+from shared.services.experiment_runner import ExperimentRunner
+from shared.storage.clients import firestore_client, storage_client
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiments import FirestoreExperimentRepository
+from shared.storage.images import GcsImageStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EVALUATORS = (
+    "vote_count_accuracy",
+    "vote_count_exact",
+    "candidate_f1",
+    "count_error",
+    "completeness",
+    "schema_valid",
+    "consistency",
+    "ragas_name_similarity",
+    "ragas_party_similarity",
+    "ragas_faithfulness",
+    "ragas_answer_relevancy",
+    "ragas_context_precision",
+)
+MAX_CONCURRENCY = 256
+# What one call is assumed to use when estimating cost before any run (a form image + the prompt).
+ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
+
+
+class DatasetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+
+
+class ExperimentRequest(BaseModel):
+    """POST /experiments (API.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    dataset: DatasetRef
+    variants: list[Variant] = Field(min_length=1, max_length=10)
+    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
+    repetitions: StrictInt = Field(1, ge=1, le=20)
+    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
+    run_timeout_s: float = Field(120.0, gt=0, le=900)
+    budget_usd: float | None = Field(None, ge=0)
+    baseline_experiment_id: str | None = Field(None, max_length=64)
+    dry_run: StrictBool = False
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct_names(cls, variants: list[Variant]) -> list[Variant]:
+        names = [v.name for v in variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be distinct")
+        return variants
+
+
+def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists."""
+    specs = []
+    for item in given if given is not None else list(DEFAULT_EVALUATORS):
+        if isinstance(item, str):
+            spec = {"name": item, "params": {}}
+        elif len(item) == 1:
+            [(name, params)] = item.items()
+            spec = {"name": name, "params": params}
+        else:
+            raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
+        create_evaluator(spec["name"], spec["params"])  # unknown name or bad params: 422 now, not mid-run
+        specs.append(spec)
+    return specs
+
+
+class ExperimentService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        experiments: FirestoreExperimentRepository,
+        datasets: FirestoreDatasetRepository,
+        runner: ExperimentRunner,
+    ) -> None:
+        self._settings = settings
+        self._experiments = experiments
+        self._datasets = datasets
+        self._runner = runner
+        self._running: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def plan(self, request: ExperimentRequest) -> ExperimentRecord:
+        """Check everything a client sent and build the experiment, storing nothing."""
+        from shared.evaluation.summary import estimated_cost_usd
+
+        version = self._datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
+        if version.status != "published":
+            raise Conflict(
+                f"{request.dataset.name}@{request.dataset.version} is a draft: publish it first, experiments "
+                "pin a frozen version.",
+                details={"dataset": request.dataset.model_dump()},
+            )
+        for variant in request.variants:
+            model = get_model_client(variant.model, self._settings)
+            variant.params = model.validate_params(variant.params)
+            get_prompt(variant.prompt_version)
+        if request.baseline_experiment_id:
+            self._experiments.get(request.baseline_experiment_id)
+        total = version.entry_count * len(request.variants) * request.repetitions
+        estimate = (
+            sum(
+                estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens)
+                for v in request.variants
+            )
+            * version.entry_count
+            * request.repetitions
+        )
+        if request.budget_usd is not None and estimate > request.budget_usd:
+            raise InvalidField(
+                f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
+                details={"estimated_cost_usd": round(estimate, 4), "budget_usd": request.budget_usd},
+            )
+        return ExperimentRecord(
+            experiment_id=uuid.uuid4().hex,
+            name=request.name,
+            dataset_name=request.dataset.name,
+            dataset_version=request.dataset.version,
+            variants=request.variants,
+            evaluators=evaluator_specs(request.evaluators),
+            repetitions=request.repetitions,
+            concurrency=request.concurrency,
+            run_timeout_s=request.run_timeout_s,
+            budget_usd=request.budget_usd,
+            estimated_cost_usd=round(estimate, 4),
+            baseline_experiment_id=request.baseline_experiment_id,
+            progress=ExperimentProgress(total=total),
+            created_at=datetime.now(UTC),
+        )
+
+    def start(self, request: ExperimentRequest) -> ExperimentRecord:
+        experiment = self.plan(request)
+        if request.dry_run:
+            return experiment
+        self._experiments.create(experiment)
+        self._launch(experiment.experiment_id)
+        return experiment
+
+    def resume(self, experiment_id: str) -> ExperimentRecord:
+        """Run again what is missing or failed (after a crash, a redeploy, or failures)."""
+        experiment = self._experiments.get(experiment_id)
+        if experiment.status == "completed" and experiment.progress.failed == 0:
+            raise Conflict("The experiment is complete; nothing to resume.")
+        self._launch(experiment_id)
+        return self._experiments.get(experiment_id)
+
+    def run_now(self, experiment_id: str) -> ExperimentRecord:
+        """Run in the calling thread (the scheduler, the CLI, tests)."""
+        return asyncio.run(self._runner.run(experiment_id))
+
+    def _launch(self, experiment_id: str) -> None:
+        with self._lock:
+            thread = self._running.get(experiment_id)
+            if thread is not None and thread.is_alive():
+                raise Conflict("The experiment is already running in this instance.")
+            thread = threading.Thread(
+                target=self._run_logged, args=(experiment_id,), name=f"experiment-{experiment_id}"
+            )
+            self._running[experiment_id] = thread
+            thread.start()
+
+    def _run_logged(self, experiment_id: str) -> None:
+        try:
+            self.run_now(experiment_id)
+        except Exception as error:
+            logger.exception("experiment %s failed", experiment_id)
+            self._experiments.update(
+                experiment_id, {"status": "failed", "status_reason": f"{type(error).__name__}: {error}"}
+            )
+
+    def wait(self, experiment_id: str, timeout_s: float | None = None) -> None:
+        """Join this instance's run of the experiment (tests and the CLI)."""
+        thread = self._running.get(experiment_id)
+        if thread is not None:
+            thread.join(timeout_s)
+
+    def status(self, experiment_id: str) -> dict[str, Any]:
+        experiment = self._experiments.get(experiment_id)
+        progress = experiment.progress
+        if experiment.status in ("queued", "running"):
+            done, failed = self._experiments.progress(experiment_id)
+            progress = ExperimentProgress(done=done, total=experiment.progress.total, failed=failed)
+        body = experiment.model_dump(mode="json")
+        body["progress"] = progress.model_dump()
+        body["dataset"] = {"name": experiment.dataset_name, "version": experiment.dataset_version}
+        return body
+
+    def results(self, experiment_id: str, *, page_size: int, page_token: str | None) -> dict[str, Any]:
+        self._experiments.get(experiment_id)
+        after = _decode_token(page_token) if page_token else None
+        runs = self._experiments.page(experiment_id, page_size=page_size, after=after)
+        return {
+            "items": [run.model_dump(mode="json") for run in runs],
+            "next_page_token": _encode_token(runs[-1].run_id) if len(runs) == page_size else None,
+        }
+
+    def compare(
+        self, experiment_id: str, *, a: str | None, b: str | None, baseline: str | None, variant: str | None
+    ) -> dict[str, Any]:
+        from shared.services.experiment_analysis import compare_experiment_runs
+
+        experiment = self._experiments.get(experiment_id)
+        if baseline:
+            base = self._experiments.get(baseline)
+            mine = variant or _only_variant(experiment)
+            theirs = variant if variant and any(v.name == variant for v in base.variants) else _only_variant(base)
+            runs_a = [r for r in self._experiments.runs(baseline) if r.variant == theirs]
+            runs_b = [r for r in self._experiments.runs(experiment_id) if r.variant == mine]
+            labels = {"a": f"{baseline}:{theirs}", "b": f"{experiment_id}:{mine}"}
+        else:
+            if not a or not b:
+                raise InvalidField(
+                    "Give ?a=VARIANT&b=VARIANT, or ?baseline=EXPERIMENT_ID.", details={"fields": ["a", "b"]}
+                )
+            names = {v.name for v in experiment.variants}
+            unknown = sorted({a, b} - names)
+            if unknown:
+                raise InvalidField(
+                    f"No variant {unknown[0]!r} in this experiment.", details={"variants": sorted(names)}
+                )
+            runs = list(self._experiments.runs(experiment_id))
+            runs_a = [r for r in runs if r.variant == a]
+            runs_b = [r for r in runs if r.variant == b]
+            labels = {"a": a, "b": b}
+        return {"experiment_id": experiment_id, **labels, **compare_experiment_runs(runs_a, runs_b)}
+
+    def report(self, experiment_id: str) -> str:
+        from shared.services.experiment_report import render_report
+
+        experiment = self._experiments.get(experiment_id)
+        runs = list(self._experiments.runs(experiment_id))
+        return render_report(experiment, runs, images=GcsImageStore(storage_client(), self._settings.images_bucket))
+
+
+def _only_variant(experiment: ExperimentRecord) -> str:
+    if len(experiment.variants) != 1:
+        raise InvalidField(
+            f"Experiment {experiment.experiment_id} has several variants: name one with ?variant=.",
+            details={"variants": [v.name for v in experiment.variants]},
+        )
+    return experiment.variants[0].name
+
+
+def _encode_token(run_id: str) -> str:
+    return base64.urlsafe_b64encode(run_id.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise MalformedRequest("page_token is not one this API gave out.") from None
+
+
+def _cost_of(model: str, usage: TokenUsage) -> float:
+    from shared.evaluation.summary import estimated_cost_usd
+
+    return estimated_cost_usd(model, usage.input_tokens, usage.output_tokens)
+
+
+@lru_cache(maxsize=1)
+def experiment_service() -> ExperimentService:
+    settings = get_settings()
+    llmobs.enable_llmobs(settings)
+    datasets = FirestoreDatasetRepository(firestore_client())
+    experiments = FirestoreExperimentRepository(firestore_client())
+    runner = ExperimentRunner(
+        settings=settings,
+        experiments=experiments,
+        datasets=datasets,
+        images=GcsImageStore(storage_client(), settings.images_bucket),
+        cost_of=_cost_of,
+    )
+    return ExperimentService(settings=settings, experiments=experiments, datasets=datasets, runner=runner)

@@ -1,0 +1,95 @@
+"""Experiments in Firestore: `experiments/{id}` and its runs, `experiments/{id}/runs/{run_id}`.
+
+A run's id is `{entry_id}~{variant}~{repetition}`, so a run written twice (a resumed or redelivered
+experiment) is still one document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import Conflict, NotFound
+from shared.models import ExperimentRecord, RunRecord
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+COLLECTION = "experiments"
+_PAGE = 500
+
+
+def run_id(entry_id: str, variant: str, repetition: int) -> str:
+    return f"{entry_id}~{variant}~{repetition}"
+
+
+class FirestoreExperimentRepository:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+        self._collection = client.collection(COLLECTION)
+
+    def _runs(self, experiment_id: str) -> firestore.CollectionReference:
+        return self._collection.document(experiment_id).collection("runs")
+
+    def create(self, experiment: ExperimentRecord) -> None:
+        from google.api_core import exceptions
+
+        try:
+            self._collection.document(experiment.experiment_id).create(experiment.model_dump(mode="python"))
+        except exceptions.AlreadyExists:
+            raise Conflict(f"Experiment {experiment.experiment_id!r} exists.") from None
+
+    def get(self, experiment_id: str) -> ExperimentRecord:
+        snapshot = self._collection.document(experiment_id).get()
+        if not snapshot.exists:
+            raise NotFound(f"No experiment {experiment_id!r}.", details={"experiment_id": experiment_id})
+        return ExperimentRecord.model_validate(snapshot.to_dict())
+
+    def update(self, experiment_id: str, fields: dict[str, Any]) -> None:
+        self._collection.document(experiment_id).update(fields)
+
+    def save_runs(self, experiment_id: str, runs: list[RunRecord]) -> None:
+        """Runs in one atomic batch (at most 499), with a heartbeat on the experiment."""
+        batch = self._client.batch()
+        for run in runs:
+            batch.set(self._runs(experiment_id).document(run.run_id), run.model_dump(mode="python"))
+        batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
+        batch.commit()
+
+    def mark_delivered(self, experiment_id: str, run_ids: list[str]) -> None:
+        batch = self._client.batch()
+        for identifier in run_ids:
+            batch.update(self._runs(experiment_id).document(identifier), {"llmobs_delivered": True})
+        batch.commit()
+
+    def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]:
+        query = self._runs(experiment_id).select(["status"])
+        return {s.id for s in query.stream() if not succeeded_only or s.get("status") == "succeeded"}
+
+    def runs(self, experiment_id: str) -> Iterator[RunRecord]:
+        after: str | None = None
+        while True:
+            query = self._runs(experiment_id).order_by("run_id").limit(_PAGE)
+            if after:
+                query = query.start_after({"run_id": after})
+            page = [RunRecord.model_validate(s.to_dict()) for s in query.stream()]
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1].run_id
+
+    def page(self, experiment_id: str, *, page_size: int, after: str | None) -> list[RunRecord]:
+        query = self._runs(experiment_id).order_by("run_id").limit(page_size)
+        if after:
+            query = query.start_after({"run_id": after})
+        return [RunRecord.model_validate(s.to_dict()) for s in query.stream()]
+
+    def progress(self, experiment_id: str) -> tuple[int, int]:
+        """(runs written, runs failed), counted from the runs themselves (exact after any resume)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        runs = self._runs(experiment_id)
+        done = runs.count().get()[0][0].value
+        failed = runs.where(filter=FieldFilter("status", "==", "failed")).count().get()[0][0].value
+        return int(done), int(failed)
