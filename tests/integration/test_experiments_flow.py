@@ -3,7 +3,6 @@ generateContent stand-in (no Gemini is reachable here; in production the same ad
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -12,28 +11,11 @@ import pytest
 
 from shared.synthetic.forms import Degradation, generate_form
 from tests.conftest import TEST_API_KEY
-from tests.fakes.gemini_server import error_reply, extraction_reply
+from tests.fakes.gemini_server import error_reply
+from tests.integration.builders import published_dataset, truth_responder
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
-
-
-def published_dataset(datasets_client, forms) -> tuple[str, dict[bytes, dict]]:
-    """A published dataset of these forms; returns its name and image bytes -> truth."""
-    name = f"exp_{uuid.uuid4().hex[:8]}"
-    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
-    entries = [
-        {
-            "id": f"form-{i:03d}",
-            "input": {"image_base64": base64.b64encode(form.image).decode()},
-            "expected_output": form.truth.model_dump(),
-            "reference_docs": "Candidate votes add up to the valid votes.",
-        }
-        for i, form in enumerate(forms)
-    ]
-    assert datasets_client.post(f"/{name}/v1/entries", json={"entries": entries}, headers=HEADERS).status_code == 201
-    assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
-    return name, {form.image: form.truth.model_dump() for form in forms}
 
 
 def wait_done(experiments_client, experiment_id: str, timeout: float = 240) -> dict:
@@ -44,15 +26,6 @@ def wait_done(experiments_client, experiment_id: str, timeout: float = 240) -> d
             return status
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
-
-
-def truth_responder(truths: dict[bytes, dict]):
-    """The Gemini stand-in answers each image with its ground truth (a perfect model)."""
-
-    def respond(request):
-        return extraction_reply(truths[request.images[0].data])
-
-    return respond
 
 
 def test_preprocessing_on_beats_off_on_mildly_degraded_forms(datasets_client, experiments_client):

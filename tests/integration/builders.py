@@ -1,0 +1,38 @@
+"""Test data built through the API, as a user would: published datasets, a perfect Gemini stand-in."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from tests.conftest import TEST_API_KEY
+from tests.fakes.gemini_server import extraction_reply
+
+HEADERS = {"X-API-Key": TEST_API_KEY}
+
+
+def published_dataset(datasets_client, forms) -> tuple[str, dict[bytes, dict]]:
+    """A published dataset of these forms; returns its name and image bytes -> truth."""
+    name = f"exp_{uuid.uuid4().hex[:8]}"
+    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+    entries = [
+        {
+            "id": f"form-{i:03d}",
+            "input": {"image_base64": base64.b64encode(form.image).decode()},
+            "expected_output": form.truth.model_dump(),
+            "reference_docs": "Candidate votes add up to the valid votes.",
+        }
+        for i, form in enumerate(forms)
+    ]
+    assert datasets_client.post(f"/{name}/v1/entries", json={"entries": entries}, headers=HEADERS).status_code == 201
+    assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
+    return name, {form.image: form.truth.model_dump() for form in forms}
+
+
+def truth_responder(truths: dict[bytes, dict]):
+    """The Gemini stand-in answers each image with its ground truth (a perfect model)."""
+
+    def respond(request):
+        return extraction_reply(truths[request.images[0].data])
+
+    return respond
