@@ -50,6 +50,7 @@ DEFAULT_EVALUATORS = (
     "ragas_context_precision",
 )
 MAX_CONCURRENCY = 256
+STALE_AFTER_S = 120.0
 # What one call is assumed to use when estimating cost before any run (a form image + the prompt).
 ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
 
@@ -220,6 +221,12 @@ class ExperimentService:
             progress = ExperimentProgress(done=done, total=experiment.progress.total, failed=failed)
         body = experiment.model_dump(mode="json")
         body["progress"] = progress.model_dump()
+        quiet_s = (datetime.now(UTC) - experiment.heartbeat_at).total_seconds() if experiment.heartbeat_at else 0.0
+        if experiment.status == "running" and quiet_s > STALE_AFTER_S:
+            body["status_reason"] = (
+                f"no run has finished for {quiet_s:.0f} s: the instance running it may have stopped; "
+                f"POST /experiments/{experiment_id}/resume continues it"
+            )
         body["dataset"] = {"name": experiment.dataset_name, "version": experiment.dataset_version}
         return body
 
