@@ -48,13 +48,9 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("blur 1.5", DEVELOPMENT_LAYOUTS, Degradation(blur_sigma=1.5)),
     Condition("JPEG 60 + scale 0.8", DEVELOPMENT_LAYOUTS, Degradation(jpeg_quality=60, scale=0.8)),
     Condition("holdout clean", HOLDOUT_LAYOUTS, Degradation()),
-    Condition(
-        "holdout rotation 2° + blur 1.0", HOLDOUT_LAYOUTS, Degradation(rotation_deg=2.0, blur_sigma=1.0)
-    ),
+    Condition("holdout rotation 2° + blur 1.0", HOLDOUT_LAYOUTS, Degradation(rotation_deg=2.0, blur_sigma=1.0)),
     Condition("rotation 3°, deskew off", DEVELOPMENT_LAYOUTS, Degradation(rotation_deg=3.0), deskew=False),
-    Condition(
-        "rotation 3°, lines kept", DEVELOPMENT_LAYOUTS, Degradation(rotation_deg=3.0), remove_lines=False
-    ),
+    Condition("rotation 3°, lines kept", DEVELOPMENT_LAYOUTS, Degradation(rotation_deg=3.0), remove_lines=False),
     Condition("blur 1.5, deskew off", DEVELOPMENT_LAYOUTS, Degradation(blur_sigma=1.5), deskew=False),
     Condition("blur 1.5, lines kept", DEVELOPMENT_LAYOUTS, Degradation(blur_sigma=1.5), remove_lines=False),
 )
@@ -105,9 +101,7 @@ def format_table(results: Sequence[ConditionResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--forms", type=int, default=24, help="forms per condition (default 24)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")

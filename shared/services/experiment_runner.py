@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +37,7 @@ from shared.storage.images import GcsImageStore
 logger = logging.getLogger(__name__)
 
 _GROW_AFTER_SUCCESSES = 20
+_ENTRY_PAGE = 500
 _MAX_BACKOFF_S = 8.0
 _RETRYABLE_UNAVAILABLE = {"model_unavailable", "model_bad_response"}
 _THREADED_EVALUATOR_PREFIX = "ragas_"  # network or heavy CPU: off the event loop
@@ -59,7 +60,9 @@ class AdaptiveLimiter:
     async def __aexit__(self, *exc: object) -> None:
         async with self._changed:
             self._in_flight -= 1
-            self._changed.notify_all()
+            # Wake only as many waiters as there are free slots: notify_all would wake every
+            # queued run (all of an experiment's runs queue here) on each release.
+            self._changed.notify(max(0, self.current - self._in_flight))
 
     def rate_limited(self) -> None:
         self.current = max(1, self.current // 2)
@@ -155,9 +158,12 @@ class RunWriter:
                 pending = []
 
     def _flush(self, runs: list[RunRecord]) -> None:
+        # Evaluations first, then each run written once with its delivery outcome: marking runs
+        # delivered in a second write doubled the Firestore writes, and on a small machine the
+        # Firestore emulator's CPU for them slowed the model calls themselves. A crash between the
+        # two steps leaves no run written, so a resume redoes those runs: evaluations may then be
+        # sent twice (on the old and the new span), never lost.
         experiment_id = self._experiment.experiment_id
-        for start in range(0, len(runs), 499):
-            self._repository.save_runs(experiment_id, runs[start : start + 499])
         submissions = []
         by_run: dict[str, list[str]] = {}
         for run in runs:
@@ -180,9 +186,12 @@ class RunWriter:
             submissions += mine
             by_run[run.run_id] = [s.evaluation_id for s in mine]
         accepted = deliver(submissions, timeout_s=self._settings.llmobs_flush_timeout_s) if submissions else set()
-        complete = [rid for rid, ids in by_run.items() if all(i in accepted for i in ids)]
-        for start in range(0, len(complete), 499):
-            self._repository.mark_delivered(experiment_id, complete[start : start + 499])
+        delivered = [
+            run.model_copy(update={"llmobs_delivered": True}) if all(i in accepted for i in by_run[run.run_id]) else run
+            for run in runs
+        ]
+        for start in range(0, len(delivered), 499):
+            self._repository.save_runs(experiment_id, delivered[start : start + 499])
 
 
 @dataclass(frozen=True)
@@ -211,15 +220,8 @@ class ExperimentRunner:
     async def run(self, experiment_id: str) -> ExperimentRecord:
         """Do every run not yet succeeded, then summarise. Safe to call again after a crash."""
         experiment = self._experiments.get(experiment_id)
-        entries = list(self._datasets.stream(experiment.dataset_name, experiment.dataset_version))
         succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
-        jobs = [
-            _Job(entry, variant, repetition)
-            for repetition in range(experiment.repetitions)
-            for entry in entries
-            for variant in experiment.variants
-            if run_id(entry.id, variant.name, repetition) not in succeeded
-        ]
+        resumed = bool(succeeded) or self._experiments.progress(experiment_id)[0] > 0
         now = datetime.now(UTC)
         self._experiments.update(
             experiment_id,
@@ -237,6 +239,7 @@ class ExperimentRunner:
         images = _ImageCache(self._images)
         spent = {"usd": 0.0}
         reason: str | None = None
+        finished: list[RunRecord] = []
 
         async def one(job: _Job) -> None:
             nonlocal reason
@@ -246,18 +249,57 @@ class ExperimentRunner:
             async with limiter:
                 run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images)
             spent["usd"] += self._cost_of(job.variant.model, run.usage)
+            finished.append(run)
             writer.put(run)
 
         try:
-            await asyncio.gather(*(one(job) for job in jobs))
+            await asyncio.gather(*[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded)])
         finally:
             writer.close()
-        return self._finish(experiment, reason)
+        return self._finish(experiment, reason, finished, resumed=resumed)
 
-    def _finish(self, experiment: ExperimentRecord, reason: str | None) -> ExperimentRecord:
+    async def _jobs(self, experiment: ExperimentRecord, succeeded: set[str]) -> AsyncIterator[_Job]:
+        """The runs still to do, page by page: the first runs start while later entries are read
+        (reading 1,000 entries took about 0.4 s before any model call could start)."""
+        after: str | None = None
+        page_size = max(32, 2 * experiment.concurrency)
+        order = random.Random(experiment.experiment_id)
+        while True:
+            page = await asyncio.to_thread(
+                self._datasets.page,
+                experiment.dataset_name,
+                experiment.dataset_version,
+                page_size=page_size,
+                after=after,
+            )
+            jobs = [
+                _Job(entry, variant, repetition)
+                for repetition in range(experiment.repetitions)
+                for entry in page
+                for variant in experiment.variants
+                if run_id(entry.id, variant.name, repetition) not in succeeded
+            ]
+            # Random order (seeded by the experiment): no variant always runs first, so the order of
+            # submission cannot pass for a difference between variants (latency above all).
+            order.shuffle(jobs)
+            for job in jobs:
+                yield job
+            if len(page) < page_size:
+                return
+            after = page[-1].id
+            page_size = _ENTRY_PAGE
+
+    def _finish(
+        self, experiment: ExperimentRecord, reason: str | None, finished: list[RunRecord], *, resumed: bool
+    ) -> ExperimentRecord:
         from shared.services.experiment_analysis import summarise_experiment
 
-        runs = list(self._experiments.runs(experiment.experiment_id))
+        # The writer has persisted every run of this call (close() raised otherwise), so a first
+        # run summarises from memory; reading 1,000 runs back from Firestore took about 0.9 s.
+        runs = finished
+        if resumed:
+            redone = {run.run_id for run in finished}
+            runs = finished + [r for r in self._experiments.runs(experiment.experiment_id) if r.run_id not in redone]
         done, failed = len(runs), sum(run.status == "failed" for run in runs)
         total = experiment.progress.total
         status = "completed" if done == total and reason is None else "failed"
@@ -316,7 +358,9 @@ class ExperimentRunner:
                 remaining = deadline - time.perf_counter()
                 with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
                     try:
-                        response = await asyncio.wait_for(model.extract_async(request), timeout=max(0.01, remaining))
+                        # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
+                        async with asyncio.timeout(max(0.01, remaining)):
+                            response = await model.extract_async(request)
                     except (TimeoutError, ModelTimeout):
                         failure = ModelTimeout(f"the run took longer than {experiment.run_timeout_s:.0f} s")
                     except ModelRateLimited as error:

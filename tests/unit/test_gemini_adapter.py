@@ -457,3 +457,99 @@ def test_async_timeout_is_model_timeout(server: FakeGeminiServer) -> None:
 
     with pytest.raises(ModelTimeout):
         asyncio.run(model.extract_async(make_request()))
+
+
+# The lean async path (API-key mode posts the REST request without google-genai).
+
+
+def test_async_request_is_the_request_google_genai_sends(server: FakeGeminiServer) -> None:
+    model = GeminiModel(MODEL, settings=make_settings(server))
+    params = {"temperature": 0.2, "max_output_tokens": 2048, "top_p": 0.9, "seed": 7}
+
+    model.extract(make_request(**params))
+    asyncio.run(model.extract_async(make_request(**params)))
+
+    by_genai, lean = server.generate_requests
+    assert lean.path == by_genai.path == f"/v1/models/{MODEL}:generateContent"
+    assert lean.headers["x-goog-api-key"] == REDACTED
+    assert lean.images == by_genai.images == [InlineImage(mime_type="image/png", data=PNG_BYTES)]
+    assert lean.texts == by_genai.texts
+    assert lean.generation_config == by_genai.generation_config
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "code"),
+    [
+        (error_reply(503), ModelUnavailable, "model_unavailable"),
+        (error_reply(429), ModelRateLimited, "model_rate_limited"),
+        (error_reply(504), ModelTimeout, "model_timeout"),
+        (malformed_reply(), ModelUnavailable, "model_bad_response"),
+        (safety_blocked_reply(), ModelBlocked, "model_blocked"),
+        (candidate_blocked_reply(), ModelBlocked, "model_blocked"),
+        (text_reply("Here are the results"), ModelOutputInvalid, "model_output_invalid"),
+    ],
+    ids=["503", "429", "504", "not-json", "prompt-blocked", "candidate-blocked", "prose"],
+)
+def test_async_failures_map_like_the_sync_path(
+    server: FakeGeminiServer, reply: ScriptedReply, error: type[Exception], code: str
+) -> None:
+    server.set_responder(lambda _request: reply)
+    model = GeminiModel(MODEL, settings=make_settings(server))
+
+    with pytest.raises(error) as raised:
+        asyncio.run(model.extract_async(make_request()))
+
+    assert raised.value.code == code  # type: ignore[attr-defined]
+    retried = reply.status in (429, 503, 504)
+    assert len(server.generate_requests) == (ATTEMPTS if retried else 1)
+
+
+def test_async_rejected_request_is_not_retried_and_hides_the_key(server: FakeGeminiServer) -> None:
+    server.set_responder(lambda _request: error_reply(400, f"API key not valid: {API_KEY}."))
+    model = GeminiModel(MODEL, settings=make_settings(server))
+
+    with pytest.raises(ModelUnavailable) as raised:
+        asyncio.run(model.extract_async(make_request()))
+
+    assert raised.value.code == "model_rejected_request"
+    assert raised.value.details["upstream_status"] == 400
+    assert API_KEY not in raised.value.message
+    assert len(server.generate_requests) == 1
+
+
+def test_async_endpoint_that_refuses_connections_is_model_unavailable() -> None:
+    with FakeGeminiServer() as stopped_server:
+        closed_url = stopped_server.base_url
+    model = GeminiModel(MODEL, settings=make_settings(stopped_server, gemini_base_url=closed_url))
+
+    with pytest.raises(ModelUnavailable, match="could not be reached") as raised:
+        asyncio.run(model.extract_async(make_request()))
+
+    assert raised.value.code == "model_unavailable"
+
+
+def test_async_call_opens_an_llm_span_with_model_provider_and_token_metrics(
+    server: FakeGeminiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from shared.llm import gemini
+
+    opened: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+
+    @contextlib.contextmanager
+    def fake_span(**fields: Any) -> Iterator[str]:
+        opened.append(fields)
+        yield "span"
+
+    monkeypatch.setattr(gemini, "explicit_llm_span", fake_span)
+    monkeypatch.setattr(gemini, "annotate", lambda span, **fields: annotations.append(fields))
+    server.enqueue(extraction_reply(prompt_tokens=900, output_tokens=100))
+    model = GeminiModel(MODEL, settings=make_settings(server))
+
+    asyncio.run(model.extract_async(make_request()))
+
+    assert opened == [{"model_name": MODEL, "provider": "google", "name": "generate_content"}]
+    assert annotations[-1]["metrics"] == {"input_tokens": 900, "output_tokens": 100, "total_tokens": 1000}
+    assert json.loads(annotations[-1]["output_data"][0]["content"]) == SAMPLE_EXTRACTION

@@ -1,0 +1,490 @@
+"""Experiment throughput: our runner against pydantic_evals and ddtrace's experiments, one model.
+
+N dataset entries, a simulated Gemini of fixed latency (`tests.fakes.gemini_server` in its own
+process, so it does not share our GIL), and for each concurrency c, in the same process run:
+
+- `ours`: the experiment runner (ExperimentService.plan + create + run_now), one
+  `gemini-2.5-flash` variant, evaluators vote_count_exact and vote_count_accuracy. The wall time
+  includes persisting every run to Firestore and delivering every evaluation to Datadog's test
+  agent; afterwards every run document is counted, and every run must carry a span id whose llm
+  span reached the test agent.
+- `pydantic_evals`: `Dataset.evaluate(task, max_concurrency=c)` with an async task making the same
+  model call (`GeminiModel.extract_async`) and the same two evaluators.
+- `ddtrace`: `LLMObs.experiment(..., task=<async task>).run(jobs=c)` with the same call and
+  evaluators. ddtrace's experiments talk to Datadog's REST API (projects, datasets, experiments,
+  experiment events), which the test agent does not emulate: this bench serves those few
+  endpoints itself (`_ExperimentsApiStandIn`, a minimal in-process HTTP server answering what
+  ddtrace 4.16 reads back) and points ddtrace's experiments client at it; its spans still go to
+  the test agent like ours.
+
+Ideal wall time is N x latency / c. Firestore and Cloud Storage emulators and the test agent start
+on free ports. A concurrency of 1 uses fewer entries (`--records-c1`, default 100) to keep the run
+short; the output says so.
+
+    python -m bench.experiment_throughput [--records 1000] [--concurrency 1,8,64] [--latency-ms 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench.machine import describe_machine
+from infra.local.emulators import ensure_bucket, free_ports, start_firestore, start_gcs, start_test_agent
+
+API_KEY = "bench-key"
+HEADERS = {"X-API-Key": API_KEY}
+MODEL = "gemini-2.5-flash"
+EVALUATORS = ("vote_count_exact", "vote_count_accuracy")
+PROJECT, BUCKET = "vote-extractor-bench", "vote-extractor-images"
+
+
+@dataclass(frozen=True)
+class Row:
+    runner: str
+    concurrency: int
+    records: int
+    wall_s: float
+    ideal_s: float
+    check: str
+
+    @property
+    def share_of_ideal(self) -> float:
+        return self.ideal_s / self.wall_s
+
+
+def main() -> None:
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1000)
+    parser.add_argument("--records-c1", type=int, default=100, help="Entries at concurrency 1 (0: --records).")
+    parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--runners", default="ours,pydantic_evals,ddtrace")
+    args = parser.parse_args()
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    runners = args.runners.split(",")
+
+    firestore_port, gcs_port, agent_port, otlp_http, otlp_grpc, gemini_port = free_ports(6)
+    logs = Path(tempfile.mkdtemp(prefix="bench-experiments-"))
+    os.environ.update(
+        {
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
+            "GCP_PROJECT": PROJECT,
+            "IMAGES_BUCKET": BUCKET,
+            "API_KEYS": API_KEY,
+            "GEMINI_API_KEY": "bench-gemini-key",
+            "GEMINI_BASE_URL": f"http://127.0.0.1:{gemini_port}",
+            "LLMOBS_ENABLED": "true",
+            "DD_TRACE_AGENT_URL": f"http://127.0.0.1:{agent_port}",
+            "DD_APM_TRACING_ENABLED": "false",
+        }
+    )
+    with contextlib.ExitStack() as stack:
+        for process in (
+            start_firestore(firestore_port, logs),
+            start_gcs(gcs_port, logs),
+            start_test_agent(agent_port, logs, otlp_http_port=otlp_http, otlp_grpc_port=otlp_grpc),
+        ):
+            stack.callback(process.stop)
+        stack.enter_context(_gemini_server(gemini_port, args.latency_ms, logs))
+        ensure_bucket(f"http://127.0.0.1:{gcs_port}", PROJECT, BUCKET)
+        rows = run(args, concurrencies, runners, agent_url=f"http://127.0.0.1:{agent_port}")
+
+    print(describe_machine())
+    print(
+        f"simulated model: tests.fakes.gemini_server in its own process, {args.latency_ms:g} ms per call; "
+        "Firestore emulator + fake-gcs-server + Datadog test agent; ddtrace experiments against this "
+        "bench's local stand-in of Datadog's experiments REST API"
+    )
+    if args.records_c1 and 1 in concurrencies and args.records_c1 != args.records:
+        print(f"concurrency 1 runs {args.records_c1} entries (not {args.records}) to keep the run short")
+    header = f"{'runner':15s} {'conc':>5s} {'N':>6s} {'wall s':>8s} {'ideal s':>8s} {'% ideal':>8s}  check"
+    print(header)
+    for row in rows:
+        print(
+            f"{row.runner:15s} {row.concurrency:5d} {row.records:6d} {row.wall_s:8.2f} {row.ideal_s:8.2f} "
+            f"{100 * row.share_of_ideal:7.1f}%  {row.check}"
+        )
+
+
+@contextlib.contextmanager
+def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[None]:
+    log = (logs / "gemini.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.gemini_server", "--port", str(port), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if "listening" not in line:
+            raise RuntimeError(f"the fake Gemini server did not start: {line!r} (see {logs / 'gemini.log'})")
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The data: one stored image, N entries referencing it by gs:// URI, published.
+
+
+def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
+    """A published dataset per size (name by size) and the stored image's gs:// URI."""
+    import functions_framework
+
+    from shared.synthetic.forms import generate_form
+    from tests.fakes.gemini_server import SAMPLE_EXTRACTION
+
+    root = Path(__file__).resolve().parents[1]
+    client = functions_framework.create_app(
+        target="datasets", source=str(root / "functions/datasets/main.py")
+    ).test_client()
+
+    def draft() -> str:
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        assert client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+        return name
+
+    holder = draft()
+    image = base64.b64encode(generate_form(1).image).decode()
+    client.post(
+        f"/{holder}/v1/entries",
+        json={"input": {"image_base64": image}, "expected_output": SAMPLE_EXTRACTION},
+        headers=HEADERS,
+    )
+    image_uri = client.get(f"/{holder}/v1", headers=HEADERS).json["entries"][0]["input"]["image_uri"]
+    names = {}
+    for size in sorted(sizes):
+        name = draft()
+        rows = "\n".join(
+            json.dumps({"id": f"r{i:06d}", "input": {"image_uri": image_uri}, "expected_output": SAMPLE_EXTRACTION})
+            for i in range(size)
+        )
+        report = client.post(
+            f"/{name}/v1/import", data=rows.encode(), content_type="application/x-ndjson", headers=HEADERS
+        ).json
+        assert report["imported"] == size, report
+        assert client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
+        names[size] = name
+    return names, image_uri
+
+
+# --------------------------------------------------------------------------------------------
+# The three runners.
+
+
+def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str) -> list[Row]:
+    from shared.config import get_settings
+    from shared.services.experiments import experiment_service
+    from shared.storage.clients import storage_client
+    from shared.storage.images import GcsImageStore
+
+    sizes = {_records_for(args, c) for c in concurrencies}
+    names, image_uri = _published_datasets(sizes)
+    service = experiment_service()  # enables LLM Observability (ddtrace) once
+    settings = get_settings()
+    image = GcsImageStore(storage_client(), settings.images_bucket).get(image_uri)
+    stand_in = _ExperimentsApiStandIn().start()
+    _point_ddtrace_experiments_at(stand_in.url)
+    latency_s = args.latency_ms / 1000
+    rows: list[Row] = []
+    try:
+        _warm_up(image)
+        for c in concurrencies:
+            n = _records_for(args, c)
+            ideal = n * latency_s / c
+            if "ours" in runners:
+                wall, check = _ours(service, names[n], c, agent_url)
+                rows.append(Row("ours", c, n, wall, ideal, check))
+            if "pydantic_evals" in runners:
+                wall, check = _pydantic_evals(image, n, c)
+                rows.append(Row("pydantic_evals", c, n, wall, ideal, check))
+            if "ddtrace" in runners:
+                wall, check = _ddtrace(image, n, c, stand_in)
+                rows.append(Row("ddtrace", c, n, wall, ideal, check))
+            for row in rows[-len(runners) :]:
+                print(
+                    f"  {row.runner} c={c} N={n}: {row.wall_s:.2f} s, {100 * row.share_of_ideal:.1f}% of ideal",
+                    flush=True,
+                )
+    finally:
+        stand_in.stop()
+    return rows
+
+
+def _records_for(args: argparse.Namespace, concurrency: int) -> int:
+    return args.records_c1 if concurrency == 1 and args.records_c1 else args.records
+
+
+def _model() -> Any:
+    from shared.config import get_settings
+    from shared.llm import get_model_client
+
+    return get_model_client(MODEL, get_settings())
+
+
+def _request(image: bytes) -> Any:
+    from shared.llm import ModelRequest
+    from shared.prompts import get_prompt
+
+    return ModelRequest(image=image, content_type="image/png", prompt=get_prompt("prompt_a"))
+
+
+def _warm_up(image: bytes) -> None:
+    """One call of each path first, so imports and connections are not charged to the first runner."""
+    model, request = _model(), _request(image)
+
+    async def calls() -> None:
+        await asyncio.gather(*(model.extract_async(request) for _ in range(8)))
+
+    asyncio.run(calls())
+
+
+def _our_evaluations(output: Any, expected: Any) -> dict[str, Any]:
+    """Our two evaluators on one output (pydantic_evals and ddtrace call the same code)."""
+    from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+
+    evaluators = _our_evaluations.__dict__.setdefault("evaluators", [create_evaluator(n) for n in EVALUATORS])
+    results = run_evaluators(evaluators, EvaluatorContext(output=output, expected=expected))
+    return {result.label: result.value for result in results}
+
+
+def _ours(service: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[float, str]:
+    from infra.local.test_agent import TestAgent
+    from shared.services.experiments import ExperimentRequest
+
+    agent = TestAgent(agent_url, timeout=60)
+    agent.clear()
+    request = ExperimentRequest.model_validate(
+        {
+            "name": f"throughput c={concurrency}",
+            "dataset": {"name": dataset, "version": "v1"},
+            "variants": [{"name": "flash", "model": MODEL}],
+            "evaluators": list(EVALUATORS),
+            "concurrency": concurrency,
+        }
+    )
+    experiment = service.plan(request)
+    service._experiments.create(experiment)
+    started = time.perf_counter()
+    finished = service.run_now(experiment.experiment_id)
+    wall = time.perf_counter() - started
+
+    runs = list(service._experiments.runs(experiment.experiment_id))
+    total = experiment.progress.total
+    succeeded = sum(run.status == "succeeded" for run in runs)
+    delivered = sum(run.llmobs_delivered for run in runs)
+    span_ids = {run.span_id for run in runs if run.span_id}
+    llm_spans = agent.wait_for(lambda: _llm_span_ids(agent, span_ids), timeout=15)
+    latencies = sorted(run.latency_ms for run in runs) or [0.0]
+    check = (
+        f"{finished.status}; runs stored {len(runs)}/{total}, succeeded {succeeded}, with span id {len(span_ids)}, "
+        f"llm spans at agent {len(llm_spans or ())}, evaluations delivered {delivered}; "
+        f"run latency p50 {latencies[len(latencies) // 2]:.0f} ms"
+    )
+    return wall, check
+
+
+def _llm_span_ids(agent: Any, wanted: set[str]) -> set[str] | None:
+    found = {span["span_id"] for span in agent.llmobs_span_events() if span.get("span_id") in wanted}
+    return found if found == wanted else None
+
+
+def _pydantic_evals(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
+    from pydantic_evals import Case, Dataset
+    from pydantic_evals.evaluators import Evaluator, EvaluatorContext
+
+    from shared.models import VoteExtraction
+    from tests.fakes.gemini_server import SAMPLE_EXTRACTION
+
+    expected = VoteExtraction.model_validate(SAMPLE_EXTRACTION)
+    model, request = _model(), _request(image)
+
+    @dataclass
+    class VoteCounts(Evaluator[str, VoteExtraction, None]):
+        def evaluate(self, ctx: EvaluatorContext[str, VoteExtraction, None]) -> dict[str, Any]:
+            return _our_evaluations(ctx.output, ctx.expected_output)
+
+    async def task(entry_id: str) -> VoteExtraction:
+        return (await model.extract_async(request)).extraction
+
+    dataset = Dataset[str, VoteExtraction, None](
+        name=f"throughput-c{concurrency}",
+        cases=[Case(name=f"r{i:06d}", inputs=f"r{i:06d}", expected_output=expected) for i in range(records)],
+        evaluators=[VoteCounts()],
+    )
+    started = time.perf_counter()
+    report = asyncio.run(dataset.evaluate(task, max_concurrency=concurrency, progress=False))
+    wall = time.perf_counter() - started
+    return wall, f"cases {len(report.cases)}/{records}, failures {len(report.failures)}"
+
+
+def _ddtrace(image: bytes, records: int, concurrency: int, stand_in: _ExperimentsApiStandIn) -> tuple[float, str]:
+    from ddtrace.llmobs import LLMObs
+
+    from tests.fakes.gemini_server import SAMPLE_EXTRACTION
+
+    model, request = _model(), _request(image)
+    from shared.models import VoteExtraction
+
+    expected = VoteExtraction.model_validate(SAMPLE_EXTRACTION)
+
+    async def extract_votes(input_data: dict[str, Any], config: dict[str, Any] | None) -> dict[str, Any]:
+        return (await model.extract_async(request)).extraction.model_dump(mode="json")
+
+    def vote_count_exact(input_data: Any, output_data: Any, expected_output: Any) -> Any:
+        return _our_evaluations(VoteExtraction.model_validate(output_data), expected)["vote_count_exact"]
+
+    def vote_count_accuracy(input_data: Any, output_data: Any, expected_output: Any) -> Any:
+        return _our_evaluations(VoteExtraction.model_validate(output_data), expected)["vote_count_accuracy"]
+
+    dataset = LLMObs.create_dataset(
+        dataset_name=f"bench_{uuid.uuid4().hex[:8]}",
+        records=[
+            {"input_data": {"entry_id": f"r{i:06d}"}, "expected_output": SAMPLE_EXTRACTION} for i in range(records)
+        ],
+    )
+    experiment = LLMObs.experiment(
+        name=f"throughput-c{concurrency}",
+        task=extract_votes,
+        dataset=dataset,
+        evaluators=[vote_count_exact, vote_count_accuracy],
+    )
+    stand_in.metrics_received = 0
+    started = time.perf_counter()
+    result = experiment.run(jobs=concurrency)
+    wall = time.perf_counter() - started
+    rows = result["rows"]
+    errors = sum(bool((row.get("error") or {}).get("message")) for row in rows)
+    return wall, f"rows {len(rows)}/{records}, task errors {errors}, metrics posted {stand_in.metrics_received}"
+
+
+# --------------------------------------------------------------------------------------------
+# ddtrace's experiments offline: the few Datadog REST endpoints it calls, answered locally.
+
+
+def _point_ddtrace_experiments_at(url: str) -> None:
+    # DD_LLMOBS_OVERRIDE_ORIGIN would move the span and evaluation writers too (away from the
+    # test agent), so only the experiments client is replaced, built as ddtrace builds it.
+    from ddtrace.llmobs import LLMObs
+    from ddtrace.llmobs._experiment import Project
+    from ddtrace.llmobs._writer import LLMObsExperimentsClient
+
+    LLMObs._instance._dne_client = LLMObsExperimentsClient(
+        interval=1.0,
+        timeout=5.0,
+        is_agentless=True,
+        _api_key="offline",
+        _app_key="offline",
+        _override_url=url,
+        _default_project=Project(name="vote-extractor-bench", _id=""),
+    )
+
+
+class _ExperimentsApiStandIn:
+    """Projects, datasets (create, batch update), experiments (create, update, events), in memory."""
+
+    def __init__(self) -> None:
+        self.metrics_received = 0
+        routes: list[tuple[str, re.Pattern[str], Callable[[dict[str, Any], re.Match[str]], Any]]] = [
+            ("POST", re.compile(r"^/api/unstable/llm-obs/v1/projects$"), lambda b, m: {"data": {"id": "project-1"}}),
+            (
+                "POST",
+                re.compile(r"^/api/unstable/llm-obs/v1/[^/]+/datasets$"),
+                lambda b, m: {"data": {"id": uuid.uuid4().hex, "attributes": {"current_version": 0}}},
+            ),
+            (
+                "POST",
+                re.compile(r"^/api/v2/llm-obs/v1/[^/]+/datasets/[^/]+/batch_update$"),
+                lambda b, m: {
+                    "data": [
+                        {"id": record["id"], "attributes": {"version": 1}}
+                        for record in b["data"]["attributes"]["insert_records"]
+                    ]
+                },
+            ),
+            (
+                "POST",
+                re.compile(r"^/api/unstable/llm-obs/v1/experiments$"),
+                lambda b, m: {
+                    "data": {"id": uuid.uuid4().hex, "attributes": {"name": b["data"]["attributes"]["name"]}}
+                },
+            ),
+            ("PATCH", re.compile(r"^/api/unstable/llm-obs/v1/experiments/[^/]+$"), lambda b, m: {"data": {}}),
+            ("POST", re.compile(r"^/api/unstable/llm-obs/v1/experiments/[^/]+/events$"), self._events),
+        ]
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                for method, pattern, reply in routes:
+                    match = pattern.match(self.path)
+                    if method == self.command and match:
+                        encoded, status = json.dumps(reply(body, match)).encode(), 200
+                        break
+                else:
+                    encoded, status = json.dumps({"errors": [f"not served: {self.command} {self.path}"]}).encode(), 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+
+            do_POST = do_PATCH = do_GET = _answer  # noqa: N815 - http.server's naming
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+                pass  # quiet: thousands of requests
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dd-experiments-stand-in", daemon=True)
+
+    def _events(self, body: dict[str, Any], match: re.Match[str]) -> dict[str, Any]:
+        self.metrics_received += len(body["data"]["attributes"].get("metrics", []))
+        return {}
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> _ExperimentsApiStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+if __name__ == "__main__":
+    main()
