@@ -57,12 +57,6 @@ class FirestoreExperimentRepository:
         batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
         batch.commit()
 
-    def mark_delivered(self, experiment_id: str, run_ids: list[str]) -> None:
-        batch = self._client.batch()
-        for identifier in run_ids:
-            batch.update(self._runs(experiment_id).document(identifier), {"llmobs_delivered": True})
-        batch.commit()
-
     def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]:
         query = self._runs(experiment_id).select(["status"])
         return {s.id for s in query.stream() if not succeeded_only or s.get("status") == "succeeded"}
