@@ -8,8 +8,8 @@ Firestore for the resend routine.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +22,7 @@ from shared.observability import llmobs
 logger = logging.getLogger(__name__)
 
 EVALUATION_ID_TAG = "evaluation_id"
+_EVALUATION_ID = re.compile(r'"evaluation_id:([^"\\]+)"')
 _MAX_REMEMBERED = 20_000
 
 
@@ -76,13 +77,9 @@ _tracker = _DeliveryTracker()
 
 
 def _evaluation_ids(payload: Any) -> list[str]:
-    try:
-        body = json.loads(payload)
-        metrics = body["data"]["attributes"]["metrics"]
-    except (ValueError, KeyError, TypeError):
-        return []
-    prefix = EVALUATION_ID_TAG + ":"
-    return [tag[len(prefix) :] for metric in metrics for tag in metric.get("tags", []) if tag.startswith(prefix)]
+    """The evaluation ids a payload carries, found in its tags without decoding the whole JSON."""
+    text = payload.decode() if isinstance(payload, bytes) else str(payload)
+    return _EVALUATION_ID.findall(text)
 
 
 def deliver(submissions: Iterable[EvaluationSubmission], *, timeout_s: float) -> set[str]:
