@@ -290,17 +290,17 @@ class GeminiModel:
                 body = await self._post(endpoint, _lean_body(request, params))
             except Exception as error:
                 raise self._model_error(error) from error
-            response = self._lean_response(body)
+            answer = self._lean_response(body)
             annotate(
                 span,
-                output_data=[{"role": "assistant", "content": response.raw_output}],
+                output_data=[{"role": "assistant", "content": answer.raw_output}],
                 metrics={
-                    "input_tokens": response.usage.input_tokens,
-                    "output_tokens": response.usage.output_tokens,
-                    "total_tokens": response.usage.total_tokens,
+                    "input_tokens": answer.usage.input_tokens,
+                    "output_tokens": answer.usage.output_tokens,
+                    "total_tokens": answer.usage.total_tokens,
                 },
             )
-        return response
+        return answer
 
     # Internals.
 
@@ -554,7 +554,7 @@ def _response_schema() -> dict[str, Any]:
     parameters = types._GenerateContentParameters(model="gemini", contents="", config=_config({}))
     converted = genai_models._GenerateContentParameters_to_mldev(client._api_client, parameters, None, parameters)
     converted = _common.encode_unserializable_types(_common.convert_to_dict(converted))
-    return converted["generationConfig"]["responseSchema"]  # type: ignore[no-any-return]
+    return converted["generationConfig"]["responseSchema"]  # type: ignore[index, no-any-return]
 
 
 def _lean_body(request: ModelRequest, params: Mapping[str, Any]) -> bytes:

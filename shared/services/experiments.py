@@ -92,7 +92,7 @@ def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list
     specs = []
     for item in given if given is not None else list(DEFAULT_EVALUATORS):
         if isinstance(item, str):
-            spec = {"name": item, "params": {}}
+            spec: dict[str, Any] = {"name": item, "params": {}}
         elif len(item) == 1:
             [(name, params)] = item.items()
             spec = {"name": name, "params": params}
@@ -139,7 +139,8 @@ class ExperimentService:
         total = version.entry_count * len(request.variants) * request.repetitions
         estimate = (
             sum(
-                estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens)
+                # A model missing from the price table (a new Gemini id) is counted as free.
+                estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens) or 0.0
                 for v in request.variants
             )
             * version.entry_count
@@ -300,7 +301,7 @@ def _decode_token(token: str) -> str:
 def _cost_of(model: str, usage: TokenUsage) -> float:
     from shared.evaluation.summary import estimated_cost_usd
 
-    return estimated_cost_usd(model, usage.input_tokens, usage.output_tokens)
+    return estimated_cost_usd(model, usage.input_tokens, usage.output_tokens) or 0.0
 
 
 @lru_cache(maxsize=1)
