@@ -14,7 +14,7 @@ import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from multiprocessing import Pool
+from multiprocessing import get_context
 
 from shared.evaluation.matching import compare_extractions
 from shared.llm.ocr.reader import read_form
@@ -78,7 +78,9 @@ def run(
     """Read `forms` forms per condition (the same seeds in every condition) and tally them."""
     results = [ConditionResult(condition) for condition in conditions]
     jobs = [(seed + n, condition, i) for i, condition in enumerate(conditions) for n in range(forms)]
-    with Pool(workers) as pool:
+    # spawn, not fork: forking a process that runs threads (gRPC, ddtrace, as the test session
+    # does) can leave a worker holding a copied lock forever.
+    with get_context("spawn").Pool(workers) as pool:
         for index, correct, total, seconds in pool.imap_unordered(_read_one, jobs, chunksize=2):
             result = results[index]
             result.forms += 1

@@ -205,3 +205,18 @@ def test_dry_run_plans_without_running(datasets_client, experiments_client):
     assert experiments_client.get(f"/{planned.json['experiment_id']}", headers=HEADERS).status_code == 404
     over = experiments_client.post("/", json=body | {"dry_run": False, "budget_usd": 0.000001}, headers=HEADERS)
     assert over.status_code == 422 and "budget" in json.dumps(over.json)
+
+
+def test_a_gemini_model_missing_from_the_price_table_still_plans(datasets_client, experiments_client):
+    dataset, _ = published_dataset(datasets_client, [generate_form(702)])
+    body = {
+        "name": "new model",
+        "dataset": {"name": dataset, "version": "v1"},
+        "variants": [{"name": "new", "model": "gemini-9.9-experimental"}],
+        "dry_run": True,
+    }
+
+    planned = experiments_client.post("/", json=body, headers=HEADERS)
+
+    assert planned.status_code == 200, planned.json
+    assert planned.json["estimated_cost_usd"] == 0.0
