@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--records-c1", type=int, default=100, help="Entries at concurrency 1 (0: --records).")
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--latency-ms", type=float, default=200.0)
-    parser.add_argument("--runners", default="ours,pydantic_evals,ddtrace")
+    parser.add_argument("--runners", default="ours,pydantic_evals,ddtrace,bare")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     runners = args.runners.split(",")
@@ -231,6 +231,9 @@ def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], 
             if "ddtrace" in runners:
                 wall, check = _ddtrace(image, n, c, stand_in)
                 rows.append(Row("ddtrace", c, n, wall, ideal, check))
+            if "bare" in runners:
+                wall, check = _bare(image, n, c)
+                rows.append(Row("bare", c, n, wall, ideal, check))
             for row in rows[-len(runners) :]:
                 print(
                     f"  {row.runner} c={c} N={n}: {row.wall_s:.2f} s, {100 * row.share_of_ideal:.1f}% of ideal",
@@ -312,6 +315,32 @@ def _ours(service: Any, dataset: str, concurrency: int, agent_url: str) -> tuple
         f"run latency p50 {latencies[len(latencies) // 2]:.0f} ms"
     )
     return wall, check
+
+
+def _bare(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
+    """The machine's ceiling: the same HTTP request from a plain asyncio loop with aiohttp, and
+    nothing else (no parsing into models, no tracing, no evaluation, no storage)."""
+    import aiohttp
+
+    from shared.llm.gemini import _lean_body, _lean_endpoint
+
+    model = _model()
+    endpoint = _lean_endpoint(model._options, MODEL)
+    body = _lean_body(_request(image), {})
+
+    async def main() -> int:
+        gate = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession() as session:
+
+            async def call() -> bool:
+                async with gate, session.post(endpoint.url, data=body, headers=dict(endpoint.headers)) as response:
+                    return response.status == 200 and bool(json.loads(await response.read()))
+
+            return sum(await asyncio.gather(*(call() for _ in range(records))))
+
+    started = time.perf_counter()
+    ok = asyncio.run(main())
+    return time.perf_counter() - started, f"answers {ok}/{records} (calibration: the ceiling on this machine)"
 
 
 def _llm_span_ids(agent: Any, wanted: set[str]) -> set[str] | None:
