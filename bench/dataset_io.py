@@ -15,9 +15,9 @@ import os
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
+from bench.datasets_app import datasets_client, new_draft
 from bench.machine import describe_machine
 from infra.local.emulators import ensure_bucket, free_ports, start_firestore, start_gcs
 
@@ -54,20 +54,13 @@ def main() -> None:
 
 
 def run(count: int) -> None:
-    import functions_framework
-
     from shared.services.datasets import dataset_service
     from shared.synthetic.forms import generate_form
 
-    root = Path(__file__).resolve().parents[1]
-    client = functions_framework.create_app(
-        target="datasets", source=str(root / "functions/datasets/main.py")
-    ).test_client()
+    client = datasets_client()
 
     def draft() -> str:
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS)
-        return name
+        return new_draft(client, HEADERS)
 
     seed_form = generate_form(1)
     holder = draft()

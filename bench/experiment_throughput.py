@@ -46,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.datasets_app import datasets_client, new_draft
 from bench.machine import describe_machine
 from infra.local.emulators import ensure_bucket, free_ports, start_firestore, start_gcs, start_test_agent
 
@@ -159,20 +160,13 @@ def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[None]:
 
 def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
     """A published dataset per size (name by size) and the stored image's gs:// URI."""
-    import functions_framework
-
     from shared.synthetic.forms import generate_form
     from tests.fakes.gemini_server import SAMPLE_EXTRACTION
 
-    root = Path(__file__).resolve().parents[1]
-    client = functions_framework.create_app(
-        target="datasets", source=str(root / "functions/datasets/main.py")
-    ).test_client()
+    client = datasets_client()
 
     def draft() -> str:
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        assert client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
-        return name
+        return new_draft(client, HEADERS)
 
     holder = draft()
     image = base64.b64encode(generate_form(1).image).decode()

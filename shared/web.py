@@ -13,15 +13,16 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import flask
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.config import get_settings
 from shared.errors import (
     Forbidden,
+    InvalidField,
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
@@ -34,6 +35,7 @@ from shared.errors import (
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+ParsedBody = TypeVar("ParsedBody", bound=BaseModel)
 Handler = Callable[..., flask.Response]
 
 
@@ -133,6 +135,25 @@ def validation_details(error: ValidationError) -> tuple[str, list[dict[str, Any]
     where = ", ".join(".".join(str(part) for part in problem["loc"]) or "body" for problem in problems[:5])
     first = problems[0]["msg"] if problems else "invalid"
     return f"{where} ({first})", [dict(problem) for problem in problems]
+
+
+def parse_fields(model: type[ParsedBody], fields: Any, *, what: str = "fields") -> ParsedBody:
+    """Validate client data into `model`; a mismatch is InvalidField (422) naming the bad fields."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        sentence, problems = validation_details(error)
+        raise InvalidField(f"Invalid {what}: {sentence}.", details={"errors": problems}) from None
+
+
+def int_arg(request: flask.Request, name: str, *, default: int, low: int, high: int) -> int:
+    """A whole-number query argument within bounds, or InvalidField."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidField(f"{name} must be a whole number from {low} to {high}.", details={"field": name})
+    return int(raw)
 
 
 def json_body(request: flask.Request) -> dict[str, Any]:

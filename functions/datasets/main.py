@@ -6,11 +6,11 @@ The contract is API.md's "datasets" section and openapi.yaml.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import flask
 import functions_framework
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from shared.errors import InvalidField, UnsupportedMediaType
 from shared.services.datasets import (
@@ -21,7 +21,7 @@ from shared.services.datasets import (
     NewVersionRequest,
     dataset_service,
 )
-from shared.web import Route, json_body, json_response, serve, validation_details
+from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
@@ -38,13 +38,13 @@ def list_datasets(request: flask.Request) -> flask.Response:
 
 
 def create_dataset(request: flask.Request) -> flask.Response:
-    wanted = _parse(CreateDatasetRequest, json_body(request))
+    wanted = parse_fields(CreateDatasetRequest, json_body(request))
     created = dataset_service().create(wanted)
     return json_response(created.model_dump(mode="json") | {"name": wanted.name}, 201)
 
 
 def get_version(request: flask.Request, name: str, version: str) -> flask.Response:
-    page_size = _int_arg(request, "page_size", default=100, low=1, high=MAX_PAGE_SIZE)
+    page_size = int_arg(request, "page_size", default=100, low=1, high=MAX_PAGE_SIZE)
     page = dataset_service().get(name, version, page_size=page_size, page_token=request.args.get("page_token"))
     return json_response(page)
 
@@ -56,29 +56,23 @@ def add_entries(request: flask.Request, name: str, version: str) -> flask.Respon
         raise InvalidField("`entries` must be a list of entries.", details={"field": "entries"})
     entries = []
     for index, item in enumerate(raw):
-        try:
-            entries.append(EntryRequest.model_validate(item))
-        except ValidationError as error:
-            sentence, problems = validation_details(error)
-            raise InvalidField(
-                f"Entry {index} is invalid: {sentence}.", details={"index": index, "errors": problems}
-            ) from None
+        entries.append(parse_fields(EntryRequest, item, what=f"entry {index}"))
     return json_response({"entry_ids": dataset_service().add_entries(name, version, entries)}, 201)
 
 
 def add_from_trace(request: flask.Request, name: str, version: str) -> flask.Response:
-    entry_id = dataset_service().from_trace(name, version, _parse(FromTraceRequest, json_body(request)))
+    entry_id = dataset_service().from_trace(name, version, parse_fields(FromTraceRequest, json_body(request)))
     return json_response({"entry_id": entry_id}, 201)
 
 
 def add_candidates(request: flask.Request, name: str, version: str) -> flask.Response:
     body = json_body(request) if request.get_data(cache=True) else {}
-    ids = dataset_service().add_candidates(name, version, _parse(CandidatesRequest, body))
+    ids = dataset_service().add_candidates(name, version, parse_fields(CandidatesRequest, body))
     return json_response({"entry_ids": ids}, 201)
 
 
 def list_candidates(request: flask.Request) -> flask.Response:
-    limit = _int_arg(request, "limit", default=100, low=1, high=MAX_PAGE_SIZE)
+    limit = int_arg(request, "limit", default=100, low=1, high=MAX_PAGE_SIZE)
     return json_response({"items": dataset_service().candidates(limit=limit)})
 
 
@@ -87,7 +81,7 @@ def publish(request: flask.Request, name: str, version: str) -> flask.Response:
 
 
 def new_version(request: flask.Request, name: str) -> flask.Response:
-    created = dataset_service().new_version(name, _parse(NewVersionRequest, json_body(request)))
+    created = dataset_service().new_version(name, parse_fields(NewVersionRequest, json_body(request)))
     return json_response(created.model_dump(mode="json") | {"name": name}, 201)
 
 
@@ -124,23 +118,6 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
     report = dataset_service().import_entries(name, version, request.stream, fmt=fmt, all_or_nothing=all_or_nothing)
     body = {"imported": report.imported, "rejected": report.rejected, "rejected_count": report.rejected_count}
     return json_response(body, 200)
-
-
-def _parse(model: type[Body], body: dict[str, Any]) -> Body:
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        sentence, problems = validation_details(error)
-        raise InvalidField(f"Invalid fields: {sentence}.", details={"errors": problems}) from None
-
-
-def _int_arg(request: flask.Request, name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidField(f"{name} must be a whole number from {low} to {high}.", details={"field": name})
-    return int(raw)
 
 
 ROUTES = (

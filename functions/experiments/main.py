@@ -10,11 +10,10 @@ import re
 
 import flask
 import functions_framework
-from pydantic import ValidationError
 
 from shared.errors import InvalidField, NotFound
 from shared.services.experiments import ExperimentRequest, experiment_service
-from shared.web import Route, json_body, json_response, serve, validation_details
+from shared.web import Route, json_body, json_response, parse_fields, serve
 
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_PAGE_SIZE = 500
@@ -26,11 +25,7 @@ def experiments(request: flask.Request) -> flask.Response:
 
 
 def start_experiment(request: flask.Request) -> flask.Response:
-    try:
-        wanted = ExperimentRequest.model_validate(json_body(request))
-    except ValidationError as error:
-        sentence, problems = validation_details(error)
-        raise InvalidField(f"Invalid experiment: {sentence}.", details={"errors": problems}) from None
+    wanted = parse_fields(ExperimentRequest, json_body(request), what="experiment")
     experiment = experiment_service().start(wanted)
     body = {
         "experiment_id": experiment.experiment_id,

@@ -14,12 +14,11 @@ from typing import Any
 
 import flask
 import functions_framework
-from pydantic import ValidationError
 
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from shared.services.extraction import ExtractOptions, ImageSource, extraction_service
-from shared.web import Route, json_body, json_response, serve, validation_details
+from shared.web import Route, json_body, json_response, parse_fields, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
@@ -78,7 +77,7 @@ def _read_multipart(request: flask.Request, max_bytes: int) -> tuple[ExtractOpti
                 fields[name] = json.loads(request.form[name])
             except ValueError:
                 raise InvalidField(f"Form field `{name}` must be JSON.", details={"field": name}) from None
-    return _options(fields), ImageSource(data=image)
+    return parse_fields(ExtractOptions, fields), ImageSource(data=image)
 
 
 def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
@@ -96,15 +95,7 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
             data = base64.b64decode(image_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
-    return _options(body), ImageSource(data=data, uri=image_uri)
-
-
-def _options(fields: dict[str, Any]) -> ExtractOptions:
-    try:
-        return ExtractOptions.model_validate(fields)
-    except ValidationError as error:
-        sentence, problems = validation_details(error)
-        raise InvalidField(f"Invalid fields: {sentence}.", details={"errors": problems}) from None
+    return parse_fields(ExtractOptions, body), ImageSource(data=data, uri=image_uri)
 
 
 ROUTES = (

@@ -9,11 +9,10 @@ import re
 
 import flask
 import functions_framework
-from pydantic import ValidationError
 
 from shared.errors import InvalidField, NotFound
 from shared.services.feedback import FeedbackRequest, feedback_service
-from shared.web import Route, json_body, json_response, serve, validation_details
+from shared.web import Route, json_body, json_response, parse_fields, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -24,11 +23,7 @@ def feedback(request: flask.Request) -> flask.Response:
 
 
 def create_feedback(request: flask.Request) -> flask.Response:
-    try:
-        submitted = FeedbackRequest.model_validate(json_body(request))
-    except ValidationError as error:
-        sentence, problems = validation_details(error)
-        raise InvalidField(f"Invalid feedback: {sentence}.", details={"errors": problems}) from None
+    submitted = parse_fields(FeedbackRequest, json_body(request), what="feedback")
     record, created = feedback_service().submit(submitted)
     body = {
         "status": "recorded",

@@ -53,3 +53,10 @@ class Evaluator(Protocol):
     metric_type: ClassVar[MetricType]
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None: ...
+
+
+def within(name: str, value: float, low: float, high: float) -> float:
+    """An evaluator parameter checked against its range (ValueError: the registry makes it a 422)."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}")
+    return value

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult
+from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
 from shared.evaluation.matching import BALLOT_FIELDS, FieldComparison, compare_extractions, match_candidates
 from shared.evaluation.online import OutputClassification
 from shared.evaluation.registry import register
@@ -73,9 +73,7 @@ class VoteCountAccuracy:
     metric_type: ClassVar[MetricType] = "score"
 
     def __init__(self, pass_threshold: float = 1.0) -> None:
-        if not 0 <= pass_threshold <= 1:
-            raise ValueError("pass_threshold must be between 0 and 1")
-        self.pass_threshold = pass_threshold
+        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:

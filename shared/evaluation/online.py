@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult
+from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.registry import register
 from shared.models import MetricType, VoteExtraction
@@ -38,9 +38,7 @@ class ExtractionQuality:
     metric_type: ClassVar[MetricType] = "score"
 
     def __init__(self, pass_threshold: float = 9.5) -> None:
-        if not 0 <= pass_threshold <= 10:
-            raise ValueError("pass_threshold must be between 0 and 10")
-        self.pass_threshold = pass_threshold
+        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 10)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -70,9 +68,7 @@ class GoldenDatasetCandidate:
     metric_type: ClassVar[MetricType] = "categorical"
 
     def __init__(self, min_accuracy: float = GOLDEN_ACCURACY) -> None:
-        if not 0 <= min_accuracy <= 1:
-            raise ValueError("min_accuracy must be between 0 and 1")
-        self.min_accuracy = min_accuracy
+        self.min_accuracy = within("min_accuracy", min_accuracy, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None or ctx.output is None:

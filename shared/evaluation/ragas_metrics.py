@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult
+from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
 from shared.evaluation.matching import match_candidates, normalise_name
 from shared.evaluation.registry import register
 from shared.models import MetricType, VoteExtraction, VoteResult
@@ -183,9 +183,7 @@ class _PairSimilarity:
     metric_type: ClassVar[MetricType] = "score"
 
     def __init__(self, pass_threshold: float = 1.0) -> None:
-        if not 0 <= pass_threshold <= 1:
-            raise ValueError("pass_threshold must be between 0 and 1")
-        self.pass_threshold = pass_threshold
+        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
 
     def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
         raise NotImplementedError
@@ -252,9 +250,7 @@ class RagasRouge:
     metric_type: ClassVar[MetricType] = "score"
 
     def __init__(self, pass_threshold: float = 1.0) -> None:
-        if not 0 <= pass_threshold <= 1:
-            raise ValueError("pass_threshold must be between 0 and 1")
-        self.pass_threshold = pass_threshold
+        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -351,12 +347,10 @@ class _GeminiRagasMetric:
         *,
         settings: Settings | None = None,
     ) -> None:
-        if not 0 <= pass_threshold <= 1:
-            raise ValueError("pass_threshold must be between 0 and 1")
         if not model.startswith("gemini"):
             raise ValueError(f"the judge model must be a Gemini model (got {model!r})")
         self.model = model
-        self.pass_threshold = pass_threshold
+        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
         self._settings = settings
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:

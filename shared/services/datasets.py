@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import Conflict, InvalidField, MalformedRequest, NotFound, VoteExtractorError
+from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
 from shared.models import (
     Dataset,
@@ -35,6 +35,7 @@ from shared.models import (
     ExtractionRecord,
     VoteExtraction,
 )
+from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
@@ -243,7 +244,7 @@ class DatasetService:
 
     def get(self, name: str, version: str, *, page_size: int, page_token: str | None) -> dict[str, Any]:
         found = self._datasets.version(check_name(name), check_version(version))
-        after = _decode_token(page_token) if page_token else None
+        after = decode_page_token(page_token) if page_token else None
         entries = self._datasets.page(name, version, page_size=page_size, after=after)
         dataset = self._datasets.dataset(name)
         return {
@@ -256,7 +257,7 @@ class DatasetService:
             "created_at": found.created_at.isoformat(),
             "updated_at": found.updated_at.isoformat(),
             "entries": [e.model_dump(mode="json") for e in entries],
-            "next_page_token": _encode_token(entries[-1].id) if len(entries) == page_size else None,
+            "next_page_token": encode_page_token(entries[-1].id) if len(entries) == page_size else None,
         }
 
     def publish(self, name: str, version: str) -> DatasetVersion:
@@ -599,18 +600,6 @@ def _csv_lines(entries: Iterator[DatasetEntry]) -> Iterator[str]:
         buffer.truncate()
     if buffer.getvalue():
         yield buffer.getvalue()
-
-
-def _encode_token(entry_id: str) -> str:
-    return base64.urlsafe_b64encode(entry_id.encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> str:
-    try:
-        entry_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        return check_entry_id(entry_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, InvalidField):
-        raise MalformedRequest("page_token is not one this API gave out.") from None
 
 
 @lru_cache(maxsize=1)

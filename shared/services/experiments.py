@@ -8,8 +8,6 @@ models, params, prompts and evaluators known, bounds respected), then runs in th
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import threading
 import uuid
@@ -20,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import Conflict, InvalidField, MalformedRequest
+from shared.errors import Conflict, InvalidField
 from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.models import ExperimentProgress, ExperimentRecord, TokenUsage, Variant
@@ -28,6 +26,7 @@ from shared.observability import llmobs
 from shared.prompts import get_prompt
 from shared.services.datasets import check_name, check_version
 from shared.services.experiment_runner import ExperimentRunner
+from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiments import FirestoreExperimentRepository
@@ -233,11 +232,11 @@ class ExperimentService:
 
     def results(self, experiment_id: str, *, page_size: int, page_token: str | None) -> dict[str, Any]:
         self._experiments.get(experiment_id)
-        after = _decode_token(page_token) if page_token else None
+        after = decode_page_token(page_token) if page_token else None
         runs = self._experiments.page(experiment_id, page_size=page_size, after=after)
         return {
             "items": [run.model_dump(mode="json") for run in runs],
-            "next_page_token": _encode_token(runs[-1].run_id) if len(runs) == page_size else None,
+            "next_page_token": encode_page_token(runs[-1].run_id) if len(runs) == page_size else None,
         }
 
     def compare(
@@ -285,17 +284,6 @@ def _only_variant(experiment: ExperimentRecord) -> str:
             details={"variants": [v.name for v in experiment.variants]},
         )
     return experiment.variants[0].name
-
-
-def _encode_token(run_id: str) -> str:
-    return base64.urlsafe_b64encode(run_id.encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise MalformedRequest("page_token is not one this API gave out.") from None
 
 
 def _cost_of(model: str, usage: TokenUsage) -> float:
