@@ -6,7 +6,10 @@
 #   ./deploy.sh local --stop     stop every process the local stack started
 #   ./deploy.sh local --resend   deliver the evaluations the local Datadog agent has not accepted yet
 #   ./deploy.sh test [ARGS...]   run pytest (its fixtures start their own emulators)
-#   ./deploy.sh deploy           deploy to Google Cloud (not implemented yet)
+#   ./deploy.sh deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
+#                                deploy the six functions and the scheduler job to Google Cloud
+#                                (terraform apply in infra/terraform first; --dry-run prints the
+#                                gcloud commands and needs neither gcloud nor credentials)
 #   ./deploy.sh help
 set -euo pipefail
 
@@ -25,7 +28,7 @@ fail() {
 }
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # --- setup: shared by `local` and `test` -----------------------------------------------------
@@ -147,17 +150,21 @@ command_test() {
   exec "$VENV/bin/python" -m pytest -p no:ddtrace "$@"
 }
 
+command_deploy() {
+  # Standard library only (infra/deploy.py): any Python 3.11 will do, the venv is not needed.
+  local python=python3
+  [[ -x $VENV/bin/python ]] && python=$VENV/bin/python
+  command -v "$python" >/dev/null 2>&1 || fail "deploy needs Python 3.11 (python3 on PATH)."
+  exec "$python" -m infra.deploy "$@"
+}
+
 main() {
   local command=${1:-help}
   (($# > 0)) && shift
   case "$command" in
     local) command_local "$@" ;;
     test) command_test "$@" ;;
-    deploy)
-      # ---- GCP deploy: implemented by another issue ----
-      echo "deploy: not implemented yet" >&2
-      exit 2
-      ;;
+    deploy) command_deploy "$@" ;;
     help | -h | --help) usage ;;
     *)
       printf 'unknown command: %s\n' "$command" >&2

@@ -1,0 +1,191 @@
+"""The deployed names, read from `infra/functions.json` (also read by Terraform).
+
+Standard library only: `./deploy.sh deploy --dry-run` runs on any Python 3.11 without the
+project's virtual environment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG_PATH = ROOT / "infra" / "functions.json"
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDERS = ("project", "region", "images_bucket", "dd_site", "shards_topic", "scheduler_invoker", "function_url")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    source: str
+    entry_point: str
+    trigger: str  # "http" or "topic"
+    topic_key: str | None
+    retry: bool
+    allow_unauthenticated: bool
+    memory: str
+    cpu: str
+    timeout_s: int
+    min_instances: int
+    max_instances: int
+    concurrency: int
+    service_account_id: str
+    secrets: tuple[str, ...]
+    project_roles: tuple[str, ...]
+    images_bucket_role: str | None
+    publishes_to: tuple[str, ...]
+    env: dict[str, str]
+
+    @property
+    def source_dir(self) -> Path:
+        return ROOT / self.source
+
+
+@dataclass(frozen=True)
+class Catalog:
+    runtime: str
+    images_bucket: str
+    build_service_account_id: str
+    secrets: dict[str, str]  # env var -> Secret Manager secret id
+    topics: dict[str, str]  # key -> topic name
+    dead_letter: dict[str, Any]
+    scheduler: dict[str, Any]
+    common_env: dict[str, str]
+    functions: tuple[FunctionSpec, ...]
+
+    def function(self, name: str) -> FunctionSpec:
+        for spec in self.functions:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+    raw = json.loads(path.read_text())
+    functions = tuple(_function(entry) for entry in raw["functions"])
+    catalog = Catalog(
+        runtime=raw["runtime"],
+        images_bucket=raw["images_bucket"],
+        build_service_account_id=raw["build_service_account_id"],
+        secrets=dict(raw["secrets"]),
+        topics=dict(raw["topics"]),
+        dead_letter=dict(raw["dead_letter"]),
+        scheduler=dict(raw["scheduler"]),
+        common_env=dict(raw["common_env"]),
+        functions=functions,
+    )
+    _check(catalog)
+    return catalog
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """`{project}`-style placeholders replaced; an unknown one is an error, not a literal."""
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise KeyError(f"unknown placeholder {{{key}}} in {template!r}")
+        return values[key]
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def split_placeholders(template: str) -> list[tuple[str, str | None]]:
+    """`template` as (literal text, following placeholder or None) pairs, in order."""
+    pieces: list[tuple[str, str | None]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        pieces.append((template[position : match.start()], match.group(1)))
+        position = match.end()
+    pieces.append((template[position:], None))
+    return pieces
+
+
+def service_account_email(account_id: str, project: str) -> str:
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def _function(entry: dict[str, Any]) -> FunctionSpec:
+    return FunctionSpec(
+        name=entry["name"],
+        source=entry["source"],
+        entry_point=entry["entry_point"],
+        trigger=entry["trigger"],
+        topic_key=entry.get("topic"),
+        retry=bool(entry.get("retry", False)),
+        allow_unauthenticated=bool(entry["allow_unauthenticated"]),
+        memory=entry["memory"],
+        cpu=str(entry["cpu"]),
+        timeout_s=int(entry["timeout_s"]),
+        min_instances=int(entry["min_instances"]),
+        max_instances=int(entry["max_instances"]),
+        concurrency=int(entry["concurrency"]),
+        service_account_id=entry["service_account_id"],
+        secrets=tuple(entry["secrets"]),
+        project_roles=tuple(entry["project_roles"]),
+        images_bucket_role=entry.get("images_bucket_role"),
+        publishes_to=tuple(entry["publishes_to"]),
+        env=dict(entry["env"]),
+    )
+
+
+def _check(catalog: Catalog) -> None:
+    """Mistakes that gcloud or Terraform would only report halfway through a deploy."""
+    problems: list[str] = []
+    names = [spec.name for spec in catalog.functions]
+    if len(set(names)) != len(names):
+        problems.append(f"function names repeat: {names}")
+    account_ids = [spec.service_account_id for spec in catalog.functions]
+    account_ids += [catalog.scheduler["invoker_service_account_id"], catalog.build_service_account_id]
+    if len(set(account_ids)) != len(account_ids):
+        problems.append(f"service account ids repeat: {account_ids}")
+    for account_id in account_ids:
+        # IAM: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter.
+        if not re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account_id):
+            problems.append(f"service account id {account_id!r} is not a valid IAM account id")
+    for spec in catalog.functions:
+        problems += _function_problems(spec, catalog)
+    if catalog.scheduler["function"] not in names:
+        problems.append(f"the scheduler calls {catalog.scheduler['function']!r}, which is not a function")
+    if catalog.dead_letter["topic"] not in catalog.topics:
+        problems.append(f"dead-letter topic key {catalog.dead_letter['topic']!r} is not in topics")
+    for template in [catalog.images_bucket, *catalog.common_env.values()]:
+        problems += _placeholder_problems(template)
+    if problems:
+        raise ValueError("infra/functions.json: " + "; ".join(problems))
+
+
+def _function_problems(spec: FunctionSpec, catalog: Catalog) -> list[str]:
+    problems = []
+    if spec.trigger not in ("http", "topic"):
+        problems.append(f"{spec.name}: trigger must be http or topic, not {spec.trigger!r}")
+    if spec.trigger == "topic" and spec.topic_key not in catalog.topics:
+        problems.append(f"{spec.name}: trigger topic {spec.topic_key!r} is not in topics")
+    if spec.concurrency > 1 and float(spec.cpu) < 1:
+        problems.append(f"{spec.name}: concurrency above 1 needs at least 1 CPU")
+    if spec.trigger == "topic" and spec.timeout_s > 540:
+        problems.append(f"{spec.name}: an event-driven function times out at 540 s at most")
+    if spec.timeout_s > 3600:
+        problems.append(f"{spec.name}: an HTTP function times out at 3600 s at most")
+    unknown_secrets = set(spec.secrets) - set(catalog.secrets)
+    if unknown_secrets:
+        problems.append(f"{spec.name}: unknown secrets {sorted(unknown_secrets)}")
+    unknown_topics = set(spec.publishes_to) - set(catalog.topics)
+    if unknown_topics:
+        problems.append(f"{spec.name}: publishes to unknown topics {sorted(unknown_topics)}")
+    overlap = (set(spec.env) | set(catalog.common_env)) & set(spec.secrets)
+    if overlap:
+        problems.append(f"{spec.name}: {sorted(overlap)} are both plain env vars and secrets")
+    for value in spec.env.values():
+        problems += _placeholder_problems(value)
+    return problems
+
+
+def _placeholder_problems(template: str) -> list[str]:
+    unknown = set(_PLACEHOLDER.findall(template)) - set(PLACEHOLDERS)
+    return [f"unknown placeholder {{{key}}} in {template!r}" for key in sorted(unknown)]

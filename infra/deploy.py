@@ -1,0 +1,168 @@
+"""`./deploy.sh deploy`: stage every function and deploy it to Google Cloud with gcloud.
+
+    python -m infra.deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
+
+The long-lived resources (APIs, Firestore, bucket, topics, service accounts, IAM, secrets,
+monitors) come first from `infra/terraform`. `--dry-run` stages the sources and prints every
+command as a script, without calling gcloud and without credentials. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from infra.catalog import ROOT, Catalog, load_catalog
+from infra.deploy_plan import Command, CreateOrUpdate, Step, Target, deploy_steps, render_steps, resolve
+from infra.deploy_plan import secret_version_steps as secret_steps
+from infra.staging import StagingError, stage_function
+
+DEFAULT_BUILD_DIR = ROOT / ".build" / "deploy"
+# Project ids: up to 30 lowercase letters, digits and hyphens, starting with a letter, not ending in
+# a hyphen (new ones have at least 6; older and domain-scoped ones, `example.com:name`, differ).
+_PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z]([a-z0-9-]{0,28}[a-z0-9])?")
+_REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
+_DD_SITE = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z]{2,}")
+
+
+class DeployError(Exception):
+    """A deploy that cannot start or a command that failed; the message says which."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="./deploy.sh deploy",
+        description="Deploy the six Cloud Functions and the scheduler job "
+        "(run terraform apply in infra/terraform first).",
+    )
+    parser.add_argument("--project", required=True, help="Google Cloud project id, e.g. my-project-123")
+    parser.add_argument("--region", required=True, help="region for functions and the scheduler job, e.g. europe-west1")
+    parser.add_argument("--dd-site", default="datadoghq.com", help="Datadog site (default datadoghq.com)")
+    parser.add_argument("--dry-run", action="store_true", help="stage and print every command; call nothing")
+    parser.add_argument(
+        "--add-secret-versions",
+        action="store_true",
+        help="add API_KEYS, DD_API_KEY, GEMINI_API_KEY from the environment as new secret versions without asking",
+    )
+    parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not _PROJECT.fullmatch(args.project):
+        parser.error(
+            f"--project {args.project!r} is not a Google Cloud project id "
+            "(lowercase letters, digits or hyphens, starting with a letter, at most 30)"
+        )
+    if not _REGION.fullmatch(args.region):
+        parser.error(f"--region {args.region!r} is not a Google Cloud region (like europe-west1 or us-central1)")
+    if not _DD_SITE.fullmatch(args.dd_site):
+        parser.error(f"--dd-site {args.dd_site!r} is not a Datadog site (like datadoghq.com or datadoghq.eu)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    catalog = load_catalog()
+    staged: dict[str, Path] = {}
+    unstaged: list[str] = []
+    for spec in catalog.functions:
+        try:
+            staged[spec.name] = stage_function(spec, args.build_dir)
+        except StagingError as error:
+            unstaged.append(str(error))
+    target = Target(project=args.project, region=args.region, dd_site=args.dd_site, staged_sources=staged)
+    secrets_in_env = [name for name in catalog.secrets if os.environ.get(name)]
+    if args.dry_run:
+        for problem in unstaged:
+            print(f"warning: not staged, a real deploy would stop here: {problem}", file=sys.stderr)
+        print_plan(catalog, target, secrets_in_env, staged, unstaged)
+        return 0
+    if unstaged:
+        print("error: cannot stage every function: " + "; ".join(unstaged), file=sys.stderr)
+        return 1
+    try:
+        run_deploy(catalog, target, secrets_in_env, add_without_asking=args.add_secret_versions)
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"==> deployed {len(catalog.functions)} functions to {args.project} in {args.region}")
+    return 0
+
+
+def print_plan(
+    catalog: Catalog, target: Target, secrets_in_env: list[str], staged: dict[str, Path], unstaged: list[str]
+) -> None:
+    print("#!/usr/bin/env bash")
+    print(f"# ./deploy.sh deploy --project {target.project} --region {target.region}: the commands, not run")
+    print("set -euo pipefail")
+    for name, path in staged.items():
+        print(f"# staged {name}: {path}")
+    for problem in unstaged:
+        print(f"# NOT STAGED (a real deploy stops here): {problem}")
+    if secrets_in_env:
+        print(
+            "# secrets set in your environment: deploy asks before adding each as a new version "
+            "(--add-secret-versions: without asking); the value is piped, never printed"
+        )
+        for line in render_steps(secret_steps(catalog, target, secrets_in_env)):
+            print(line)
+    for line in render_steps(deploy_steps(catalog, target)):
+        print(line)
+
+
+def run_deploy(catalog: Catalog, target: Target, secrets_in_env: list[str], *, add_without_asking: bool) -> None:
+    if shutil.which("gcloud") is None:
+        raise DeployError(
+            "gcloud is not on PATH: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) "
+            "and run gcloud auth login"
+        )
+    chosen = [name for name in secrets_in_env if add_without_asking or _confirm(name, catalog.secrets[name])]
+    captured: dict[str, str] = {}
+    for step in secret_steps(catalog, target, chosen) + deploy_steps(catalog, target):
+        _run_step(step, captured)
+
+
+def _confirm(env_name: str, secret: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"==> {env_name} is set; not adding it to {secret} (no terminal to ask; use --add-secret-versions)")
+        return False
+    answer = input(f"Add {env_name} from your environment as a new version of secret {secret}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _run_step(step: Step, captured: dict[str, str]) -> None:
+    for line in render_steps([step]):
+        print(f"+ {line}" if not line.startswith("#") else f"==> {line[2:]}")
+    if isinstance(step, CreateOrUpdate):
+        exists = _call(step.probe, captured, check=False, quiet=True) == 0
+        _call(step.update if exists else step.create, captured)
+    else:
+        _call(step, captured)
+
+
+def _call(command: Command, captured: dict[str, str], *, check: bool = True, quiet: bool = False) -> int:
+    argv = resolve(command.argv, captured)
+    stdin = None
+    if command.stdin_from_env:
+        stdin = os.environ[command.stdin_from_env].encode()
+    done = subprocess.run(
+        argv,
+        input=stdin,
+        stdout=subprocess.PIPE if command.capture or quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+    if check and done.returncode != 0:
+        raise DeployError(f"{argv[0]} {' '.join(argv[1:4])} ... failed (exit {done.returncode}); see its output above")
+    if command.capture:
+        value = done.stdout.decode().strip()
+        if not value:
+            raise DeployError(f"{' '.join(argv[:4])} ... printed nothing, so {command.capture} is unknown")
+        captured[command.capture] = value
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
