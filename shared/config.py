@@ -20,8 +20,6 @@ PASSTHROUGH_VARIABLES: dict[str, str] = {
     "FIRESTORE_EMULATOR_HOST": "host:port of the Firestore emulator (local only; read by google-cloud-firestore).",
     "STORAGE_EMULATOR_HOST": "URL of the Cloud Storage emulator (local only; read by google-cloud-storage).",
     "PUBSUB_EMULATOR_HOST": "host:port of the Pub/Sub emulator (local only).",
-    "DD_API_KEY": "Datadog API key; with DD_LLMOBS_AGENTLESS_ENABLED=1 LLM Observability posts straight to Datadog.",
-    "DD_SITE": "Datadog site, e.g. datadoghq.com or datadoghq.eu.",
     "DD_LLMOBS_AGENTLESS_ENABLED": "1 in production (no agent beside a Cloud Function); unset locally.",
     "DD_TRACE_AGENT_URL": "Agent (locally: Datadog's test agent) that receives LLM Observability payloads.",
     "DD_APM_TRACING_ENABLED": "false: send LLM Observability data only, no APM traces.",
@@ -71,6 +69,45 @@ class Settings(BaseSettings):
     llmobs_flush_timeout_s: float = Field(
         2.0, description="Longest a request waits to hand its spans and evaluations to Datadog."
     )
+    shards_topic: str = Field(
+        "experiment-shards", description="Pub/Sub topic that carries experiment shards to `experiments-worker`."
+    )
+    shard_size: int = Field(
+        500, ge=1, description="Runs per shard: an experiment with more runs fans out through Pub/Sub."
+    )
+    max_concurrent_shards: int = Field(
+        4,
+        ge=1,
+        description="Shards one instance runs at once (more are refused and redelivered); in production "
+        "also the worker's max instances.",
+    )
+    model_calls_per_second: float = Field(
+        0.0, ge=0, description="Model calls per second one experiment process may make (0 = no cap)."
+    )
+    shard_max_attempts: int = Field(
+        5, ge=1, description="Deliveries of one shard before it is marked failed and reported."
+    )
+    shard_lease_s: float = Field(
+        600.0, gt=0, description="How long a worker holds a shard before a redelivery may take it over."
+    )
+    scheduler_audience: str = Field(
+        "", description="Expected `aud` of the Cloud Scheduler OIDC token (the function's URL)."
+    )
+    scheduler_service_account: str = Field(
+        "", description="Service account e-mail the Cloud Scheduler OIDC token must carry."
+    )
+    oidc_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v1/certs", description="Where Google's token-signing certificates are."
+    )
+    dd_api_key: str = Field(
+        "",
+        description="Datadog API key: LLM Observability posts with it when DD_LLMOBS_AGENTLESS_ENABLED=1, and "
+        "alerts also go to Datadog as events.",
+    )
+    dd_site: str = Field("datadoghq.com", description="Datadog site, e.g. datadoghq.com or datadoghq.eu.")
+    datadog_events_url: str = Field(
+        "", description="Override of Datadog's events endpoint (tests point it at a local server)."
+    )
 
     @field_validator("api_keys")
     @classmethod
@@ -86,6 +123,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_allowed_origins.split(",") if origin.strip()]
+
+    @property
+    def datadog_events_endpoint(self) -> str:
+        """Where alerts go as Datadog events; empty when Datadog is not configured."""
+        if self.datadog_events_url:
+            return self.datadog_events_url
+        return f"https://api.{self.dd_site}/api/v1/events" if self.dd_api_key else ""
 
     @property
     def gemini_configured(self) -> bool:

@@ -247,6 +247,9 @@ class ExperimentRecord(BaseModel):
     budget_usd: float | None = None
     estimated_cost_usd: float = 0.0
     baseline_experiment_id: str | None = None
+    shard_count: int = 0  # 0: runs in the process that started it; otherwise fanned out through Pub/Sub
+    schedule_id: str | None = None  # set when a schedule started it, with the slot it started in
+    slot: str | None = None
     status: ExperimentStatus = "queued"
     status_reason: str | None = None
     progress: ExperimentProgress = Field(default_factory=ExperimentProgress)
@@ -277,3 +280,102 @@ class RunRecord(BaseModel):
     evaluations: list[Evaluation] = Field(default_factory=list)
     llmobs_delivered: bool = False  # the run document is its own outbox: false until Datadog accepted its evaluations
     finished_at: datetime
+
+
+ShardStatus = Literal["pending", "running", "completed", "failed"]
+
+
+class ShardRecord(BaseModel):
+    """A contiguous range of a dataset version's entries, every variant and repetition of them
+    (`experiments/{id}/shards/{index}`). Entries are ordered by id; the version is frozen."""
+
+    index: int
+    after_entry_id: str | None  # the range starts after this entry (None: at the first)
+    last_entry_id: str  # ... and ends with this one
+    runs: int  # entries x variants x repetitions
+    status: ShardStatus = "pending"
+    published: bool = False
+    attempts: int = 0
+    lease_until: datetime | None = None
+    done: int = 0
+    failed: int = 0
+    last_error: str | None = None
+    updated_at: datetime
+
+
+class ScheduleDataset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str = Field("latest", description='a version, or "latest" for the newest published one')
+
+
+class BaselinePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Literal["previous", "pinned", "none"] = "previous"
+    experiment_id: str | None = Field(None, max_length=64)
+
+
+class AlertThresholds(BaseModel):
+    """When a scheduled experiment alerts. None turns a condition off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regression: bool = True  # a metric significantly worse than the baseline (paired tests, alpha 0.05)
+    quality_metric: str = "vote_count_accuracy"
+    min_quality: float | None = Field(None, ge=0, le=1)
+    max_negative_feedback_rate: float | None = Field(None, ge=0, le=1)
+    feedback_window_hours: int = Field(24, ge=1, le=24 * 90)
+    min_feedback_count: int = Field(10, ge=1)  # fewer feedbacks in the window say nothing
+    min_faithfulness: float | None = Field(0.7, ge=0, le=1)
+    max_evaluation_failure_rate: float | None = Field(0.05, ge=0, le=1)
+
+
+class ScheduleRecord(BaseModel):
+    """An experiment started every `interval_minutes` by `experiments-scheduled`
+    (`experiment_schedules/{schedule_id}`)."""
+
+    schedule_id: str
+    description: str = ""
+    enabled: bool = True
+    interval_minutes: int
+    dataset: ScheduleDataset
+    variants: list[Variant]
+    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
+    repetitions: int = 1
+    concurrency: int = 8
+    run_timeout_s: float = 120.0
+    budget_usd: float | None = None
+    baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+    last_slot: str | None = None
+    last_experiment_id: str | None = None
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+AlertKind = Literal[
+    "regression",
+    "quality_below_target",
+    "negative_feedback_rate",
+    "faithfulness_below_target",
+    "evaluation_failure_rate",
+    "shard_failed",
+]
+
+
+class AlertRecord(BaseModel):
+    """One alert (`alerts/{alert_id}`); its id is `{experiment_id}~{kind}`, so a condition alerts
+    once per experiment however often it is checked."""
+
+    alert_id: str
+    kind: AlertKind
+    experiment_id: str
+    schedule_id: str | None = None
+    severity: Literal["warning", "critical"] = "warning"
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    datadog_event_sent: bool = False
+    created_at: datetime

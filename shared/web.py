@@ -53,12 +53,15 @@ class Route:
         return found.groupdict() if found else None
 
 
-def serve(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
-    """Authenticate, route and answer; every error becomes the JSON error body. CORS applies to all."""
+def serve(
+    request: flask.Request, routes: Sequence[Route], *, authenticate: Callable[[flask.Request], None] | None = None
+) -> flask.Response:
+    """Authenticate (the API key unless told otherwise), route and answer; every error becomes the
+    JSON error body. CORS applies to all."""
     origin = request.headers.get("Origin")
     if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
         return preflight(origin, routes, request.path)
-    response = _answer(request, routes)
+    response = _answer(request, routes, authenticate or require_api_key)
     if origin and origin_allowed(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Content-Type"
@@ -66,9 +69,11 @@ def serve(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
     return response
 
 
-def _answer(request: flask.Request, routes: Sequence[Route]) -> flask.Response:
+def _answer(
+    request: flask.Request, routes: Sequence[Route], authenticate: Callable[[flask.Request], None]
+) -> flask.Response:
     try:
-        require_api_key(request)
+        authenticate(request)
         allowed = []
         for route in routes:
             params = route.match(request.path)

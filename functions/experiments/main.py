@@ -13,7 +13,7 @@ import functions_framework
 
 from shared.errors import InvalidField, NotFound
 from shared.services.experiments import ExperimentRequest, experiment_service
-from shared.web import Route, json_body, json_response, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
 
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_PAGE_SIZE = 500
@@ -73,6 +73,62 @@ def resume(request: flask.Request, experiment_id: str) -> flask.Response:
     return json_response({"experiment_id": experiment.experiment_id, "status": "running"}, 202)
 
 
+def create_schedule(request: flask.Request) -> flask.Response:
+    from shared.services.schedules import ScheduleRequest, schedule_service
+
+    wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
+    return json_response(schedule_service().create(wanted).model_dump(mode="json"), 201)
+
+
+def list_schedules(request: flask.Request) -> flask.Response:
+    from shared.services.schedules import schedule_service
+
+    return json_response({"items": [s.model_dump(mode="json") for s in schedule_service().list()]})
+
+
+def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    from shared.services.schedules import schedule_service
+
+    return json_response(schedule_service().get(_checked_schedule(schedule_id)).model_dump(mode="json"))
+
+
+def enable_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    return _set_enabled(schedule_id, True)
+
+
+def disable_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    return _set_enabled(schedule_id, False)
+
+
+def _set_enabled(schedule_id: str, enabled: bool) -> flask.Response:
+    from shared.services.schedules import schedule_service
+
+    schedule = schedule_service().set_enabled(_checked_schedule(schedule_id), enabled)
+    return json_response(schedule.model_dump(mode="json"))
+
+
+def list_alerts(request: flask.Request) -> flask.Response:
+    from shared.services.alerts import alert_service
+
+    schedule_id = request.args.get("schedule_id")
+    experiment_id = request.args.get("experiment_id")
+    limit = int_arg(request, "limit", default=100, low=1, high=500)
+    alerts = alert_service().list(
+        schedule_id=_checked_schedule(schedule_id) if schedule_id else None,
+        experiment_id=_checked(experiment_id) if experiment_id else None,
+        limit=limit,
+    )
+    return json_response({"items": [alert.model_dump(mode="json") for alert in alerts]})
+
+
+def _checked_schedule(schedule_id: str) -> str:
+    from shared.services.schedules import SCHEDULE_ID_PATTERN
+
+    if not re.match(SCHEDULE_ID_PATTERN, schedule_id):
+        raise NotFound(f"No schedule {schedule_id!r}.")
+    return schedule_id
+
+
 def _checked(experiment_id: str) -> str:
     if not _EXPERIMENT_ID.match(experiment_id):
         raise NotFound(f"No experiment {experiment_id!r}.")
@@ -80,6 +136,13 @@ def _checked(experiment_id: str) -> str:
 
 
 ROUTES = (
+    # Before `/{experiment_id}`, which would match these paths too.
+    Route("POST", "/schedules", create_schedule),
+    Route("GET", "/schedules", list_schedules),
+    Route("GET", "/schedules/{schedule_id}", get_schedule),
+    Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
+    Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
+    Route("GET", "/alerts", list_alerts),
     Route("POST", "/", start_experiment),
     Route("GET", "/{experiment_id}", get_status),
     Route("GET", "/{experiment_id}/results", get_results),

@@ -30,7 +30,12 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
     "feedback": ("feedback", "feedback"),
     "datasets": ("datasets", "datasets"),
     "experiments": ("experiments", "experiments"),
+    "experiments-scheduled": ("experiments_scheduled", "experiments_scheduled"),
+    "experiments-worker": ("experiments_worker", "experiments_worker"),
 }
+
+# Pub/Sub-triggered: not called by clients (in production only its trigger may invoke it).
+CLOUD_EVENT_FUNCTIONS = frozenset({"experiments-worker"})
 
 
 def load_functions() -> dict[str, Any]:
@@ -64,7 +69,7 @@ def build_app() -> DispatcherMiddleware:
         if request.path != "/healthz":
             missing = {"error": {"code": "not_found", "message": f"No function at {request.path}.", "details": None}}
             return Response(json.dumps(missing), status=404, mimetype="application/json")
-        checks: dict[str, bool] = {name: _function_answers(app) for name, app in apps.items()}
+        checks: dict[str, bool] = {name: _function_answers(name, app) for name, app in apps.items()}
         checks.update({name: _answers(url) for name, url in emulator_endpoints().items()})
         healthy = all(checks.values())
         body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", "checks": checks}
@@ -84,9 +89,11 @@ def _root_path_is_slash(app: Any) -> Any:
     return wsgi
 
 
-def _function_answers(app: Any) -> bool:
-    # Without a key every function must answer 401 with our JSON body: proof it is loaded and routing.
+def _function_answers(name: str, app: Any) -> bool:
     response = Client(app).get("/")
+    if name in CLOUD_EVENT_FUNCTIONS:  # takes only POSTed events: a 405 proves it is loaded
+        return response.status_code == 405
+    # Without a key every HTTP function must answer 401 with our JSON body: proof it is loaded and routing.
     return response.status_code == 401 and response.is_json
 
 

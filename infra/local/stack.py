@@ -203,6 +203,7 @@ class LocalStackRunner:
             ensure_bucket(stack.storage_url, stack.project, stack.bucket)
         except EmulatorError as exc:
             raise StackError(str(exc)) from exc
+        self.ensure_shard_subscription()
         self.start_gateway()
         self.state().write()
         say(f"stack healthy in {time.monotonic() - started:.1f} s: gateway {self.gateway_url}")
@@ -225,6 +226,21 @@ class LocalStackRunner:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+
+    def ensure_shard_subscription(self) -> None:
+        """Experiment shards: the topic, pushed by the Pub/Sub emulator to the gateway's worker."""
+        endpoint = f"{self.gateway_url}/experiments-worker"
+        result = subprocess.run(
+            [sys.executable, "-m", "infra.local.pubsub", "--push-endpoint", endpoint],
+            env=self.child_environment(),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"Could not create the shards topic on the Pub/Sub emulator: {result.stderr.strip()}")
+        say(f"shards topic pushed to {endpoint}")
 
     def start_gateway(self) -> None:
         env = self.child_environment()

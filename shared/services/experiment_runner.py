@@ -75,6 +75,24 @@ class AdaptiveLimiter:
             self._successes = 0
 
 
+class CallRate:
+    """At most `per_second` model calls a second from this process (0: no cap), shared by every
+    experiment and shard the process runs: the model's quota is per project, not per experiment."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        now = time.monotonic()
+        at = max(now, self._next)
+        self._next = at + self._interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
 class _ImageCache:
     """Each image read from Cloud Storage once per experiment (variants and repetitions share it)."""
 
@@ -195,6 +213,18 @@ class RunWriter:
 
 
 @dataclass(frozen=True)
+class EntryRange:
+    """Entries after `after` up to `last` inclusive, in id order (None: from the first / to the end)."""
+
+    after: str | None = None
+    last: str | None = None
+
+
+class ExperimentStopped(Exception):
+    """A shard stopped before all its runs were done (its share of the budget was spent)."""
+
+
+@dataclass(frozen=True)
 class _Job:
     entry: DatasetEntry
     variant: Variant
@@ -216,12 +246,37 @@ class ExperimentRunner:
         self._datasets = datasets
         self._images = images
         self._cost_of = cost_of
+        self._call_rate = CallRate(settings.model_calls_per_second)
 
     async def run(self, experiment_id: str) -> ExperimentRecord:
         """Do every run not yet succeeded, then summarise. Safe to call again after a crash."""
         experiment = self._experiments.get(experiment_id)
         succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
         resumed = bool(succeeded) or self._experiments.progress(experiment_id)[0] > 0
+        finished, reason = await self._execute(experiment, succeeded, EntryRange(), experiment.budget_usd)
+        return self._finish(experiment, reason, finished, resumed=resumed)
+
+    async def run_range(self, experiment_id: str, entries: EntryRange, *, budget_usd: float | None) -> list[RunRecord]:
+        """Do the runs of one shard (its entries, every variant and repetition) not yet succeeded;
+        the experiment is summarised apart, when its last shard lands (`finish_from_store`)."""
+        experiment = self._experiments.get(experiment_id)
+        succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
+        finished, reason = await self._execute(experiment, succeeded, entries, budget_usd)
+        if reason:
+            raise ExperimentStopped(reason)
+        return finished
+
+    def experiment(self, experiment_id: str) -> ExperimentRecord:
+        return self._experiments.get(experiment_id)
+
+    def finish_from_store(self, experiment_id: str, *, reason: str | None = None) -> ExperimentRecord:
+        """Summarise an experiment from every run stored (all its shards have landed)."""
+        return self._finish(self._experiments.get(experiment_id), reason, [], resumed=True)
+
+    async def _execute(
+        self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange, budget_usd: float | None
+    ) -> tuple[list[RunRecord], str | None]:
+        experiment_id = experiment.experiment_id
         now = datetime.now(UTC)
         self._experiments.update(
             experiment_id,
@@ -243,8 +298,8 @@ class ExperimentRunner:
 
         async def one(job: _Job) -> None:
             nonlocal reason
-            if experiment.budget_usd is not None and spent["usd"] >= experiment.budget_usd:
-                reason = f"stopped: the budget of ${experiment.budget_usd:.2f} was spent"
+            if budget_usd is not None and spent["usd"] >= budget_usd:
+                reason = f"stopped: the budget of ${budget_usd:.2f} was spent"
                 return
             run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images)
             spent["usd"] += self._cost_of(job.variant.model, run.usage)
@@ -252,15 +307,19 @@ class ExperimentRunner:
             writer.put(run)
 
         try:
-            await asyncio.gather(*[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded)])
+            await asyncio.gather(
+                *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
+            )
         finally:
             writer.close()
-        return self._finish(experiment, reason, finished, resumed=resumed)
+        return finished, reason
 
-    async def _jobs(self, experiment: ExperimentRecord, succeeded: set[str]) -> AsyncIterator[_Job]:
+    async def _jobs(
+        self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
+    ) -> AsyncIterator[_Job]:
         """The runs still to do, page by page: the first runs start while later entries are read
         (reading 1,000 entries took about 0.4 s before any model call could start)."""
-        after: str | None = None
+        after = entries.after
         page_size = max(32, 2 * experiment.concurrency)
         order = random.Random(experiment.experiment_id)
         while True:
@@ -271,10 +330,11 @@ class ExperimentRunner:
                 page_size=page_size,
                 after=after,
             )
+            in_range = [entry for entry in page if entries.last is None or entry.id <= entries.last]
             jobs = [
                 _Job(entry, variant, repetition)
                 for repetition in range(experiment.repetitions)
-                for entry in page
+                for entry in in_range
                 for variant in experiment.variants
                 if run_id(entry.id, variant.name, repetition) not in succeeded
             ]
@@ -283,7 +343,7 @@ class ExperimentRunner:
             order.shuffle(jobs)
             for job in jobs:
                 yield job
-            if len(page) < page_size:
+            if len(page) < page_size or len(in_range) < len(page):
                 return
             after = page[-1].id
             page_size = _ENTRY_PAGE
@@ -358,6 +418,7 @@ class ExperimentRunner:
             )
             while failure is None:
                 attempts += 1
+                await self._call_rate.wait()
                 remaining = deadline - time.perf_counter()
                 with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
                     try:

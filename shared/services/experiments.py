@@ -27,10 +27,12 @@ from shared.prompts import get_prompt
 from shared.services.datasets import check_name, check_version
 from shared.services.experiment_runner import ExperimentRunner
 from shared.services.paging import decode_page_token, encode_page_token
+from shared.services.shards import ShardMessage, ShardPublisher, ShardWorker, plan_shards
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.images import GcsImageStore
+from shared.storage.shards import FirestoreShardRepository
 
 logger = logging.getLogger(__name__)
 
@@ -110,15 +112,23 @@ class ExperimentService:
         experiments: FirestoreExperimentRepository,
         datasets: FirestoreDatasetRepository,
         runner: ExperimentRunner,
+        shards: FirestoreShardRepository,
+        publisher: ShardPublisher,
     ) -> None:
         self._settings = settings
         self._experiments = experiments
         self._datasets = datasets
         self._runner = runner
+        self._shards = shards
+        self._publisher = publisher
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def plan(self, request: ExperimentRequest) -> ExperimentRecord:
+    @property
+    def runner(self) -> ExperimentRunner:
+        return self._runner
+
+    def plan(self, request: ExperimentRequest, *, experiment_id: str | None = None) -> ExperimentRecord:
         """Check everything a client sent and build the experiment, storing nothing."""
         from shared.evaluation.summary import estimated_cost_usd
 
@@ -151,7 +161,7 @@ class ExperimentService:
                 details={"estimated_cost_usd": round(estimate, 4), "budget_usd": request.budget_usd},
             )
         return ExperimentRecord(
-            experiment_id=uuid.uuid4().hex,
+            experiment_id=experiment_id or uuid.uuid4().hex,
             name=request.name,
             dataset_name=request.dataset.name,
             dataset_version=request.dataset.version,
@@ -167,19 +177,56 @@ class ExperimentService:
             created_at=datetime.now(UTC),
         )
 
-    def start(self, request: ExperimentRequest) -> ExperimentRecord:
-        experiment = self.plan(request)
+    def start(
+        self,
+        request: ExperimentRequest,
+        *,
+        experiment_id: str | None = None,
+        schedule_id: str | None = None,
+        slot: str | None = None,
+        fan_out: bool = False,
+    ) -> ExperimentRecord:
+        """Store and start an experiment: in this process, or, when it has more runs than a shard
+        (or `fan_out`), as shards through Pub/Sub. Conflict when `experiment_id` exists."""
+        experiment = self.plan(request, experiment_id=experiment_id)
+        experiment.schedule_id, experiment.slot = schedule_id, slot
         if request.dry_run:
+            return experiment
+        if fan_out or experiment.progress.total > self._settings.shard_size:
+            shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
+            experiment.shard_count = len(shards)
+            self._shards.create_experiment(experiment, shards)
+            self.publish_unpublished(experiment.experiment_id)
             return experiment
         self._experiments.create(experiment)
         self._launch(experiment.experiment_id)
         return experiment
+
+    def publish_unpublished(self, experiment_id: str, *, include_unfinished: bool = False) -> list[int]:
+        """Publish the shards not yet published (or, to resume, every shard not finished)."""
+        shards = self._shards.all(experiment_id)
+        wanted = [
+            s.index
+            for s in shards
+            if not s.published or (include_unfinished and s.status in ("pending", "running", "failed"))
+        ]
+        if not wanted:
+            return []
+        published = self._publisher.publish([ShardMessage(experiment_id, index) for index in wanted])
+        if published:
+            self._shards.mark_published(experiment_id, published)
+        return published
 
     def resume(self, experiment_id: str) -> ExperimentRecord:
         """Run again what is missing or failed (after a crash, a redeploy, or failures)."""
         experiment = self._experiments.get(experiment_id)
         if experiment.status == "completed" and experiment.progress.failed == 0:
             raise Conflict("The experiment is complete; nothing to resume.")
+        if experiment.shard_count:
+            self._shards.reopen_failed(experiment_id)
+            self._experiments.update(experiment_id, {"status": "running", "status_reason": None})
+            self.publish_unpublished(experiment_id, include_unfinished=True)
+            return self._experiments.get(experiment_id)
         self._launch(experiment_id)
         return self._experiments.get(experiment_id)
 
@@ -228,6 +275,15 @@ class ExperimentService:
                 f"POST /experiments/{experiment_id}/resume continues it"
             )
         body["dataset"] = {"name": experiment.dataset_name, "version": experiment.dataset_version}
+        if experiment.shard_count:
+            shards = self._shards.all(experiment_id)
+            body["shards"] = {
+                "total": len(shards),
+                **{
+                    state: sum(s.status == state for s in shards)
+                    for state in ("pending", "running", "completed", "failed")
+                },
+            }
         return body
 
     def results(self, experiment_id: str, *, page_size: int, page_token: str | None) -> dict[str, Any]:
@@ -305,4 +361,25 @@ def experiment_service() -> ExperimentService:
         images=GcsImageStore(storage_client(), settings.images_bucket),
         cost_of=_cost_of,
     )
-    return ExperimentService(settings=settings, experiments=experiments, datasets=datasets, runner=runner)
+    return ExperimentService(
+        settings=settings,
+        experiments=experiments,
+        datasets=datasets,
+        runner=runner,
+        shards=FirestoreShardRepository(firestore_client()),
+        publisher=ShardPublisher(settings),
+    )
+
+
+@lru_cache(maxsize=1)
+def shard_worker() -> ShardWorker:
+    from shared.services.alerts import alert_service
+
+    settings = get_settings()
+    service = experiment_service()
+    return ShardWorker(
+        settings=settings,
+        shards=FirestoreShardRepository(firestore_client()),
+        runner=service.runner,
+        alerts=alert_service(),
+    )

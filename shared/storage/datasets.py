@@ -82,6 +82,17 @@ class FirestoreDatasetRepository:
             listed.append((_dataset(snapshot.to_dict()), sorted(versions, key=lambda v: v.created_at)))
         return listed
 
+    def latest_published(self, name: str) -> DatasetVersion:
+        """The most recently published version (a schedule's "latest")."""
+        self.dataset(name)
+        versions = [
+            DatasetVersion.model_validate(v.to_dict()) for v in self._dataset_ref(name).collection("versions").stream()
+        ]
+        published = [v for v in versions if v.status == "published" and v.published_at is not None]
+        if not published:
+            raise NotFound(f"Dataset {name!r} has no published version yet.", details={"name": name})
+        return max(published, key=lambda v: v.published_at or v.created_at)
+
     def version(self, name: str, version: str) -> DatasetVersion:
         snapshot = self._version_ref(name, version).get()
         if not snapshot.exists:

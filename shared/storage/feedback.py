@@ -7,6 +7,7 @@ It reads nothing, so feedback on one busy extraction does not contend.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.models import EvaluationSubmission, FeedbackRecord, VoteExtraction
@@ -52,6 +53,15 @@ class FirestoreFeedbackRepository:
         query = self._collection.where(filter=FieldFilter("extraction_id", "==", extraction_id)).limit(LIST_LIMIT)
         records = [FeedbackRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
         return sorted(records, key=lambda record: record.created_at)
+
+    def counts_since(self, since: datetime) -> tuple[int, int]:
+        """(feedbacks, thumbs-down feedbacks) created at or after `since`, by aggregation queries."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        recent = self._collection.where(filter=FieldFilter("created_at", ">=", since))
+        negative = recent.where(filter=FieldFilter("feedback_type", "==", "thumbs_down"))
+        total = recent.count().get()[0][0].value
+        return int(total), int(negative.count().get()[0][0].value)
 
 
 def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import uuid
 
+from shared.config import get_settings
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply
 
@@ -36,3 +39,39 @@ def truth_responder(truths: dict[bytes, dict]):
         return extraction_reply(truths[request.images[0].data])
 
     return respond
+
+
+def large_published_dataset(datasets_client, forms, size: int) -> tuple[str, list[str]]:
+    """A published dataset of `size` entries that cycle through `forms` (entry i shows form
+    i % len(forms)): the images are uploaded once, the rest imported by image_uri as JSONL.
+    Returns its name and each entry's form index, in id order."""
+    name = f"big_{uuid.uuid4().hex[:8]}"
+    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+    first = [
+        {
+            "id": f"e{i:05d}",
+            "input": {"image_base64": base64.b64encode(form.image).decode()},
+            "expected_output": form.truth.model_dump(),
+        }
+        for i, form in enumerate(forms)
+    ]
+    created = datasets_client.post(f"/{name}/v1/entries", json={"entries": first}, headers=HEADERS)
+    assert created.status_code == 201, created.json
+    bucket = get_settings().images_bucket  # images are content-addressed: their URIs are known
+    uris = [f"gs://{bucket}/images/sha256/{hashlib.sha256(form.image).hexdigest()}" for form in forms]
+    lines = [
+        json.dumps(
+            {
+                "id": f"e{i:05d}",
+                "input": {"image_uri": uris[i % len(forms)]},
+                "expected_output": forms[i % len(forms)].truth.model_dump(),
+            }
+        )
+        for i in range(len(forms), size)
+    ]
+    imported = datasets_client.post(
+        f"/{name}/v1/import", data="\n".join(lines), headers=HEADERS, content_type="application/x-ndjson"
+    )
+    assert imported.status_code == 200 and imported.json["imported"] == size - len(forms), imported.json
+    assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
+    return name, [i % len(forms) for i in range(size)]

@@ -1,0 +1,62 @@
+"""`experiments-scheduled`: the Cloud Scheduler target (API.md "experiments").
+
+Starts every due schedule once per time slot, then resends what Datadog has not accepted yet
+(evaluations and alert events). Called with Cloud Scheduler's OIDC token; locally the API key
+works too (shared.scheduler_auth).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import flask
+import functions_framework
+
+from shared.errors import InvalidField, MalformedRequest
+from shared.scheduler_auth import require_scheduler
+from shared.web import Route, json_response, serve
+
+# Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
+# carries the same time, so it lands in the same slot even when it arrives in the next one.
+SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
+MAX_SCHEDULE_TIME_SKEW = timedelta(days=1)
+
+
+@functions_framework.http
+def experiments_scheduled(request: flask.Request) -> flask.Response:
+    return serve(request, ROUTES, authenticate=require_scheduler)
+
+
+def run_due_schedules(request: flask.Request) -> flask.Response:
+    from shared.services.alerts import alert_service
+    from shared.services.evaluation_resend import resend_pending
+    from shared.services.schedules import schedule_service
+
+    report: dict = schedule_service().run_due(_schedule_time(request))
+    report["resent"] = {
+        "evaluations": resend_pending(max_rounds=5).delivered,
+        "alert_events": alert_service().resend_events(),
+    }
+    return json_response(report)
+
+
+def _schedule_time(request: flask.Request) -> datetime:
+    raw = request.headers.get(SCHEDULE_TIME_HEADER)
+    now = datetime.now(UTC)
+    if raw is None:
+        return now
+    try:
+        stamped = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedRequest(f"{SCHEDULE_TIME_HEADER} must be an RFC 3339 time.") from None
+    if stamped.tzinfo is None:
+        raise MalformedRequest(f"{SCHEDULE_TIME_HEADER} must carry a time zone.")
+    if abs(stamped - now) > MAX_SCHEDULE_TIME_SKEW:
+        raise InvalidField(
+            f"{SCHEDULE_TIME_HEADER} is more than a day away from now: a replayed or forged trigger.",
+            details={"field": SCHEDULE_TIME_HEADER},
+        )
+    return stamped
+
+
+ROUTES = (Route("POST", "/", run_due_schedules),)

@@ -1,0 +1,39 @@
+"""`experiments-worker`: runs one shard of a large experiment, delivered by Pub/Sub.
+
+A CloudEvent function (Pub/Sub trigger in production; locally the Pub/Sub emulator's push
+subscription to the gateway, which functions-framework turns into a CloudEvent). Returning acks
+the message; raising refuses it, and Pub/Sub delivers it again later (a busy shard or instance,
+a failure worth retrying). A message that is not a shard is acked and logged: redelivering it
+cannot help. In production only the trigger's service account may invoke it (IAM).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+
+@functions_framework.cloud_event
+def experiments_worker(cloud_event: CloudEvent) -> None:
+    from shared.services.experiments import shard_worker
+    from shared.services.shards import ShardMessage
+
+    try:
+        message = ShardMessage.decode(base64.b64decode(cloud_event.data["message"]["data"], validate=True))
+    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+        logger.error("dropped a Pub/Sub message that is not a shard (%s): %s", type(error).__name__, error)
+        return
+    try:
+        outcome = shard_worker().process(message)
+    except NotFound as error:  # its experiment was deleted: nothing to run
+        logger.error("dropped shard %s of %s: %s", message.shard, message.experiment_id, error.message)
+        return
+    logger.info("shard %s of %s: %s", message.shard, message.experiment_id, outcome)

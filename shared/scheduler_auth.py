@@ -1,0 +1,53 @@
+"""Who may trigger `experiments-scheduled`: Cloud Scheduler, by a Google-signed OIDC token.
+
+The token must be signed by Google, be meant for this function (`aud`) and name the scheduler's
+service account (`email`, verified). Locally (ENVIRONMENT=local) the API key is accepted too, so
+the trigger can be called by hand and by tests.
+"""
+
+from __future__ import annotations
+
+import flask
+
+from shared.config import get_settings
+from shared.errors import Forbidden, Unauthenticated
+from shared.web import API_KEY_HEADER, require_api_key
+
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+
+
+def require_scheduler(request: flask.Request) -> None:
+    settings = get_settings()
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        verify_scheduler_token(authorization.removeprefix("Bearer ").strip())
+        return
+    if settings.environment == "local" and request.headers.get(API_KEY_HEADER):
+        require_api_key(request)
+        return
+    raise Unauthenticated("A Google-signed OIDC token from Cloud Scheduler is required (Authorization: Bearer).")
+
+
+def verify_scheduler_token(token: str) -> dict:
+    from google.auth import exceptions
+    from google.auth.transport import requests as google_requests
+    from google.oauth2 import id_token
+
+    settings = get_settings()
+    if not settings.scheduler_audience or not settings.scheduler_service_account:
+        raise Forbidden("This deployment names no SCHEDULER_AUDIENCE and SCHEDULER_SERVICE_ACCOUNT to accept.")
+    try:
+        claims = id_token.verify_token(
+            token,
+            google_requests.Request(),
+            audience=settings.scheduler_audience,
+            certs_url=settings.oidc_certs_url,
+            clock_skew_in_seconds=10,
+        )
+    except (ValueError, exceptions.GoogleAuthError) as error:
+        raise Unauthenticated(f"The OIDC token was refused: {error}") from None
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise Unauthenticated("The OIDC token was not issued by Google.")
+    if claims.get("email") != settings.scheduler_service_account or not claims.get("email_verified"):
+        raise Forbidden("The OIDC token names another service account than the scheduler's.")
+    return claims

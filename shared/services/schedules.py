@@ -1,0 +1,168 @@
+"""Scheduled experiments: schedules kept in Firestore, started by `experiments-scheduled`.
+
+A schedule runs once per time slot of `interval_minutes` (slots are aligned to UTC midnight of
+1970, so an hourly schedule's slots start on the hour). The experiment a schedule starts in a slot
+has the id `s-{schedule_id}-{slot}`, and creating it is one atomic create: a trigger retried or sent
+twice finds it there and starts nothing (it only republishes shards a crashed trigger left
+unpublished). Scheduled experiments always fan out through Pub/Sub, so the trigger returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from shared.errors import Conflict, VoteExtractorError
+from shared.models import AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord, Variant
+from shared.services.experiments import MAX_CONCURRENCY, DatasetRef, ExperimentRequest, ExperimentService
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.schedules import FirestoreScheduleRepository
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+LATEST = "latest"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ScheduleRequest(BaseModel):
+    """POST /experiments/schedules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_id: str = Field(pattern=SCHEDULE_ID_PATTERN)
+    description: str = Field("", max_length=500)
+    enabled: StrictBool = True
+    interval_minutes: StrictInt = Field(ge=5, le=60 * 24 * 31)
+    dataset: ScheduleDataset
+    variants: list[Variant] = Field(min_length=1, max_length=10)
+    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
+    repetitions: StrictInt = Field(1, ge=1, le=20)
+    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
+    run_timeout_s: float = Field(120.0, gt=0, le=900)
+    budget_usd: float | None = Field(None, ge=0)
+    baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+
+    @field_validator("baseline")
+    @classmethod
+    def _pinned_needs_an_id(cls, baseline: BaselinePolicy) -> BaselinePolicy:
+        if (baseline.policy == "pinned") != bool(baseline.experiment_id):
+            raise ValueError('name experiment_id exactly when the policy is "pinned"')
+        return baseline
+
+
+def slot_of(schedule_time: datetime, interval_minutes: int) -> str:
+    """The slot `schedule_time` falls in, as its UTC start time `YYYYMMDDTHHMMZ`."""
+    minutes = int((schedule_time.astimezone(UTC) - _EPOCH).total_seconds() // 60)
+    start = _EPOCH + timedelta(minutes=minutes - minutes % interval_minutes)
+    return start.strftime("%Y%m%dT%H%MZ")
+
+
+def experiment_id_for(schedule_id: str, slot: str) -> str:
+    return f"s-{schedule_id}-{slot}"
+
+
+class ScheduleService:
+    def __init__(
+        self,
+        *,
+        schedules: FirestoreScheduleRepository,
+        datasets: FirestoreDatasetRepository,
+        experiments: ExperimentService,
+    ) -> None:
+        self._schedules = schedules
+        self._datasets = datasets
+        self._experiments = experiments
+
+    def create(self, request: ScheduleRequest) -> ScheduleRecord:
+        now = datetime.now(UTC)
+        schedule = ScheduleRecord(**request.model_dump(), created_at=now, updated_at=now)
+        self._experiments.plan(self._experiment_request(schedule))  # everything checked before storing
+        self._schedules.create(schedule)
+        return schedule
+
+    def get(self, schedule_id: str) -> ScheduleRecord:
+        return self._schedules.get(schedule_id)
+
+    def list(self) -> list[ScheduleRecord]:
+        return self._schedules.list()
+
+    def set_enabled(self, schedule_id: str, enabled: bool) -> ScheduleRecord:
+        return self._schedules.update(schedule_id, {"enabled": enabled})
+
+    def run_due(self, schedule_time: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Start every enabled schedule whose slot for `schedule_time` has not started yet."""
+        report: dict[str, list[dict[str, Any]]] = {"started": [], "already_started": [], "errors": []}
+        for schedule in self._schedules.enabled():
+            slot = slot_of(schedule_time, schedule.interval_minutes)
+            experiment_id = experiment_id_for(schedule.schedule_id, slot)
+            item = {"schedule_id": schedule.schedule_id, "slot": slot, "experiment_id": experiment_id}
+            try:
+                self._experiments.start(
+                    self._experiment_request(schedule),
+                    experiment_id=experiment_id,
+                    schedule_id=schedule.schedule_id,
+                    slot=slot,
+                    fan_out=True,
+                )
+            except Conflict as error:
+                if error.code != "experiment_exists":
+                    self._record_error(schedule, item, error, report)
+                    continue
+                # Started by an earlier delivery of this trigger; publish what it may not have.
+                item["republished_shards"] = self._experiments.publish_unpublished(experiment_id)
+                report["already_started"].append(item)
+                continue
+            except VoteExtractorError as error:  # the dataset or a model went away: keep the others going
+                self._record_error(schedule, item, error, report)
+                continue
+            self._schedules.update(
+                schedule.schedule_id, {"last_slot": slot, "last_experiment_id": experiment_id, "last_error": None}
+            )
+            report["started"].append(item)
+        return report
+
+    def _record_error(
+        self, schedule: ScheduleRecord, item: dict[str, Any], error: VoteExtractorError, report: dict[str, Any]
+    ) -> None:
+        logger.warning("schedule %s could not start: %s", schedule.schedule_id, error.message)
+        self._schedules.update(schedule.schedule_id, {"last_error": error.message})
+        report["errors"].append(item | {"error": {"code": error.code, "message": error.message}})
+
+    def _experiment_request(self, schedule: ScheduleRecord) -> ExperimentRequest:
+        version = schedule.dataset.version
+        if version == LATEST:
+            version = self._datasets.latest_published(schedule.dataset.name).version
+        baseline = {
+            "pinned": schedule.baseline.experiment_id,
+            "previous": schedule.last_experiment_id,
+            "none": None,
+        }[schedule.baseline.policy]
+        return ExperimentRequest(
+            name=f"schedule {schedule.schedule_id}",
+            dataset=DatasetRef(name=schedule.dataset.name, version=version),
+            variants=[variant.model_copy(deep=True) for variant in schedule.variants],
+            evaluators=schedule.evaluators,
+            repetitions=schedule.repetitions,
+            concurrency=schedule.concurrency,
+            run_timeout_s=schedule.run_timeout_s,
+            budget_usd=schedule.budget_usd,
+            baseline_experiment_id=baseline,
+        )
+
+
+@lru_cache(maxsize=1)
+def schedule_service() -> ScheduleService:
+    from shared.services.experiments import experiment_service
+    from shared.storage.clients import firestore_client
+
+    return ScheduleService(
+        schedules=FirestoreScheduleRepository(firestore_client()),
+        datasets=FirestoreDatasetRepository(firestore_client()),
+        experiments=experiment_service(),
+    )

@@ -1,0 +1,131 @@
+"""An experiment's shards in Firestore: `experiments/{id}/shards/{index}`.
+
+A shard is taken under a lease (an update preconditioned on the document's update time), so two
+deliveries of one Pub/Sub message never run it at once; a lease that outlives a crashed worker
+lets a later delivery take it over. Every take counts as an attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from shared.errors import Conflict, NotFound
+from shared.models import ExperimentRecord, ShardRecord
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+MAX_SHARDS = 400  # the experiment and its shards are created in one batch (500 writes at most)
+
+
+@dataclass(frozen=True)
+class ShardClaim:
+    """What a delivery found: `acquired` (run it), `finished` (ack), `busy` (redeliver later), or
+    `exhausted` (it has failed too often: now marked failed)."""
+
+    outcome: Literal["acquired", "finished", "busy", "exhausted"]
+    shard: ShardRecord
+
+
+def shard_document_id(index: int) -> str:
+    return f"{index:04d}"
+
+
+class FirestoreShardRepository:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+        self._experiments = client.collection("experiments")
+
+    def _shards(self, experiment_id: str) -> firestore.CollectionReference:
+        return self._experiments.document(experiment_id).collection("shards")
+
+    def create_experiment(self, experiment: ExperimentRecord, shards: list[ShardRecord]) -> None:
+        """The experiment and all its shards, atomically: Conflict when the id exists (a schedule's
+        slot already started, a retried trigger)."""
+        from google.api_core import exceptions
+
+        if len(shards) > MAX_SHARDS:
+            raise ValueError(f"at most {MAX_SHARDS} shards per experiment")
+        batch = self._client.batch()
+        batch.create(self._experiments.document(experiment.experiment_id), experiment.model_dump(mode="python"))
+        for shard in shards:
+            batch.create(
+                self._shards(experiment.experiment_id).document(shard_document_id(shard.index)), shard.model_dump()
+            )
+        try:
+            batch.commit()
+        except exceptions.AlreadyExists:
+            raise Conflict(f"Experiment {experiment.experiment_id!r} exists.", code="experiment_exists") from None
+
+    def all(self, experiment_id: str) -> list[ShardRecord]:
+        return [ShardRecord.model_validate(s.to_dict()) for s in self._shards(experiment_id).stream()]
+
+    def mark_published(self, experiment_id: str, indexes: list[int]) -> None:
+        batch = self._client.batch()
+        for index in indexes:
+            batch.update(
+                self._shards(experiment_id).document(shard_document_id(index)),
+                {"published": True, "updated_at": datetime.now(UTC)},
+            )
+        batch.commit()
+
+    def claim(self, experiment_id: str, index: int, *, lease_s: float, max_attempts: int) -> ShardClaim:
+        from google.api_core import exceptions
+
+        reference = self._shards(experiment_id).document(shard_document_id(index))
+        while True:
+            snapshot = reference.get()
+            if not snapshot.exists:
+                raise NotFound(f"No shard {index} in experiment {experiment_id!r}.")
+            shard = ShardRecord.model_validate(snapshot.to_dict())
+            now = datetime.now(UTC)
+            if shard.status in ("completed", "failed"):
+                return ShardClaim("finished", shard)
+            if shard.status == "running" and shard.lease_until and shard.lease_until > now:
+                return ShardClaim("busy", shard)
+            if shard.attempts >= max_attempts:
+                fields = {"status": "failed", "lease_until": None, "updated_at": now}
+                outcome: Literal["acquired", "exhausted"] = "exhausted"
+            else:
+                fields = {
+                    "status": "running",
+                    "attempts": shard.attempts + 1,
+                    "lease_until": now + timedelta(seconds=lease_s),
+                    "updated_at": now,
+                }
+                outcome = "acquired"
+            try:
+                reference.update(fields, option=self._client.write_option(last_update_time=snapshot.update_time))
+            except exceptions.FailedPrecondition:
+                continue  # another delivery changed it first: look again
+            return ShardClaim(outcome, shard.model_copy(update=fields))
+
+    def complete(self, experiment_id: str, index: int, *, done: int, failed: int) -> None:
+        self._shards(experiment_id).document(shard_document_id(index)).update(
+            {
+                "status": "completed",
+                "done": done,
+                "failed": failed,
+                "lease_until": None,
+                "last_error": None,
+                "updated_at": datetime.now(UTC),
+            }
+        )
+
+    def release(self, experiment_id: str, index: int, *, error: str) -> None:
+        """Give a shard back after a failed attempt, so its redelivery can take it at once."""
+        self._shards(experiment_id).document(shard_document_id(index)).update(
+            {"status": "pending", "lease_until": None, "last_error": error[:2000], "updated_at": datetime.now(UTC)}
+        )
+
+    def reopen_failed(self, experiment_id: str) -> None:
+        """Give failed shards their attempts back (a resume after the cause was fixed)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        failed = self._shards(experiment_id).where(filter=FieldFilter("status", "==", "failed"))
+        for snapshot in failed.stream():
+            snapshot.reference.update(
+                {"status": "pending", "attempts": 0, "lease_until": None, "updated_at": datetime.now(UTC)}
+            )

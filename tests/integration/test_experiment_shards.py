@@ -1,0 +1,147 @@
+"""Fan-out through the Pub/Sub emulator: shards pushed to the gateway's experiments-worker.
+
+Real parts end to end: the gateway process serves every function, the official Pub/Sub emulator
+pushes each shard to `/experiments-worker`, runs and shards live in the Firestore emulator. Only
+Gemini is the local stand-in (no Gemini can be reached from here).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from shared.config import Settings
+from shared.models import ExperimentProgress, ExperimentRecord, Variant
+from shared.services.shards import ShardMessage, ShardPublisher, plan_shards
+from shared.storage.clients import firestore_client
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.shards import FirestoreShardRepository
+from shared.synthetic.forms import generate_form
+from infra.local.pubsub import ensure_shard_subscription
+from tests.fakes.gemini_server import extraction_reply
+from tests.integration.builders import HEADERS, large_published_dataset, published_dataset
+from tests.integration.processes import start_gateway
+
+
+@pytest.fixture
+def shard_gateway(local_stack, fake_gemini, tmp_path):
+    """A gateway process whose experiments fan out in shards of 500 runs to its own topic."""
+    topic = f"shards-{uuid.uuid4().hex[:8]}"
+    process, url = start_gateway(
+        tmp_path, SHARDS_TOPIC=topic, SHARD_SIZE="500", SHARD_MAX_ATTEMPTS="2", MAX_CONCURRENT_SHARDS="4"
+    )
+    ensure_shard_subscription(project=local_stack.project, topic=topic, push_endpoint=f"{url}/experiments-worker")
+    try:
+        yield url, topic, process
+    finally:
+        process.stop()
+
+
+def wait_finished(url: str, experiment_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = requests.get(f"{url}/experiments/{experiment_id}", headers=HEADERS, timeout=30).json()
+        if status["status"] in ("completed", "failed"):
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+
+
+def run_documents(experiment_id: str) -> list[str]:
+    runs = firestore_client().collection("experiments").document(experiment_id).collection("runs")
+    return [snapshot.id for snapshot in runs.select([]).stream()]
+
+
+def test_a_2000_record_experiment_runs_in_shards_each_run_once_despite_a_redelivered_shard(
+    datasets_client, gemini, shard_gateway
+):
+    url, topic, _ = shard_gateway
+    forms = [generate_form(900 + i) for i in range(4)]
+    dataset, form_of_entry = large_published_dataset(datasets_client, forms, 2000)
+    wrong = forms[3].truth.model_dump()
+    wrong["vote_results"][0]["vote_count"] += 7  # the stand-in misreads one form in four
+    answers = {form.image: form.truth.model_dump() for form in forms[:3]} | {forms[3].image: wrong}
+    calls: Counter[bytes] = Counter()
+    lock = threading.Lock()
+
+    def respond(request):
+        with lock:
+            calls[request.images[0].data] += 1
+        return extraction_reply(answers[request.images[0].data])
+
+    gemini.set_responder(respond)
+    body = {
+        "name": "two thousand",
+        "dataset": {"name": dataset, "version": "v1"},
+        "variants": [{"name": "flash", "model": "gemini-2.5-flash"}],
+        "evaluators": ["vote_count_exact", "vote_count_accuracy"],
+        "concurrency": 16,
+    }
+    started = requests.post(f"{url}/experiments", json=body, headers=HEADERS, timeout=60)
+    assert started.status_code == 202, started.text
+    experiment_id = started.json()["experiment_id"]
+    shards = FirestoreShardRepository(firestore_client()).all(experiment_id)
+    assert len(shards) == 4 and all(shard.published for shard in shards)
+
+    # The same shard delivered a second time, as Pub/Sub may (at-least-once delivery).
+    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment_id, 1)])
+    status = wait_finished(url, experiment_id)
+
+    assert status["status"] == "completed", status
+    assert status["progress"] == {"done": 2000, "total": 2000, "failed": 0}
+    assert status["shards"] == {"total": 4, "pending": 0, "running": 0, "completed": 4, "failed": 0}
+    ids = run_documents(experiment_id)
+    assert len(ids) == 2000 and set(ids) == {f"e{i:05d}~flash~0" for i in range(2000)}
+    # Every run called the model exactly once, the redelivered shard included.
+    assert sum(calls.values()) == 2000
+    assert dict(calls) == {form.image: form_of_entry.count(i) for i, form in enumerate(forms)}
+    exact = status["summary"]["flash"]["vote_count_exact"]
+    misread = form_of_entry.count(3)
+    assert exact["n"] == 2000 and exact["mean"] == pytest.approx(1 - misread / 2000)
+
+    # A late redelivery of a finished shard changes nothing.
+    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment_id, 0)])
+    time.sleep(2)
+    assert sum(calls.values()) == 2000
+    assert wait_finished(url, experiment_id)["progress"]["done"] == 2000
+
+
+def test_a_shard_that_keeps_failing_is_reported_not_dropped(datasets_client, gemini, shard_gateway):
+    url, topic, _ = shard_gateway
+    dataset, _ = published_dataset(datasets_client, [generate_form(950 + i) for i in range(3)])
+    # An experiment stored by an earlier release, naming an evaluator this release no longer has:
+    # every delivery of its shard fails the same way.
+    experiment = ExperimentRecord(
+        experiment_id=f"stale-{uuid.uuid4().hex[:8]}",
+        name="stale config",
+        dataset_name=dataset,
+        dataset_version="v1",
+        variants=[Variant(name="flash", model="gemini-2.5-flash")],
+        evaluators=[{"name": "retired_evaluator", "params": {}}],
+        repetitions=1,
+        concurrency=2,
+        run_timeout_s=30,
+        progress=ExperimentProgress(total=3),
+        created_at=datetime.now(UTC),
+    )
+    shards = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
+    experiment.shard_count = len(shards)
+    FirestoreShardRepository(firestore_client()).create_experiment(experiment, shards)
+    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment.experiment_id, 0)])
+
+    status = wait_finished(url, experiment.experiment_id, timeout=120)
+
+    assert status["status"] == "failed"
+    assert "1 of 1 shards failed" in status["status_reason"] and "retired_evaluator" in status["status_reason"]
+    [shard] = FirestoreShardRepository(firestore_client()).all(experiment.experiment_id)
+    assert shard.status == "failed" and shard.attempts == 2
+    alerts = requests.get(
+        f"{url}/experiments/alerts", params={"experiment_id": experiment.experiment_id}, headers=HEADERS, timeout=30
+    ).json()["items"]
+    assert [(alert["kind"], alert["details"]["shard"]) for alert in alerts] == [("shard_failed", 0)]
