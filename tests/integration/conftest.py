@@ -25,7 +25,9 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.services.datasets import dataset_service
-    from shared.services.experiments import experiment_service
+    from shared.services.alerts import alert_service
+    from shared.services.experiments import experiment_service, shard_worker
+    from shared.services.schedules import schedule_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
     from shared.storage.clients import firestore_client, storage_client
@@ -36,6 +38,9 @@ def _clear_instance_caches() -> None:
         feedback_service,
         dataset_service,
         experiment_service,
+        schedule_service,
+        alert_service,
+        shard_worker,
         firestore_client,
         storage_client,
     ):
@@ -110,3 +115,30 @@ def datasets_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmo
 def experiments_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
     """`experiments` served as Cloud Functions serves it, over the real emulators."""
     return function_client("experiments")
+
+
+@pytest.fixture(scope="session")
+def scheduled_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+    """`experiments_scheduled` (deployed as experiments-scheduled), the Cloud Scheduler target."""
+    return function_client("experiments_scheduled")
+
+
+@pytest.fixture
+def configure() -> Iterator:
+    """`configure(NAME="value", ...)`: set environment variables for one test and rebuild the
+    cached settings and services from them; both are restored afterwards."""
+    saved: dict[str, str | None] = {}
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        _clear_instance_caches()
+
+    yield apply
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _clear_instance_caches()

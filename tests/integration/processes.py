@@ -42,3 +42,20 @@ def wait_for_any_answer(url: str, *, deadline: float) -> requests.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def start_shard_pipeline(log_dir: Path, project: str, **env_overrides: str) -> tuple[EmulatorProcess, str, str]:
+    """A gateway process whose experiments fan out to a topic of its own, pushed by the Pub/Sub
+    emulator to its `experiments-worker`; returns (process, url, topic)."""
+    import uuid
+
+    from infra.local.pubsub import ensure_shard_subscription
+
+    topic = f"shards-{uuid.uuid4().hex[:8]}"
+    process, url = start_gateway(log_dir, SHARDS_TOPIC=topic, **env_overrides)
+    try:
+        ensure_shard_subscription(project=project, topic=topic, push_endpoint=f"{url}/experiments-worker")
+    except BaseException:
+        process.stop()
+        raise
+    return process, url, topic

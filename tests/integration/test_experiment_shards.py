@@ -23,20 +23,17 @@ from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.shards import FirestoreShardRepository
 from shared.synthetic.forms import generate_form
-from infra.local.pubsub import ensure_shard_subscription
 from tests.fakes.gemini_server import extraction_reply
 from tests.integration.builders import HEADERS, large_published_dataset, published_dataset
-from tests.integration.processes import start_gateway
+from tests.integration.processes import start_shard_pipeline
 
 
 @pytest.fixture
 def shard_gateway(local_stack, fake_gemini, tmp_path):
     """A gateway process whose experiments fan out in shards of 500 runs to its own topic."""
-    topic = f"shards-{uuid.uuid4().hex[:8]}"
-    process, url = start_gateway(
-        tmp_path, SHARDS_TOPIC=topic, SHARD_SIZE="500", SHARD_MAX_ATTEMPTS="2", MAX_CONCURRENT_SHARDS="4"
+    process, url, topic = start_shard_pipeline(
+        tmp_path, local_stack.project, SHARD_SIZE="500", SHARD_MAX_ATTEMPTS="2", MAX_CONCURRENT_SHARDS="4"
     )
-    ensure_shard_subscription(project=local_stack.project, topic=topic, push_endpoint=f"{url}/experiments-worker")
     try:
         yield url, topic, process
     finally:
