@@ -1,0 +1,61 @@
+# Firestore in native mode, the system of record, and the composite indexes its queries need.
+
+resource "google_firestore_database" "main" {
+  project     = var.project
+  name        = module.catalog.firestore_database
+  location_id = var.firestore_location != "" ? var.firestore_location : var.region
+  type        = "FIRESTORE_NATIVE"
+
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  deletion_policy         = "ABANDON"
+
+  depends_on = [google_project_service.required]
+}
+
+# One block per entry of COMPOSITE_INDEXES in shared/storage/indexes.py (a test keeps the two
+# equal and prints the block to paste when a new query needs one).
+
+resource "google_firestore_index" "extractions_golden_candidate_in_dataset" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "golden_candidate"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "in_dataset"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "feedback_feedback_type_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "feedback"
+
+  fields {
+    field_path = "feedback_type"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "alerts_schedule_id_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "alerts"
+
+  fields {
+    field_path = "schedule_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}

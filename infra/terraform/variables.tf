@@ -1,0 +1,51 @@
+variable "project" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, the scheduler job and the images bucket (e.g. europe-west1)."
+  type        = string
+}
+
+variable "firestore_location" {
+  description = "Firestore location; empty means the same as region (a multi-region such as eur3 also works)."
+  type        = string
+  default     = ""
+}
+
+variable "datadog_api_key" {
+  description = "Datadog API key, for the provider that manages the dashboards and monitors."
+  type        = string
+  sensitive   = true
+}
+
+variable "datadog_app_key" {
+  description = "Datadog application key, for the provider that manages the dashboards and monitors."
+  type        = string
+  sensitive   = true
+}
+
+variable "datadog_api_url" {
+  description = "Datadog API of your site: https://api.datadoghq.com/, https://api.datadoghq.eu/, ..."
+  type        = string
+  default     = "https://api.datadoghq.com/"
+}
+
+variable "datadog_notify" {
+  description = "Who Datadog monitors notify, as in a monitor message (e.g. \"@slack-llm-quality @oncall@example.org\")."
+  type        = string
+  default     = ""
+}
+
+variable "alert_email" {
+  description = "E-mail that Cloud Monitoring notifies on an alert log line; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "notification_channel_ids" {
+  description = "Existing Cloud Monitoring notification channels (full ids) to notify as well."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,49 @@
+"""Every Firestore composite index the queries in `shared/` need, declared in one place.
+
+A query that filters or orders on two or more fields needs a composite index in production (the
+emulator serves any query, so tests alone would not notice). `infra/terraform/firestore.tf`
+creates exactly these, and `tests/deploy/test_firestore_indexes.py` checks both directions:
+every multi-field query in `shared/` is covered by an entry here, and Terraform matches this
+list. Adding a query: add its index here and the `google_firestore_index` block the test prints.
+
+Fields are listed as Firestore stores them: equality filters first (ascending), then the
+ordered fields (`order_by`, then range filters) with their direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Order = Literal["ASCENDING", "DESCENDING"]
+
+
+@dataclass(frozen=True)
+class IndexField:
+    path: str
+    order: Order = "ASCENDING"
+
+
+@dataclass(frozen=True)
+class CompositeIndex:
+    collection: str  # the collection id (a subcollection's own id, e.g. "runs")
+    fields: tuple[IndexField, ...]
+    query_scope: Literal["COLLECTION", "COLLECTION_GROUP"] = "COLLECTION"
+
+
+def asc(path: str) -> IndexField:
+    return IndexField(path, "ASCENDING")
+
+
+def desc(path: str) -> IndexField:
+    return IndexField(path, "DESCENDING")
+
+
+COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
+    # extractions.golden_candidates: approved candidates not yet in a dataset.
+    CompositeIndex("extractions", (asc("golden_candidate"), asc("in_dataset"))),
+    # feedback.counts_since: thumbs-down feedback since a time (negative-feedback rate alert).
+    CompositeIndex("feedback", (asc("feedback_type"), asc("created_at"))),
+    # alerts.recent(schedule_id=...): a schedule's newest alerts first.
+    CompositeIndex("alerts", (asc("schedule_id"), desc("created_at"))),
+)

@@ -1,0 +1,168 @@
+"""Every multi-field Firestore query in shared/ has its composite index, and Terraform creates them."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.storage.indexes import COMPOSITE_INDEXES, CompositeIndex, asc, desc
+from tests.deploy.firestore_queries import Constraint, FoundQuery, scan_source, scan_tree
+from tests.deploy.terraform_config import ROOT, load_terraform
+
+
+def covers(index: CompositeIndex, query: FoundQuery) -> bool:
+    prefix, ordered = query.index_shape()
+    fields = [(f.path, f.order) for f in index.fields if f.path != "__name__"]
+    head, tail = fields[: len(prefix)], fields[len(prefix) :]
+    return (
+        index.collection == query.collection
+        and index.query_scope == query.query_scope
+        and frozenset(head) == prefix
+        and tuple(tail) == ordered
+    )
+
+
+def needed_index(query: FoundQuery) -> str:
+    """What to paste into COMPOSITE_INDEXES and infra/terraform/firestore.tf for `query`."""
+    prefix, ordered = query.index_shape()
+    fields = sorted(prefix) + list(ordered)
+    python = ", ".join(f'{"desc" if order == "DESCENDING" else "asc"}("{path}")' for path, order in fields)
+    python += "," if len(fields) == 1 else ""
+    name = "_".join([query.collection, *(path for path, _ in fields)])
+    blocks = "".join(
+        f'\n  fields {{\n    field_path = "{path}"\n    order      = "{order}"\n  }}' for path, order in fields
+    )
+    return (
+        f'CompositeIndex("{query.collection}", ({python}))\n\n'
+        f'resource "google_firestore_index" "{name}" {{\n  project    = var.project\n'
+        f"  database   = google_firestore_database.main.name\n"
+        f'  collection = "{query.collection}"\n{blocks}\n}}'
+    )
+
+
+@pytest.fixture(scope="module")
+def scanned():
+    return scan_tree(ROOT / "shared", ROOT)
+
+
+def test_the_scan_understands_every_query_in_shared(scanned):
+    assert scanned.problems == []
+
+
+def test_the_scan_finds_the_known_composite_query(scanned):
+    golden = [
+        q for q in scanned.queries if q.collection == "extractions" and q.fields == {"golden_candidate", "in_dataset"}
+    ]
+
+    assert golden, "the scan no longer sees extractions.golden_candidates: it would miss other queries too"
+
+
+def test_every_multi_field_query_has_a_declared_composite_index(scanned):
+    missing = [q for q in scanned.queries if len(q.fields) >= 2 and not any(covers(i, q) for i in COMPOSITE_INDEXES)]
+
+    assert not missing, "\n\n".join(
+        f"{q.location} queries {q.collection} on {sorted(q.fields)} with no composite index; add:\n{needed_index(q)}"
+        for q in sorted(missing, key=lambda q: q.location)
+    )
+
+
+def test_terraform_creates_exactly_the_declared_indexes():
+    resources = load_terraform().of_type("google_firestore_index")
+    in_terraform = {
+        (
+            body["collection"],
+            body.get("query_scope", "COLLECTION"),
+            tuple((f["field_path"], f.get("order", "ASCENDING")) for f in body["fields"]),
+        )
+        for body in resources.values()
+    }
+    declared = {(i.collection, i.query_scope, tuple((f.path, f.order) for f in i.fields)) for i in COMPOSITE_INDEXES}
+
+    assert len(resources) == len(COMPOSITE_INDEXES), "one google_firestore_index per declared index"
+    assert in_terraform == declared
+    for body in resources.values():
+        assert body["database"] == "${google_firestore_database.main.name}"
+
+
+# --- the scan itself, on small sources ------------------------------------------------------
+
+_REPOSITORY = """
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud import firestore
+
+COLLECTION = "things"
+
+class Things:
+    def __init__(self, client):
+        self._client = client
+        self._collection = client.collection(COLLECTION)
+
+    def _parts(self, thing_id):
+        return self._collection.document(thing_id).collection("parts")
+
+{body}
+"""
+
+
+def _scan(body: str) -> set[tuple[str, tuple[tuple[str, str, str], ...]]]:
+    result = scan_source(_REPOSITORY.format(body=body))
+    assert result.problems == []
+    return {(q.collection, tuple((c.kind, c.field, c.direction) for c in q.constraints)) for q in result.queries}
+
+
+def test_scan_reads_a_chained_query_with_its_order_and_direction():
+    found = _scan(
+        "    def newest(self, owner):\n"
+        '        query = self._collection.where(filter=FieldFilter("owner", "==", owner))'
+        '.order_by("created_at", direction=firestore.Query.DESCENDING).limit(5)\n'
+        "        return [s.to_dict() for s in query.stream()]\n"
+    )
+
+    assert ("things", (("equality", "owner", "ASCENDING"), ("order", "created_at", "DESCENDING"))) in found
+
+
+def test_scan_follows_a_subcollection_method_and_a_query_built_under_an_if():
+    found = _scan(
+        "    def parts(self, thing_id, colour=None):\n"
+        "        query = self._parts(thing_id)\n"
+        "        if colour:\n"
+        '            query = query.where("colour", "==", colour)\n'
+        '        query = query.order_by("position")\n'
+        "        return list(query.stream())\n"
+    )
+
+    assert ("parts", (("order", "position", "ASCENDING"),)) in found
+    assert ("parts", (("equality", "colour", "ASCENDING"), ("order", "position", "ASCENDING"))) in found
+
+
+def test_scan_counts_an_aggregation_and_a_range_filter():
+    found = _scan(
+        "    def late(self, since):\n"
+        '        recent = self._collection.where(filter=FieldFilter("due", ">=", since))\n'
+        '        late = recent.where(filter=FieldFilter("state", "in", ["open", "stuck"]))\n'
+        "        return recent.count().get()[0][0].value, late.count().get()[0][0].value\n"
+    )
+
+    assert ("things", (("range", "due", "ASCENDING"), ("equality", "state", "ASCENDING"))) in found
+
+
+def test_scan_reports_a_query_it_cannot_trace():
+    result = scan_source(
+        _REPOSITORY.format(body="    def odd(self, q):\n        return q.where('a', '==', 1).stream()\n")
+    )
+
+    assert result.problems and "cannot trace" in result.problems[0]
+
+
+def test_an_index_covers_a_query_only_with_its_collection_fields_and_directions():
+    query = FoundQuery(
+        "x.py:1",
+        "alerts",
+        "COLLECTION",
+        (Constraint("equality", "schedule_id"), Constraint("order", "created_at", "DESCENDING")),
+    )
+
+    assert covers(CompositeIndex("alerts", (asc("schedule_id"), desc("created_at"))), query)
+    assert not covers(CompositeIndex("alerts", (asc("schedule_id"), asc("created_at"))), query)
+    assert not covers(CompositeIndex("alerts", (desc("created_at"), asc("schedule_id"))), query)
+    assert not covers(CompositeIndex("feedback", (asc("schedule_id"), desc("created_at"))), query)
+    assert not covers(CompositeIndex("alerts", (asc("schedule_id"), desc("created_at")), "COLLECTION_GROUP"), query)

@@ -1,0 +1,310 @@
+"""infra/terraform parses, takes its names from infra/functions.json, and grants least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.catalog import CATALOG_PATH, load_catalog
+from tests.deploy.terraform_config import (
+    CATALOG_MODULE,
+    ROOT,
+    TERRAFORM_DIR,
+    evaluate_catalog,
+    load_terraform,
+    terraform_binary,
+)
+
+needs_terraform = pytest.mark.skipif(terraform_binary() is None, reason="terraform is not installed here")
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_terraform()
+
+
+def test_every_terraform_file_parses_and_the_catalog_module_reads_functions_json(config):
+    catalog_module = load_terraform(CATALOG_MODULE)
+
+    assert config.modules["catalog"]["source"] == "./modules/catalog"
+    assert config.modules["catalog"]["catalog_json"] == '${file("${path.module}/../functions.json")}'
+    assert "catalog_json" in catalog_module.variables and "project" in catalog_module.variables
+    assert len(config.resources) >= 20
+
+
+@needs_terraform
+def test_the_catalog_module_derives_every_account_and_grant_from_functions_json(tmp_path):
+    catalog = load_catalog()
+    catalog_json = CATALOG_PATH.read_text()
+
+    def evaluated(expression: str) -> Any:
+        return evaluate_catalog(expression, project="p", catalog_json=catalog_json, workdir=tmp_path)
+
+    accounts = evaluated("local.service_accounts")
+    assert {name: account["account_id"] for name, account in accounts.items()} == {
+        **{spec.name: spec.service_account_id for spec in catalog.functions},
+        "scheduler-invoker": catalog.scheduler["invoker_service_account_id"],
+        "build": catalog.build_service_account_id,
+    }
+    assert evaluated("local.secret_grants") == {
+        f"{spec.name}/{env_name}": {"function": spec.name, "secret_id": catalog.secrets[env_name]}
+        for spec in catalog.functions
+        for env_name in spec.secrets
+    }
+    assert evaluated("local.project_role_grants") == {
+        f"{spec.name}/{role}": {"function": spec.name, "role": role}
+        for spec in catalog.functions
+        for role in spec.project_roles
+    }
+    assert evaluated("local.bucket_grants") == {
+        spec.name: spec.images_bucket_role for spec in catalog.functions if spec.images_bucket_role
+    }
+    assert evaluated("local.publisher_grants") == {
+        f"{spec.name}/{key}": {"function": spec.name, "topic": catalog.topics[key]}
+        for spec in catalog.functions
+        for key in spec.publishes_to
+    }
+    assert set(evaluated("local.event_functions")) == {s.name for s in catalog.functions if s.trigger == "topic"}
+    assert evaluated('replace(local.catalog.images_bucket, "{project}", var.project)') == "p-vote-extractor-images"
+
+
+def test_resources_iterate_over_the_catalog_so_no_function_is_left_without_its_account_or_secrets(config):
+    wiring = {
+        ("google_service_account", "this"): ("service_accounts", {"account_id": "${each.value.account_id}"}),
+        ("google_secret_manager_secret", "this"): ("secrets", {"secret_id": "${each.value}"}),
+        ("google_secret_manager_secret_iam_member", "accessors"): (
+            "secret_grants",
+            {
+                "secret_id": "${each.value.secret_id}",
+                "role": "roles/secretmanager.secretAccessor",
+                "member": "serviceAccount:${google_service_account.this[each.value.function].email}",
+            },
+        ),
+        ("google_project_iam_member", "function_roles"): (
+            "project_role_grants",
+            {
+                "role": "${each.value.role}",
+                "member": "serviceAccount:${google_service_account.this[each.value.function].email}",
+            },
+        ),
+        ("google_storage_bucket_iam_member", "images"): (
+            "bucket_grants",
+            {"role": "${each.value}", "member": "serviceAccount:${google_service_account.this[each.key].email}"},
+        ),
+        ("google_pubsub_topic", "this"): ("topics", {"name": "${each.value}"}),
+        ("google_pubsub_topic_iam_member", "publishers"): (
+            "publisher_grants",
+            {"topic": "${each.value.topic}", "role": "roles/pubsub.publisher"},
+        ),
+        ("google_service_account_iam_member", "pubsub_token_creator"): (
+            "event_functions",
+            {"role": "roles/iam.serviceAccountTokenCreator"},
+        ),
+        ("datadog_monitor", "alert_events"): ("alerts.kinds", {"type": "event-v2 alert"}),
+    }
+    for (kind, name), (output, attributes) in wiring.items():
+        body = config.resources[(kind, name)]
+        assert body["for_each"] == f"${{module.catalog.{output}}}", f"{kind}.{name} does not iterate the catalog"
+        for attribute, expected in attributes.items():
+            assert body[attribute] == expected, f"{kind}.{name}.{attribute}"
+
+
+def test_every_catalog_output_a_resource_iterates_is_an_output_of_the_module():
+    module_text = (CATALOG_MODULE / "main.tf").read_text()
+    used = set()
+    for path in TERRAFORM_DIR.glob("*.tf"):
+        used |= set(re.findall(r"module\.catalog\.([a-z_]+)", path.read_text()))
+
+    assert used, "the root module reads nothing from the catalog"
+    for output in used:
+        assert f'output "{output}"' in module_text, f"module.catalog.{output} is used but not an output"
+
+
+def test_accounts_referenced_by_key_exist_in_the_catalog(config):
+    catalog = load_catalog()
+    account_keys = {spec.name for spec in catalog.functions} | {"scheduler-invoker", "build"}
+    text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
+
+    for key in re.findall(r'google_service_account\.this\["([^"]+)"\]', text):
+        assert key in account_keys, f'google_service_account.this["{key}"] is not an account of the catalog'
+
+
+def test_no_primitive_roles_and_secrets_are_granted_per_secret_only(config):
+    catalog = load_catalog()
+    text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf")) + CATALOG_PATH.read_text()
+
+    for primitive in ("roles/owner", "roles/editor", "roles/viewer"):
+        assert primitive not in text
+    project_roles = {role for spec in catalog.functions for role in spec.project_roles}
+    assert "roles/secretmanager.secretAccessor" not in project_roles
+    assert {spec.name for spec in catalog.functions if "GEMINI_API_KEY" in spec.secrets} == {
+        "extract",
+        "experiments",
+        "experiments-scheduled",
+        "experiments-worker",
+    }
+    assert catalog.function("feedback").images_bucket_role is None
+    assert {spec.name for spec in catalog.functions if spec.publishes_to} == {"experiments", "experiments-scheduled"}
+
+
+def test_secret_values_never_live_in_terraform(config):
+    assert not config.of_type("google_secret_manager_secret_version")
+    for name in ("datadog_api_key", "datadog_app_key"):
+        assert config.variables[name]["sensitive"] is True
+        assert "default" not in config.variables[name]
+
+
+def test_functions_and_the_scheduler_job_are_made_by_deploy_sh_only(config):
+    made_by_gcloud = {"google_cloudfunctions2_function", "google_cloudfunctions_function", "google_cloud_scheduler_job"}
+
+    assert not made_by_gcloud & {kind for kind, _ in config.resources}
+
+
+def test_images_bucket_is_private_and_cleans_up_after_itself(config):
+    bucket = config.resources[("google_storage_bucket", "images")]
+    actions = {rule["action"][0]["type"] for rule in bucket["lifecycle_rule"]}
+
+    assert bucket["name"] == "${module.catalog.images_bucket}"
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert {"AbortIncompleteMultipartUpload", "Delete"} <= actions
+
+
+def test_firestore_is_native_and_the_dead_letter_topic_is_held_and_forwardable(config):
+    database = config.resources[("google_firestore_database", "main")]
+    hold = config.resources[("google_pubsub_subscription", "dead_letter_hold")]
+    forwarder = config.resources[("google_pubsub_topic_iam_member", "dead_letter_forwarder")]
+
+    assert database["type"] == "FIRESTORE_NATIVE"
+    assert hold["topic"] == "${module.catalog.dead_letter.topic}"
+    assert forwarder["topic"] == "${module.catalog.dead_letter.topic}"
+    assert forwarder["member"] == "${local.pubsub_service_agent}"
+
+
+def test_required_apis_cover_every_service_the_deploy_uses(config):
+    apis = set(config.locals["required_apis"])
+
+    assert {
+        "cloudfunctions.googleapis.com",
+        "run.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "eventarc.googleapis.com",
+        "pubsub.googleapis.com",
+        "cloudscheduler.googleapis.com",
+        "secretmanager.googleapis.com",
+        "firestore.googleapis.com",
+        "logging.googleapis.com",
+        "monitoring.googleapis.com",
+    } <= apis
+
+
+def test_alert_log_metric_matches_the_line_the_app_logs(config):
+    from shared.services.alerts import ALERT_LOG_EVENT
+
+    catalog_alerts = json.loads(CATALOG_PATH.read_text())["alerts"]
+    metric = config.resources[("google_logging_metric", "alerts")]
+    policy = config.resources[("google_monitoring_alert_policy", "alerts")]
+    threshold = policy["conditions"][0]["condition_threshold"][0]
+
+    assert catalog_alerts["log_event"] == ALERT_LOG_EVENT
+    assert metric["filter"] == 'jsonPayload.event="${module.catalog.alerts.log_event}"'
+    assert metric["label_extractors"]["alert_kind"] == "EXTRACT(jsonPayload.alert_kind)"
+    assert "logging.googleapis.com/user/${google_logging_metric.alerts.name}" in threshold["filter"]
+    assert threshold["comparison"] == "COMPARISON_GT" and threshold["threshold_value"] == 0
+
+
+def test_a_datadog_monitor_fires_on_each_alert_kind_the_app_raises(config):
+    from shared.models import AlertKind
+
+    kinds = json.loads(CATALOG_PATH.read_text())["alerts"]["kinds"]
+    monitor = config.resources[("datadog_monitor", "alert_events")]
+
+    assert set(kinds) == set(typing.get_args(AlertKind))
+    assert 'events("service:vote-extractor alert_kind:${each.key}")' in monitor["query"]
+    assert monitor["query"].endswith("> 0")
+    assert "${var.datadog_notify}" in monitor["message"]
+
+
+@needs_terraform
+def test_terraform_files_are_formatted():
+    done = subprocess.run(
+        [terraform_binary() or "terraform", "fmt", "-check", "-recursive", str(TERRAFORM_DIR)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "CHECKPOINT_DISABLE": "1"},
+        check=False,
+    )
+
+    assert done.returncode == 0, f"run terraform fmt -recursive infra/terraform; unformatted: {done.stdout}"
+
+
+# --- Datadog dashboards ---------------------------------------------------------------------
+
+
+def _rendered_dashboards() -> dict[str, dict[str, Any]]:
+    rendered = {}
+    for path in sorted((TERRAFORM_DIR / "dashboards").glob("*.json.tftpl")):
+        text = path.read_text().replace("${ml_app}", "vote-extractor")
+        assert "${" not in text and "%{" not in text, f"{path.name} has a template expression Terraform would read"
+        rendered[path.name.removesuffix(".json.tftpl")] = json.loads(text)
+    return rendered
+
+
+def _queries(board: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        query
+        for widget in board["widgets"]
+        for request in widget["definition"].get("requests", [])
+        for query in request.get("queries", [])
+    ]
+
+
+def test_dashboards_are_valid_json_and_terraform_manages_each_one(config):
+    dashboards = _rendered_dashboards()
+    managed = config.locals["dashboards"]
+
+    assert set(dashboards) == {"quality", "feedback", "ragas", "experiments"}
+    assert set(re.findall(r'"(\w+)"', managed)) == set(dashboards)
+    for board in dashboards.values():
+        assert board["title"].startswith("vote-extractor: ")
+        assert board["layout_type"] == "ordered" and board["widgets"]
+
+
+def test_dashboards_query_only_evaluation_labels_the_app_submits():
+    source = "\n".join(path.read_text() for path in (ROOT / "shared").rglob("*.py"))
+    labels = set()
+    for board in _rendered_dashboards().values():
+        text = json.dumps(board)
+        labels |= set(re.findall(r"@evaluations\.custom\.([a-z0-9_]+)", text))
+
+    assert labels
+    for label in sorted(labels):
+        assert f'"{label}"' in source, f"dashboards chart {label!r}, which nothing in shared/ submits"
+
+
+def test_each_dashboard_shows_what_it_is_for():
+    boards = _rendered_dashboards()
+
+    def metrics(name: str) -> set[str]:
+        return {q["compute"].get("metric", "") for q in _queries(boards[name])} | {
+            q["search"]["query"] for q in _queries(boards[name])
+        }
+
+    def group_facets(name: str) -> set[str]:
+        return {g["facet"] for q in _queries(boards[name]) for g in q["group_by"]}
+
+    assert "@evaluations.custom.extraction_quality" in metrics("quality")
+    assert "@evaluations.custom.vote_count_accuracy" in metrics("quality")
+    assert any("user_feedback" in m for m in metrics("feedback"))
+    assert "@evaluations.custom.user_quality_rating" in group_facets("feedback")
+    assert "@evaluations.custom.ragas_faithfulness" in metrics("ragas")
+    assert {"experiment", "variant"} <= group_facets("experiments")
+    for name in ("quality", "feedback", "ragas"):
+        assert all("@ml_app:vote-extractor" in q["search"]["query"] for q in _queries(boards[name]))
