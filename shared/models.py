@@ -278,7 +278,9 @@ class RunRecord(BaseModel):
     trace_id: str | None = None
     span_id: str | None = None
     evaluations: list[Evaluation] = Field(default_factory=list)
-    llmobs_delivered: bool = False  # the run document is its own outbox: false until Datadog accepted its evaluations
+    # True when Datadog took its evaluations as the run was written; otherwise they wait, pending,
+    # in the `llmobs_evaluations` outbox for the resend routine.
+    llmobs_delivered: bool = False
     finished_at: datetime
 
 

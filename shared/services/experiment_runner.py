@@ -31,6 +31,7 @@ from shared.observability.evaluation_delivery import deliver
 from shared.prompts import get_prompt
 from shared.services.evaluation_sending import submissions_for
 from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.experiments import FirestoreExperimentRepository, run_id
 from shared.storage.images import GcsImageStore
 
@@ -131,6 +132,7 @@ class RunWriter:
         interval_s: float = 0.5,
     ) -> None:
         self._repository = repository
+        self._outbox = FirestoreEvaluationOutbox(repository.client)
         self._experiment = experiment
         self._settings = settings
         self._batch_size = batch_size
@@ -204,6 +206,9 @@ class RunWriter:
             submissions += mine
             by_run[run.run_id] = [s.evaluation_id for s in mine]
         accepted = deliver(submissions, timeout_s=self._settings.llmobs_flush_timeout_s) if submissions else set()
+        undelivered = [s for s in submissions if s.evaluation_id not in accepted]
+        if undelivered:  # a Datadog outage: the resend routine delivers them from the outbox later
+            self._outbox.keep_pending(undelivered)
         delivered = [
             run.model_copy(update={"llmobs_delivered": True}) if all(i in accepted for i in by_run[run.run_id]) else run
             for run in runs

@@ -26,6 +26,13 @@ class FirestoreEvaluationOutbox:
         for submission in submissions:
             batch.set(self._collection.document(submission.evaluation_id), submission.model_dump())
 
+    def keep_pending(self, submissions: list[EvaluationSubmission]) -> None:
+        """Store evaluations Datadog did not take (status pending), for the resend routine."""
+        for start in range(0, len(submissions), 500):
+            batch = self._client.batch()
+            self.stage(batch, submissions[start : start + 500])
+            batch.commit()
+
     def mark_delivered(self, evaluation_ids: Iterable[str]) -> None:
         from google.cloud import firestore
 

@@ -35,6 +35,10 @@ class FirestoreExperimentRepository:
         self._client = client
         self._collection = client.collection(COLLECTION)
 
+    @property
+    def client(self) -> firestore.Client:
+        return self._client
+
     def _runs(self, experiment_id: str) -> firestore.CollectionReference:
         return self._collection.document(experiment_id).collection("runs")
 

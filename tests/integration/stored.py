@@ -17,6 +17,10 @@ def outbox_documents(source_id: str) -> list[dict]:
     return [snapshot.to_dict() for snapshot in query.stream()]
 
 
+def all_outbox_documents() -> list[dict]:
+    return [snapshot.to_dict() for snapshot in firestore_client().collection("llmobs_evaluations").stream()]
+
+
 def image_names() -> set[str]:
     return {blob.name for blob in storage_client().list_blobs(get_settings().images_bucket)}
 

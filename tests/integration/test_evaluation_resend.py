@@ -62,3 +62,41 @@ def test_outage_then_resend_delivers_every_pending_evaluation_exactly_once(
     assert {d["status"] for d in stored.outbox_documents(feedback.json["feedback_id"])} == {"delivered"}
     spans = {m["span_id"] for m in test_agent.evaluation_metrics() if m["tag_map"].get("evaluation_id") in ids}
     assert spans == {extraction.json["span_id"]}
+
+
+def test_an_experiment_run_during_an_outage_has_its_evaluations_resent(
+    datasets_client, experiments_client, gemini, test_agent, test_agent_switch
+):
+    from tests.integration.builders import published_dataset, truth_responder
+    from tests.integration.test_experiments_flow import wait_done
+
+    dataset, truths = published_dataset(datasets_client, [generate_form(73 + i) for i in range(3)])
+    gemini.set_responder(truth_responder(truths))
+    test_agent_switch.stop()
+    started = experiments_client.post(
+        "/",
+        json={
+            "name": "during an outage",
+            "dataset": {"name": dataset, "version": "v1"},
+            "variants": [{"name": "flash", "model": "gemini-2.5-flash"}],
+            "evaluators": ["vote_count_exact", "candidate_f1"],
+        },
+        headers=HEADERS,
+    )
+    experiment_id = started.json["experiment_id"]
+    assert wait_done(experiments_client, experiment_id)["status"] == "completed"
+    pending = [d for d in stored.all_outbox_documents() if d["source_id"].startswith(f"{experiment_id}~")]
+    assert len(pending) == 6 and {d["status"] for d in pending} == {"pending"}
+    runs = experiments_client.get(f"/{experiment_id}/results", headers=HEADERS).json["items"]
+    assert not any(run["llmobs_delivered"] for run in runs)
+
+    test_agent_switch.start()
+    test_agent.clear()
+    report = resend_pending()
+
+    ids = {d["evaluation_id"] for d in pending}
+    assert report.delivered == 6
+    counts = test_agent.wait_for(lambda: (lambda c: c if ids <= set(c) else None)(delivered_ids(test_agent)))
+    assert {i: counts[i] for i in ids} == dict.fromkeys(ids, 1)
+    spans = {m["span_id"] for m in test_agent.evaluation_metrics() if m["tag_map"].get("evaluation_id") in ids}
+    assert spans == {run["span_id"] for run in runs}
