@@ -38,10 +38,21 @@ def test_start_watch_and_compare_from_the_command_line(gateway_with_gemini, data
 
     code = main(
         [
-            "--base-url", gateway_with_gemini, "--api-key", TEST_API_KEY,
-            "start", "--dataset", f"{dataset}@v1",
-            "--variant", "a:gemini-2.5-flash", "--variant", "b:gemini-2.5-flash@prompt_b",
-            "--evaluator", "vote_count_exact", "--evaluator", "vote_count_accuracy",
+            "--base-url",
+            gateway_with_gemini,
+            "--api-key",
+            TEST_API_KEY,
+            "start",
+            "--dataset",
+            f"{dataset}@v1",
+            "--variant",
+            "a:gemini-2.5-flash",
+            "--variant",
+            "b:gemini-2.5-flash@prompt_b",
+            "--evaluator",
+            "vote_count_exact",
+            "--evaluator",
+            "vote_count_accuracy",
         ]
     )
 

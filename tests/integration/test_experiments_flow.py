@@ -74,8 +74,16 @@ def test_two_identical_variants_show_no_significant_difference(datasets_client, 
         "repetitions": 2,
         # Every deterministic evaluator; the LLM-judged Ragas metrics would ask the stand-in to judge.
         "evaluators": [
-            "vote_count_accuracy", "vote_count_exact", "candidate_f1", "count_error", "completeness",
-            "schema_valid", "consistency", "ragas_name_similarity", "ragas_party_similarity", "ragas_rouge",
+            "vote_count_accuracy",
+            "vote_count_exact",
+            "candidate_f1",
+            "count_error",
+            "completeness",
+            "schema_valid",
+            "consistency",
+            "ragas_name_similarity",
+            "ragas_party_similarity",
+            "ragas_rouge",
             "ragas_exact_match",
         ],
     }

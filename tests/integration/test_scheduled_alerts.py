@@ -82,9 +82,7 @@ def alert_lines(log_path) -> list[dict]:
     return lines
 
 
-def test_a_schedule_made_worse_raises_exactly_one_regression_alert(
-    clean_firestore, datasets_client, alerting_stack
-):
+def test_a_schedule_made_worse_raises_exactly_one_regression_alert(clean_firestore, datasets_client, alerting_stack):
     url, topic, gateway, events = alerting_stack
     forms = [
         generate_form(300 + i, degradation=Degradation(rotation_deg=(1.5 + 0.5 * (i % 3)) * (-1) ** i, blur_sigma=1.0))

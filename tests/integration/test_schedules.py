@@ -97,9 +97,7 @@ def test_schedules_are_created_listed_disabled_and_enabled(clean_firestore, expe
         ({"surprise": True}, 422),
     ],
 )
-def test_bad_schedules_are_refused_and_nothing_is_stored(
-    clean_firestore, experiments_client, dataset, change, status
-):
+def test_bad_schedules_are_refused_and_nothing_is_stored(clean_firestore, experiments_client, dataset, change, status):
     if change.get("dataset", {}).get("name") == "DATASET":
         change = {"dataset": {"name": dataset, "version": "v9"}}
     answered = experiments_client.post("/schedules", json=schedule_body(dataset, **change), headers=HEADERS)
@@ -152,8 +150,9 @@ def test_a_broken_schedule_is_reported_and_the_others_still_start(
     clean_firestore, experiments_client, scheduled_client, datasets_client, dataset, shards_topic
 ):
     other, _ = published_dataset(datasets_client, [generate_form(760)])
-    assert experiments_client.post("/schedules", json=schedule_body(dataset, "fine"), headers=HEADERS).status_code == 201
-    assert experiments_client.post("/schedules", json=schedule_body(other, "doomed"), headers=HEADERS).status_code == 201
+    for name, schedule_id in ((dataset, "fine"), (other, "doomed")):
+        created = experiments_client.post("/schedules", json=schedule_body(name, schedule_id), headers=HEADERS)
+        assert created.status_code == 201
     firestore_client().collection("datasets").document(other).collection("versions").document("v1").delete()
 
     answered = scheduled_client.post("/", headers=HEADERS)

@@ -1,0 +1,284 @@
+"""`./deploy.sh deploy`: the dry run prints every command and no secret; the real run calls them.
+
+The real run is exercised against a stand-in gcloud (tests/deploy/fake_gcloud.py) that records
+each call, so the commands, their order and what reaches gcloud's stdin are checked offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.catalog import load_catalog
+from tests.deploy import fake_gcloud
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_VALUES = {
+    "DD_API_KEY": "dd-secret-4f9a0c7e1b2d4e6f8a9b",
+    "GEMINI_API_KEY": "gem-secret-77c1d2e3f4a5b6c7d8e9",
+    "API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f",
+}
+SCHEDULED_URL = f"https://experiments-scheduled-{fake_gcloud.PROJECT_NUMBER}.europe-west1.run.app"
+
+
+def _environment(extra: dict[str, str] | None = None, path: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VALUES}
+    if path is not None:
+        env["PATH"] = path
+    return env | (extra or {})
+
+
+def deploy(*args: str, env: dict[str, str] | None = None, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(ROOT / "deploy.sh"), "deploy", *args],
+        cwd=ROOT,
+        env=_environment(env, path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def dry_run(build_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = deploy("--project", "p", "--region", "europe-west1", "--dry-run", "--build-dir", str(build_dir), env=env)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def commands(script: str) -> list[list[str]]:
+    """The script's commands as argument lists (continuations joined, comments and shell syntax skipped)."""
+    joined = script.replace("\\\n", " ")
+    found = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line.startswith(("if ", "else", "fi", "#", "set ")):
+            line = line.removeprefix("if ").split(" >/dev/null")[0] if line.startswith("if ") else ""
+        line = re.sub(r"^[A-Z_]+=\$\((.*)\)$", r"\1", line)
+        line = line.split("| ", 1)[1] if line.startswith("printf ") else line
+        if line.startswith("gcloud "):
+            found.append(shlex.split(line))
+    return found
+
+
+def flag(argv: list[str], name: str) -> str:
+    values = [arg.split("=", 1)[1] for arg in argv if arg.startswith(f"{name}=")]
+    assert len(values) == 1, f"{name} given {len(values)} times in {argv[:4]}"
+    return values[0]
+
+
+def test_dry_run_prints_one_gcloud_functions_deploy_per_function(tmp_path):
+    catalog = load_catalog()
+
+    script = dry_run(tmp_path, env=SECRET_VALUES).stdout
+    deploys = {argv[3]: argv for argv in commands(script) if argv[1:3] == ["functions", "deploy"]}
+
+    assert len([argv for argv in commands(script) if argv[1:3] == ["functions", "deploy"]]) == len(catalog.functions)
+    assert set(deploys) == {spec.name for spec in catalog.functions}
+    for spec in catalog.functions:
+        argv = deploys[spec.name]
+        assert "--gen2" in argv and "--quiet" in argv
+        assert flag(argv, "--runtime") == "python311"
+        assert flag(argv, "--entry-point") == spec.entry_point
+        assert flag(argv, "--project") == "p" and flag(argv, "--region") == "europe-west1"
+        assert flag(argv, "--source") == str(tmp_path / spec.name)
+        assert flag(argv, "--service-account") == f"{spec.service_account_id}@p.iam.gserviceaccount.com"
+        assert flag(argv, "--min-instances") == "0"
+        assert flag(argv, "--timeout") == f"{spec.timeout_s}s"
+        secrets = dict(item.split("=", 1) for item in flag(argv, "--set-secrets").split(","))
+        assert secrets == {env_name: f"{catalog.secrets[env_name]}:latest" for env_name in spec.secrets}
+        env = dict(item.split("=", 1) for item in flag(argv, "--set-env-vars").split(","))
+        assert env["ENVIRONMENT"] == "production" and env["DD_LLMOBS_AGENTLESS_ENABLED"] == "1"
+        assert env["DD_SERVICE"].startswith("vote-extractor") and not set(env) & set(SECRET_VALUES)
+    assert "--trigger-http" in deploys["extract"] and "--allow-unauthenticated" in deploys["extract"]
+    assert "--no-allow-unauthenticated" in deploys["experiments-scheduled"]
+    worker = deploys["experiments-worker"]
+    assert flag(worker, "--trigger-topic") == "experiment-shards" and "--retry" in worker
+    assert flag(worker, "--trigger-service-account") == "vx-experiments-worker@p.iam.gserviceaccount.com"
+
+
+def test_dry_run_schedules_the_scheduled_function_with_an_oidc_token_for_its_url(tmp_path):
+    script = dry_run(tmp_path).stdout
+    argvs = commands(script)
+    jobs = [argv for argv in argvs if argv[1:3] == ["scheduler", "jobs"] and argv[3] in ("create", "update")]
+    deploy_scheduled = next(a for a in argvs if a[1:4] == ["functions", "deploy", "experiments-scheduled"])
+    audience_env = dict(i.split("=", 1) for i in flag(deploy_scheduled, "--set-env-vars").split(","))
+    invoker = [a for a in argvs if a[1:4] == ["functions", "add-invoker-policy-binding", "experiments-scheduled"]]
+
+    assert {argv[3] for argv in jobs} == {"create", "update"}
+    for job in jobs:
+        assert job[5] == "vote-extractor-experiments-scheduled"
+        assert flag(job, "--schedule") == "0 * * * *"
+        assert flag(job, "--oidc-service-account-email") == "vx-scheduler-invoker@p.iam.gserviceaccount.com"
+        assert flag(job, "--uri") == flag(job, "--oidc-token-audience")
+        assert flag(job, "--uri") == "https://experiments-scheduled-${PROJECT_NUMBER}.europe-west1.run.app"
+    assert audience_env["SCHEDULER_AUDIENCE"] == flag(jobs[0], "--oidc-token-audience")
+    assert audience_env["SCHEDULER_SERVICE_ACCOUNT"] == "vx-scheduler-invoker@p.iam.gserviceaccount.com"
+    assert flag(invoker[0], "--member") == "serviceAccount:vx-scheduler-invoker@p.iam.gserviceaccount.com"
+
+
+def test_dry_run_shows_secrets_by_reference_and_never_their_values(tmp_path):
+    done = dry_run(tmp_path, env=SECRET_VALUES)
+    output = done.stdout + done.stderr
+
+    for value in SECRET_VALUES.values():
+        for part in value.split(","):
+            assert part not in output
+    assert "printf '%s' \"$DD_API_KEY\" | gcloud secrets versions add vote-extractor-dd-api-key" in output
+    assert "printf '%s' \"$API_KEYS\" | gcloud secrets versions add vote-extractor-api-keys" in output
+
+
+def test_dry_run_with_one_letter_secrets_prints_neither_letter_as_a_value(tmp_path):
+    done = dry_run(tmp_path, env={"DD_API_KEY": "x", "GEMINI_API_KEY": "y"})
+    output = done.stdout + done.stderr
+
+    for value in ("x", "y"):
+        assert not re.search(rf"(?<![\w.-]){value}(?![\w.-])", output), f"{value!r} stands alone in the output"
+    assert '"$DD_API_KEY"' in output and '"$GEMINI_API_KEY"' in output
+    assert "API_KEYS" not in re.findall(r'"\$(\w+)" \|', output)
+
+
+def test_dry_run_is_a_valid_bash_script(tmp_path):
+    script = dry_run(tmp_path, env=SECRET_VALUES).stdout
+
+    done = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+
+    assert done.returncode == 0, done.stderr
+    assert script.startswith("#!/usr/bin/env bash\n")
+
+
+def test_dry_run_needs_only_the_standard_library(tmp_path):
+    # -S: no site-packages, so an import of anything outside the standard library fails.
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "infra.deploy", "--project", "p", "--region", "europe-west1", "--dry-run",
+         "--build-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("gcloud functions deploy") == len(load_catalog().functions)
+
+
+def test_the_printed_script_runs_and_pipes_each_secret_to_gcloud(tmp_path):
+    log = fake_gcloud.install(tmp_path / "bin")
+    script = dry_run(tmp_path / "build", env=SECRET_VALUES).stdout
+
+    done = subprocess.run(
+        ["bash", "-c", script],
+        env=_environment(SECRET_VALUES | {"FAKE_GCLOUD_LOG": str(log)}, f"{tmp_path / 'bin'}:{os.environ['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    recorded = fake_gcloud.calls(log)
+    added = {c["args"][3]: c["stdin"] for c in recorded if c["args"][:3] == ["secrets", "versions", "add"]}
+    assert added == {load_catalog().secrets[name]: value for name, value in SECRET_VALUES.items()}
+    _assert_wired(recorded, expect_job="create")
+
+
+def test_deploy_calls_gcloud_itself_in_order_and_updates_an_existing_job(tmp_path):
+    log = fake_gcloud.install(tmp_path / "bin")
+
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), "--add-secret-versions",
+        env=SECRET_VALUES | {"FAKE_GCLOUD_LOG": str(log), "FAKE_SCHEDULER_JOB_EXISTS": "1"},
+        path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    recorded = fake_gcloud.calls(log)
+    assert [c["stdin"] for c in recorded if c["args"][:2] == ["secrets", "versions"]] == list(SECRET_VALUES.values())
+    for value in SECRET_VALUES.values():
+        assert value.split(",")[0] not in done.stdout + done.stderr
+    _assert_wired(recorded, expect_job="update")
+    assert "deployed 6 functions to p in europe-west1" in done.stdout
+
+
+def test_deploy_without_a_terminal_adds_no_secret_version_unless_told(tmp_path):
+    log = fake_gcloud.install(tmp_path / "bin")
+
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"),
+        env={"DD_API_KEY": SECRET_VALUES["DD_API_KEY"], "FAKE_GCLOUD_LOG": str(log)},
+        path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert not [c for c in fake_gcloud.calls(log) if c["args"][:1] == ["secrets"]]
+    assert "DD_API_KEY is set; not adding it" in done.stdout
+
+
+def test_deploy_without_gcloud_says_how_to_get_it(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("dirname", "python3"):
+        (bin_dir / tool).symlink_to(_which(tool))
+
+    done = deploy("--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "b"), path=str(bin_dir))
+
+    assert done.returncode == 1
+    assert "gcloud is not on PATH" in done.stderr and "install the Google Cloud CLI" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "the following arguments are required: --project, --region"),
+        (("--project", "p"), "the following arguments are required: --region"),
+        (("--project", "My_Project", "--region", "europe-west1"), "--project 'My_Project' is not a Google Cloud"),
+        (("--project", "p", "--region", "Europe West"), "--region 'Europe West' is not a Google Cloud region"),
+        (("--project", "p", "--region", "europe-west1", "--dd-site", "not a site"), "is not a Datadog site"),
+        (("--project", "p", "--region", "europe-west1", "--colour", "red"), "unrecognized arguments: --colour"),
+    ],
+)
+def test_bad_arguments_stop_with_a_clear_message(args, message, tmp_path):
+    done = deploy(*args, "--dry-run", "--build-dir", str(tmp_path))
+
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "gcloud functions deploy" not in done.stdout
+
+
+def test_help_lists_deploy_and_the_other_commands_still_work():
+    done = subprocess.run(["bash", str(ROOT / "deploy.sh"), "help"], capture_output=True, text=True, timeout=30)
+
+    assert done.returncode == 0
+    for command in ("./deploy.sh local", "./deploy.sh test", "./deploy.sh deploy --project P --region R"):
+        assert command in done.stdout
+    assert "not implemented" not in done.stdout
+
+
+def _assert_wired(recorded: list[dict], *, expect_job: str) -> None:
+    argvs = [c["args"] for c in recorded]
+    deployed = [a[2] for a in argvs if a[:2] == ["functions", "deploy"]]
+    assert deployed == [spec.name for spec in load_catalog().functions]
+    dead_letter = next(a for a in argvs if a[:3] == ["pubsub", "subscriptions", "update"])
+    assert dead_letter[3] == fake_gcloud.SUBSCRIPTION
+    assert "--dead-letter-topic=experiment-shards-dead-letter" in dead_letter
+    agent = f"--member=serviceAccount:service-{fake_gcloud.PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    assert agent in next(a for a in argvs if a[:3] == ["pubsub", "subscriptions", "add-iam-policy-binding"])
+    job = next(a for a in argvs if a[:2] == ["scheduler", "jobs"] and a[2] in ("create", "update"))
+    assert job[2] == expect_job
+    assert f"--uri={SCHEDULED_URL}" in job and f"--oidc-token-audience={SCHEDULED_URL}" in job
+    scheduled = next(a for a in argvs if a[:3] == ["functions", "deploy", "experiments-scheduled"])
+    assert f"SCHEDULER_AUDIENCE={SCHEDULED_URL}" in next(x for x in scheduled if x.startswith("--set-env-vars="))
+    assert argvs.index(scheduled) < argvs.index(job), "the job must come after the function it calls"
+
+
+def _which(tool: str) -> str:
+    import shutil
+
+    found = shutil.which(tool)
+    assert found, tool
+    return found
