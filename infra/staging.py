@@ -28,7 +28,7 @@ def stage_function(spec: FunctionSpec, build_root: Path) -> Path:
     source = spec.source_dir
     for required in ("main.py", "requirements.txt"):
         if not (source / required).is_file():
-            raise StagingError(f"{spec.name}: {source.relative_to(ROOT)}/{required} does not exist")
+            raise StagingError(f"{spec.name}: {spec.source}/{required} does not exist (looked in {source})")
     staged = build_root / spec.name
     if staged.exists():
         shutil.rmtree(staged)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ SECRET_VALUES = {
     "GEMINI_API_KEY": "gem-secret-77c1d2e3f4a5b6c7d8e9",
     "API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f",
 }
+BASH = shutil.which("bash") or "/bin/bash"
 SCHEDULED_URL = f"https://experiments-scheduled-{fake_gcloud.PROJECT_NUMBER}.europe-west1.run.app"
 
 
@@ -36,7 +38,7 @@ def _environment(extra: dict[str, str] | None = None, path: str | None = None) -
 
 def deploy(*args: str, env: dict[str, str] | None = None, path: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(ROOT / "deploy.sh"), "deploy", *args],
+        [BASH, str(ROOT / "deploy.sh"), "deploy", *args],
         cwd=ROOT,
         env=_environment(env, path),
         stdin=subprocess.DEVNULL,
@@ -198,7 +200,8 @@ def test_deploy_calls_gcloud_itself_in_order_and_updates_an_existing_job(tmp_pat
 
     assert done.returncode == 0, done.stderr
     recorded = fake_gcloud.calls(log)
-    assert [c["stdin"] for c in recorded if c["args"][:2] == ["secrets", "versions"]] == list(SECRET_VALUES.values())
+    piped = [c["stdin"] for c in recorded if c["args"][:2] == ["secrets", "versions"]]
+    assert piped == [SECRET_VALUES[name] for name in load_catalog().secrets]
     for value in SECRET_VALUES.values():
         assert value.split(",")[0] not in done.stdout + done.stderr
     _assert_wired(recorded, expect_job="update")
@@ -222,8 +225,8 @@ def test_deploy_without_a_terminal_adds_no_secret_version_unless_told(tmp_path):
 def test_deploy_without_gcloud_says_how_to_get_it(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("dirname", "python3"):
-        (bin_dir / tool).symlink_to(_which(tool))
+    (bin_dir / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+    (bin_dir / "python3").symlink_to(Path(sys.executable).resolve())
 
     done = deploy("--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "b"), path=str(bin_dir))
 
@@ -274,11 +277,3 @@ def _assert_wired(recorded: list[dict], *, expect_job: str) -> None:
     scheduled = next(a for a in argvs if a[:3] == ["functions", "deploy", "experiments-scheduled"])
     assert f"SCHEDULER_AUDIENCE={SCHEDULED_URL}" in next(x for x in scheduled if x.startswith("--set-env-vars="))
     assert argvs.index(scheduled) < argvs.index(job), "the job must come after the function it calls"
-
-
-def _which(tool: str) -> str:
-    import shutil
-
-    found = shutil.which(tool)
-    assert found, tool
-    return found
