@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.machine import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("ragas", "torch", "cv2", "pytesseract", "google.genai", "langchain_core")
+HEAVY = ("ragas", "torch", "cv2", "pytesseract", "google.genai", "langchain_core", "google.cloud.pubsub_v1", "scipy")
 
 _PROBE = """
 import importlib.util, json, sys, time
