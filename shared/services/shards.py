@@ -199,8 +199,16 @@ class ShardWorker:
             )
         except Exception as error:
             logger.exception("shard %s of %s failed (attempt %s)", index, experiment_id, shard.attempts)
-            self._shards.release(experiment_id, index, error=f"{type(error).__name__}: {error}")
-            raise
+            reason = f"{type(error).__name__}: {error}"
+            if shard.attempts < self._settings.shard_max_attempts:
+                self._shards.release(experiment_id, index, error=reason)
+                raise  # Pub/Sub delivers it again
+            # The last attempt: report it now rather than count on one more delivery (Pub/Sub's
+            # dead-letter policy may take the message first).
+            self._shards.fail(experiment_id, index, error=reason)
+            self._report_failed(shard.model_copy(update={"last_error": reason}), experiment_id)
+            self.finalise_if_last(experiment_id)
+            return ShardOutcome("failed")
         failed = sum(run.status == "failed" for run in runs)
         self._shards.complete(experiment_id, index, done=len(runs), failed=failed)
         self.finalise_if_last(experiment_id)

@@ -114,6 +114,12 @@ class FirestoreShardRepository:
             }
         )
 
+    def fail(self, experiment_id: str, index: int, *, error: str) -> None:
+        """Give up a shard that failed its last attempt (reported as an alert by the caller)."""
+        self._shards(experiment_id).document(shard_document_id(index)).update(
+            {"status": "failed", "lease_until": None, "last_error": error[:2000], "updated_at": datetime.now(UTC)}
+        )
+
     def release(self, experiment_id: str, index: int, *, error: str) -> None:
         """Give a shard back after a failed attempt, so its redelivery can take it at once."""
         self._shards(experiment_id).document(shard_document_id(index)).update(
