@@ -51,6 +51,7 @@ class Catalog:
     runtime: str
     images_bucket: str
     build_service_account_id: str
+    artifact_repository: str
     secrets: dict[str, str]  # env var -> Secret Manager secret id
     topics: dict[str, str]  # key -> topic name
     dead_letter: dict[str, Any]
@@ -72,6 +73,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         runtime=raw["runtime"],
         images_bucket=raw["images_bucket"],
         build_service_account_id=raw["build_service_account_id"],
+        artifact_repository=raw["artifact_repository"]["id"],
         secrets=dict(raw["secrets"]),
         topics=dict(raw["topics"]),
         dead_letter=dict(raw["dead_letter"]),

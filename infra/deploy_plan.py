@@ -156,6 +156,8 @@ def deploy_function(catalog: Catalog, target: Target, spec: FunctionSpec) -> Com
         "--build-service-account="
         f"projects/{target.project}/serviceAccounts/"
         f"{service_account_email(catalog.build_service_account_id, target.project)}",
+        f"--docker-repository=projects/{target.project}/locations/{target.region}/repositories/"
+        f"{catalog.artifact_repository}",
         f"--memory={spec.memory}", f"--cpu={spec.cpu}", f"--timeout={spec.timeout_s}s",
         f"--min-instances={spec.min_instances}", f"--max-instances={spec.max_instances}",
         f"--concurrency={spec.concurrency}",

@@ -45,6 +45,8 @@ resource "google_monitoring_notification_channel" "email" {
 }
 
 resource "google_monitoring_alert_policy" "alerts" {
+  count = var.cloud_monitoring_alert_policy ? 1 : 0
+
   project      = var.project
   display_name = "vote-extractor alert raised"
   combiner     = "OR"

@@ -49,3 +49,9 @@ variable "notification_channel_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "cloud_monitoring_alert_policy" {
+  description = "Also alert through Cloud Monitoring on the app's alert log line (about $1.50 a month per condition); the Datadog monitors alert either way."
+  type        = bool
+  default     = true
+}

@@ -92,6 +92,9 @@ def test_dry_run_prints_one_gcloud_functions_deploy_per_function(tmp_path):
         assert flag(argv, "--source") == str(tmp_path / spec.name)
         assert flag(argv, "--service-account") == f"{spec.service_account_id}@p.iam.gserviceaccount.com"
         assert flag(argv, "--min-instances") == "0"
+        assert flag(argv, "--docker-repository") == (
+            f"projects/p/locations/europe-west1/repositories/{catalog.artifact_repository}"
+        )
         assert flag(argv, "--timeout") == f"{spec.timeout_s}s"
         secrets = dict(item.split("=", 1) for item in flag(argv, "--set-secrets").split(","))
         assert secrets == {env_name: f"{catalog.secrets[env_name]}:latest" for env_name in spec.secrets}

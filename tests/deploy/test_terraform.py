@@ -176,6 +176,15 @@ def test_images_bucket_is_private_and_cleans_up_after_itself(config):
     assert {"AbortIncompleteMultipartUpload", "Delete"} <= actions
 
 
+def test_function_images_live_in_a_repository_that_deletes_old_ones(config):
+    repository = config.resources[("google_artifact_registry_repository", "functions")]
+    actions = {policy["action"] for policy in repository["cleanup_policies"]}
+
+    assert repository["repository_id"] == "${module.catalog.artifact_repository.id}"
+    assert repository["format"] == "DOCKER" and repository["cleanup_policy_dry_run"] is False
+    assert actions == {"KEEP", "DELETE"}
+
+
 def test_firestore_is_native_and_the_dead_letter_topic_is_held_and_forwardable(config):
     database = config.resources[("google_firestore_database", "main")]
     hold = config.resources[("google_pubsub_subscription", "dead_letter_hold")]

@@ -116,6 +116,10 @@ output "alerts" {
   value = local.catalog.alerts
 }
 
+output "artifact_repository" {
+  value = local.catalog.artifact_repository
+}
+
 output "scheduler" {
   value = local.catalog.scheduler
 }
