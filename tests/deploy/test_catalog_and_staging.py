@@ -106,3 +106,21 @@ def test_staging_a_function_without_its_source_says_which_file_is_missing(tmp_pa
 
     with pytest.raises(StagingError, match="main.py does not exist"):
         stage_function(spec, tmp_path / "build")
+
+
+def test_readme_sizing_table_matches_the_catalog():
+    readme = (ROOT / "README.md").read_text()
+
+    for spec in load_catalog().functions:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{spec.name}` |")), None)
+        assert row is not None, f"README's sizing table has no row for {spec.name}"
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[2:7] == [
+            spec.memory,
+            spec.cpu,
+            f"{spec.timeout_s} s",
+            str(spec.concurrency),
+            str(spec.max_instances),
+        ]
+    assert "./deploy.sh deploy --project P --region europe-west1 --dry-run" in readme
+    assert "## What it costs to run idle" in readme
