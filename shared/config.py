@@ -23,6 +23,10 @@ PASSTHROUGH_VARIABLES: dict[str, str] = {
     "DD_LLMOBS_AGENTLESS_ENABLED": "1 in production (no agent beside a Cloud Function); unset locally.",
     "DD_TRACE_AGENT_URL": "Agent (locally: Datadog's test agent) that receives LLM Observability payloads.",
     "DD_APM_TRACING_ENABLED": "false: send LLM Observability data only, no APM traces.",
+    "DD_SERVICE": "Datadog service name of a deployed function (vote-extractor-<function>).",
+    "DD_ENV": "Datadog environment tag (production when deployed).",
+    "DD_LLMOBS_ML_APP": "ml_app ddtrace reads itself; the deploy sets it equal to ML_APP.",
+    "RAGAS_DO_NOT_TRACK": "true: Ragas sends no usage analytics (set on the functions that carry Ragas).",
 }
 
 
@@ -78,8 +82,8 @@ class Settings(BaseSettings):
     max_concurrent_shards: int = Field(
         4,
         ge=1,
-        description="Shards one instance runs at once (more are refused and redelivered); in production "
-        "also the worker's max instances.",
+        description="Shards one instance runs at once (more are refused and redelivered); deployed, 1 a "
+        "worker instance, and the worker's max instances cap the shards running at once.",
     )
     model_calls_per_second: float = Field(
         0.0, ge=0, description="Model calls per second one experiment process may make (0 = no cap)."
@@ -95,6 +99,11 @@ class Settings(BaseSettings):
     )
     scheduler_service_account: str = Field(
         "", description="Service account e-mail the Cloud Scheduler OIDC token must carry."
+    )
+    scheduler_token_checked_by_cloud_run: bool = Field(
+        False,
+        description="true when experiments-scheduled is private: Cloud Run verified the token's signature "
+        "(and removed it), the function checks its audience, account and expiry.",
     )
     oidc_certs_url: str = Field(
         "https://www.googleapis.com/oauth2/v1/certs", description="Where Google's token-signing certificates are."

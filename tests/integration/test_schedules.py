@@ -267,3 +267,28 @@ def test_the_scheduler_s_oidc_token_is_verified(clean_firestore, scheduled_clien
         assert answered.status_code == status, (why, answered.json)
     # In production the API key alone does not trigger schedules.
     assert scheduled_client.post("/", headers={"X-API-Key": "a-production-key"}).status_code == 401
+
+
+def test_a_private_deployment_checks_the_claims_cloud_run_passes_on(
+    clean_firestore, scheduled_client, google_certificates, configure
+):
+    # Cloud Run verified the signature, then replaced it before the request reached the function.
+    configure(SCHEDULER_TOKEN_CHECKED_BY_CLOUD_RUN="true", OIDC_CERTS_URL="http://127.0.0.1:9/unreachable")
+
+    def as_passed_on(token: str) -> dict:
+        header, payload, _ = token.split(".")
+        return {"Authorization": f"Bearer {header}.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"}
+
+    accepted = scheduled_client.post("/", headers=as_passed_on(google_certificates.token()))
+    assert accepted.status_code == 200, accepted.json
+    refusals = {
+        "wrong audience": (google_certificates.token(aud="https://elsewhere.example"), 401),
+        "expired": (google_certificates.token(exp=int(time.time()) - 3600), 401),
+        "not Google": (google_certificates.token(iss="https://evil.example"), 401),
+        "another account": (google_certificates.token(email="intruder@example.iam.gserviceaccount.com"), 403),
+    }
+    for why, (token, status) in refusals.items():
+        answered = scheduled_client.post("/", headers=as_passed_on(token))
+        assert answered.status_code == status, (why, answered.json)
+    garbled = scheduled_client.post("/", headers={"Authorization": "Bearer only-one-part"})
+    assert garbled.status_code == 401
