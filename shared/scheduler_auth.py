@@ -53,8 +53,10 @@ def _verified_claims(token: str, *, audience: str, certs_url: str) -> dict:
     from google.oauth2 import id_token
 
     try:
-        return id_token.verify_token(
-            token, google_requests.Request(), audience=audience, certs_url=certs_url, clock_skew_in_seconds=10
+        return dict(
+            id_token.verify_token(
+                token, google_requests.Request(), audience=audience, certs_url=certs_url, clock_skew_in_seconds=10
+            )
         )
     except (ValueError, exceptions.GoogleAuthError) as error:
         raise Unauthenticated(f"The OIDC token was refused: {error}") from None

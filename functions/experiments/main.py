@@ -83,7 +83,7 @@ def create_schedule(request: flask.Request) -> flask.Response:
 def list_schedules(request: flask.Request) -> flask.Response:
     from shared.services.schedules import schedule_service
 
-    return json_response({"items": [s.model_dump(mode="json") for s in schedule_service().list()]})
+    return json_response({"items": [s.model_dump(mode="json") for s in schedule_service().all()]})
 
 
 def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
@@ -113,7 +113,7 @@ def list_alerts(request: flask.Request) -> flask.Response:
     schedule_id = request.args.get("schedule_id")
     experiment_id = request.args.get("experiment_id")
     limit = int_arg(request, "limit", default=100, low=1, high=500)
-    alerts = alert_service().list(
+    alerts = alert_service().find(
         schedule_id=_checked_schedule(schedule_id) if schedule_id else None,
         experiment_id=_checked(experiment_id) if experiment_id else None,
         limit=limit,

@@ -206,7 +206,7 @@ class AlertService:
             sent += 1
         return sent
 
-    def list(self, *, schedule_id: str | None, experiment_id: str | None, limit: int) -> list[AlertRecord]:
+    def find(self, *, schedule_id: str | None, experiment_id: str | None, limit: int) -> list[AlertRecord]:
         if experiment_id:
             return self._alerts.for_experiment(experiment_id)[:limit]
         return self._alerts.recent(schedule_id=schedule_id, limit=limit)

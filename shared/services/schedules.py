@@ -89,8 +89,8 @@ class ScheduleService:
     def get(self, schedule_id: str) -> ScheduleRecord:
         return self._schedules.get(schedule_id)
 
-    def list(self) -> list[ScheduleRecord]:
-        return self._schedules.list()
+    def all(self) -> list[ScheduleRecord]:
+        return self._schedules.all()
 
     def set_enabled(self, schedule_id: str, enabled: bool) -> ScheduleRecord:
         return self._schedules.update(schedule_id, {"enabled": enabled})
@@ -101,7 +101,7 @@ class ScheduleService:
         for schedule in self._schedules.enabled():
             slot = slot_of(schedule_time, schedule.interval_minutes)
             experiment_id = experiment_id_for(schedule.schedule_id, slot)
-            item = {"schedule_id": schedule.schedule_id, "slot": slot, "experiment_id": experiment_id}
+            item: dict[str, Any] = {"schedule_id": schedule.schedule_id, "slot": slot, "experiment_id": experiment_id}
             try:
                 self._experiments.start(
                     self._experiment_request(schedule),

@@ -3,7 +3,7 @@ condition, so checking a finished experiment again never alerts twice)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.models import AlertRecord
 
@@ -48,7 +48,7 @@ class FirestoreAlertRepository:
         from google.cloud import firestore as firestore_module
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self._collection
+        query: Any = self._collection
         if schedule_id:
             query = query.where(filter=FieldFilter("schedule_id", "==", schedule_id))
         query = query.order_by("created_at", direction=firestore_module.Query.DESCENDING).limit(limit)

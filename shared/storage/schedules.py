@@ -34,7 +34,7 @@ class FirestoreScheduleRepository:
             raise NotFound(f"No schedule {schedule_id!r}.", details={"schedule_id": schedule_id})
         return ScheduleRecord.model_validate(snapshot.to_dict())
 
-    def list(self) -> list[ScheduleRecord]:
+    def all(self) -> list[ScheduleRecord]:
         return [ScheduleRecord.model_validate(s.to_dict()) for s in self._collection.order_by("schedule_id").stream()]
 
     def enabled(self) -> list[ScheduleRecord]:

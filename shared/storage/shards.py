@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import Conflict, NotFound
 from shared.models import ExperimentRecord, ShardRecord
@@ -85,6 +85,7 @@ class FirestoreShardRepository:
                 return ShardClaim("finished", shard)
             if shard.status == "running" and shard.lease_until and shard.lease_until > now:
                 return ShardClaim("busy", shard)
+            fields: dict[str, Any]
             if shard.attempts >= max_attempts:
                 fields = {"status": "failed", "lease_until": None, "updated_at": now}
                 outcome: Literal["acquired", "exhausted"] = "exhausted"
