@@ -4,7 +4,8 @@
 
 `demo_forms@v1`: generated forms, mildly degraded as phone photos are (rotation up to 2 degrees,
 slight blur, some JPEG), with their ground truth as expected output and a short reference text
-for Ragas. Created through the HTTP API, as a user would; does nothing if it already exists.
+for Ragas. And the schedule `demo-hourly` on it, which the local scheduler starts every hour.
+Created through the HTTP API, as a user would; does nothing if they already exist.
 """
 
 from __future__ import annotations
@@ -79,6 +80,29 @@ def seed(base_url: str, api_key: str, count: int) -> str:
     return f"dataset {NAME}@{VERSION}: {count} generated forms, published"
 
 
+SCHEDULE = {
+    "schedule_id": "demo-hourly",
+    "description": "The offline OCR model on the newest demo_forms every hour, against the previous hour.",
+    "interval_minutes": 60,
+    "dataset": {"name": NAME, "version": "latest"},
+    "variants": [{"name": "ocr", "model": "tesseract", "params": {"deskew": True, "remove_lines": True}}],
+    "evaluators": ["vote_count_accuracy", "vote_count_exact", "candidate_f1", "consistency"],
+    "concurrency": 2,
+    "baseline": {"policy": "previous"},
+    "thresholds": {"min_quality": 0.9},
+}
+
+
+def seed_schedule(base_url: str, api_key: str) -> str:
+    created = requests.post(
+        f"{base_url}/experiments/schedules", json=SCHEDULE, headers={"X-API-Key": api_key}, timeout=30
+    )
+    if created.status_code == 409:
+        return f"schedule {SCHEDULE['schedule_id']} already exists"
+    created.raise_for_status()
+    return f"schedule {SCHEDULE['schedule_id']}: every hour on {NAME}@latest (alerts: regression, quality < 0.9)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8080")
@@ -87,6 +111,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         print(f"[local] {seed(args.base_url, args.api_key, args.entries)}", flush=True)
+        print(f"[local] {seed_schedule(args.base_url, args.api_key)}", flush=True)
     except requests.RequestException as error:
         print(f"[local] seeding the demo dataset failed: {error}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Run the whole local stack: the emulators, the Datadog test agent and the gateway.
+"""Run the whole local stack: the emulators, the Datadog test agent, the gateway and the scheduler.
 
     python -m infra.local.stack up [--detach]   # ./deploy.sh local [--detach]
     python -m infra.local.stack down            # ./deploy.sh local --stop
@@ -153,6 +153,7 @@ class LocalStackRunner:
         self.stack_id = uuid.uuid4().hex
         self.running: RunningStack | None = None
         self.gateway: EmulatorProcess | None = None
+        self.scheduler: EmulatorProcess | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -167,6 +168,8 @@ class LocalStackRunner:
         if self.gateway is not None:
             groups["gateway"] = self.gateway.pgid
             endpoints["gateway"] = self.gateway_url
+        if self.scheduler is not None:
+            groups["scheduler"] = self.scheduler.pgid
         environment = self.running.stack.env() | {"API_KEYS": self.api_keys()} if self.running else {}
         return StackState(self.stack_id, groups, endpoints, str(LOG_DIR), time.time(), environment)
 
@@ -274,6 +277,21 @@ class LocalStackRunner:
             delay = min(delay * 1.5, 1.0)
         self.gateway.startup_seconds = time.monotonic() - started
 
+    def start_scheduler(self) -> None:
+        """Cloud Scheduler's stand-in: triggers /experiments-scheduled every minute."""
+        log_path = LOG_DIR / "scheduler.log"
+        popen = spawn(
+            "scheduler",
+            [sys.executable, "-m", "infra.local.scheduler", "--base-url", self.gateway_url],
+            log_path=log_path,
+            env=self.child_environment(),
+            cwd=REPO_ROOT,
+            stack_id=self.stack_id,
+        )
+        self.scheduler = EmulatorProcess("scheduler", popen, log_path, self.gateway_url, self.stack_id)
+        self.state().write()
+        say(f"scheduler: POST /experiments-scheduled every minute (log: {log_path})")
+
     def seed_dataset(self) -> None:
         """A published demo dataset, so a new user can run experiments straight away."""
         result = subprocess.run(
@@ -314,12 +332,17 @@ class LocalStackRunner:
 
     def processes(self) -> list[EmulatorProcess]:
         processes = list(self.running.processes.values()) if self.running is not None else []
+        if self.scheduler is not None:
+            processes.append(self.scheduler)
         if self.gateway is not None:
             processes.append(self.gateway)
         return processes
 
     def stop(self) -> None:
-        """Stop the gateway, then the emulators; remove the state file once all are gone."""
+        """Stop the scheduler and the gateway, then the emulators; remove the state file once all are gone."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -349,6 +372,7 @@ def up(*, detach: bool) -> int:
     try:
         runner.up()
         runner.seed_dataset()
+        runner.start_scheduler()
         if detach:
             say("detached; stop with ./deploy.sh local --stop")
             return 0
@@ -382,8 +406,8 @@ def down() -> int:
     if state is None:
         say("no local stack is running")
         return 0
-    # Gateway first: it talks to the emulators.
-    ordered = sorted(state.process_groups.items(), key=lambda item: item[0] != "gateway")
+    # The scheduler and the gateway first: they talk to the emulators.
+    ordered = sorted(state.process_groups.items(), key=lambda item: item[0] not in ("scheduler", "gateway"))
     errors: list[str] = []
     for name, pgid in ordered:
         try:

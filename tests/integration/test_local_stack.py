@@ -215,7 +215,7 @@ def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         state = json.loads((tmp_path / "state" / "stack.json").read_text())
-        assert set(state["process_groups"]) == {"firestore", "pubsub", "gcs", "dd-agent", "gateway"}
+        assert set(state["process_groups"]) == {"firestore", "pubsub", "gcs", "dd-agent", "gateway", "scheduler"}
         assert requests.get(f"http://127.0.0.1:{ports[-1]}/healthz", timeout=5).status_code == 200
         assert all(group_alive(pgid) for pgid in state["process_groups"].values())
 
