@@ -63,21 +63,17 @@ class DatasetRef(BaseModel):
     version: str
 
 
-class ExperimentRequest(BaseModel):
-    """POST /experiments (API.md)."""
+class RunSettings(BaseModel):
+    """What an experiment runs and how: shared by POST /experiments and schedules."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    dataset: DatasetRef
     variants: list[Variant] = Field(min_length=1, max_length=10)
     evaluators: list[str | dict[str, dict[str, Any]]] | None = None
     repetitions: StrictInt = Field(1, ge=1, le=20)
     concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
     run_timeout_s: float = Field(120.0, gt=0, le=900)
     budget_usd: float | None = Field(None, ge=0)
-    baseline_experiment_id: str | None = Field(None, max_length=64)
-    dry_run: StrictBool = False
 
     @field_validator("variants")
     @classmethod
@@ -86,6 +82,15 @@ class ExperimentRequest(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("variant names must be distinct")
         return variants
+
+
+class ExperimentRequest(RunSettings):
+    """POST /experiments (API.md)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    dataset: DatasetRef
+    baseline_experiment_id: str | None = Field(None, max_length=64)
+    dry_run: StrictBool = False
 
 
 def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:

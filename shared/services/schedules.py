@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from shared.errors import Conflict, VoteExtractorError
-from shared.models import AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord, Variant
-from shared.services.experiments import MAX_CONCURRENCY, DatasetRef, ExperimentRequest, ExperimentService
+from shared.models import AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
+from shared.services.experiments import DatasetRef, ExperimentRequest, ExperimentService, RunSettings
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 
@@ -29,22 +29,14 @@ LATEST = "latest"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class ScheduleRequest(BaseModel):
+class ScheduleRequest(RunSettings):
     """POST /experiments/schedules."""
-
-    model_config = ConfigDict(extra="forbid")
 
     schedule_id: str = Field(pattern=SCHEDULE_ID_PATTERN)
     description: str = Field("", max_length=500)
     enabled: StrictBool = True
     interval_minutes: StrictInt = Field(ge=5, le=60 * 24 * 31)
     dataset: ScheduleDataset
-    variants: list[Variant] = Field(min_length=1, max_length=10)
-    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
-    repetitions: StrictInt = Field(1, ge=1, le=20)
-    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
-    run_timeout_s: float = Field(120.0, gt=0, le=900)
-    budget_usd: float | None = Field(None, ge=0)
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
 
