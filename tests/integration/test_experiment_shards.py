@@ -142,3 +142,13 @@ def test_a_shard_that_keeps_failing_is_reported_not_dropped(datasets_client, gem
         f"{url}/experiments/alerts", params={"experiment_id": experiment.experiment_id}, headers=HEADERS, timeout=30
     ).json()["items"]
     assert [(alert["kind"], alert["details"]["shard"]) for alert in alerts] == [("shard_failed", 0)]
+
+    # Once the cause is fixed, resume gives the failed shard its attempts back and republishes it.
+    firestore_client().collection("experiments").document(experiment.experiment_id).update(
+        {"evaluators": [{"name": "vote_count_exact", "params": {}}]}
+    )
+    resumed = requests.post(f"{url}/experiments/{experiment.experiment_id}/resume", headers=HEADERS, timeout=30)
+    assert resumed.status_code == 202, resumed.text
+    status = wait_finished(url, experiment.experiment_id, timeout=120)
+    assert status["status"] == "completed" and status["progress"] == {"done": 3, "total": 3, "failed": 0}
+    assert status["shards"]["completed"] == 1
