@@ -3,7 +3,7 @@ condition, so checking a finished experiment again never alerts twice)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared.models import AlertRecord
 
@@ -48,8 +48,9 @@ class FirestoreAlertRepository:
         from google.cloud import firestore as firestore_module
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query: Any = self._collection
         if schedule_id:
-            query = query.where(filter=FieldFilter("schedule_id", "==", schedule_id))
-        query = query.order_by("created_at", direction=firestore_module.Query.DESCENDING).limit(limit)
+            query = self._collection.where(filter=FieldFilter("schedule_id", "==", schedule_id))
+            query = query.order_by("created_at", direction=firestore_module.Query.DESCENDING).limit(limit)
+        else:
+            query = self._collection.order_by("created_at", direction=firestore_module.Query.DESCENDING).limit(limit)
         return [AlertRecord.model_validate(s.to_dict()) for s in query.stream()]
