@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, computed_field
 
 MetricType = Literal["score", "categorical", "boolean", "json"]
 Assessment = Literal["pass", "fail"]
@@ -213,6 +213,7 @@ class Dataset(BaseModel):
 
 
 ExperimentStatus = Literal["queued", "running", "completed", "failed"]
+EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
 class Variant(BaseModel):
@@ -316,7 +317,7 @@ class BaselinePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: Literal["previous", "pinned", "none"] = "previous"
-    experiment_id: str | None = Field(None, max_length=64)
+    experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
 
 
 class AlertThresholds(BaseModel):
@@ -324,7 +325,7 @@ class AlertThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    regression: bool = True  # a metric significantly worse than the baseline (paired tests, alpha 0.05)
+    regression: StrictBool = True  # a metric significantly worse than the baseline (paired tests, alpha 0.05)
     quality_metric: str = "vote_count_accuracy"
     min_quality: float | None = Field(None, ge=0, le=1)
     max_negative_feedback_rate: float | None = Field(None, ge=0, le=1)

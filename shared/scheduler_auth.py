@@ -72,7 +72,7 @@ def _claims_checked_by_cloud_run(token: str, *, audience: str) -> dict:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError) as error:
+    except (IndexError, ValueError, RecursionError) as error:
         raise Unauthenticated(f"The OIDC token could not be read: {type(error).__name__}") from None
     if not isinstance(claims, dict) or claims.get("aud") != audience:
         raise Unauthenticated("The OIDC token is meant for another audience.")

@@ -81,7 +81,8 @@ def _answer(
                 continue
             if route.method == request.method:
                 return route.handler(request, **params)
-            allowed.append(route.method)
+            if route.method not in allowed:
+                allowed.append(route.method)
         if allowed:
             raise MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allowed)}.")
         raise NotFound(f"No endpoint at {request.path}.")
@@ -156,9 +157,16 @@ def int_arg(request: flask.Request, name: str, *, default: int, low: int, high: 
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise InvalidField(f"{name} must be a whole number from {low} to {high}.", details={"field": name})
     return int(raw)
+
+
+def limit_body(request: flask.Request, max_bytes: int) -> None:
+    """Refuse a body over `max_bytes` by its declared length, before anything reads it."""
+    if (request.content_length or 0) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    request.max_content_length = max_bytes
 
 
 def json_body(request: flask.Request) -> dict[str, Any]:
@@ -172,6 +180,8 @@ def json_body(request: flask.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError as error:
         raise MalformedRequest(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise MalformedRequest("The body's JSON nests too deeply.") from None
     if not isinstance(body, dict):
         raise MalformedRequest("The body must be a JSON object.")
     return body

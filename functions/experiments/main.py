@@ -12,10 +12,12 @@ import flask
 import functions_framework
 
 from shared.errors import InvalidField, NotFound
+from shared.models import EXPERIMENT_ID_PATTERN
 from shared.services.experiments import ExperimentRequest, experiment_service
-from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, serve
 
-_EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
+MAX_BODY_BYTES = 1024 * 1024  # an experiment or schedule is a few kilobytes of JSON
 MAX_PAGE_SIZE = 500
 
 
@@ -25,6 +27,7 @@ def experiments(request: flask.Request) -> flask.Response:
 
 
 def start_experiment(request: flask.Request) -> flask.Response:
+    limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ExperimentRequest, json_body(request), what="experiment")
     experiment = experiment_service().start(wanted)
     body = {
@@ -42,13 +45,9 @@ def get_status(request: flask.Request, experiment_id: str) -> flask.Response:
 
 
 def get_results(request: flask.Request, experiment_id: str) -> flask.Response:
-    raw = request.args.get("page_size", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise InvalidField(
-            f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}.", details={"field": "page_size"}
-        )
+    page_size = int_arg(request, "page_size", default=100, low=1, high=MAX_PAGE_SIZE)
     page = experiment_service().results(
-        _checked(experiment_id), page_size=int(raw), page_token=request.args.get("page_token")
+        _checked(experiment_id), page_size=page_size, page_token=request.args.get("page_token")
     )
     return json_response(page)
 
@@ -76,6 +75,7 @@ def resume(request: flask.Request, experiment_id: str) -> flask.Response:
 def create_schedule(request: flask.Request) -> flask.Response:
     from shared.services.schedules import ScheduleRequest, schedule_service
 
+    limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
     return json_response(schedule_service().create(wanted).model_dump(mode="json"), 201)
 
@@ -112,6 +112,10 @@ def list_alerts(request: flask.Request) -> flask.Response:
 
     schedule_id = request.args.get("schedule_id")
     experiment_id = request.args.get("experiment_id")
+    if schedule_id and experiment_id:
+        raise InvalidField(
+            "Filter by schedule_id or by experiment_id, not both.", details={"fields": ["schedule_id", "experiment_id"]}
+        )
     limit = int_arg(request, "limit", default=100, low=1, high=500)
     alerts = alert_service().find(
         schedule_id=_checked_schedule(schedule_id) if schedule_id else None,
@@ -124,13 +128,13 @@ def list_alerts(request: flask.Request) -> flask.Response:
 def _checked_schedule(schedule_id: str) -> str:
     from shared.services.schedules import SCHEDULE_ID_PATTERN
 
-    if not re.match(SCHEDULE_ID_PATTERN, schedule_id):
+    if not re.fullmatch(SCHEDULE_ID_PATTERN, schedule_id):
         raise NotFound(f"No schedule {schedule_id!r}.")
     return schedule_id
 
 
 def _checked(experiment_id: str) -> str:
-    if not _EXPERIMENT_ID.match(experiment_id):
+    if not _EXPERIMENT_ID.fullmatch(experiment_id):
         raise NotFound(f"No experiment {experiment_id!r}.")
     return experiment_id
 

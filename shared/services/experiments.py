@@ -21,7 +21,7 @@ from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
-from shared.models import ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
 from shared.observability import llmobs
 from shared.prompts import get_prompt
 from shared.services.datasets import check_name, check_version
@@ -89,7 +89,7 @@ class ExperimentRequest(RunSettings):
 
     name: str = Field(min_length=1, max_length=100)
     dataset: DatasetRef
-    baseline_experiment_id: str | None = Field(None, max_length=64)
+    baseline_experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
     dry_run: StrictBool = False
 
 

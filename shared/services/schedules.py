@@ -14,11 +14,18 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shared.errors import Conflict, VoteExtractorError
 from shared.models import AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.experiments import DatasetRef, ExperimentRequest, ExperimentService, RunSettings
+from shared.services.datasets import check_name, check_version
+from shared.services.experiments import (
+    DEFAULT_EVALUATORS,
+    DatasetRef,
+    ExperimentRequest,
+    ExperimentService,
+    RunSettings,
+)
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 
@@ -39,6 +46,17 @@ class ScheduleRequest(RunSettings):
     dataset: ScheduleDataset
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+
+    @model_validator(mode="after")
+    def _quality_metric_is_measured(self) -> ScheduleRequest:
+        if self.thresholds.min_quality is None:
+            return self
+        names = [e if isinstance(e, str) else next(iter(e)) for e in (self.evaluators or DEFAULT_EVALUATORS)]
+        if self.thresholds.quality_metric not in names:
+            raise ValueError(
+                f"thresholds.quality_metric {self.thresholds.quality_metric!r} is not among the evaluators {names}"
+            )
+        return self
 
     @field_validator("baseline")
     @classmethod
@@ -113,9 +131,11 @@ class ScheduleService:
             except VoteExtractorError as error:  # the dataset or a model went away: keep the others going
                 self._record_error(schedule, item, error, report)
                 continue
-            self._schedules.update(
-                schedule.schedule_id, {"last_slot": slot, "last_experiment_id": experiment_id, "last_error": None}
-            )
+            if schedule.last_slot is None or slot > schedule.last_slot:  # a late trigger of an old slot
+                # must not become the baseline of the slots after it
+                self._schedules.update(
+                    schedule.schedule_id, {"last_slot": slot, "last_experiment_id": experiment_id, "last_error": None}
+                )
             report["started"].append(item)
         return report
 
@@ -127,9 +147,9 @@ class ScheduleService:
         report["errors"].append(item | {"error": {"code": error.code, "message": error.message}})
 
     def _experiment_request(self, schedule: ScheduleRecord) -> ExperimentRequest:
-        version = schedule.dataset.version
+        name, version = check_name(schedule.dataset.name), schedule.dataset.version
         if version == LATEST:
-            version = self._datasets.latest_published(schedule.dataset.name).version
+            version = self._datasets.latest_published(name).version
         baseline = {
             "pinned": schedule.baseline.experiment_id,
             "previous": schedule.last_experiment_id,
@@ -137,7 +157,7 @@ class ScheduleService:
         }[schedule.baseline.policy]
         return ExperimentRequest(
             name=f"schedule {schedule.schedule_id}",
-            dataset=DatasetRef(name=schedule.dataset.name, version=version),
+            dataset=DatasetRef(name=name, version=check_version(version)),
             variants=[variant.model_copy(deep=True) for variant in schedule.variants],
             evaluators=schedule.evaluators,
             repetitions=schedule.repetitions,

@@ -94,6 +94,13 @@ def test_schedules_are_created_listed_disabled_and_enabled(clean_firestore, expe
         ({"baseline": {"policy": "pinned"}}, 422),
         ({"baseline": {"policy": "pinned", "experiment_id": "missing"}}, 404),
         ({"thresholds": {"min_quality": 2}}, 422),
+        ({"thresholds": {"min_quality": 0.9, "quality_metric": "vote_count_acuracy"}}, 422),
+        ({"thresholds": {"regression": "no"}}, 422),
+        ({"baseline": {"policy": "pinned", "experiment_id": "a/b"}}, 422),
+        ({"baseline": {"policy": "pinned", "experiment_id": "__x__"}}, 422),
+        ({"dataset": {"name": "a/b"}}, 422),
+        ({"dataset": {"name": "../etc", "version": "v1"}}, 422),
+        ({"variants": [{"name": "ocr", "model": "tesseract"}, {"name": "ocr", "model": "tesseract"}]}, 422),
         ({"surprise": True}, 422),
     ],
 )
@@ -104,6 +111,33 @@ def test_bad_schedules_are_refused_and_nothing_is_stored(clean_firestore, experi
     assert answered.status_code == status, answered.json
     assert set(answered.json["error"]) == {"code", "message", "details"}
     assert list(firestore_client().collection("experiment_schedules").stream()) == []
+
+
+def test_bad_requests_around_schedules_and_alerts_get_clear_4xx(experiments_client):
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = experiments_client.post("/schedules", data=nested, headers=HEADERS, content_type="application/json")
+    assert deep.status_code == 400 and deep.json["error"]["code"] == "malformed_request"
+    huge = experiments_client.post(
+        "/schedules", data="{" + " " * (2 * 1024 * 1024) + "}", headers=HEADERS, content_type="application/json"
+    )
+    assert huge.status_code == 413
+    for query in ("limit=%C2%B2", "limit=0", "limit=x", "schedule_id=a&experiment_id=b"):
+        answered = experiments_client.get(f"/alerts?{query}", headers=HEADERS)
+        assert answered.status_code == 422, (query, answered.json)
+    assert experiments_client.get("/abc/results?page_size=%C2%B2", headers=HEADERS).status_code == 422
+    wrong_method = experiments_client.post("/alerts", headers=HEADERS)
+    assert wrong_method.status_code == 405 and wrong_method.json["error"]["message"].endswith("use GET.")
+    started = experiments_client.post(
+        "/",
+        json={
+            "name": "x",
+            "dataset": {"name": "d", "version": "v1"},
+            "variants": [{"name": "a", "model": "tesseract"}],
+            "baseline_experiment_id": "a/b",
+        },
+        headers=HEADERS,
+    )
+    assert started.status_code == 422, started.json
 
 
 def test_unknown_and_hostile_schedule_ids_are_404(experiments_client):
@@ -144,6 +178,14 @@ def test_two_triggers_in_one_slot_start_each_due_schedule_once(
     later = scheduled_client.post("/", headers=HEADERS | next_slot)
     assert sorted(item["schedule_id"] for item in later.json["started"]) == ["hourly-a", "hourly-b"]
     assert not set(item["experiment_id"] for item in later.json["started"]) & set(started_ids)
+    newest = experiments_client.get("/schedules/hourly-a", headers=HEADERS).json
+
+    # A late trigger of an older slot starts that slot, but the schedule keeps its newest run as
+    # the baseline of the next one.
+    older = {SLOT_TIME: (dt.datetime.fromisoformat(stamp[SLOT_TIME]) - dt.timedelta(hours=3)).isoformat()}
+    assert len(scheduled_client.post("/", headers=HEADERS | older).json["started"]) == 2
+    after = experiments_client.get("/schedules/hourly-a", headers=HEADERS).json
+    assert (after["last_slot"], after["last_experiment_id"]) == (newest["last_slot"], newest["last_experiment_id"])
 
 
 def test_a_broken_schedule_is_reported_and_the_others_still_start(
