@@ -263,6 +263,8 @@ def _scheduler(catalog: Catalog, target: Target) -> list[Step]:
         f"--oidc-service-account-email={invoker}",
         ("--oidc-token-audience=", *url),
         f"--attempt-deadline={job['attempt_deadline']}",
+        f"--max-retry-attempts={job['max_retry_attempts']}",
+        f"--min-backoff={job['min_backoff']}",
     )
     return [
         Command(
