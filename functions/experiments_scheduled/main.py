@@ -1,8 +1,8 @@
 """`experiments-scheduled`: the Cloud Scheduler target (API.md "experiments").
 
-Starts every due schedule once per time slot, then resends what Datadog has not accepted yet
-(evaluations and alert events). Called with Cloud Scheduler's OIDC token; locally the API key
-works too (shared.scheduler_auth).
+Starts every due schedule once per time slot, republishes the shards of experiments that stopped
+moving, then resends what Datadog has not accepted yet (evaluations and alert events). Called
+with Cloud Scheduler's OIDC token; locally the API key works too (shared.scheduler_auth).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 def run_due_schedules(request: flask.Request) -> flask.Response:
     from shared.services.alerts import alert_service
     from shared.services.evaluation_resend import resend_pending
+    from shared.services.experiments import experiment_service
     from shared.services.schedules import schedule_service
 
     report: dict = schedule_service().run_due(_schedule_time(request))
+    report["recovered_shards"] = experiment_service().recover_stalled_shards()
     report["resent"] = {
         "evaluations": resend_pending(max_rounds=5).delivered,
         "alert_events": alert_service().resend_events(),

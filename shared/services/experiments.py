@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -221,6 +221,32 @@ class ExperimentService:
         if published:
             self._shards.mark_published(experiment_id, published)
         return published
+
+    def recover_stalled_shards(self) -> dict[str, list[int]]:
+        """Republish the shards of fanned-out experiments that stopped moving: a shard whose worker
+        died holding it (lease expired), or every unfinished shard of an experiment no run has
+        landed in for a lease's length (its messages were lost or dead-lettered). The scheduled
+        function calls this on every trigger; shards are idempotent, so a needless republish costs
+        only a delivery."""
+        now = datetime.now(UTC)
+        quiet = timedelta(seconds=self._settings.shard_lease_s)
+        recovered: dict[str, list[int]] = {}
+        for experiment in self._experiments.unfinished():
+            if not experiment.shard_count:
+                continue
+            last_moved = experiment.heartbeat_at or experiment.created_at
+            shards = self._shards.all(experiment.experiment_id)
+            stalled = [
+                s.index
+                for s in shards
+                if (s.status == "running" and s.lease_until is not None and s.lease_until < now)
+                or (s.status == "pending" and now - last_moved > quiet and now - s.updated_at > quiet)
+            ]
+            if stalled:
+                recovered[experiment.experiment_id] = self._publisher.publish(
+                    [ShardMessage(experiment.experiment_id, index) for index in stalled]
+                )
+        return recovered
 
     def resume(self, experiment_id: str) -> ExperimentRecord:
         """Run again what is missing or failed (after a crash, a redeploy, or failures)."""

@@ -53,6 +53,13 @@ class FirestoreExperimentRepository:
             raise NotFound(f"No experiment {experiment_id!r}.", details={"experiment_id": experiment_id})
         return ExperimentRecord.model_validate(snapshot.to_dict())
 
+    def unfinished(self) -> list[ExperimentRecord]:
+        """Experiments queued or running (the scheduled function looks for stalled shards in them)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("status", "in", ["queued", "running"]))
+        return [ExperimentRecord.model_validate(s.to_dict()) for s in query.stream()]
+
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None:
         self._collection.document(experiment_id).update(fields)
 

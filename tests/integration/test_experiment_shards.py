@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -24,7 +24,7 @@ from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.shards import FirestoreShardRepository
 from shared.synthetic.forms import generate_form
 from tests.fakes.gemini_server import extraction_reply
-from tests.integration.builders import HEADERS, large_published_dataset, published_dataset
+from tests.integration.builders import HEADERS, large_published_dataset, published_dataset, truth_responder
 from tests.integration.processes import start_shard_pipeline
 
 
@@ -152,3 +152,43 @@ def test_a_shard_that_keeps_failing_is_reported_not_dropped(datasets_client, gem
     status = wait_finished(url, experiment.experiment_id, timeout=120)
     assert status["status"] == "completed" and status["progress"] == {"done": 3, "total": 3, "failed": 0}
     assert status["shards"]["completed"] == 1
+
+
+def test_a_shard_whose_worker_died_is_republished_by_the_scheduled_trigger(datasets_client, gemini, shard_gateway):
+    url, _, _ = shard_gateway
+    dataset, truths = published_dataset(datasets_client, [generate_form(970 + i) for i in range(3)])
+    gemini.set_responder(truth_responder(truths))
+    experiment = ExperimentRecord(
+        experiment_id=f"orphan-{uuid.uuid4().hex[:8]}",
+        name="worker killed",
+        dataset_name=dataset,
+        dataset_version="v1",
+        variants=[Variant(name="flash", model="gemini-2.5-flash")],
+        evaluators=[{"name": "vote_count_exact", "params": {}}],
+        repetitions=1,
+        concurrency=2,
+        run_timeout_s=30,
+        progress=ExperimentProgress(total=3),
+        status="running",
+        created_at=datetime.now(UTC),
+    )
+    [shard] = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
+    experiment.shard_count = 1
+    # A worker took the shard and was killed (its timeout, or out of memory): the lease has run out,
+    # and its message is gone (acked, or dead-lettered after the busy redeliveries).
+    shard = shard.model_copy(
+        update={
+            "status": "running",
+            "published": True,
+            "attempts": 1,
+            "lease_until": datetime.now(UTC) - timedelta(seconds=5),
+        }
+    )
+    FirestoreShardRepository(firestore_client()).create_experiment(experiment, [shard])
+
+    triggered = requests.post(f"{url}/experiments-scheduled", headers=HEADERS, timeout=60)
+
+    assert triggered.status_code == 200, triggered.text
+    assert triggered.json()["recovered_shards"] == {experiment.experiment_id: [0]}
+    status = wait_finished(url, experiment.experiment_id, timeout=120)
+    assert status["status"] == "completed" and status["progress"] == {"done": 3, "total": 3, "failed": 0}
