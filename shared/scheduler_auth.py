@@ -67,6 +67,7 @@ def _claims_checked_by_cloud_run(token: str, *, audience: str) -> dict:
     reached us; audience and expiry are checked again here."""
     import base64
     import json
+    import math
     import time
 
     try:
@@ -76,6 +77,7 @@ def _claims_checked_by_cloud_run(token: str, *, audience: str) -> dict:
         raise Unauthenticated(f"The OIDC token could not be read: {type(error).__name__}") from None
     if not isinstance(claims, dict) or claims.get("aud") != audience:
         raise Unauthenticated("The OIDC token is meant for another audience.")
-    if not isinstance(claims.get("exp"), int | float) or claims["exp"] < time.time() - 10:
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float) or not math.isfinite(expires) or expires < time.time() - 10:
         raise Unauthenticated("The OIDC token has expired.")
     return claims
