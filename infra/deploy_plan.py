@@ -326,11 +326,21 @@ def render_arg(arg: Arg) -> str:
     return shlex.quote(arg) if arg else ""
 
 
+def _arg_text(arg: Arg) -> str:
+    """An argument's literal start (a reference counts as no text)."""
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, tuple) and arg and isinstance(arg[0], str):
+        return arg[0]
+    return ""
+
+
 def render_command(command: Command, *, indent: str = "") -> str:
     """One command as bash; a long one puts each flag on its own continued line."""
     words = [render_arg(arg) for arg in command.argv]
-    if len(words) > _ONE_LINE_WORDS:
-        first_flag = next(i for i, word in enumerate(words) if word.startswith(("-", "'-")))
+    # Where the flags start, found on the arguments themselves (a rendered word may be quoted).
+    first_flag = next((i for i, arg in enumerate(command.argv) if _arg_text(arg).startswith("-")), len(words))
+    if len(words) > _ONE_LINE_WORDS and first_flag < len(words):
         head, flags = words[:first_flag], words[first_flag:]
         line = f" \\\n{indent}    ".join([" ".join(head), *flags])
     else:
