@@ -2,8 +2,8 @@
 
 A CloudEvent function (Pub/Sub trigger in production; locally the Pub/Sub emulator's push
 subscription to the gateway, which functions-framework turns into a CloudEvent). Returning acks
-the message; raising refuses it, and Pub/Sub delivers it again later (a busy shard or instance,
-a failure worth retrying). A message that is not a shard is acked and logged: redelivering it
+the message; a 429 (a busy shard or instance) or an error (a failure worth retrying) refuses it,
+and Pub/Sub delivers it again later. A message that is not a shard is acked and logged: redelivering it
 cannot help. In production only the trigger's service account may invoke it (IAM).
 """
 
@@ -15,6 +15,7 @@ import logging
 
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import TooManyRequests
 
 from shared.errors import NotFound
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 @functions_framework.cloud_event
 def experiments_worker(cloud_event: CloudEvent) -> None:
     from shared.services.experiments import shard_worker
-    from shared.services.shards import ShardMessage
+    from shared.services.shards import ShardBusy, ShardMessage
 
     try:
         message = ShardMessage.decode(base64.b64decode(cloud_event.data["message"]["data"], validate=True))
@@ -36,4 +37,8 @@ def experiments_worker(cloud_event: CloudEvent) -> None:
     except NotFound as error:  # its experiment was deleted: nothing to run
         logger.error("dropped shard %s of %s: %s", message.shard, message.experiment_id, error.message)
         return
+    except ShardBusy as busy:
+        # A 429 refuses the message without an error traceback: an expected, passing state.
+        logger.info("shard %s of %s refused for now: %s", message.shard, message.experiment_id, busy.message)
+        raise TooManyRequests(busy.message) from None
     logger.info("shard %s of %s: %s", message.shard, message.experiment_id, outcome)
