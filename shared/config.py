@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         description="Datadog API key: LLM Observability posts with it when DD_LLMOBS_AGENTLESS_ENABLED=1, and "
         "alerts also go to Datadog as events.",
     )
+    dd_app_key: str = Field(
+        "", description="Datadog application key: with it a published dataset version can be pushed to Datadog."
+    )
     dd_site: str = Field("datadoghq.com", description="Datadog site, e.g. datadoghq.com or datadoghq.eu.")
     datadog_events_url: str = Field(
         "", description="Override of Datadog's events endpoint (tests point it at a local server)."

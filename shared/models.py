@@ -203,6 +203,9 @@ class DatasetVersion(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None = None
+    datadog_dataset_id: str | None = None  # set once the published version was pushed to Datadog
+    datadog_url: str | None = None
+    datadog_pushed_at: datetime | None = None
 
 
 class Dataset(BaseModel):

@@ -80,6 +80,11 @@ def publish(request: flask.Request, name: str, version: str) -> flask.Response:
     return json_response(dataset_service().publish(name, version).model_dump(mode="json") | {"name": name})
 
 
+def push_to_datadog(request: flask.Request, name: str, version: str) -> flask.Response:
+    pushed, now = dataset_service().push_to_datadog(name, version)
+    return json_response(pushed.model_dump(mode="json") | {"name": name}, 201 if now else 200)
+
+
 def new_version(request: flask.Request, name: str) -> flask.Response:
     created = dataset_service().new_version(name, parse_fields(NewVersionRequest, json_body(request)))
     return json_response(created.model_dump(mode="json") | {"name": name}, 201)
@@ -130,6 +135,7 @@ ROUTES = (
     Route("POST", "/{name}/{version}/entries", add_entries),
     Route("POST", "/{name}/{version}/from-trace", add_from_trace),
     Route("POST", "/{name}/{version}/publish", publish),
+    Route("POST", "/{name}/{version}/push-to-datadog", push_to_datadog),
     Route("POST", "/{name}/{version}/candidates", add_candidates),
     Route("DELETE", "/{name}/{version}/entries/{entry_id}", delete_entry),
     Route("GET", "/{name}/{version}/export", export),

@@ -256,12 +256,40 @@ class DatasetService:
             "from_version": found.from_version,
             "created_at": found.created_at.isoformat(),
             "updated_at": found.updated_at.isoformat(),
+            "datadog_dataset_id": found.datadog_dataset_id,
             "entries": [e.model_dump(mode="json") for e in entries],
             "next_page_token": encode_page_token(entries[-1].id) if len(entries) == page_size else None,
         }
 
     def publish(self, name: str, version: str) -> DatasetVersion:
         return self._datasets.publish(check_name(name), check_version(version))
+
+    def push_to_datadog(self, name: str, version: str) -> tuple[DatasetVersion, bool]:
+        """Push a published version to Datadog's Datasets once; (the version, True when pushed now)."""
+        from shared.observability.datadog_datasets import push_dataset
+
+        found = self._datasets.version(check_name(name), check_version(version))
+        if found.status != "published":
+            raise Conflict(f"{name}@{version} is a draft: publish it first; Datadog gets frozen versions only.")
+        if found.datadog_dataset_id:
+            return found, False
+        dataset = self._datasets.dataset(name)
+        pushed = push_dataset(
+            self._settings,
+            dataset_name=f"{name}-{version}",
+            description=dataset.description or f"vote-extractor dataset {name}@{version}",
+            entries=self._datasets.stream(name, version),
+        )
+        self._datasets.record_datadog_push(
+            name,
+            version,
+            {
+                "datadog_dataset_id": pushed.dataset_id,
+                "datadog_url": pushed.url,
+                "datadog_pushed_at": datetime.now(UTC),
+            },
+        )
+        return self._datasets.version(name, version), True
 
     def new_version(self, name: str, request: NewVersionRequest) -> DatasetVersion:
         source = self._datasets.version(check_name(name), check_version(request.from_version))

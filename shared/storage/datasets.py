@@ -100,6 +100,10 @@ class FirestoreDatasetRepository:
             raise NotFound(f"Dataset {name!r} has no version {version!r}.", details={"name": name, "version": version})
         return DatasetVersion.model_validate(snapshot.to_dict())
 
+    def record_datadog_push(self, name: str, version: str, fields: dict[str, Any]) -> None:
+        """Where a published version went in Datadog (its entries stay frozen)."""
+        self._version_ref(name, version).update(fields)
+
     def publish(self, name: str, version: str) -> DatasetVersion:
         now = datetime.now(UTC)
 
