@@ -180,6 +180,21 @@ def deploy_function(catalog: Catalog, target: Target, spec: FunctionSpec) -> Com
     return Command(tuple(argv), note=f"function {spec.name} (source {spec.source}, entry point {spec.entry_point})")
 
 
+def _invoker_binding(spec: FunctionSpec, target: Target, account: str, *, note: str) -> Command:
+    return Command(
+        (
+            "gcloud",
+            "functions",
+            "add-invoker-policy-binding",
+            spec.name,
+            f"--project={target.project}",
+            f"--region={target.region}",
+            f"--member=serviceAccount:{account}",
+        ),
+        note=note,
+    )
+
+
 def _event_wiring(catalog: Catalog, target: Target, spec: FunctionSpec) -> list[Step]:
     where = (f"--project={target.project}", f"--region={target.region}")
     prefix = spec.name.upper().replace("-", "_")
@@ -191,17 +206,12 @@ def _event_wiring(catalog: Catalog, target: Target, spec: FunctionSpec) -> list[
         "@gcp-sa-pubsub.iam.gserviceaccount.com",
     )
     return [
-        Command(
-            (
-                "gcloud",
-                "functions",
-                "add-invoker-policy-binding",
-                spec.name,
-                *where,
-                f"--member=serviceAccount:{service_account_email(spec.service_account_id, target.project)}",
-            ),
+        _invoker_binding(
+            spec,
+            target,
+            service_account_email(spec.service_account_id, target.project),
             note=f"the Eventarc trigger of {spec.name} pushes as the function's own service account",
-        ),  # fmt: skip
+        ),
         Command(
             ("gcloud", "functions", "describe", spec.name, *where, "--v2", "--format=value(eventTrigger.trigger)"),
             note=f"the push subscription of {spec.name} is made by its Eventarc trigger, not by Terraform",
@@ -267,18 +277,7 @@ def _scheduler(catalog: Catalog, target: Target) -> list[Step]:
         f"--min-backoff={job['min_backoff']}",
     )
     return [
-        Command(
-            (
-                "gcloud",
-                "functions",
-                "add-invoker-policy-binding",
-                spec.name,
-                f"--project={target.project}",
-                f"--region={target.region}",
-                f"--member=serviceAccount:{invoker}",
-            ),
-            note=f"only the scheduler's service account may invoke {spec.name}",
-        ),  # fmt: skip
+        _invoker_binding(spec, target, invoker, note=f"only the scheduler's service account may invoke {spec.name}"),
         CreateOrUpdate(
             probe=Command(("gcloud", "scheduler", "jobs", "describe", job["job"], *location)),
             create=Command(

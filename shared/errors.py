@@ -49,6 +49,12 @@ class Conflict(VoteExtractorError):
     status, code = 409, "conflict"
 
 
+class ExperimentExists(Conflict):
+    """An experiment with this id exists (a schedule's slot already started)."""
+
+    code = "experiment_exists"
+
+
 class PayloadTooLarge(VoteExtractorError):
     status, code = 413, "payload_too_large"
 

@@ -217,6 +217,7 @@ class Dataset(BaseModel):
 
 ExperimentStatus = Literal["queued", "running", "completed", "failed"]
 EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 
 
 class Variant(BaseModel):
@@ -379,6 +380,7 @@ class AlertRecord(BaseModel):
     alert_id: str
     kind: AlertKind
     experiment_id: str
+    experiment_name: str = ""
     schedule_id: str | None = None
     severity: Literal["warning", "critical"] = "warning"
     message: str

@@ -11,6 +11,11 @@ by tests.
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+import time
+
 import flask
 
 from shared.config import get_settings
@@ -65,11 +70,6 @@ def _verified_claims(token: str, *, audience: str, certs_url: str) -> dict:
 def _claims_checked_by_cloud_run(token: str, *, audience: str) -> dict:
     """The claims of a token whose signature Cloud Run verified (and removed) before the request
     reached us; audience and expiry are checked again here."""
-    import base64
-    import json
-    import math
-    import time
-
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -12,7 +12,7 @@ import flask
 import functions_framework
 
 from shared.errors import InvalidField, NotFound
-from shared.models import EXPERIMENT_ID_PATTERN
+from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
 from shared.services.experiments import ExperimentRequest, experiment_service
 from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, serve
 
@@ -126,8 +126,6 @@ def list_alerts(request: flask.Request) -> flask.Response:
 
 
 def _checked_schedule(schedule_id: str) -> str:
-    from shared.services.schedules import SCHEDULE_ID_PATTERN
-
     if not re.fullmatch(SCHEDULE_ID_PATTERN, schedule_id):
         raise NotFound(f"No schedule {schedule_id!r}.")
     return schedule_id

@@ -22,20 +22,16 @@ from werkzeug.serving import run_simple
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from infra.catalog import load_catalog
+
 ROOT = Path(__file__).resolve().parents[2]
 
+# Deployed names, source folders and entry points come from infra/functions.json, as deploy.sh's.
+_SPECS = load_catalog().functions
 # deployed name -> (source folder under functions/, entry point)
-FUNCTIONS: dict[str, tuple[str, str]] = {
-    "extract": ("extract", "extract"),
-    "feedback": ("feedback", "feedback"),
-    "datasets": ("datasets", "datasets"),
-    "experiments": ("experiments", "experiments"),
-    "experiments-scheduled": ("experiments_scheduled", "experiments_scheduled"),
-    "experiments-worker": ("experiments_worker", "experiments_worker"),
-}
-
+FUNCTIONS: dict[str, tuple[str, str]] = {spec.name: (Path(spec.source).name, spec.entry_point) for spec in _SPECS}
 # Pub/Sub-triggered: not called by clients (in production only its trigger may invoke it).
-CLOUD_EVENT_FUNCTIONS = frozenset({"experiments-worker"})
+CLOUD_EVENT_FUNCTIONS = frozenset(spec.name for spec in _SPECS if spec.trigger == "topic")
 
 
 def load_functions() -> dict[str, Any]:

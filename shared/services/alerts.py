@@ -180,6 +180,7 @@ class AlertService:
             alert_id="~".join(filter(None, (experiment.experiment_id, condition.kind, condition.key))),
             kind=condition.kind,
             experiment_id=experiment.experiment_id,
+            experiment_name=experiment.name,
             schedule_id=experiment.schedule_id,
             severity="critical" if condition.severity == "critical" else "warning",
             message=condition.message,
@@ -188,8 +189,8 @@ class AlertService:
         )
         if not self._alerts.create_once(alert):
             return None
-        log_alert(alert, experiment_name=experiment.name)
-        if send_datadog_event(self._settings, alert, experiment_name=experiment.name):
+        log_alert(alert)
+        if send_datadog_event(self._settings, alert):
             self._alerts.mark_event_sent(alert.alert_id)
             alert = alert.model_copy(update={"datadog_event_sent": True})
         return alert
@@ -200,7 +201,7 @@ class AlertService:
             return 0
         sent = 0
         for alert in self._alerts.unsent_events(limit=limit):
-            if not send_datadog_event(self._settings, alert, experiment_name=alert.experiment_id):
+            if not send_datadog_event(self._settings, alert):
                 break  # Datadog still refuses: the next scheduled run tries again
             self._alerts.mark_event_sent(alert.alert_id)
             sent += 1
@@ -236,7 +237,7 @@ class AlertService:
         }
 
 
-def log_alert(alert: AlertRecord, *, experiment_name: str) -> None:
+def log_alert(alert: AlertRecord) -> None:
     """One JSON line on stdout: Cloud Logging makes it a jsonPayload a log-based alert can match."""
     line = {
         "severity": "ERROR" if alert.severity == "critical" else "WARNING",
@@ -245,14 +246,14 @@ def log_alert(alert: AlertRecord, *, experiment_name: str) -> None:
         "alert_id": alert.alert_id,
         "alert_kind": alert.kind,
         "experiment_id": alert.experiment_id,
-        "experiment": experiment_name,
+        "experiment": alert.experiment_name,
         "schedule_id": alert.schedule_id,
     }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
 
 
-def send_datadog_event(settings: Settings, alert: AlertRecord, *, experiment_name: str) -> bool:
+def send_datadog_event(settings: Settings, alert: AlertRecord) -> bool:
     """POST the alert to Datadog's events API; False (never an exception) when it was not taken."""
     endpoint = settings.datadog_events_endpoint
     if not endpoint:
@@ -268,7 +269,7 @@ def send_datadog_event(settings: Settings, alert: AlertRecord, *, experiment_nam
     if alert.schedule_id:
         tags.append(f"schedule:{alert.schedule_id}")
     event = {
-        "title": f"vote-extractor alert: {alert.kind} ({experiment_name})",
+        "title": f"vote-extractor alert: {alert.kind} ({alert.experiment_name})",
         "text": alert.message,
         "alert_type": "error" if alert.severity == "critical" else "warning",
         "aggregation_key": alert.alert_id,

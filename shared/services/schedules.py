@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
-from shared.errors import Conflict, VoteExtractorError
-from shared.models import AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
+from shared.errors import ExperimentExists, VoteExtractorError
+from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
 from shared.services.datasets import check_name, check_version
 from shared.services.experiments import (
     DEFAULT_EVALUATORS,
@@ -31,7 +31,6 @@ from shared.storage.schedules import FirestoreScheduleRepository
 
 logger = logging.getLogger(__name__)
 
-SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 LATEST = "latest"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -120,10 +119,7 @@ class ScheduleService:
                     slot=slot,
                     fan_out=True,
                 )
-            except Conflict as error:
-                if error.code != "experiment_exists":
-                    self._record_error(schedule, item, error, report)
-                    continue
+            except ExperimentExists:
                 # Started by an earlier delivery of this trigger; publish what it may not have.
                 item["republished_shards"] = self._experiments.publish_unpublished(experiment_id)
                 report["already_started"].append(item)

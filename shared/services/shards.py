@@ -181,9 +181,7 @@ class ShardWorker:
             self.finalise_if_last(experiment_id)  # a crash may have come between the two
             return ShardOutcome("already_finished", claim.shard.done, claim.shard.failed)
         if claim.outcome == "exhausted":
-            self._report_failed(claim.shard, experiment_id)
-            self.finalise_if_last(experiment_id)
-            return ShardOutcome("failed")
+            return self._give_up(claim.shard, experiment_id)
         shard = claim.shard
         try:
             experiment = self._runner.experiment(experiment_id)
@@ -206,16 +204,19 @@ class ShardWorker:
             # The last attempt: report it now rather than count on one more delivery (Pub/Sub's
             # dead-letter policy may take the message first).
             self._shards.fail(experiment_id, index, error=reason)
-            self._report_failed(shard.model_copy(update={"last_error": reason}), experiment_id)
-            self.finalise_if_last(experiment_id)
-            return ShardOutcome("failed")
+            return self._give_up(shard.model_copy(update={"last_error": reason}), experiment_id)
         failed = sum(run.status == "failed" for run in runs)
         self._shards.complete(experiment_id, index, done=len(runs), failed=failed)
         self.finalise_if_last(experiment_id)
         return ShardOutcome("completed", len(runs), failed)
 
     def finalise_if_last(self, experiment_id: str) -> ExperimentRecord | None:
-        """Summarise and check alerts once every shard has finished (idempotent: any shard may)."""
+        """Summarise and check alerts once every shard has finished (idempotent: any shard may).
+        An experiment already summarised is left alone: a late redelivery must not read every run
+        again."""
+        experiment = self._runner.experiment(experiment_id)
+        if experiment.status in ("completed", "failed"):
+            return experiment
         shards = self._shards.all(experiment_id)
         if any(shard.status not in ("completed", "failed") for shard in shards):
             return None
@@ -230,7 +231,8 @@ class ShardWorker:
             self._alerts.check_finished(experiment)
         return experiment
 
-    def _report_failed(self, shard: ShardRecord, experiment_id: str) -> None:
+    def _give_up(self, shard: ShardRecord, experiment_id: str) -> ShardOutcome:
+        """A shard failed its last attempt: report it, and finish the experiment if it was the last."""
         experiment = self._runner.experiment(experiment_id)
         self._alerts.raise_alert(
             experiment,
@@ -242,3 +244,5 @@ class ShardWorker:
                 details={"shard": shard.index, "attempts": shard.attempts, "last_error": shard.last_error},
             ),
         )
+        self.finalise_if_last(experiment_id)
+        return ShardOutcome("failed")

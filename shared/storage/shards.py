@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.errors import Conflict, NotFound
+from shared.errors import ExperimentExists, NotFound
 from shared.models import ExperimentRecord, ShardRecord
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class FirestoreShardRepository:
         try:
             batch.commit()
         except exceptions.AlreadyExists:
-            raise Conflict(f"Experiment {experiment.experiment_id!r} exists.", code="experiment_exists") from None
+            raise ExperimentExists(f"Experiment {experiment.experiment_id!r} exists.") from None
 
     def all(self, experiment_id: str) -> list[ShardRecord]:
         return [ShardRecord.model_validate(s.to_dict()) for s in self._shards(experiment_id).stream()]

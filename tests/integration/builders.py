@@ -14,10 +14,16 @@ from tests.fakes.gemini_server import extraction_reply
 HEADERS = {"X-API-Key": TEST_API_KEY}
 
 
+def new_draft(datasets_client, prefix: str) -> str:
+    """A new dataset with an empty draft `v1`; returns its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+    return name
+
+
 def published_dataset(datasets_client, forms) -> tuple[str, dict[bytes, dict]]:
     """A published dataset of these forms; returns its name and image bytes -> truth."""
-    name = f"exp_{uuid.uuid4().hex[:8]}"
-    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+    name = new_draft(datasets_client, "exp")
     entries = [
         {
             "id": f"form-{i:03d}",
@@ -45,8 +51,7 @@ def large_published_dataset(datasets_client, forms, size: int) -> tuple[str, lis
     """A published dataset of `size` entries that cycle through `forms` (entry i shows form
     i % len(forms)): the images are uploaded once, the rest imported by image_uri as JSONL.
     Returns its name and each entry's form index, in id order."""
-    name = f"big_{uuid.uuid4().hex[:8]}"
-    assert datasets_client.post("/", json={"name": name, "version": "v1"}, headers=HEADERS).status_code == 201
+    name = new_draft(datasets_client, "big")
     first = [
         {
             "id": f"e{i:05d}",
