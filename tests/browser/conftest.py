@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,3 +37,32 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
+
+
+SCREENSHOTS_FOR_README = os.environ.get("UPDATE_README_SCREENSHOTS") == "1"
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+class Screenshots:
+    """Saves a page's screenshot under the test's output folder; with UPDATE_README_SCREENSHOTS=1
+    also as docs/screenshots/NAME.png, the pictures the README shows."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken: list[Path] = []
+
+    def take(self, page: Any, name: str, *, for_readme: bool = False, full_page: bool = False) -> Path:
+        path = self.folder / f"{len(self.taken):02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        self.taken.append(path)
+        if for_readme and SCREENSHOTS_FOR_README:
+            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOTS / f"{name}.png")
+        return path
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Screenshots:
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return Screenshots(folder)
