@@ -40,6 +40,21 @@ def start_experiment(request: flask.Request) -> flask.Response:
     return json_response(body, 200 if wanted.dry_run else 202)
 
 
+def get_options(request: flask.Request) -> flask.Response:
+    """What a client may put in an experiment: evaluators (and the default set) and the bounds."""
+    from shared.evaluation import evaluator_names
+    from shared.services.experiments import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS
+
+    return json_response(
+        {
+            "evaluators": evaluator_names(),
+            "default_evaluators": list(DEFAULT_EVALUATORS),
+            "max_concurrency": MAX_CONCURRENCY,
+            "max_repetitions": MAX_REPETITIONS,
+        }
+    )
+
+
 def get_status(request: flask.Request, experiment_id: str) -> flask.Response:
     return json_response(experiment_service().status(_checked(experiment_id)))
 
@@ -145,6 +160,7 @@ ROUTES = (
     Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
     Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
     Route("GET", "/alerts", list_alerts),
+    Route("GET", "/options", get_options),
     Route("POST", "/", start_experiment),
     Route("GET", "/{experiment_id}", get_status),
     Route("GET", "/{experiment_id}/results", get_results),

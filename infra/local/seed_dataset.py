@@ -1,11 +1,14 @@
-"""Seed the local stack with a published demo dataset, so experiments have something to run on.
+"""Seed the local stack with a demo: a published dataset, a schedule, and some real traffic.
 
     python -m infra.local.seed_dataset --base-url http://127.0.0.1:8080 [--entries 24]
 
 `demo_forms@v1`: generated forms, mildly degraded as phone photos are (rotation up to 2 degrees,
 slight blur, some JPEG), with their ground truth as expected output and a short reference text
-for Ragas. And the schedule `demo-hourly` on it, which the local scheduler starts every hour.
-Created through the HTTP API, as a user would; does nothing if they already exist.
+for Ragas. The schedule `demo-hourly` on it, which the local scheduler starts every hour. A few
+extractions with feedback (one thumbs down with a correction, one thumbs up with five stars), so
+the console's recent extractions and review queue have something in them, and the draft
+`golden@v1` for reviewers to approve into. Created through the HTTP API, as a user would; does
+nothing if they already exist.
 """
 
 from __future__ import annotations
@@ -103,6 +106,66 @@ def seed_schedule(base_url: str, api_key: str) -> str:
     return f"schedule {SCHEDULE['schedule_id']}: every hour on {NAME}@latest (alerts: regression, quality < 0.9)"
 
 
+TRAFFIC_SEEDS = (1000, 1001, 1002, 1003)
+GOLDEN = ("golden", "v1")
+
+
+def seed_traffic(base_url: str, api_key: str) -> str:
+    """Extractions through POST /extract and feedback on two of them, once."""
+    headers = {"X-API-Key": api_key}
+    listed = requests.get(f"{base_url}/extract", params={"page_size": 1}, headers=headers, timeout=30)
+    listed.raise_for_status()
+    if listed.json()["items"]:
+        return "traffic: there are extractions already"
+    records = []
+    for seed in TRAFFIC_SEEDS:
+        form = generate_form(seed, degradation=Degradation(rotation_deg=1.0) if seed % 2 else Degradation())
+        answer = requests.post(
+            f"{base_url}/extract",
+            files={"image": (f"form-{seed}.png", form.image, form.content_type)},
+            data={"model": "tesseract", "tags": '{"source": "demo"}'},
+            headers=headers,
+            timeout=120,
+        )
+        answer.raise_for_status()
+        records.append(answer.json())
+    down, up = records[0], records[1]
+    first = (down.get("result") or {}).get("vote_results") or [{"candidate_name": "?", "vote_count": 0}]
+    fix = {"candidate_name": first[0]["candidate_name"], "vote_count": (first[0].get("vote_count") or 0) + 10}
+    feedback = [
+        {
+            "span_id": down["span_id"],
+            "trace_id": down["trace_id"],
+            "feedback_type": "thumbs_down",
+            "quality_score": 2,
+            "comment": "The first count is off by ten.",
+            "corrections": {"vote_results": [fix]},
+            "feedback_id": f"demo-{down['extraction_id']}",
+        },
+        {
+            "span_id": up["span_id"],
+            "trace_id": up["trace_id"],
+            "feedback_type": "thumbs_up",
+            "quality_score": 5,
+            "feedback_id": f"demo-{up['extraction_id']}",
+        },
+    ]
+    for body in feedback:
+        requests.post(f"{base_url}/feedback", json=body, headers=headers, timeout=30).raise_for_status()
+    created = requests.post(
+        f"{base_url}/datasets",
+        json={"name": GOLDEN[0], "version": GOLDEN[1], "description": "Golden forms approved by reviewers"},
+        headers=headers,
+        timeout=30,
+    )
+    if created.status_code != 409:
+        created.raise_for_status()
+    return (
+        f"traffic: {len(records)} extractions, a thumbs down with a correction and a thumbs up; "
+        f"draft {GOLDEN[0]}@{GOLDEN[1]} for the review queue"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8080")
@@ -112,6 +175,7 @@ def main() -> int:
     try:
         print(f"[local] {seed(args.base_url, args.api_key, args.entries)}", flush=True)
         print(f"[local] {seed_schedule(args.base_url, args.api_key)}", flush=True)
+        print(f"[local] {seed_traffic(args.base_url, args.api_key)}", flush=True)
     except requests.RequestException as error:
         print(f"[local] seeding the demo dataset failed: {error}", file=sys.stderr)
         return 1

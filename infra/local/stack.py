@@ -1,10 +1,10 @@
-"""Run the whole local stack: the emulators, the Datadog test agent, the gateway and the scheduler.
+"""Run the whole local stack: the emulators, the Datadog test agent, the gateway, the scheduler and the console.
 
     python -m infra.local.stack up [--detach]   # ./deploy.sh local [--detach]
     python -m infra.local.stack down            # ./deploy.sh local --stop
 
 `up` starts everything on the default ports (FIRESTORE_PORT, PUBSUB_PORT, GCS_PORT, DD_AGENT_PORT,
-DD_OTLP_HTTP_PORT, DD_OTLP_GRPC_PORT, GATEWAY_PORT override them), waits until the gateway's
+DD_OTLP_HTTP_PORT, DD_OTLP_GRPC_PORT, GATEWAY_PORT, CONSOLE_PORT override them), waits until the gateway's
 /healthz answers 200, and records every process group in `.local/stack.json`. Without --detach
 it runs the demo and serves until Ctrl-C or SIGTERM, then stops everything; with --detach it
 returns and leaves the processes running (each has its own session). `down` stops what
@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from infra.local.console import DEFAULT_CONSOLE_PORT, start_console
 from infra.local.emulators import (
     HOST,
     EmulatorError,
@@ -120,11 +121,15 @@ class StackState:
         return {name: pgid for name, pgid in self.process_groups.items() if group_alive(pgid, stack_id=self.stack_id)}
 
 
-def gateway_port(environ: Mapping[str, str]) -> int:
-    raw = environ.get("GATEWAY_PORT", "").strip() or str(DEFAULT_GATEWAY_PORT)
+def port_from(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip() or str(default)
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise StackError(f"GATEWAY_PORT must be a TCP port number (1-65535), not {raw!r}.")
+        raise StackError(f"{name} must be a TCP port number (1-65535), not {raw!r}.")
     return int(raw)
+
+
+def gateway_port(environ: Mapping[str, str]) -> int:
+    return port_from(environ, "GATEWAY_PORT", DEFAULT_GATEWAY_PORT)
 
 
 def module_exists(name: str) -> bool:
@@ -154,6 +159,8 @@ class LocalStackRunner:
         self.running: RunningStack | None = None
         self.gateway: EmulatorProcess | None = None
         self.scheduler: EmulatorProcess | None = None
+        self.console: EmulatorProcess | None = None
+        self.console_port = port_from(environ, "CONSOLE_PORT", DEFAULT_CONSOLE_PORT)
 
     @property
     def gateway_url(self) -> str:
@@ -170,6 +177,9 @@ class LocalStackRunner:
             endpoints["gateway"] = self.gateway_url
         if self.scheduler is not None:
             groups["scheduler"] = self.scheduler.pgid
+        if self.console is not None:
+            groups["console"] = self.console.pgid
+            endpoints["console"] = self.console.url
         environment = self.running.stack.env() | {"API_KEYS": self.api_keys()} if self.running else {}
         return StackState(self.stack_id, groups, endpoints, str(LOG_DIR), time.time(), environment)
 
@@ -183,6 +193,11 @@ class LocalStackRunner:
             raise StackError(
                 f"The gateway cannot start: port {self.gateway_port} on {HOST} is already in use "
                 "(stop whatever listens there, or set GATEWAY_PORT)."
+            )
+        if port_in_use(self.console_port):
+            raise StackError(
+                f"The console cannot start: port {self.console_port} on {HOST} is already in use "
+                "(stop whatever listens there, or set CONSOLE_PORT)."
             )
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -292,6 +307,22 @@ class LocalStackRunner:
         self.state().write()
         say(f"scheduler: POST /experiments-scheduled every minute (log: {log_path})")
 
+    def start_console(self) -> None:
+        """The Streamlit console, a client of the gateway (http://127.0.0.1:8501)."""
+        try:
+            self.console = start_console(
+                port=self.console_port,
+                api_base_url=self.gateway_url,
+                api_key=self.api_keys().split(",")[0].strip(),
+                log_path=LOG_DIR / "console.log",
+                stack_id=self.stack_id,
+                environ=self.environ,
+            )
+        except EmulatorError as exc:
+            raise StackError(str(exc)) from exc
+        self.state().write()
+        say(f"console: {self.console.url} (log: {LOG_DIR / 'console.log'})")
+
     def seed_dataset(self) -> None:
         """A published demo dataset, so a new user can run experiments straight away."""
         result = subprocess.run(
@@ -334,12 +365,17 @@ class LocalStackRunner:
         processes = list(self.running.processes.values()) if self.running is not None else []
         if self.scheduler is not None:
             processes.append(self.scheduler)
+        if self.console is not None:
+            processes.append(self.console)
         if self.gateway is not None:
             processes.append(self.gateway)
         return processes
 
     def stop(self) -> None:
-        """Stop the scheduler and the gateway, then the emulators; remove the state file once all are gone."""
+        """Stop the console, the scheduler and the gateway, then the emulators; then forget the state file."""
+        if self.console is not None:
+            self.console.stop()
+            self.console = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
@@ -373,6 +409,7 @@ def up(*, detach: bool) -> int:
         runner.up()
         runner.seed_dataset()
         runner.start_scheduler()
+        runner.start_console()
         if detach:
             say("detached; stop with ./deploy.sh local --stop")
             return 0
@@ -406,8 +443,8 @@ def down() -> int:
     if state is None:
         say("no local stack is running")
         return 0
-    # The scheduler and the gateway first: they talk to the emulators.
-    ordered = sorted(state.process_groups.items(), key=lambda item: item[0] not in ("scheduler", "gateway"))
+    # The console, the scheduler and the gateway first: they talk to the emulators.
+    ordered = sorted(state.process_groups.items(), key=lambda item: item[0] not in ("console", "scheduler", "gateway"))
     errors: list[str] = []
     for name, pgid in ordered:
         try:

@@ -51,6 +51,7 @@ DEFAULT_EVALUATORS = (
     "ragas_context_precision",
 )
 MAX_CONCURRENCY = 256
+MAX_REPETITIONS = 20
 STALE_AFTER_S = 120.0
 # What one call is assumed to use when estimating cost before any run (a form image + the prompt).
 ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
@@ -70,7 +71,7 @@ class RunSettings(BaseModel):
 
     variants: list[Variant] = Field(min_length=1, max_length=10)
     evaluators: list[str | dict[str, dict[str, Any]]] | None = None
-    repetitions: StrictInt = Field(1, ge=1, le=20)
+    repetitions: StrictInt = Field(1, ge=1, le=MAX_REPETITIONS)
     concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
     run_timeout_s: float = Field(120.0, gt=0, le=900)
     budget_usd: float | None = Field(None, ge=0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,51 @@ def screenshots(tmp_path: Path) -> Screenshots:
     folder = tmp_path / "screenshots"
     folder.mkdir()
     return Screenshots(folder)
+
+
+# --- the product under the browser: a gateway process and the console, on free ports ----------
+
+CONSOLE_API_KEY = "test-key"  # tests/conftest.py's TEST_API_KEY, what the session's API accepts
+
+
+@pytest.fixture(scope="session")
+def api_url(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real gateway process over the session's emulators (tesseract is the default model)."""
+    from tests.integration.processes import start_gateway
+
+    process, url = start_gateway(tmp_path_factory.mktemp("browser-gateway"), DEFAULT_MODEL="tesseract")
+    yield url
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_seeded(api_url: str) -> str:
+    """The demo `./deploy.sh local` seeds (demo_forms@v1, its schedule, a little traffic)."""
+    from infra.local.seed_dataset import seed, seed_schedule, seed_traffic
+
+    seed(api_url, CONSOLE_API_KEY, 24)
+    seed_schedule(api_url, CONSOLE_API_KEY)
+    seed_traffic(api_url, CONSOLE_API_KEY)
+    return api_url
+
+
+def start_console_for(api: str, log_dir: Path) -> Any:
+    from infra.local.console import start_console
+    from infra.local.emulators import free_ports
+
+    [port] = free_ports(1)
+    return start_console(port=port, api_base_url=api, api_key=CONSOLE_API_KEY, log_path=log_dir / "console.log")
+
+
+@pytest.fixture(scope="session")
+def console_url(demo_seeded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Streamlit console as ./deploy.sh local runs it, pointed at the gateway."""
+    process = start_console_for(demo_seeded, tmp_path_factory.mktemp("console"))
+    yield process.url
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(console_url: str) -> str:
+    """pytest-playwright resolves `page.goto("/Vote_Extractor")` against this."""
+    return console_url

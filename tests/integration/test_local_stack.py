@@ -186,7 +186,7 @@ def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
         "        self.send_response(200 if self.path == '/healthz' else 404); self.end_headers()\n"
         "http.server.HTTPServer(('127.0.0.1', parser.parse_args().port), Health).serve_forever()\n"
     )
-    ports = free_ports(7)
+    ports = free_ports(8)
     env = os.environ | {
         "LOCAL_STATE_DIR": str(tmp_path / "state"),
         "LOCAL_GATEWAY_MODULE": "stand_in_gateway",
@@ -194,7 +194,7 @@ def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
         **dict(
             zip(
                 ["FIRESTORE_PORT", "PUBSUB_PORT", "GCS_PORT", "DD_AGENT_PORT", "DD_OTLP_HTTP_PORT"]
-                + ["DD_OTLP_GRPC_PORT", "GATEWAY_PORT"],
+                + ["DD_OTLP_GRPC_PORT", "CONSOLE_PORT", "GATEWAY_PORT"],
                 map(str, ports),
                 strict=True,
             )
@@ -215,8 +215,18 @@ def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         state = json.loads((tmp_path / "state" / "stack.json").read_text())
-        assert set(state["process_groups"]) == {"firestore", "pubsub", "gcs", "dd-agent", "gateway", "scheduler"}
+        assert set(state["process_groups"]) == {
+            "firestore",
+            "pubsub",
+            "gcs",
+            "dd-agent",
+            "gateway",
+            "scheduler",
+            "console",
+        }
         assert requests.get(f"http://127.0.0.1:{ports[-1]}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{ports[-2]}/_stcore/health", timeout=5).text == "ok"
+        assert f"console: http://127.0.0.1:{ports[-2]}" in up.stdout
         assert all(group_alive(pgid) for pgid in state["process_groups"].values())
 
         second = stack_command("up", "--detach")

@@ -1,0 +1,82 @@
+"""What every console page does first, and how it shows what went wrong.
+
+A page calls `start_page`, then reaches the API only through `load` (the page cannot go on
+without the answer) or `attempt` (an action that may fail and the page goes on). Failures are
+sentences on the page: the API's own message, or the "API unreachable" banner. Anything else
+unexpected is logged on the server and shown as one sentence by `run_page`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+from api_client import ApiClient, ApiError, ApiSettings, ApiUnreachable
+from rum import initialize_rum
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+logger = logging.getLogger("console")
+Answer = TypeVar("Answer")
+
+
+def start_page(title: str, icon: str) -> ApiClient:
+    initialize_rum()
+    st.title(f"{icon} {title}")
+    return api_client()
+
+
+@st.cache_resource
+def api_client() -> ApiClient:
+    """One client (and connection pool) per server process; the key never leaves the server."""
+    return ApiClient(ApiSettings.from_environment(st.secrets))
+
+
+def unreachable_banner(error: ApiUnreachable) -> None:
+    st.error(
+        f"**API unreachable.** {error.message} Start the local stack with `./deploy.sh local`, or check API_BASE_URL.",
+        icon="🔌",
+    )
+
+
+def load(what: str, call: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer:
+    """The answer the page needs; on failure show why and stop rendering this page."""
+    try:
+        return call(*args, **kwargs)
+    except ApiUnreachable as error:
+        unreachable_banner(error)
+    except ApiError as error:
+        st.error(f"Could not load {what}: {error.message}")
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
+
+
+def attempt(what: str, call: Callable[..., Answer], *args: Any, **kwargs: Any) -> Answer | None:
+    """Do an action; on failure show the API's sentence and answer None (the page goes on)."""
+    try:
+        return call(*args, **kwargs)
+    except ApiUnreachable as error:
+        unreachable_banner(error)
+    except ApiError as error:
+        st.error(f"{what} failed: {error.message}")
+    return None
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """Render a page; an unexpected error is logged here and shown as a sentence, not a traceback."""
+    try:
+        render()
+    except Exception as error:
+        if isinstance(error, ScriptControlException):  # st.stop and st.rerun travel as exceptions
+            raise
+        logger.exception("page error")
+        st.error(
+            f"Something went wrong on this page ({type(error).__name__}). "
+            "The details are in the console's server log; reload to try again."
+        )
+
+
+def short_time(value: str | None) -> str:
+    """An ISO timestamp as `YYYY-MM-DD HH:MM:SS` (UTC)."""
+    return (value or "")[:19].replace("T", " ")

@@ -1,0 +1,274 @@
+"""Vote Extractor: read a form, see the counts beside the image, say what was wrong.
+
+The guide's section 1.2 page: thumbs, 1-5 stars and a comment, plus corrections sent as
+`corrections` with only what changed. Each shown extraction gets one `feedback_id`, so a double
+click or a rerun re-sends the same feedback (the API answers the first record) instead of a second.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import streamlit as st
+from api_client import ApiClient
+from console_page import attempt, load, run_page, short_time, start_page
+from extraction_view import corrections_editor, show_extraction
+
+Json = dict[str, Any]
+FEEDBACK_FILTERS = {
+    "any": None,
+    "thumbs down": "thumbs_down",
+    "thumbs up": "thumbs_up",
+    "corrected": "corrected",
+    "no feedback": "none",
+}
+
+
+def render() -> None:
+    client = start_page("Vote Extractor", "🗳️")
+    options = load("the models and prompts", client.options)
+    extract_tab, recent_tab = st.tabs(["Extract a form", "Recent extractions"])
+    with extract_tab:
+        extract_panel(client, options)
+    with recent_tab:
+        recent_panel(client, options)
+
+
+def extract_panel(client: ApiClient, options: Json) -> None:
+    models = [model["id"] for model in options["models"]]
+    model_column, prompt_column = st.columns(2)
+    model = model_column.selectbox("Model", models, index=_index(models, options.get("default_model")))
+    prompts = list(options["prompt_versions"])
+    prompt = prompt_column.selectbox(
+        "Prompt version", prompts, index=_index(prompts, options.get("default_prompt_version"))
+    )
+    params = _param_inputs(next(m for m in options["models"] if m["id"] == model).get("params") or {})
+
+    upload_column, sample_column = st.columns([3, 2])
+    with upload_column:
+        upload = st.file_uploader("Form image (PNG, JPEG, WebP or TIFF, at most 10 MB)", key="upload")
+    with sample_column:
+        seed = st.number_input("Sample form seed", min_value=0, max_value=999_999, value=7, step=1)
+        if st.button("Generate a sample form", key="sample"):
+            st.session_state["sample"] = _sample_form(int(seed))
+    image, filename, content_type = _chosen_image(upload)
+    if image is None:
+        st.info("Upload a form image, or generate a sample form for a demo.")
+    elif st.button("Extract", type="primary", key="go"):
+        with st.spinner("Reading the form..."):
+            record = attempt(
+                "The extraction",
+                client.extract,
+                image,
+                filename,
+                content_type=content_type,
+                model=model,
+                prompt_version=prompt,
+                params=params,
+                tags={"source": "console"},
+            )
+        if record is not None:
+            st.session_state["current"] = record
+            st.session_state["current_image"] = image
+    record = st.session_state.get("current")
+    if record:
+        st.divider()
+        show_extraction(record, st.session_state.get("current_image"))
+        feedback_panel(client, record, key="current")
+        dataset_panel(client, record, key="current")
+
+
+def _chosen_image(upload: Any) -> tuple[bytes | None, str, str]:
+    if upload is not None:
+        return upload.getvalue(), upload.name, upload.type or "application/octet-stream"
+    sample = st.session_state.get("sample")
+    if sample:
+        st.image(sample["image"], caption=f"Sample form {sample['seed']} ({sample['layout']})", width=360)
+        return sample["image"], f"sample-{sample['seed']}.png", sample["content_type"]
+    return None, "", ""
+
+
+def _sample_form(seed: int) -> Json | None:
+    try:
+        from shared.synthetic.forms import generate_form
+
+        form = generate_form(seed)
+    except Exception as error:  # no fonts or no shared package where the console runs
+        st.error(f"A sample form cannot be drawn here ({type(error).__name__}); upload an image instead.")
+        return None
+    return {"seed": seed, "layout": form.layout, "image": form.image, "content_type": form.content_type}
+
+
+def _param_inputs(declared: Json) -> Json:
+    if not declared:
+        return {}
+    chosen: Json = {}
+    columns = st.columns(len(declared))
+    for column, (name, spec) in zip(columns, declared.items(), strict=True):
+        label = name.replace("_", " ").capitalize()
+        if spec.get("type") == "boolean":
+            chosen[name] = column.checkbox(label, value=bool(spec.get("default")), key=f"param-{name}")
+        elif spec.get("type") in ("integer", "number"):
+            chosen[name] = column.number_input(label, value=spec.get("default") or 0, key=f"param-{name}")
+        else:
+            chosen[name] = column.text_input(label, value=str(spec.get("default") or ""), key=f"param-{name}")
+    return chosen
+
+
+def feedback_panel(client: ApiClient, record: Json, *, key: str) -> None:
+    """Thumbs, stars, comment and corrections, sent once per shown extraction."""
+    extraction_id = record["extraction_id"]
+    if not record.get("span_id"):
+        st.caption("This extraction has no trace, so it cannot take feedback.")
+        return
+    ids = st.session_state.setdefault("feedback_ids", {})
+    feedback_id = ids.setdefault(extraction_id, uuid.uuid4().hex)
+    sent = st.session_state.setdefault("feedback_sent", {})
+    st.subheader("📝 How was this extraction?")
+    if extraction_id in sent:
+        answer = sent[extraction_id]
+        st.success(
+            f"Thanks: your feedback is recorded ({answer['feedback_id']})."
+            + (" It is now a golden-dataset candidate." if answer.get("golden_candidate") else "")
+        )
+        if st.button("Give more feedback", key=f"{key}-more"):
+            ids[extraction_id] = uuid.uuid4().hex
+            del sent[extraction_id]
+            st.rerun()
+        return
+    with st.form(f"{key}-feedback"):
+        thumbs = st.radio("Verdict", ["👍 Good", "👎 Poor"], horizontal=True, key=f"{key}-thumbs")
+        stars = st.radio(
+            "Quality (1-5 stars)",
+            [1, 2, 3, 4, 5],
+            index=2,
+            horizontal=True,
+            format_func=lambda n: "★" * n,
+            key=f"{key}-stars",
+        )
+        comment = st.text_area("Comment (optional)", max_chars=2000, key=f"{key}-comment")
+        corrections = corrections_editor(record.get("result"), key=f"{key}-fix")
+        submitted = st.form_submit_button("Submit feedback", type="primary")
+    if not submitted:
+        return
+    body: Json = {
+        "feedback_id": feedback_id,
+        "span_id": record["span_id"],
+        "trace_id": record["trace_id"],
+        "feedback_type": "thumbs_up" if thumbs.startswith("👍") else "thumbs_down",
+        "quality_score": int(stars),
+        "tags": {"page": "vote_extractor", "source": "console"},
+    }
+    if comment.strip():
+        body["comment"] = comment.strip()
+    if corrections:
+        body["corrections"] = corrections
+    answer = attempt("Sending the feedback", client.feedback, body)
+    if answer is not None:
+        sent[extraction_id] = answer
+        st.rerun()
+
+
+def dataset_panel(client: ApiClient, record: Json, *, key: str) -> None:
+    """Add this extraction (its image, and its corrected output if any) to a draft dataset version."""
+    if record.get("status") != "succeeded" or not record.get("span_id"):
+        return
+    with st.expander("Add to a dataset"):
+        drafts = [
+            f"{d['name']}@{v['version']}"
+            for d in load("the datasets", client.datasets)
+            for v in d["versions"]
+            if v["status"] == "draft"
+        ]
+        if not drafts:
+            st.info("There is no draft version to add to: create one in the Dataset Manager.")
+            return
+        target = st.selectbox("Draft version", drafts, key=f"{key}-target")
+        if st.button("Add to dataset", key=f"{key}-add"):
+            name, version = target.split("@", 1)
+            added = attempt(
+                "Adding to the dataset", client.from_trace, name, version, record["span_id"], record["trace_id"]
+            )
+            if added is not None:
+                st.success(f"Added to {target} as entry {added['entry_id']}.")
+
+
+def recent_panel(client: ApiClient, options: Json) -> None:
+    columns = st.columns(4)
+    status = columns[0].selectbox("Status", ["any", "succeeded", "failed"], key="recent-status")
+    model = columns[1].selectbox("Model", ["any", *[m["id"] for m in options["models"]]], key="recent-model")
+    feedback = columns[2].selectbox("Feedback", list(FEEDBACK_FILTERS), key="recent-feedback")
+    golden = columns[3].checkbox("Golden candidates only", key="recent-golden")
+    tokens = st.session_state.setdefault("recent-pages", [None])
+    filters = {
+        "status": None if status == "any" else status,
+        "model": None if model == "any" else model,
+        "feedback": FEEDBACK_FILTERS[feedback],
+        "golden_candidate": "true" if golden else None,
+        "page_size": 20,
+    }
+    if st.session_state.get("recent-filters") != filters:  # new filters: back to the first page
+        st.session_state["recent-filters"] = filters
+        tokens[:] = [None]
+    page = load("the recent extractions", client.extractions, **filters, page_token=tokens[-1])
+    items = page["items"]
+    if not items:
+        st.info("No extraction matches these filters.")
+        return
+    st.dataframe(
+        [
+            {
+                "when (UTC)": short_time(item.get("created_at")),
+                "extraction": item["extraction_id"],
+                "status": item["status"],
+                "model": item["model"],
+                "prompt": item["prompt_version"],
+                "thumbs": _thumbs(item),
+                "corrected": "yes" if (item.get("feedback_summary") or {}).get("corrected") else "",
+                "golden candidate": "yes" if item.get("golden_candidate") else "",
+            }
+            for item in items
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    back, forward = st.columns(2)
+    if len(tokens) > 1 and back.button("← Newer", key="recent-newer"):
+        tokens.pop()
+        st.rerun()
+    if page.get("next_page_token") and forward.button("Older →", key="recent-older"):
+        tokens.append(page["next_page_token"])
+        st.rerun()
+    chosen = st.selectbox(
+        "Open an extraction",
+        [item["extraction_id"] for item in items],
+        index=None,
+        placeholder="Choose one to see it and give feedback",
+        key="recent-open",
+    )
+    if chosen:
+        record = load("the extraction", client.extraction, chosen)
+        image = attempt("Loading the image", client.extraction_image, chosen)
+        show_extraction(record, image)
+        feedback_panel(client, record, key=f"recent-{chosen}")
+        dataset_panel(client, record, key=f"recent-{chosen}")
+
+
+def _thumbs(item: Json) -> str:
+    summary = item.get("feedback_summary") or {}
+    return " ".join(
+        part
+        for part in (
+            f"👍 {summary['thumbs_up']}" if summary.get("thumbs_up") else "",
+            f"👎 {summary['thumbs_down']}" if summary.get("thumbs_down") else "",
+        )
+        if part
+    )
+
+
+def _index(values: list[str], wanted: str | None) -> int:
+    return values.index(wanted) if wanted in values else 0
+
+
+run_page(render)

@@ -1,0 +1,151 @@
+"""Review Queue: people turn real traffic into golden data, and check the automatic evaluators.
+
+Items are extractions that need a person (golden candidates, thumbs down, failed consistency,
+a low output classification). A reviewer claims the next one under a lease (nobody else gets
+it meanwhile), compares the image with the result, and approves it into a draft dataset version
+(corrected first if need be), rejects it, or skips it. The agreement table says how often the
+online evaluators agree with the reviewers' verdicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from api_client import ApiClient
+from console_page import attempt, load, run_page, short_time, start_page
+from extraction_view import corrections_editor, show_extraction
+
+Json = dict[str, Any]
+REASONS = ("golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check")
+STATES = ("pending", "claimed", "done")
+
+
+def render() -> None:
+    client = start_page("Review Queue", "🧑‍⚖️")
+    reviewer = st.text_input(
+        "Your name (recorded with every decision)", key="reviewer", max_chars=64, placeholder="e.g. ada"
+    ).strip()
+    queue = load("the review queue", client.review_queue)
+    show_counts(queue.get("counts") or {})
+    claim = st.session_state.get("claim")
+    if claim is None:
+        claim_panel(client, reviewer)
+    else:
+        review_panel(client, reviewer, claim)
+    st.divider()
+    agreement_panel(client)
+
+
+def show_counts(counts: Json) -> None:
+    reasons = [reason for reason in REASONS if reason in counts] + sorted(set(counts) - set(REASONS))
+    if not reasons:
+        st.info("The queue is empty: extractions land here when they need a person.")
+        return
+    st.table(
+        [
+            {"Reason": reason.replace("_", " "), **{state: counts[reason].get(state, 0) for state in STATES}}
+            for reason in reasons
+        ]
+    )
+
+
+def claim_panel(client: ApiClient, reviewer: str) -> None:
+    reason = st.selectbox("Reason", ["any", *REASONS], key="claim-reason", format_func=lambda r: r.replace("_", " "))
+    if st.button("Claim the next item", type="primary", key="claim", disabled=not reviewer):
+        claimed = attempt("Claiming", client.claim, reviewer, reason=None if reason == "any" else reason)
+        if claimed is None:
+            st.info("Nothing is pending" + ("" if reason == "any" else f" for {reason.replace('_', ' ')}") + ".")
+        else:
+            st.session_state["claim"] = claimed
+            st.rerun()
+    if not reviewer:
+        st.caption("Enter your name to claim items.")
+
+
+def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
+    item, record = claim["item"], claim["extraction"]
+    extraction_id = item["extraction_id"]
+    st.subheader(f"Reviewing {extraction_id}")
+    st.markdown(
+        "Why it is here: "
+        + ", ".join(f"**{r.replace('_', ' ')}**" for r in item.get("reasons", []))
+        + f" · your claim holds until {short_time(claim.get('claim_expires_at'))} UTC"
+    )
+    image = _image(client, extraction_id)
+    show_extraction(record, image)
+    feedback = attempt("Loading its feedback", client.feedback_for, extraction_id) or []
+    for given in feedback:
+        st.caption(
+            f"Feedback: {given['feedback_type'].replace('_', ' ')}"
+            + (f", {given['quality_score']} stars" if given.get("quality_score") else "")
+            + (f": “{given['comment']}”" if given.get("comment") else "")
+        )
+    drafts = [
+        f"{d['name']}@{v['version']}"
+        for d in load("the datasets", client.datasets)
+        for v in d["versions"]
+        if v["status"] == "draft"
+    ]
+    with st.form("decision"):
+        st.markdown("**Your decision**")
+        corrections = corrections_editor(record.get("result"), key=f"review-{extraction_id}")
+        target = st.selectbox("Approve into (a draft version)", drafts, key="review-target") if drafts else None
+        note = st.text_input("Note (optional)", max_chars=500, key="review-note")
+        approve, reject, skip = st.columns(3)
+        approved = approve.form_submit_button("Approve", type="primary", disabled=not drafts)
+        rejected = reject.form_submit_button("Reject")
+        skipped = skip.form_submit_button("Skip")
+    if not drafts:
+        st.caption("There is no draft version to approve into: create one in the Dataset Manager.")
+    decision = "approve" if approved else "reject" if rejected else "skip" if skipped else None
+    if decision is None:
+        return
+    body: Json = {"reviewer": reviewer, "decision": decision}
+    if note.strip():
+        body["note"] = note.strip()
+    if decision == "approve":
+        name, version = str(target).split("@", 1)
+        body["target"] = {"name": name, "version": version}
+        if corrections:
+            body["corrections"] = corrections
+    answer = attempt("The decision", client.decide, extraction_id, body)
+    if answer is not None:
+        st.session_state.pop("claim", None)
+        st.session_state["last_decision"] = (extraction_id, decision, answer.get("entry_id"))
+        st.rerun()
+
+
+def agreement_panel(client: ApiClient) -> None:
+    st.subheader("Do the automatic evaluators agree with the reviewers?")
+    last = st.session_state.get("last_decision")
+    if last:
+        extraction_id, decision, entry_id = last
+        st.success(f"Recorded: {decision} for {extraction_id}" + (f" (entry {entry_id})." if entry_id else "."))
+    agreement = attempt("Loading the agreement", client.agreement)
+    if not agreement:
+        return
+    evaluators = agreement.get("evaluators") or {}
+    if not evaluators:
+        st.info("No decisions yet: agreement needs reviewed items.")
+        return
+    for column, (label, report) in zip(st.columns(len(evaluators)), evaluators.items(), strict=True):
+        with column:
+            kappa = report.get("kappa")
+            st.metric(f"{label}: Cohen's kappa", "—" if kappa is None else f"{kappa:.2f}", help=report.get("reason"))
+            st.caption(f"{report.get('n', 0)} reviewed extractions")
+            table = report.get("confusion") or {}
+            if table:
+                st.table([{"evaluator said": said, **verdicts} for said, verdicts in table.items()])
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _image_bytes(_client: ApiClient, extraction_id: str) -> bytes:
+    return _client.extraction_image(extraction_id)
+
+
+def _image(client: ApiClient, extraction_id: str) -> bytes | None:
+    return attempt("Loading the image", _image_bytes, client, extraction_id)
+
+
+run_page(render)

@@ -1,0 +1,274 @@
+"""Dataset Manager: versioned golden datasets (the guide's section 2.3, made real).
+
+Versions are drafts until published (then frozen: experiments pin them). Browse a version's
+entries page by page, edit a draft entry's expected output, publish with a confirmation, branch a
+new version, compare two versions, import JSONL or CSV (rejected lines are listed) and export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from api_client import ApiClient
+from console_page import attempt, load, run_page, short_time, start_page
+from extraction_view import STAT_FIELDS, STAT_LABELS, vote_rows
+
+Json = dict[str, Any]
+PAGE_SIZE = 5
+
+
+def render() -> None:
+    client = start_page("Dataset Manager", "📊")
+    datasets = load("the datasets", client.datasets)
+    versions = [(d, v) for d in datasets for v in d["versions"]]
+    if versions:
+        st.dataframe(
+            [
+                {
+                    "dataset": d["name"],
+                    "version": v["version"],
+                    "status": v["status"],
+                    "entries": v["entry_count"],
+                    "updated (UTC)": short_time(v.get("updated_at")),
+                    "description": d.get("description") or "",
+                }
+                for d, v in versions
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.info("No datasets yet: create one below, or add extractions from the Vote Extractor.")
+    create_panel(client)
+    if not versions:
+        return
+    labels = [f"{d['name']}@{v['version']}" for d, v in versions]
+    chosen = st.selectbox("Dataset version", labels, key="chosen-version")
+    name, version = chosen.split("@", 1)
+    status = next(v["status"] for d, v in versions if d["name"] == name and v["version"] == version)
+    browse, change, compare, move = st.tabs(["Entries", "Publish or branch", "Diff", "Import and export"])
+    with browse:
+        entries_panel(client, name, version, status)
+    with change:
+        versions_panel(client, name, version, status)
+    with compare:
+        diff_panel(client, name, [v["version"] for d, v in versions if d["name"] == name])
+    with move:
+        import_export_panel(client, name, version, status)
+
+
+def create_panel(client: ApiClient) -> None:
+    with st.expander("Create a dataset"):
+        with st.form("create"):
+            name = st.text_input("Name", placeholder="golden", help="lowercase letters, digits, '_' and '-'")
+            version = st.text_input("First version", value="v1")
+            description = st.text_area("Description")
+            if st.form_submit_button("Create", type="primary"):
+                created = attempt(
+                    "Creating the dataset", client.create_dataset, name.strip(), version.strip(), description.strip()
+                )
+                if created is not None:
+                    st.session_state["flash"] = f"Created {name.strip()}@{version.strip()} (a draft)."
+                    st.rerun()
+    if flash := st.session_state.pop("flash", None):
+        st.success(flash)
+
+
+def entries_panel(client: ApiClient, name: str, version: str, status: str) -> None:
+    tokens_key = f"tokens-{name}@{version}"
+    tokens = st.session_state.setdefault(tokens_key, [None])
+    page = load("the entries", client.dataset_version, name, version, page_size=PAGE_SIZE, page_token=tokens[-1])
+    st.caption(
+        f"{page['entry_count']} entries · {status}"
+        + (" (frozen: branch a new version to change it)" if status == "published" else " (editable)")
+        + f" · page {len(tokens)}"
+    )
+    for entry in page["entries"]:
+        entry_card(client, name, version, status, entry)
+    if not page["entries"]:
+        st.info("This version has no entries yet.")
+    back, forward = st.columns(2)
+    if len(tokens) > 1 and back.button("← Previous page", key=f"prev-{name}@{version}"):
+        tokens.pop()
+        st.rerun()
+    if page.get("next_page_token") and forward.button("Next page →", key=f"next-{name}@{version}"):
+        tokens.append(page["next_page_token"])
+        st.rerun()
+
+
+def entry_card(client: ApiClient, name: str, version: str, status: str, entry: Json) -> None:
+    expected = entry["expected_output"]
+    form = expected.get("form") or {}
+    with st.container(border=True):
+        picture, details = st.columns([1, 3])
+        with picture:
+            image = attempt(
+                "Loading the image",
+                _entry_image,
+                client,
+                name,
+                version,
+                entry["id"],
+                entry["input"].get("image_sha256"),
+            )
+            if image:
+                st.image(image, width=180)
+        with details:
+            st.markdown(
+                f"**{entry['id']}** · {form.get('constituency_name') or 'unnamed'}"
+                + (" · ✅ validated" if entry.get("validated") else " · not validated")
+                + f" · from {entry.get('source', {}).get('kind', '?')}"
+            )
+            rows = vote_rows(expected)
+            st.caption("; ".join(f"{r['candidate']} {r['votes']}" for r in rows) or "no vote results")
+            stats = expected.get("ballot_stats") or {}
+            st.caption(" · ".join(f"{STAT_LABELS[k]} {stats.get(k)}" for k in STAT_FIELDS))
+            if status == "draft":
+                with st.popover("Edit expected output"):
+                    edit_form(client, name, version, entry)
+
+
+def edit_form(client: ApiClient, name: str, version: str, entry: Json) -> None:
+    expected = entry["expected_output"]
+    with st.form(f"edit-{entry['id']}"):
+        rows = st.data_editor(
+            vote_rows(expected),
+            key=f"rows-{entry['id']}",
+            num_rows="dynamic",
+            hide_index=True,
+            column_config={
+                "candidate": st.column_config.TextColumn("Candidate", required=True),
+                "party": st.column_config.TextColumn("Party"),
+                "votes": st.column_config.NumberColumn("Votes", min_value=0, step=1, format="%d"),
+            },
+        )
+        stats = expected.get("ballot_stats") or {}
+        new_stats = {
+            key: st.number_input(
+                STAT_LABELS[key], min_value=0, step=1, value=stats.get(key), key=f"{entry['id']}-{key}"
+            )
+            for key in STAT_FIELDS
+        }
+        validated = st.checkbox("Validated by a person", value=bool(entry.get("validated")), key=f"{entry['id']}-ok")
+        if st.form_submit_button("Save", type="primary"):
+            output = {
+                "form": expected.get("form") or {},
+                "vote_results": [
+                    {
+                        "candidate_name": str(row["candidate"]).strip(),
+                        "party": (row.get("party") or None),
+                        "vote_count": None if row.get("votes") is None else int(row["votes"]),
+                    }
+                    for row in list(rows)
+                    if str(row.get("candidate") or "").strip()
+                ],
+                "ballot_stats": {k: None if v is None else int(v) for k, v in new_stats.items()},
+            }
+            saved = attempt(
+                "Saving the entry",
+                client.update_entry,
+                name,
+                version,
+                entry["id"],
+                {"expected_output": output, "validated": validated},
+            )
+            if saved is not None:
+                st.session_state["flash"] = f"Saved entry {entry['id']}."
+                st.rerun()
+
+
+def versions_panel(client: ApiClient, name: str, version: str, status: str) -> None:
+    if status == "draft":
+        st.markdown(f"Publishing freezes **{name}@{version}**: no entry can be added, edited or removed after.")
+        sure = st.checkbox(f"Yes, freeze {name}@{version}", key=f"sure-{name}@{version}")
+        if st.button("Publish", type="primary", disabled=not sure, key=f"publish-{name}@{version}"):
+            if attempt("Publishing", client.publish, name, version) is not None:
+                st.session_state["flash"] = f"Published {name}@{version}."
+                st.rerun()
+    else:
+        st.markdown(f"**{name}@{version}** is published and frozen.")
+    with st.form(f"branch-{name}@{version}"):
+        new = st.text_input("New draft version, with the same entries", placeholder="v2")
+        if st.form_submit_button("Create the new version"):
+            made = attempt("Creating the version", client.new_version, name, version, new.strip())
+            if made is not None:
+                st.session_state["flash"] = f"Created {name}@{new.strip()} from {version}."
+                st.rerun()
+
+
+def diff_panel(client: ApiClient, name: str, versions: list[str]) -> None:
+    if len(versions) < 2:
+        st.info(f"{name} has one version: branch a new one to compare.")
+        return
+    left, right = st.columns(2)
+    old = left.selectbox("From", versions, index=0, key=f"diff-from-{name}")
+    new = right.selectbox("To", versions, index=len(versions) - 1, key=f"diff-to-{name}")
+    if st.button("Compare", key=f"diff-{name}"):
+        found = attempt("The diff", client.diff, name, old, new)
+        if found is not None:
+            st.session_state[f"diff-{name}-answer"] = (old, new, found)
+    answer = st.session_state.get(f"diff-{name}-answer")
+    if answer:
+        old, new, found = answer
+        st.markdown(
+            f"From **{old}** to **{new}**: {len(found['added'])} added, {len(found['removed'])} removed, "
+            f"{len(found['changed'])} changed."
+        )
+        st.table(
+            [{"change": kind, "entries": ", ".join(found[kind]) or "—"} for kind in ("added", "removed", "changed")]
+        )
+
+
+def import_export_panel(client: ApiClient, name: str, version: str, status: str) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Import** (JSONL, one entry a line, or CSV)")
+        if status != "draft":
+            st.caption("Published versions take no imports: branch a new version first.")
+        else:
+            upload = st.file_uploader(
+                "Entries file", type=["jsonl", "ndjson", "json", "csv"], key=f"import-{name}@{version}"
+            )
+            if upload is not None and st.button("Import", key=f"do-import-{name}@{version}"):
+                report = attempt(
+                    "The import",
+                    client.import_entries,
+                    name,
+                    version,
+                    upload.getvalue(),
+                    csv=upload.name.lower().endswith(".csv"),
+                )
+                if report is not None:
+                    st.session_state[f"report-{name}@{version}"] = report
+            report = st.session_state.get(f"report-{name}@{version}")
+            if report:
+                rejected = report.get("rejected_count", len(report["rejected"]))
+                st.success(f"Imported {report['imported']} entries; rejected {rejected}.")
+                if report["rejected"]:
+                    st.table([{"line": r["line"], "why": r["reason"]} for r in report["rejected"]])
+    with right:
+        st.markdown("**Export**")
+        fmt = st.radio("Format", ["jsonl", "csv"], horizontal=True, key=f"fmt-{name}@{version}")
+        if st.button("Prepare the export", key=f"export-{name}@{version}"):
+            st.session_state[f"export-{name}@{version}-{fmt}"] = attempt(
+                "The export", client.export, name, version, fmt
+            )
+        data = st.session_state.get(f"export-{name}@{version}-{fmt}")
+        if data is not None:
+            st.download_button(
+                f"Download {name}-{version}.{fmt}",
+                data,
+                file_name=f"{name}-{version}.{fmt}",
+                mime="application/x-ndjson" if fmt == "jsonl" else "text/csv",
+                key=f"dl-{name}@{version}",
+            )
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _entry_image(_client: ApiClient, name: str, version: str, entry_id: str, image_sha256: str | None) -> bytes:
+    # Keyed by the image's digest too: a replaced entry's new image is never served from the cache.
+    return _client.entry_image(name, version, entry_id)
+
+
+run_page(render)

@@ -1,0 +1,397 @@
+"""Experiments: start one with its cost estimate, watch it run, read its verdicts and report.
+
+Also the schedules (the experiments Cloud Scheduler starts every hour) and recent alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+import streamlit.components.v1 as components
+from api_client import ApiClient
+from console_page import attempt, load, run_page, short_time, start_page
+
+Json = dict[str, Any]
+FINISHED = ("completed", "failed")
+DEFAULT_VARIANTS = [
+    {
+        "name": "on",
+        "model": "tesseract",
+        "prompt_version": "prompt_a",
+        "params": '{"deskew": true, "remove_lines": true}',
+    },
+    {
+        "name": "off",
+        "model": "tesseract",
+        "prompt_version": "prompt_a",
+        "params": '{"deskew": false, "remove_lines": false}',
+    },
+]
+
+
+def render() -> None:
+    client = start_page("Experiments", "🧪")
+    listing, start, schedules = st.tabs(["Experiments", "Start an experiment", "Schedules and alerts"])
+    with listing:
+        list_panel(client)
+    with start:
+        start_panel(client)
+    with schedules:
+        schedules_panel(client)
+
+
+def list_panel(client: ApiClient) -> None:
+    columns = st.columns(3)
+    dataset = columns[0].text_input("Dataset", key="filter-dataset", placeholder="any").strip()
+    status = columns[1].selectbox("Status", ["any", "queued", "running", "completed", "failed"], key="filter-status")
+    schedule = columns[2].text_input("Schedule", key="filter-schedule", placeholder="any").strip()
+    tokens = st.session_state.setdefault("experiment-pages", [None])
+    filters = {
+        "dataset": dataset or None,
+        "status": None if status == "any" else status,
+        "schedule_id": schedule or None,
+        "page_size": 15,
+    }
+    if st.session_state.get("experiment-filters") != filters:
+        st.session_state["experiment-filters"] = filters
+        tokens[:] = [None]
+    page = load("the experiments", client.experiments, **filters, page_token=tokens[-1])
+    items = page["items"]
+    if not items:
+        st.info("No experiment matches: start one in the next tab.")
+        return
+    st.dataframe(
+        [
+            {
+                "created (UTC)": short_time(item.get("created_at")),
+                "name": item["name"],
+                "experiment": item["experiment_id"],
+                "status": item["status"],
+                "dataset": f"{item['dataset']['name']}@{item['dataset']['version']}",
+                "variants": ", ".join(v["name"] for v in item.get("variants", [])),
+                "progress": f"{item['progress']['done']}/{item['progress']['total']}",
+            }
+            for item in items
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    back, forward = st.columns(2)
+    if len(tokens) > 1 and back.button("← Newer", key="experiments-newer"):
+        tokens.pop()
+        st.rerun()
+    if page.get("next_page_token") and forward.button("Older →", key="experiments-older"):
+        tokens.append(page["next_page_token"])
+        st.rerun()
+    ids = [item["experiment_id"] for item in items]
+    wanted = st.session_state.get("open-experiment")
+    chosen = st.selectbox("Open an experiment", ids, index=ids.index(wanted) if wanted in ids else 0, key="open")
+    experiment_panel(client, chosen)
+
+
+def experiment_panel(client: ApiClient, experiment_id: str) -> None:
+    experiment = progress_panel(client, experiment_id)
+    if experiment is None or experiment["status"] not in FINISHED:
+        return
+    summary_panel(experiment)
+    variants = [v["name"] for v in experiment["variants"]]
+    if len(variants) >= 2:
+        compare_panel(client, experiment_id, variants)
+    report_panel(client, experiment_id, experiment["name"])
+
+
+def progress_panel(client: ApiClient, experiment_id: str) -> Json | None:
+    experiment = attempt("Loading the experiment", client.experiment, experiment_id)
+    if experiment is None:
+        return None
+    if experiment["status"] in FINISHED:
+        _progress_line(experiment)
+        return experiment
+    _live_progress(client, experiment_id)
+    return experiment
+
+
+@st.fragment(run_every="1s")
+def _live_progress(client: ApiClient, experiment_id: str) -> None:
+    experiment = attempt("Loading the experiment", client.experiment, experiment_id)
+    if experiment is None:
+        return
+    _progress_line(experiment)
+    if experiment["status"] in FINISHED:
+        st.rerun(scope="app")  # show the summary, comparison and report
+
+
+def _progress_line(experiment: Json) -> None:
+    progress = experiment["progress"]
+    total = max(progress["total"], 1)
+    share = min(progress["done"] / total, 1.0)
+    st.progress(
+        share,
+        text=f"{experiment['name']}: {experiment['status']}, {progress['done']} of "
+        f"{progress['total']} runs ({100 * share:.0f}%), {progress['failed']} failed",
+    )
+    if experiment.get("status_reason"):
+        st.caption(experiment["status_reason"])
+
+
+def summary_panel(experiment: Json) -> None:
+    summary = experiment.get("summary") or {}
+    per_variant = summary.get("variants", summary)
+    rows = []
+    for variant, metrics in per_variant.items():
+        if not isinstance(metrics, dict):
+            continue
+        for label, point in sorted(metrics.items()):
+            if isinstance(point, dict) and point.get("mean") is not None and "ci_low" in point:
+                rows.append(
+                    {
+                        "variant": variant,
+                        "metric": label,
+                        "mean": _fmt(point["mean"]),
+                        "95% interval": f"{_fmt(point.get('ci_low'))} to {_fmt(point.get('ci_high'))}",
+                        "n": point.get("n"),
+                    }
+                )
+    if rows:
+        st.markdown("**Per variant** (mean and bootstrap 95% interval)")
+        st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) -> None:
+    left, right = st.columns(2)
+    a = left.selectbox("Compare (a, the reference)", variants, index=0, key=f"a-{experiment_id}")
+    b = right.selectbox("with (b)", variants, index=1, key=f"b-{experiment_id}")
+    if a == b:
+        st.info("Pick two different variants.")
+        return
+    compared = attempt("The comparison", client.compare, experiment_id, a, b)
+    if compared is None:
+        return
+    rows = []
+    for label, metric in sorted(compared.get("metrics", {}).items()):
+        rows.append(
+            {
+                "metric": label,
+                f"{a} (a)": _fmt(metric.get("a_mean")),
+                f"{b} (b)": _fmt(metric.get("b_mean")),
+                "b - a": _fmt(metric.get("delta")),
+                "95% interval": f"{_fmt(metric.get('ci_low'))} to {_fmt(metric.get('ci_high'))}",
+                "p-value": _fmt(metric.get("p_value")),
+                "test": metric.get("test") or "",
+                "verdict": _verdict(metric.get("verdict")),
+            }
+        )
+    st.markdown(f"**{b} against {a}**, paired record by record")
+    st.dataframe(rows, hide_index=True, width="stretch")
+    fields = compared.get("fields") or compared.get("per_field") or {}
+    if fields:
+        with st.expander("Per-field accuracy"):
+            st.dataframe(
+                [{"field": name, **{k: _fmt(v) for k, v in (value or {}).items()}} for name, value in fields.items()],
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def report_panel(client: ApiClient, experiment_id: str, name: str) -> None:
+    report = attempt("The report", client.report, experiment_id)
+    if report is None:
+        return
+    st.markdown("**Report**")
+    st.download_button(
+        "Download the report (HTML)",
+        report,
+        file_name=f"experiment-{experiment_id}.html",
+        mime="text/html",
+        key=f"report-{experiment_id}",
+    )
+    components.html(report, height=900, scrolling=True)
+
+
+def start_panel(client: ApiClient) -> None:
+    options = load("the experiment options", client.get, "/experiments/options")
+    model_options = load("the models", client.options)
+    published = [
+        f"{d['name']}@{v['version']}"
+        for d in load("the datasets", client.datasets)
+        for v in d["versions"]
+        if v["status"] == "published"
+    ]
+    if not published:
+        st.info("Experiments run on a published dataset version: publish one in the Dataset Manager.")
+        return
+    name = st.text_input("Name", value="preprocessing on vs off", key="new-name")
+    dataset = st.selectbox("Dataset version", published, key="new-dataset")
+    st.markdown("**Variants** (model x prompt x params; params as JSON)")
+    models = [m["id"] for m in model_options["models"]]
+    variants = st.data_editor(
+        DEFAULT_VARIANTS,
+        key="new-variants",
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "name": st.column_config.TextColumn("Name", required=True),
+            "model": st.column_config.SelectboxColumn("Model", options=models, required=True),
+            "prompt_version": st.column_config.SelectboxColumn("Prompt", options=model_options["prompt_versions"]),
+            "params": st.column_config.TextColumn("Params (JSON)"),
+        },
+    )
+    evaluators = st.multiselect(
+        "Evaluators", options["evaluators"], default=options["default_evaluators"], key="new-evaluators"
+    )
+    left, right = st.columns(2)
+    repetitions = left.number_input("Repetitions", 1, options["max_repetitions"], 1, key="new-repetitions")
+    concurrency = right.number_input("Concurrency", 1, options["max_concurrency"], 8, key="new-concurrency")
+    body, problem = _experiment_body(name, dataset, list(variants), evaluators, int(repetitions), int(concurrency))
+    if problem:
+        st.warning(problem)
+        return
+    fingerprint = json.dumps(body, sort_keys=True)
+    if st.button("Estimate the cost (dry run)", key="estimate"):
+        plan = attempt("The dry run", client.start_experiment, {**body, "dry_run": True})
+        if plan is not None:
+            st.session_state["plan"] = (fingerprint, plan)
+    planned = st.session_state.get("plan")
+    if not planned or planned[0] != fingerprint:
+        st.caption("Estimate the cost first; the experiment starts after.")
+        return
+    plan = planned[1]
+    st.info(
+        f"{plan['progress']['total']} runs, estimated cost ${plan['estimated_cost_usd']:.4f} "
+        f"with {len(plan['evaluators'])} evaluators."
+    )
+    if st.button("Start the experiment", type="primary", key="start"):
+        started = attempt("Starting the experiment", client.start_experiment, body)
+        if started is not None:
+            st.session_state.pop("plan", None)
+            st.session_state["open-experiment"] = started["experiment_id"]
+            st.success(f"Started {started['experiment_id']}: open it in the Experiments tab.")
+            _live_progress(client, started["experiment_id"])
+
+
+def _experiment_body(
+    name: str, dataset: str, variants: list[Json], evaluators: list[str], repetitions: int, concurrency: int
+) -> tuple[Json, str | None]:
+    parsed = []
+    for row in variants:
+        if not row.get("name") or not row.get("model"):
+            continue
+        try:
+            params = json.loads(row.get("params") or "{}")
+        except ValueError:
+            return {}, f"The params of variant {row['name']} are not JSON."
+        if not isinstance(params, dict):
+            return {}, f"The params of variant {row['name']} must be a JSON object."
+        parsed.append(
+            {
+                "name": row["name"],
+                "model": row["model"],
+                "prompt_version": row.get("prompt_version") or "prompt_a",
+                "params": params,
+            }
+        )
+    if not parsed:
+        return {}, "Add at least one variant with a name and a model."
+    dataset_name, version = dataset.split("@", 1)
+    body = {
+        "name": name.strip() or "experiment",
+        "dataset": {"name": dataset_name, "version": version},
+        "variants": parsed,
+        "evaluators": evaluators,
+        "repetitions": repetitions,
+        "concurrency": concurrency,
+    }
+    return body, None
+
+
+def schedules_panel(client: ApiClient) -> None:
+    schedules = load("the schedules", client.schedules)
+    if schedules:
+        st.dataframe(
+            [
+                {
+                    "schedule": s["schedule_id"],
+                    "enabled": "yes" if s["enabled"] else "no",
+                    "every (min)": s["interval_minutes"],
+                    "dataset": f"{s['dataset']['name']}@{s['dataset']['version']}",
+                    "variants": ", ".join(v["name"] for v in s["variants"]),
+                    "last experiment": s.get("last_experiment_id") or "",
+                    "last error": s.get("last_error") or "",
+                }
+                for s in schedules
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        left, right = st.columns([3, 1])
+        chosen = left.selectbox("Schedule", [s["schedule_id"] for s in schedules], key="schedule-chosen")
+        current = next(s for s in schedules if s["schedule_id"] == chosen)
+        label = "Disable" if current["enabled"] else "Enable"
+        right.write("")
+        if right.button(label, key="schedule-toggle"):
+            if attempt(f"{label} the schedule", client.set_schedule_enabled, chosen, not current["enabled"]):
+                st.rerun()
+    else:
+        st.info("No schedules yet.")
+    with st.expander("Create a schedule"):
+        schedule_form(client)
+    st.markdown("**Recent alerts**")
+    alerts = attempt("Loading the alerts", client.alerts, 20) or []
+    if alerts:
+        st.dataframe(
+            [
+                {
+                    "when (UTC)": short_time(a.get("created_at")),
+                    "kind": a["kind"],
+                    "severity": a["severity"],
+                    "experiment": a["experiment_id"],
+                    "message": a["message"],
+                }
+                for a in alerts
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("No alerts.")
+
+
+def schedule_form(client: ApiClient) -> None:
+    datasets = [d["name"] for d in load("the datasets", client.datasets)]
+    with st.form("new-schedule"):
+        schedule_id = st.text_input("Schedule id", placeholder="nightly-ocr")
+        interval = st.number_input("Every (minutes)", min_value=5, max_value=10080, value=60, step=5)
+        dataset = st.selectbox("Dataset (its newest published version)", datasets)
+        model = st.text_input("Model", value="tesseract")
+        prompt = st.text_input("Prompt version", value="prompt_a")
+        min_quality = st.slider("Alert when vote_count_accuracy is below", 0.0, 1.0, 0.9, 0.01)
+        if st.form_submit_button("Create the schedule", type="primary"):
+            body = {
+                "schedule_id": schedule_id.strip(),
+                "interval_minutes": int(interval),
+                "dataset": {"name": dataset, "version": "latest"},
+                "variants": [{"name": "main", "model": model.strip(), "prompt_version": prompt.strip()}],
+                "thresholds": {"min_quality": min_quality},
+            }
+            if attempt("Creating the schedule", client.create_schedule, body) is not None:
+                st.rerun()
+
+
+def _verdict(verdict: str | None) -> str:
+    return {"better": "✅ better", "worse": "❌ worse", "no_significant_difference": "no significant difference"}.get(
+        verdict or "", verdict or ""
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+run_page(render)
