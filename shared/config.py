@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     shard_lease_s: float = Field(
         600.0, gt=0, description="How long a worker holds a shard before a redelivery may take it over."
     )
+    review_claim_s: float = Field(
+        600.0, gt=0, description="How long a reviewer holds a claimed review-queue item before it is pending again."
+    )
     scheduler_audience: str = Field(
         "", description="Expected `aud` of the Cloud Scheduler OIDC token (the function's URL)."
     )

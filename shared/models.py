@@ -115,6 +115,13 @@ class ExtractionRecord(BaseModel):
     in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)
     feedback_summary: FeedbackSummary = Field(default_factory=FeedbackSummary)
     corrected_result: VoteExtraction | None = None  # the latest correction applied to `result`
+    # Denormalised from the feedback (set in the feedback's batch) so GET /extract filters with
+    # equality only: Firestore cannot cheaply filter on `feedback_summary.thumbs_down > 0` while
+    # ordering by created_at.
+    has_feedback: bool = False
+    has_thumbs_up: bool = False
+    has_thumbs_down: bool = False
+    corrected: bool = False
 
 
 class EvaluationSubmission(BaseModel):

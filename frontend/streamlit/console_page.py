@@ -27,10 +27,15 @@ def start_page(title: str, icon: str) -> ApiClient:
     return api_client()
 
 
-@st.cache_resource
 def api_client() -> ApiClient:
-    """One client (and connection pool) per server process; the key never leaves the server."""
-    return ApiClient(ApiSettings.from_environment(st.secrets))
+    """The client for the configured API; the key never leaves the server."""
+    return _client_for(ApiSettings.from_environment(st.secrets))
+
+
+@st.cache_resource
+def _client_for(settings: ApiSettings) -> ApiClient:
+    # One client (and connection pool) per server process and configuration.
+    return ApiClient(settings)
 
 
 def unreachable_banner(error: ApiUnreachable) -> None:

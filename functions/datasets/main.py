@@ -6,26 +6,37 @@ The contract is API.md's "datasets" section and openapi.yaml.
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import flask
 import functions_framework
 from pydantic import BaseModel
 
-from shared.errors import InvalidField, UnsupportedMediaType
+from shared.errors import InvalidField, NotFound, UnsupportedMediaType
 from shared.services.datasets import (
     CandidatesRequest,
     CreateDatasetRequest,
     EntryRequest,
+    EntryUpdate,
     FromTraceRequest,
     NewVersionRequest,
     dataset_service,
+)
+from shared.services.extraction import ExtractionFilters
+from shared.services.review import (
+    ClaimRequest,
+    DecisionRequest,
+    check_reason,
+    check_state,
+    review_service,
 )
 from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_PAGE_SIZE = 500
+_EXTRACTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @functions_framework.http
@@ -90,6 +101,57 @@ def new_version(request: flask.Request, name: str) -> flask.Response:
     return json_response(created.model_dump(mode="json") | {"name": name}, 201)
 
 
+def get_entry(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
+    return json_response(dataset_service().entry(name, version, entry_id).model_dump(mode="json"))
+
+
+def get_entry_image(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
+    image, content_type = dataset_service().entry_image(name, version, entry_id)
+    return flask.Response(image, mimetype=content_type)
+
+
+def update_entry(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
+    update = parse_fields(EntryUpdate, json_body(request), what="entry fields")
+    return json_response(dataset_service().update_entry(name, version, entry_id, update).model_dump(mode="json"))
+
+
+def review_queue(request: flask.Request) -> flask.Response:
+    unknown = set(request.args) - {"state", "reason", "page_size", "page_token"}
+    if unknown:
+        raise InvalidField(
+            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
+        )
+    page = review_service().queue(
+        state=check_state(request.args.get("state")),
+        reason=check_reason(request.args.get("reason")),
+        page_size=int_arg(request, "page_size", default=50, low=1, high=MAX_PAGE_SIZE),
+        page_token=request.args.get("page_token"),
+    )
+    return json_response(page)
+
+
+def review_claim(request: flask.Request) -> flask.Response:
+    claimed = review_service().claim(parse_fields(ClaimRequest, json_body(request), what="claim"))
+    return json_response(claimed) if claimed is not None else flask.Response(status=204)
+
+
+def review_decision(request: flask.Request, extraction_id: str) -> flask.Response:
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
+        raise NotFound(f"No review item {extraction_id[:100]!r}.")
+    decision = parse_fields(DecisionRequest, json_body(request), what="decision")
+    return json_response(review_service().decide(extraction_id, decision))
+
+
+def review_agreement(request: flask.Request) -> flask.Response:
+    unknown = set(request.args) - {"since"}
+    if unknown:
+        raise InvalidField(
+            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
+        )
+    since = parse_fields(ExtractionFilters, dict(request.args), what="since").since
+    return json_response(review_service().agreement(since=since))
+
+
 def delete_entry(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
     dataset_service().delete_entry(name, version, entry_id)
     return flask.Response(status=204)
@@ -126,6 +188,12 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
 
 
 ROUTES = (
+    # The review queue first: `/review/...` would match `/{name}/...` too (and `review` is a
+    # reserved dataset name).
+    Route("GET", "/review/queue", review_queue),
+    Route("POST", "/review/claim", review_claim),
+    Route("GET", "/review/agreement", review_agreement),
+    Route("POST", "/review/{extraction_id}/decision", review_decision),
     Route("GET", "/", list_datasets),
     Route("POST", "/", create_dataset),
     Route("GET", "/candidates", list_candidates),
@@ -137,7 +205,10 @@ ROUTES = (
     Route("POST", "/{name}/{version}/publish", publish),
     Route("POST", "/{name}/{version}/push-to-datadog", push_to_datadog),
     Route("POST", "/{name}/{version}/candidates", add_candidates),
+    Route("GET", "/{name}/{version}/entries/{entry_id}", get_entry),
+    Route("PUT", "/{name}/{version}/entries/{entry_id}", update_entry),
     Route("DELETE", "/{name}/{version}/entries/{entry_id}", delete_entry),
+    Route("GET", "/{name}/{version}/entries/{entry_id}/image", get_entry_image),
     Route("GET", "/{name}/{version}/export", export),
     Route("POST", "/{name}/{version}/import", import_entries),
 )

@@ -55,6 +55,30 @@ def get_options(request: flask.Request) -> flask.Response:
     )
 
 
+def list_experiments(request: flask.Request) -> flask.Response:
+    args = request.args
+    unknown = set(args) - {"dataset", "status", "schedule_id", "page_size", "page_token"}
+    if unknown:
+        raise InvalidField(
+            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
+        )
+    dataset, status, schedule_id = args.get("dataset"), args.get("status"), args.get("schedule_id")
+    if dataset is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", dataset):
+        raise InvalidField("dataset must be a dataset name.", details={"field": "dataset"})
+    if status is not None and status not in ("queued", "running", "completed", "failed"):
+        raise InvalidField("status must be queued, running, completed or failed.", details={"field": "status"})
+    if schedule_id is not None and not re.fullmatch(SCHEDULE_ID_PATTERN, schedule_id):
+        raise InvalidField("schedule_id is not a schedule id.", details={"field": "schedule_id"})
+    page = experiment_service().list(
+        dataset=dataset,
+        status=status,
+        schedule_id=schedule_id,
+        page_size=int_arg(request, "page_size", default=50, low=1, high=MAX_PAGE_SIZE),
+        page_token=args.get("page_token"),
+    )
+    return json_response(page)
+
+
 def get_status(request: flask.Request, experiment_id: str) -> flask.Response:
     return json_response(experiment_service().status(_checked(experiment_id)))
 
@@ -162,6 +186,7 @@ ROUTES = (
     Route("GET", "/alerts", list_alerts),
     Route("GET", "/options", get_options),
     Route("POST", "/", start_experiment),
+    Route("GET", "/", list_experiments),  # `/{experiment_id}` never matches the bare `/`
     Route("GET", "/{experiment_id}", get_status),
     Route("GET", "/{experiment_id}/results", get_results),
     Route("GET", "/{experiment_id}/compare", compare),

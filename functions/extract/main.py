@@ -17,13 +17,15 @@ import functions_framework
 
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from shared.services.extraction import ExtractOptions, ImageSource, extraction_service
-from shared.web import Route, json_body, json_response, parse_fields, serve
+from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource, extraction_service
+from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
 _TEXT_FORM_FIELDS = ("model", "prompt_version")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
+_PAGING_ARGS = ("page_size", "page_token")
+MAX_PAGE_SIZE = 200
 
 
 @functions_framework.http
@@ -57,6 +59,25 @@ def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response
     if not _EXTRACTION_ID.match(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
+
+
+def list_extractions(request: flask.Request) -> flask.Response:
+    page_size = int_arg(request, "page_size", default=50, low=1, high=MAX_PAGE_SIZE)
+    fields = {name: value for name, value in request.args.items() if name not in _PAGING_ARGS}
+    filters = parse_fields(ExtractionFilters, fields, what="filters")
+    page = extraction_service().listing(filters, page_size=page_size, page_token=request.args.get("page_token"))
+    return json_response(page)
+
+
+def extraction_options(request: flask.Request) -> flask.Response:
+    return json_response(extraction_service().options())
+
+
+def get_image(request: flask.Request, extraction_id: str) -> flask.Response:
+    if not _EXTRACTION_ID.match(extraction_id):
+        raise NotFound(f"No extraction {extraction_id!r}.")
+    image, content_type = extraction_service().image(extraction_id)
+    return flask.Response(image, mimetype=content_type)
 
 
 def _read_multipart(request: flask.Request, max_bytes: int) -> tuple[ExtractOptions, ImageSource]:
@@ -100,5 +121,8 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
 
 ROUTES = (
     Route("POST", "/", create_extraction),
+    Route("GET", "/", list_extractions),
+    Route("GET", "/options", extraction_options),  # before `/{extraction_id}`, which matches it too
     Route("GET", "/{extraction_id}", get_extraction),
+    Route("GET", "/{extraction_id}/image", get_image),
 )

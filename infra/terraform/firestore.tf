@@ -59,3 +59,244 @@ resource "google_firestore_index" "alerts_schedule_id_created_at" {
     order      = "DESCENDING"
   }
 }
+
+resource "google_firestore_index" "extractions_status_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_model_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "model"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_golden_candidate_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "golden_candidate"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_has_thumbs_down_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "has_thumbs_down"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_has_thumbs_up_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "has_thumbs_up"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_corrected_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "corrected"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_has_feedback_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "has_feedback"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "experiments_dataset_name_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "experiments"
+
+  fields {
+    field_path = "dataset_name"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "experiments_status_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "experiments"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "experiments_schedule_id_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "experiments"
+
+  fields {
+    field_path = "schedule_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+
+resource "google_firestore_index" "review_items_closed_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "closed"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_reason_flags_golden_candidate_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.golden_candidate"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_reason_flags_thumbs_down_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.thumbs_down"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_reason_flags_consistency_failed_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.consistency_failed"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_reason_flags_classification_low_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.classification_low"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_closed_decided_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "closed"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "decided_at"
+    order      = "ASCENDING"
+  }
+}

@@ -45,6 +45,7 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
+RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
 CSV_COLUMNS = (
     "id",
     "image_uri",
@@ -65,10 +66,10 @@ MAX_REJECTIONS_REPORTED = 1000
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED_NAMES:
         raise InvalidField(
             "A dataset name is 1-63 characters: lowercase letters, digits, '_' and '-', starting with a "
-            "letter or digit.",
+            f"letter or digit, and not one of {sorted(RESERVED_NAMES)}.",
             details={"field": "name"},
         )
     return name
@@ -116,6 +117,17 @@ class EntryRequest(BaseModel):
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else check_entry_id(value)
+
+
+class EntryUpdate(BaseModel):
+    """PUT /datasets/{name}/{version}/entries/{id}: the fields to replace (the image stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_output: VoteExtraction | None = None
+    reference_docs: StrictStr | None = Field(None, max_length=50_000)
+    tags: dict[StrictStr, StrictStr] | None = Field(None, max_length=20)
+    validated: StrictBool | None = None
 
 
 class CreateDatasetRequest(BaseModel):
@@ -333,7 +345,7 @@ class DatasetService:
                 "No extraction has this span_id and trace_id.",
                 details={"span_id": request.span_id, "trace_id": request.trace_id},
             )
-        entry = self._entry_from_extraction(extraction, dict(request.tags), datetime.now(UTC))
+        entry = entry_from_extraction(extraction, dict(request.tags), datetime.now(UTC))
         self._datasets.add(name, version, [entry])
         self._extractions.mark_in_dataset([extraction.extraction_id], f"{name}@{version}")
         return entry.id
@@ -348,7 +360,7 @@ class DatasetService:
         if not extractions:
             return []
         now = datetime.now(UTC)
-        entries = [self._entry_from_extraction(extraction, {}, now) for extraction in extractions]
+        entries = [entry_from_extraction(extraction, {}, now) for extraction in extractions]
         self._datasets.add(name, version, entries)
         self._extractions.mark_in_dataset([e.extraction_id for e in extractions], f"{name}@{version}")
         return [entry.id for entry in entries]
@@ -368,6 +380,49 @@ class DatasetService:
             }
             for record in self._extractions.golden_candidates(limit=limit)
         ]
+
+    def entry(self, name: str, version: str, entry_id: str) -> DatasetEntry:
+        self._datasets.version(check_name(name), check_version(version))
+        return self._datasets.entry(name, version, _known_entry_id(entry_id))
+
+    def entry_image(self, name: str, version: str, entry_id: str) -> tuple[bytes, str]:
+        """An entry's image bytes and content type (clients that cannot read Cloud Storage)."""
+        entry = self.entry(name, version, entry_id)
+        try:
+            return self._images.get(entry.input.image_uri), entry.input.content_type
+        except InvalidField:
+            raise NotFound(f"The image of entry {entry_id!r} is gone.") from None
+
+    def update_entry(self, name: str, version: str, entry_id: str, update: EntryUpdate) -> DatasetEntry:
+        """Replace the given fields of a draft's entry; its content hash is recomputed (diff sees it)."""
+        self._draft(name, version)
+        changes = update.model_dump(exclude_unset=True)
+        if not changes:
+            raise InvalidField(
+                "Send at least one of expected_output, reference_docs, tags, validated.", details={"field": "body"}
+            )
+        for required in ("expected_output", "validated"):
+            if required in changes and changes[required] is None:
+                raise InvalidField(f"{required} cannot be null.", details={"field": required})
+
+        def replaced(entry: DatasetEntry) -> DatasetEntry:
+            fields = {name: getattr(update, name) for name in changes}
+            if "tags" in fields and fields["tags"] is None:
+                fields["tags"] = {}
+            changed = entry.model_copy(update=fields)
+            return changed.model_copy(
+                update={
+                    "content_sha256": content_sha256(
+                        changed.input.image_sha256,
+                        changed.expected_output,
+                        changed.reference_docs,
+                        changed.tags,
+                        changed.validated,
+                    )
+                }
+            )
+
+        return self._datasets.replace(name, version, _known_entry_id(entry_id), replaced)
 
     def delete_entry(self, name: str, version: str, entry_id: str) -> None:
         self._draft(name, version)
@@ -475,32 +530,47 @@ class DatasetService:
             self._datasets.add(name, version, fresh)
             report.imported += len(fresh)
 
-    def _entry_from_extraction(self, extraction: ExtractionRecord, tags: dict[str, str], now: datetime) -> DatasetEntry:
-        expected = extraction.corrected_result or extraction.result
-        if expected is None:
-            raise InvalidField(
-                f"Extraction {extraction.extraction_id} failed and was never corrected: it has no output to keep.",
-                details={"extraction_id": extraction.extraction_id},
-            )
-        request = EntryRequest(
-            id=extraction.extraction_id,
-            input=EntryInput(image_uri=extraction.image_uri),
-            expected_output=expected,
-            tags={"model": extraction.model, "prompt_version": extraction.prompt_version} | tags,
-            validated=extraction.corrected_result is not None or extraction.approved_by_person,
+
+def entry_from_extraction(
+    extraction: ExtractionRecord,
+    tags: dict[str, str],
+    now: datetime,
+    *,
+    expected: VoteExtraction | None = None,
+    validated: bool | None = None,
+) -> DatasetEntry:
+    """A dataset entry made from a stored extraction (from-trace, candidates, the review queue).
+
+    The expected output is `expected` when given, else the corrected output when feedback
+    corrected it, else the model's result; validated when a person corrected or approved it.
+    """
+    expected = expected or extraction.corrected_result or extraction.result
+    if expected is None:
+        raise InvalidField(
+            f"Extraction {extraction.extraction_id} failed and was never corrected: it has no output to keep.",
+            details={"extraction_id": extraction.extraction_id},
         )
-        image = EntryImage(
-            image_uri=extraction.image_uri,
-            image_sha256=extraction.image_sha256,
-            content_type=extraction.image_content_type,
-        )
-        source = EntrySource(
-            kind="trace",
-            extraction_id=extraction.extraction_id,
-            span_id=extraction.span_id,
-            trace_id=extraction.trace_id,
-        )
-        return _entry(extraction.extraction_id, request, image, source, now)
+    if validated is None:
+        validated = extraction.corrected_result is not None or extraction.approved_by_person
+    request = EntryRequest(
+        id=extraction.extraction_id,
+        input=EntryInput(image_uri=extraction.image_uri),
+        expected_output=expected,
+        tags={"model": extraction.model, "prompt_version": extraction.prompt_version} | tags,
+        validated=validated,
+    )
+    image = EntryImage(
+        image_uri=extraction.image_uri,
+        image_sha256=extraction.image_sha256,
+        content_type=extraction.image_content_type,
+    )
+    source = EntrySource(
+        kind="trace",
+        extraction_id=extraction.extraction_id,
+        span_id=extraction.span_id,
+        trace_id=extraction.trace_id,
+    )
+    return _entry(extraction.extraction_id, request, image, source, now)
 
 
 def _entry(entry_id: str, request: EntryRequest, image: EntryImage, source: EntrySource, now: datetime) -> DatasetEntry:
@@ -517,6 +587,13 @@ def _entry(entry_id: str, request: EntryRequest, image: EntryImage, source: Entr
             image.image_sha256, request.expected_output, request.reference_docs, request.tags, request.validated
         ),
     )
+
+
+def _known_entry_id(entry_id: str) -> str:
+    """A path's entry id; one that could never have been stored is simply not found."""
+    if not isinstance(entry_id, str) or not ENTRY_ID.fullmatch(entry_id) or ".." in entry_id:
+        raise NotFound("No such entry.", details={"entry_id": entry_id[:200]})
+    return entry_id
 
 
 def _parse_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, EntryRequest | str]]:

@@ -292,6 +292,40 @@ class ExperimentService:
         if thread is not None:
             thread.join(timeout_s)
 
+    def list(
+        self,
+        *,
+        dataset: str | None,
+        status: str | None,
+        schedule_id: str | None,
+        page_size: int,
+        page_token: str | None,
+    ) -> dict[str, Any]:
+        """A page of experiments, newest first, in brief."""
+        from shared.services.paging import decode_page_token, encode_page_token
+
+        after = decode_page_token(page_token) if page_token else None
+        found = self._experiments.listing(
+            dataset=dataset, status=status, schedule_id=schedule_id, after=after, limit=page_size
+        )
+        return {
+            "items": [
+                {
+                    "experiment_id": e.experiment_id,
+                    "name": e.name,
+                    "status": e.status,
+                    "dataset": {"name": e.dataset_name, "version": e.dataset_version},
+                    "variants": [v.model_dump(mode="json") for v in e.variants],
+                    "progress": e.progress.model_dump(),
+                    "schedule_id": e.schedule_id,
+                    "created_at": e.created_at.isoformat(),
+                    "finished_at": e.finished_at.isoformat() if e.finished_at else None,
+                }
+                for e in found
+            ],
+            "next_page_token": encode_page_token(found[-1].experiment_id) if len(found) == page_size else None,
+        }
+
     def status(self, experiment_id: str) -> dict[str, Any]:
         experiment = self._experiments.get(experiment_id)
         progress = experiment.progress

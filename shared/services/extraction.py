@@ -12,24 +12,26 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import DependencyUnavailable, InvalidField, ModelError
+from shared.errors import DependencyUnavailable, InvalidField, ModelError, NotFound
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
-from shared.llm import ModelRequest, ModelResponse, get_model_client
-from shared.models import EvaluationSubmission, ExtractionRecord, TokenUsage, VoteExtraction
+from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
+from shared.models import Evaluation, EvaluationSubmission, ExtractionRecord, TokenUsage, VoteExtraction
 from shared.observability import llmobs
-from shared.prompts import get_prompt
+from shared.prompts import PROMPTS, get_prompt
 from shared.services.evaluation_sending import send_pending, submissions_for
+from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository, to_document
 from shared.storage.images import GcsImageStore, StoredImage
+from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -57,6 +59,23 @@ class ExtractOptions(BaseModel):
         return tags
 
 
+class ExtractionFilters(BaseModel):
+    """The filters of GET /extract (query arguments); every one optional, all combined with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["succeeded", "failed"] | None = None
+    model: StrictStr | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
+    golden_candidate: bool | None = None
+    since: datetime | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _utc_when_naive(cls, since: datetime | None) -> datetime | None:
+        return since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """Exactly one of: the image's bytes (upload or base64) or a gs:// URI in our bucket."""
@@ -73,15 +92,56 @@ class ExtractionService:
         extractions: FirestoreExtractionRepository,
         images: GcsImageStore,
         outbox: FirestoreEvaluationOutbox,
+        review: FirestoreReviewRepository,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
         self._images = images
         self._outbox = outbox
+        self._review = review
         self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
 
     def get(self, extraction_id: str) -> ExtractionRecord:
         return self._extractions.get(extraction_id)
+
+    def listing(self, filters: ExtractionFilters, *, page_size: int, page_token: str | None) -> dict[str, Any]:
+        """A page of records, newest first, without the evaluations' reasoning and details.
+
+        `since` is applied while reading (the order is created_at descending, so the first
+        record older than `since` ends the listing): no range filter, so no extra index.
+        """
+        after = decode_page_token(page_token) if page_token else None
+        records = self._extractions.page(
+            status=filters.status,
+            model=filters.model,
+            feedback=filters.feedback,
+            golden_candidate=filters.golden_candidate,
+            after=after,
+            limit=page_size,
+        )
+        kept = [r for r in records if filters.since is None or r.created_at >= filters.since]
+        more = len(records) == page_size and len(kept) == len(records)
+        return {
+            "items": [_listed(record) for record in kept],
+            "next_page_token": encode_page_token(kept[-1].extraction_id) if more and kept else None,
+        }
+
+    def options(self) -> dict[str, Any]:
+        """What a client may pick: models with their params, prompt versions and the defaults."""
+        return {
+            "models": model_options(self._settings),
+            "prompt_versions": sorted(PROMPTS),
+            "default_model": self._settings.resolved_default_model,
+            "default_prompt_version": self._settings.default_prompt_version,
+        }
+
+    def image(self, extraction_id: str) -> tuple[bytes, str]:
+        """The extraction's stored image and its content type."""
+        record = self._extractions.get(extraction_id)
+        try:
+            return self._images.get(record.image_uri), record.image_content_type
+        except InvalidField:
+            raise NotFound(f"The image of extraction {extraction_id!r} is gone.") from None
 
     def extract(self, options: ExtractOptions, source: ImageSource) -> ExtractionRecord:
         """Everything a client sent is checked before anything is stored."""
@@ -177,10 +237,39 @@ class ExtractionService:
         batch = client.batch()
         batch.create(self._extractions.document(record.extraction_id), to_document(record))
         self._outbox.stage(batch, submissions)
+        self._review.stage(
+            batch,
+            extraction_id=record.extraction_id,
+            reasons=review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+            created_at=record.created_at,
+            model=record.model,
+            span_id=record.span_id,
+            trace_id=record.trace_id,
+        )
         try:
             batch.commit()
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
+
+
+def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> list[ReviewReason]:
+    """Why an extraction needs a person: a failed consistency check, a low classification, or
+    a golden candidate to confirm."""
+    reasons: list[ReviewReason] = ["golden_candidate"] if golden_candidate else []
+    for evaluation in evaluations:
+        if evaluation.label == "consistency" and evaluation.value is False:
+            reasons.append("consistency_failed")
+        if evaluation.label == "output_classification" and evaluation.value in ("failed", "incomplete"):
+            reasons.append("classification_low")
+    return reasons
+
+
+def _listed(record: ExtractionRecord) -> dict[str, Any]:
+    body = record.model_dump(mode="json")
+    for evaluation in body["evaluations"]:
+        evaluation["reasoning"] = None
+        evaluation.pop("details", None)
+    return body
 
 
 def _raw_output_of(failure: ModelError | None) -> str | None:
@@ -198,4 +287,5 @@ def extraction_service() -> ExtractionService:
         extractions=FirestoreExtractionRepository(firestore_client()),
         images=GcsImageStore(storage_client(), settings.images_bucket),
         outbox=FirestoreEvaluationOutbox(firestore_client()),
+        review=FirestoreReviewRepository(firestore_client()),
     )

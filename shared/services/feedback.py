@@ -29,6 +29,7 @@ from shared.storage.clients import firestore_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
+from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_COMMENT = 2000
 MAX_TAGS = 20
@@ -74,11 +75,13 @@ class FeedbackService:
         extractions: FirestoreExtractionRepository,
         feedback: FirestoreFeedbackRepository,
         outbox: FirestoreEvaluationOutbox,
+        review: FirestoreReviewRepository,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
         self._feedback = feedback
         self._outbox = outbox
+        self._review = review
 
     def submit(self, request: FeedbackRequest) -> tuple[FeedbackRecord, bool]:
         """Record the feedback; (record, True) when new, (the first record, False) on a replay."""
@@ -98,7 +101,22 @@ class FeedbackService:
             source_kind="feedback",
             created_at=feedback.created_at,
         )
-        stored, created = self._feedback.record(feedback, submissions)
+        reasons: list[ReviewReason] = ["thumbs_down"] if feedback.feedback_type == "thumbs_down" else []
+        if feedback.golden_candidate:
+            reasons.append("golden_candidate")
+
+        def enqueue(batch: Any) -> None:
+            self._review.stage(
+                batch,
+                extraction_id=extraction.extraction_id,
+                reasons=reasons,
+                created_at=extraction.created_at,
+                model=extraction.model,
+                span_id=extraction.span_id,
+                trace_id=extraction.trace_id,
+            )
+
+        stored, created = self._feedback.record(feedback, submissions, also=enqueue)
         if stored.request_sha256 != feedback.request_sha256:
             raise Conflict(
                 f"feedback_id {stored.feedback_id!r} was already used with a different body.",
@@ -232,4 +250,5 @@ def feedback_service() -> FeedbackService:
         extractions=FirestoreExtractionRepository(firestore_client()),
         feedback=FirestoreFeedbackRepository(firestore_client(), outbox),
         outbox=outbox,
+        review=FirestoreReviewRepository(firestore_client()),
     )

@@ -138,8 +138,46 @@ class FirestoreDatasetRepository:
             found |= {s.id for s in self._client.get_all(refs[start : start + _PAGE]) if s.exists}
         return found
 
-    def add(self, name: str, version: str, entries: list[DatasetEntry]) -> None:
-        """Add up to MAX_BATCH_ENTRIES entries atomically; 409 if any id is already there."""
+    def entry(self, name: str, version: str, entry_id: str) -> DatasetEntry:
+        snapshot = self._entries(name, version).document(entry_id).get()
+        if not snapshot.exists:
+            raise NotFound(f"No entry {entry_id!r} in {name}@{version}.", details={"entry_id": entry_id})
+        return DatasetEntry.model_validate(snapshot.to_dict())
+
+    def replace(
+        self, name: str, version: str, entry_id: str, change: Callable[[DatasetEntry], DatasetEntry]
+    ) -> DatasetEntry:
+        """Rewrite one entry of a draft as `change` makes it, atomically with the version document.
+
+        The entry is read inside the retried write (the version document's precondition orders it
+        after any concurrent write to the version), so a retry applies `change` to a fresh read.
+        """
+        reference = self._entries(name, version).document(entry_id)
+        written: list[DatasetEntry] = []
+
+        def rewrite(batch: firestore.WriteBatch) -> dict[str, Any]:
+            written.clear()
+            snapshot = reference.get()
+            if not snapshot.exists:
+                raise NotFound(f"No entry {entry_id!r} in {name}@{version}.", details={"entry_id": entry_id})
+            entry = change(DatasetEntry.model_validate(snapshot.to_dict()))
+            batch.set(reference, entry.model_dump(mode="python"))
+            written.append(entry)
+            return {}
+
+        self._write_to_draft(name, version, rewrite)
+        return written[0]
+
+    def add(
+        self,
+        name: str,
+        version: str,
+        entries: list[DatasetEntry],
+        *,
+        also: Callable[[firestore.WriteBatch], None] | None = None,
+    ) -> None:
+        """Add up to MAX_BATCH_ENTRIES entries atomically; 409 if any id is already there. `also`
+        adds other writes to the same batch (a review decision with its entry)."""
         from google.cloud import firestore
 
         assert len(entries) <= MAX_BATCH_ENTRIES
@@ -148,6 +186,8 @@ class FirestoreDatasetRepository:
         def add_all(batch: firestore.WriteBatch) -> dict[str, Any]:
             for entry in entries:
                 batch.create(collection.document(entry.id), entry.model_dump(mode="python"))
+            if also is not None:
+                also(batch)
             return {"entry_count": firestore.Increment(len(entries))}
 
         self._write_to_draft(name, version, add_all)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, MalformedRequest, NotFound
 from shared.models import ExperimentRecord, RunRecord
 
 if TYPE_CHECKING:
@@ -52,6 +52,34 @@ class FirestoreExperimentRepository:
         if not snapshot.exists:
             raise NotFound(f"No experiment {experiment_id!r}.", details={"experiment_id": experiment_id})
         return ExperimentRecord.model_validate(snapshot.to_dict())
+
+    def listing(
+        self,
+        *,
+        dataset: str | None = None,
+        status: str | None = None,
+        schedule_id: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> list[ExperimentRecord]:
+        """Newest first (created_at, then id, descending); filters are equalities, combined by
+        Firestore merging the one-field indexes (field, created_at desc) in `indexes.py`."""
+        from google.cloud import firestore as firestore_module
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.order_by("created_at", direction=firestore_module.Query.DESCENDING)
+        if dataset is not None:
+            query = query.where(filter=FieldFilter("dataset_name", "==", dataset))
+        if status is not None:
+            query = query.where(filter=FieldFilter("status", "==", status))
+        if schedule_id is not None:
+            query = query.where(filter=FieldFilter("schedule_id", "==", schedule_id))
+        if after is not None:
+            last = self._collection.document(after).get()
+            if not last.exists:
+                raise MalformedRequest("page_token is not one this API gave out.")
+            query = query.start_after(last)
+        return [ExperimentRecord.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
 
     def unfinished(self) -> list[ExperimentRecord]:
         """Experiments queued or running (the scheduled function looks for stalled shards in them)."""

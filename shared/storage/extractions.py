@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import NotFound
+from shared.errors import MalformedRequest, NotFound
 from shared.models import ExtractionRecord
 
 if TYPE_CHECKING:
@@ -44,6 +44,49 @@ class FirestoreExtractionRepository:
             .limit(limit)
         )
         return [ExtractionRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        feedback: str | None = None,
+        golden_candidate: bool | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> list[ExtractionRecord]:
+        """Newest first (created_at, then id, both descending), every filter an equality.
+
+        `feedback` is thumbs_down | thumbs_up | corrected | none, read from the booleans the
+        feedback batch keeps on the document. Combined filters are served by Firestore merging
+        the one-field composite indexes (field, created_at desc) declared in `indexes.py`.
+        `after` is the last extraction id of the previous page.
+        """
+        from google.cloud import firestore as firestore_module
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.order_by("created_at", direction=firestore_module.Query.DESCENDING)
+        if status is not None:
+            query = query.where(filter=FieldFilter("status", "==", status))
+        if model is not None:
+            query = query.where(filter=FieldFilter("model", "==", model))
+        if golden_candidate is not None:
+            query = query.where(filter=FieldFilter("golden_candidate", "==", golden_candidate))
+        if feedback == "thumbs_down":
+            query = query.where(filter=FieldFilter("has_thumbs_down", "==", True))
+        elif feedback == "thumbs_up":
+            query = query.where(filter=FieldFilter("has_thumbs_up", "==", True))
+        elif feedback == "corrected":
+            query = query.where(filter=FieldFilter("corrected", "==", True))
+        elif feedback == "none":
+            query = query.where(filter=FieldFilter("has_feedback", "==", False))
+        if after is not None:
+            # A snapshot cursor also orders by the document id (descending here): the tie-break.
+            last = self._collection.document(after).get()
+            if not last.exists:
+                raise MalformedRequest("page_token is not one this API gave out.")
+            query = query.start_after(last)
+        return [ExtractionRecord.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
 
     def mark_in_dataset(self, extraction_ids: list[str], dataset_version: str) -> None:
         from google.cloud import firestore

@@ -7,6 +7,7 @@ It reads nothing, so feedback on one busy extraction does not contend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,13 @@ class FirestoreFeedbackRepository:
         self._collection = client.collection(COLLECTION)
         self._outbox = outbox
 
-    def record(self, feedback: FeedbackRecord, submissions: list[EvaluationSubmission]) -> tuple[FeedbackRecord, bool]:
+    def record(
+        self,
+        feedback: FeedbackRecord,
+        submissions: list[EvaluationSubmission],
+        *,
+        also: Callable[[firestore.WriteBatch], None] | None = None,
+    ) -> tuple[FeedbackRecord, bool]:
         """Store `feedback` once; (the stored record, True) the first time, (the first, False) after.
 
         One atomic batch whose `create` fails when the id exists: so a replay writes nothing, and
@@ -40,6 +47,8 @@ class FirestoreFeedbackRepository:
         batch.create(feedback_ref, feedback.model_dump(mode="python"))
         batch.update(self._client.collection(EXTRACTIONS).document(feedback.extraction_id), _summary_update(feedback))
         self._outbox.stage(batch, submissions)
+        if also is not None:  # e.g. the review queue's item, in the same atomic write
+            also(batch)
         try:
             batch.commit()
         except exceptions.AlreadyExists:
@@ -67,13 +76,18 @@ class FirestoreFeedbackRepository:
 def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:
     from google.cloud import firestore
 
-    update: dict[str, Any] = {f"feedback_summary.{feedback.feedback_type}": firestore.Increment(1)}
+    update: dict[str, Any] = {
+        f"feedback_summary.{feedback.feedback_type}": firestore.Increment(1),
+        "has_feedback": True,
+        f"has_{feedback.feedback_type}": True,
+    }
     if feedback.quality_score is not None:
         update["feedback_summary.ratings"] = firestore.Increment(1)
         update["feedback_summary.rating_sum"] = firestore.Increment(feedback.quality_score)
     if feedback.corrected_result is not None:
         update["feedback_summary.corrections"] = firestore.Increment(1)
         update["corrected_result"] = _as_document(feedback.corrected_result)
+        update["corrected"] = True
     if feedback.golden_candidate:
         update["golden_candidate"] = True
         if feedback.corrected_result is None:

@@ -6,6 +6,11 @@ creates exactly these, and `tests/deploy/test_firestore_indexes.py` checks both 
 every multi-field query in `shared/` is covered by an entry here, and Terraform matches this
 list. Adding a query: add its index here and the `google_firestore_index` block the test prints.
 
+Equality filters combined with one order are served by Firestore merging the one-equality
+indexes (field, then the same order) instead of one index per combination ("index merging"):
+the listings below declare one index per filter field, and the check counts a query with only
+equality filters as covered when every one of its fields has such an index.
+
 Fields are listed as Firestore stores them: equality filters first (ascending), then the
 ordered fields (`order_by`, then range filters) with their direction.
 """
@@ -46,4 +51,36 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex("feedback", (asc("feedback_type"), asc("created_at"))),
     # alerts.recent(schedule_id=...): a schedule's newest alerts first.
     CompositeIndex("alerts", (asc("schedule_id"), desc("created_at"))),
+    # extractions.page (GET /extract): each filter newest first; combinations merge these.
+    *(
+        CompositeIndex("extractions", (asc(field), desc("created_at")))
+        for field in (
+            "status",
+            "model",
+            "golden_candidate",
+            "has_thumbs_down",
+            "has_thumbs_up",
+            "corrected",
+            "has_feedback",
+        )
+    ),
+    # experiments.listing (GET /experiments): each filter newest first; combinations merge these.
+    *(
+        CompositeIndex("experiments", (asc(field), desc("created_at")))
+        for field in ("dataset_name", "status", "schedule_id")
+    ),
+    # review.page / scan_open / count_done / open_items (the review queue, oldest first): each
+    # filter by created_at; `closed` with a reason merges these.
+    *(
+        CompositeIndex("review_items", (asc(field), asc("created_at")))
+        for field in (
+            "closed",
+            "reason_flags.golden_candidate",
+            "reason_flags.thumbs_down",
+            "reason_flags.consistency_failed",
+            "reason_flags.classification_low",
+        )
+    ),
+    # review.decided(since=...): decided items since a time (GET /datasets/review/agreement).
+    CompositeIndex("review_items", (asc("closed"), asc("decided_at"))),
 )

@@ -63,3 +63,15 @@ def no_traceback(page: Page) -> None:
 def first(items: list[Any]) -> Any:
     assert items, "nothing found"
     return items[0]
+
+
+def choose(page: Page, label: str, option: str, *, scope: Locator | None = None) -> None:
+    """Pick `option` in the st.selectbox labelled `label`."""
+    where = scope or page
+    where.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-from api_client import ApiClient
-from console_page import attempt, load, run_page, short_time, start_page
+from api_client import ApiClient, ApiError, ApiUnreachable
+from console_page import attempt, load, run_page, short_time, start_page, unreachable_banner
 from extraction_view import corrections_editor, show_extraction
 
 Json = dict[str, Any]
@@ -26,11 +26,11 @@ def render() -> None:
     reviewer = st.text_input(
         "Your name (recorded with every decision)", key="reviewer", max_chars=64, placeholder="e.g. ada"
     ).strip()
-    queue = load("the review queue", client.review_queue)
+    queue = load("the review queue", client.review_queue, state="pending")
     show_counts(queue.get("counts") or {})
     claim = st.session_state.get("claim")
     if claim is None:
-        claim_panel(client, reviewer)
+        claim_panel(client, reviewer, [item["extraction_id"] for item in queue.get("items", [])])
     else:
         review_panel(client, reviewer, claim)
     st.divider()
@@ -50,17 +50,43 @@ def show_counts(counts: Json) -> None:
     )
 
 
-def claim_panel(client: ApiClient, reviewer: str) -> None:
-    reason = st.selectbox("Reason", ["any", *REASONS], key="claim-reason", format_func=lambda r: r.replace("_", " "))
-    if st.button("Claim the next item", type="primary", key="claim", disabled=not reviewer):
-        claimed = attempt("Claiming", client.claim, reviewer, reason=None if reason == "any" else reason)
-        if claimed is None:
-            st.info("Nothing is pending" + ("" if reason == "any" else f" for {reason.replace('_', ' ')}") + ".")
-        else:
-            st.session_state["claim"] = claimed
-            st.rerun()
+def claim_panel(client: ApiClient, reviewer: str, pending: list[str]) -> None:
+    next_column, named_column = st.columns(2)
+    with next_column:
+        reason = st.selectbox(
+            "Reason", ["any", *REASONS], key="claim-reason", format_func=lambda r: r.replace("_", " ")
+        )
+        if st.button("Claim the next item", type="primary", key="claim", disabled=not reviewer):
+            wanted = None if reason == "any" else reason
+            _claim(client, reviewer, reason=wanted, nothing=f"Nothing is pending{_for(wanted)}.")
+    with named_column:
+        chosen = st.selectbox(
+            "Or a pending item", pending, index=None, key="claim-named", placeholder="Choose an extraction"
+        )
+        if st.button("Claim this item", key="claim-this", disabled=not (reviewer and chosen)):
+            _claim(client, reviewer, extraction_id=chosen, nothing="That item is no longer pending.")
     if not reviewer:
         st.caption("Enter your name to claim items.")
+
+
+def _claim(client: ApiClient, reviewer: str, *, nothing: str, **which: str | None) -> None:
+    try:
+        claimed = client.claim(reviewer, **which)
+    except ApiUnreachable as error:
+        unreachable_banner(error)
+        return
+    except ApiError as error:
+        st.error(f"Claiming failed: {error.message}")
+        return
+    if claimed is None:  # 204: nothing pending
+        st.info(nothing)
+        return
+    st.session_state["claim"] = claimed
+    st.rerun()
+
+
+def _for(reason: str | None) -> str:
+    return f" for {reason.replace('_', ' ')}" if reason else ""
 
 
 def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
@@ -125,18 +151,44 @@ def agreement_panel(client: ApiClient) -> None:
     agreement = attempt("Loading the agreement", client.agreement)
     if not agreement:
         return
-    evaluators = agreement.get("evaluators") or {}
-    if not evaluators:
+    evaluators = agreement.get("evaluators") or []
+    if not agreement.get("n"):
         st.info("No decisions yet: agreement needs reviewed items.")
         return
-    for column, (label, report) in zip(st.columns(len(evaluators)), evaluators.items(), strict=True):
+    st.caption(
+        f"{agreement['n']} decided items. An evaluator's pass is right when the reviewer approved the "
+        "extraction as it was; corrected or rejected means it was wrong. Kappa: 1 perfect, 0 chance, below 0 worse."
+    )
+    for column, report in zip(st.columns(len(evaluators)), evaluators, strict=True):
         with column:
             kappa = report.get("kappa")
-            st.metric(f"{label}: Cohen's kappa", "—" if kappa is None else f"{kappa:.2f}", help=report.get("reason"))
-            st.caption(f"{report.get('n', 0)} reviewed extractions")
-            table = report.get("confusion") or {}
+            st.metric(
+                f"{report['label']}: Cohen's kappa",
+                "—" if kappa is None else f"{kappa:.2f}",
+                help=report.get("kappa_undefined_reason"),
+            )
+            agreed = report.get("observed_agreement")
+            st.caption(
+                f"{report.get('n', 0)} reviewed extractions"
+                + ("" if agreed is None else f", agreeing on {100 * agreed:.0f}%")
+                + (
+                    f" ({report['kappa_undefined_reason']})"
+                    if kappa is None and report.get("kappa_undefined_reason")
+                    else ""
+                )
+            )
+            table = report.get("table") or {}
             if table:
-                st.table([{"evaluator said": said, **verdicts} for said, verdicts in table.items()])
+                st.table(
+                    [
+                        {
+                            "evaluator said": said,
+                            "reviewer: right": cells.get("right", 0),
+                            "reviewer: wrong": cells.get("wrong", 0),
+                        }
+                        for said, cells in table.items()
+                    ]
+                )
 
 
 @st.cache_data(ttl=600, show_spinner=False)

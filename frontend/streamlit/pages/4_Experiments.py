@@ -86,8 +86,10 @@ def list_panel(client: ApiClient) -> None:
         tokens.append(page["next_page_token"])
         st.rerun()
     ids = [item["experiment_id"] for item in items]
-    wanted = st.session_state.get("open-experiment")
-    chosen = st.selectbox("Open an experiment", ids, index=ids.index(wanted) if wanted in ids else 0, key="open")
+    started = st.session_state.pop("open-experiment", None)
+    if started in ids:  # set before the widget exists in this run, so it opens the one just started
+        st.session_state["open"] = started
+    chosen = st.selectbox("Open an experiment", ids, key="open")
     experiment_panel(client, chosen)
 
 
@@ -156,7 +158,7 @@ def summary_panel(experiment: Json) -> None:
                 )
     if rows:
         st.markdown("**Per variant** (mean and bootstrap 95% interval)")
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.table(rows)
 
 
 def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) -> None:
@@ -184,7 +186,7 @@ def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) ->
             }
         )
     st.markdown(f"**{b} against {a}**, paired record by record")
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.table(rows)
     fields = compared.get("fields") or compared.get("per_field") or {}
     if fields:
         with st.expander("Per-field accuracy"):

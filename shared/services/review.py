@@ -1,0 +1,385 @@
+"""The review queue (annotation queue): extractions that need a person, claimed and decided.
+
+Items are made by the extract and feedback use cases (see `shared/storage/review.py`). A
+reviewer claims an item under a lease, then approves it (into a draft dataset, with corrections
+when given), rejects it or skips it. The verdict goes to Datadog as a `human_review` evaluation on
+the extraction's llm span, staged in the same atomic write as the decision (the evaluation
+outbox), and the verdicts are compared with the online evaluators (`agreement`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from shared.config import Settings, get_settings
+from shared.errors import Conflict, InvalidField
+from shared.evaluation.corrections import ExtractionCorrection, apply_correction
+from shared.models import Evaluation, ExtractionRecord
+from shared.observability import llmobs
+from shared.services.datasets import check_name, check_version, entry_from_extraction
+from shared.services.evaluation_sending import send_pending, submissions_for
+from shared.services.paging import decode_page_token, encode_page_token
+from shared.storage.clients import firestore_client
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.storage.extractions import FirestoreExtractionRepository
+from shared.storage.review import (
+    REASONS,
+    FirestoreReviewRepository,
+    ReviewItem,
+    ReviewReason,
+    ReviewState,
+    effective_state,
+)
+
+REVIEWER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,99}$"
+REVIEW_VERSION = "1.0"
+AGREEMENT_EVALUATORS = ("consistency", "output_classification")  # always reported, even with no data
+Verdict = Literal["approved", "corrected", "rejected"]
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: StrictStr = Field(pattern=REVIEWER_PATTERN)
+    reason: ReviewReason | None = None
+    extraction_id: StrictStr | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class DatasetTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(max_length=63)
+    version: StrictStr = Field(max_length=32)
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: StrictStr = Field(pattern=REVIEWER_PATTERN)
+    decision: Literal["approve", "reject", "skip"]
+    corrections: ExtractionCorrection | None = None
+    target: DatasetTarget | None = None
+    note: StrictStr | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _approve_needs_a_target(self) -> DecisionRequest:
+        if self.decision == "approve" and self.target is None:
+            raise ValueError("approve needs a target {name, version} (a draft dataset version)")
+        if self.decision != "approve" and self.corrections is not None:
+            raise ValueError("corrections go with approve only")
+        return self
+
+    def fingerprint(self) -> str:
+        body = self.model_dump(mode="json", exclude_none=True)
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class ReviewService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        review: FirestoreReviewRepository,
+        extractions: FirestoreExtractionRepository,
+        datasets: FirestoreDatasetRepository,
+        outbox: FirestoreEvaluationOutbox,
+    ) -> None:
+        self._settings = settings
+        self._review = review
+        self._extractions = extractions
+        self._datasets = datasets
+        self._outbox = outbox
+
+    def queue(
+        self, *, state: ReviewState | None, reason: ReviewReason | None, page_size: int, page_token: str | None
+    ) -> dict[str, Any]:
+        """A page of items, oldest first, with their effective state; counts by reason and state."""
+        now = datetime.now(UTC)
+        after = decode_page_token(page_token) if page_token else None
+        # An expired claim is pending: pending and claimed both read the open items.
+        closed = 1 if state == "done" else 0 if state else None
+        items, more = self._read_page(closed, state, reason, after, page_size, now)
+        return {
+            "items": [_item_body(item) for item in items],
+            "counts": self._counts(now),
+            "next_page_token": encode_page_token(items[-1].extraction_id) if more and items else None,
+        }
+
+    def _read_page(
+        self,
+        closed: int | None,
+        state: ReviewState | None,
+        reason: ReviewReason | None,
+        after: str | None,
+        page_size: int,
+        now: datetime,
+    ) -> tuple[list[ReviewItem], bool]:
+        """Up to `page_size` items in `state` (effective), and whether more may follow."""
+        items: list[ReviewItem] = []
+        while True:
+            snapshots = self._review.page(closed=closed, reason=reason, after=after, limit=page_size)
+            for index, snapshot in enumerate(snapshots):
+                after = snapshot.id
+                document = snapshot.to_dict() or {}
+                item = ReviewItem(snapshot.id, effective_state(document, now), document, snapshot.update_time)
+                if state is None or item.state == state:
+                    items.append(item)
+                if len(items) == page_size:
+                    return items, index < len(snapshots) - 1 or len(snapshots) == page_size
+            if len(snapshots) < page_size:
+                return items, False
+
+    def claim(self, request: ClaimRequest) -> dict[str, Any] | None:
+        """The named item, or the oldest pending one (of a reason), under a lease; None if none."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=self._settings.review_claim_s)
+        fields = {
+            "claimed_by": request.reviewer,
+            "claimed_at": now,
+            "claim_expires_at": expires,
+        }
+        if request.extraction_id is not None:
+            item = self._review.claim_named(request.extraction_id, request.reviewer, fields, now)
+        else:
+            found = self._review.claim_next(request.reviewer, request.reason, fields, now)
+            if found is None:
+                return None
+            item = found
+        extraction = self._extractions.get(item.extraction_id)
+        return {
+            "item": _item_body(item),
+            "extraction": extraction.model_dump(mode="json"),
+            "claim_expires_at": expires.isoformat(),
+        }
+
+    def decide(self, extraction_id: str, request: DecisionRequest) -> dict[str, Any]:
+        """Record a reviewer's decision; approve also adds the validated entry to the draft target."""
+        now = datetime.now(UTC)
+        item = self._review.get(extraction_id, now)
+        if item.state == "done":
+            if item.document.get("request_sha256") == request.fingerprint():
+                return _decision_body(item)  # a retried identical decision
+            raise Conflict(f"Review item {extraction_id!r} is already decided.", details={"state": "done"})
+        _require_claim(item, request.reviewer)
+        if request.decision == "skip":
+            self._review.commit_decision(extraction_id, now, lambda batch, fresh: self._release(batch, fresh, request))
+            return {"item": _item_body(self._review.get(extraction_id, datetime.now(UTC)))}
+
+        extraction = self._extractions.get(extraction_id)
+        verdict: Verdict = "rejected"
+        if request.decision == "approve":
+            verdict = "corrected" if request.corrections is not None else "approved"
+        evaluation = Evaluation(
+            label="human_review",
+            metric_type="categorical",
+            value=verdict,
+            reasoning=request.note,
+            assessment="pass" if verdict == "approved" else "fail",
+            evaluator_version=REVIEW_VERSION,
+            tags={"reviewer": request.reviewer, "decision": request.decision},
+        )
+        submissions = submissions_for(
+            [evaluation],
+            id_prefix=f"review-{extraction_id}",
+            span_id=extraction.span_id,
+            trace_id=extraction.trace_id,
+            tags={"extraction_id": extraction_id, "reviewer": request.reviewer, "decision": request.decision},
+            source_kind="review",
+            created_at=now,
+        )
+        fields: dict[str, Any] = {
+            "closed": 1,
+            "decision": request.decision,
+            "verdict": verdict,
+            "decided_by": request.reviewer,
+            "decided_at": now,
+            "note": request.note,
+            "claim_expires_at": None,
+            "request_sha256": request.fingerprint(),
+            "evaluator_outcomes": _outcomes(extraction),
+        }
+
+        def record(batch: Any, fresh: ReviewItem) -> None:
+            _require_claim(fresh, request.reviewer)
+            batch.update(self._review.document(extraction_id), fields, option=self._review.precondition(fresh))
+            self._outbox.stage(batch, submissions)
+
+        if request.decision == "approve":
+            assert request.target is not None
+            name, version = check_name(request.target.name), check_version(request.target.version)
+            expected = apply_correction(extraction.result, request.corrections) if request.corrections else None
+            entry = entry_from_extraction(
+                extraction, {"reviewer": request.reviewer}, now, expected=expected, validated=True
+            )
+            fields |= {"target": {"name": name, "version": version}, "entry_id": entry.id}
+
+            def approve(batch: Any) -> None:
+                record(batch, self._review.get(extraction_id, datetime.now(UTC)))
+                batch.update(self._extractions.document(extraction_id), {"in_dataset": True})
+
+            self._datasets.add(name, version, [entry], also=approve)
+        else:
+            self._review.commit_decision(extraction_id, now, record)
+        send_pending(self._outbox, submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
+        return _decision_body(self._review.get(extraction_id, datetime.now(UTC)))
+
+    def agreement(self, *, since: datetime | None) -> dict[str, Any]:
+        """Each online evaluator's pass/fail against the reviewers' verdicts (approved = right;
+        corrected or rejected = wrong): a confusion table, the observed agreement, Cohen's kappa."""
+        tables: dict[str, dict[str, dict[str, int]]] = {label: _empty_table() for label in AGREEMENT_EVALUATORS}
+        classes: dict[str, dict[str, dict[str, int]]] = {}
+        decided = 0
+        for document in self._review.decided(since=since):
+            verdict = document.get("verdict")
+            if verdict not in ("approved", "corrected", "rejected"):
+                continue
+            decided += 1
+            human = "right" if verdict == "approved" else "wrong"
+            for label, outcome in (document.get("evaluator_outcomes") or {}).items():
+                assessment = outcome.get("assessment")
+                if assessment not in ("pass", "fail"):
+                    continue
+                tables.setdefault(label, _empty_table())[assessment][human] += 1
+                if isinstance(outcome.get("value"), str):
+                    by_class = classes.setdefault(label, {})
+                    by_class.setdefault(outcome["value"], {"right": 0, "wrong": 0})[human] += 1
+        evaluators = []
+        for label in sorted(tables):
+            table = tables[label]
+            kappa, reason, observed = cohen_kappa(table)
+            body: dict[str, Any] = {
+                "label": label,
+                "n": sum(table["pass"].values()) + sum(table["fail"].values()),
+                "table": table,
+                "observed_agreement": observed,
+                "kappa": kappa,
+                "kappa_undefined_reason": reason,
+            }
+            if label in classes:
+                body["classes"] = classes[label]
+            evaluators.append(body)
+        return {"since": since.isoformat() if since else None, "n": decided, "evaluators": evaluators}
+
+    def _release(self, batch: Any, fresh: ReviewItem, request: DecisionRequest) -> None:
+        _require_claim(fresh, request.reviewer)
+        batch.update(
+            self._review.document(fresh.extraction_id),
+            {"claimed_by": None, "claim_expires_at": None},
+            option=self._review.precondition(fresh),
+        )
+
+    def _counts(self, now: datetime) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {reason: {"pending": 0, "claimed": 0, "done": 0} for reason in REASONS}
+        for document in self._review.open_items():
+            state = effective_state(document, now)
+            for reason in document.get("reasons") or []:
+                if reason in counts:
+                    counts[reason][state] += 1
+        for reason in REASONS:
+            counts[reason]["done"] = self._review.count_done(reason)
+        return counts
+
+
+def cohen_kappa(table: dict[str, dict[str, int]]) -> tuple[float | None, str | None, float | None]:
+    """(kappa, why it is undefined, observed agreement) of a 2x2 table: evaluator pass/fail by
+    person right/wrong, agreement being pass-right and fail-wrong."""
+    a, b = table["pass"]["right"], table["pass"]["wrong"]
+    c, d = table["fail"]["right"], table["fail"]["wrong"]
+    n = a + b + c + d
+    if n == 0:
+        return None, "no reviewed extraction has this evaluation", None
+    observed = (a + d) / n
+    expected = ((a + b) * (a + c) + (c + d) * (b + d)) / (n * n)
+    if expected == 1:
+        return None, "every verdict and every evaluation is the same one value: chance agreement is 1", observed
+    return round((observed - expected) / (1 - expected), 4), None, round(observed, 4)
+
+
+def _empty_table() -> dict[str, dict[str, int]]:
+    return {"pass": {"right": 0, "wrong": 0}, "fail": {"right": 0, "wrong": 0}}
+
+
+def _outcomes(extraction: ExtractionRecord) -> dict[str, dict[str, Any]]:
+    return {
+        e.label: {"assessment": e.assessment, "value": e.value if isinstance(e.value, str | bool) else None}
+        for e in extraction.evaluations
+        if e.assessment is not None and e.error is None
+    }
+
+
+def _require_claim(item: ReviewItem, reviewer: str) -> None:
+    if not item.holds(reviewer):
+        raise Conflict(
+            f"{reviewer!r} does not hold a live claim on {item.extraction_id!r}: claim it first.",
+            details={"extraction_id": item.extraction_id, "state": item.state},
+        )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+def _item_body(item: ReviewItem) -> dict[str, Any]:
+    document = item.document
+    body: dict[str, Any] = {
+        "extraction_id": item.extraction_id,
+        "reasons": sorted(document.get("reasons") or []),
+        "state": item.state,
+        "created_at": _iso(document.get("created_at")),
+        "model": document.get("model"),
+    }
+    if item.state == "claimed":
+        body |= {"claimed_by": document.get("claimed_by"), "claim_expires_at": _iso(document.get("claim_expires_at"))}
+    if item.state == "done":
+        body |= {
+            "decision": document.get("decision"),
+            "verdict": document.get("verdict"),
+            "decided_by": document.get("decided_by"),
+            "decided_at": _iso(document.get("decided_at")),
+            "note": document.get("note"),
+            "target": document.get("target"),
+        }
+    return body
+
+
+def _decision_body(item: ReviewItem) -> dict[str, Any]:
+    body: dict[str, Any] = {"item": _item_body(item)}
+    if item.document.get("entry_id"):
+        body["entry_id"] = item.document["entry_id"]
+    return body
+
+
+def check_state(value: str | None) -> ReviewState | None:
+    if value is None:
+        return None
+    if value not in ("pending", "claimed", "done"):
+        raise InvalidField("state must be pending, claimed or done.", details={"field": "state"})
+    return value  # type: ignore[return-value]
+
+
+def check_reason(value: str | None) -> ReviewReason | None:
+    if value is None:
+        return None
+    if value not in REASONS:
+        raise InvalidField(f"reason must be one of {', '.join(REASONS)}.", details={"field": "reason"})
+    return value  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def review_service() -> ReviewService:
+    settings = get_settings()
+    llmobs.enable_llmobs(settings)
+    return ReviewService(
+        settings=settings,
+        review=FirestoreReviewRepository(firestore_client()),
+        extractions=FirestoreExtractionRepository(firestore_client()),
+        datasets=FirestoreDatasetRepository(firestore_client()),
+        outbox=FirestoreEvaluationOutbox(firestore_client()),
+    )

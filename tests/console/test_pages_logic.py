@@ -1,0 +1,99 @@
+"""The pages' logic with Streamlit's AppTest (no browser) against a real gateway process."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from infra.local.emulators import free_ports
+from tests.console.conftest import API_KEY, page_path
+
+pytestmark = pytest.mark.integration
+TIMEOUT_S = 120
+
+
+def run_page(name: str) -> AppTest:
+    app = AppTest.from_file(page_path(name), default_timeout=TIMEOUT_S)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def feedback_count(api_url: str, extraction_id: str) -> int:
+    answer = requests.get(
+        f"{api_url}/feedback", params={"extraction_id": extraction_id}, headers={"X-API-Key": API_KEY}, timeout=30
+    )
+    answer.raise_for_status()
+    return len(answer.json()["items"])
+
+
+def test_sample_form_extracted_and_feedback_sent_once(console_env: str) -> None:
+    app = run_page("1_Vote_Extractor.py")
+
+    app.button(key="sample").click().run()
+    app.button(key="go").click().run()
+
+    record = app.session_state["current"]
+    assert record["status"] == "succeeded" and record["result"]["vote_results"]
+    app.radio(key="current-thumbs").set_value("👎 Poor").run()
+    submit = next(button for button in app.button if button.label == "Submit feedback")
+    submit.click().run()
+    assert not app.exception, app.exception
+    assert feedback_count(console_env, record["extraction_id"]) == 1
+    assert any("feedback is recorded" in success.value for success in app.success)
+
+    app.run()  # a rerun does not send it again
+    assert feedback_count(console_env, record["extraction_id"]) == 1
+
+
+def test_a_file_that_is_not_an_image_gets_the_apis_sentence(console_env: str) -> None:
+    app = run_page("1_Vote_Extractor.py")
+
+    app.file_uploader(key="upload").set_value(("form.png", b"this is not an image", "image/png")).run()
+    app.button(key="go").click().run()
+
+    assert not app.exception, app.exception
+    [error] = [error.value for error in app.error]
+    assert error.startswith("The extraction failed:") and "image" in error.lower()
+    assert "current" not in app.session_state
+
+
+def test_review_queue_claims_and_skips(console_env: str) -> None:
+    from tests.browser.test_console_flows import thumbs_down_extraction
+
+    record, _ = thumbs_down_extraction(console_env, seed=9101)
+    app = run_page("2_Review_Queue.py")
+    app.text_input(key="reviewer").set_value("lin").run()
+    app.selectbox(key="claim-named").set_value(record["extraction_id"]).run()
+    app.button(key="claim-this").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["claim"]["item"]["extraction_id"] == record["extraction_id"]
+
+    skip = next(button for button in app.button if button.label == "Skip")
+    skip.click().run()
+    assert "claim" not in app.session_state
+    assert any("skip" in success.value for success in app.success)
+
+
+def test_dataset_manager_lists_versions(console_env: str) -> None:
+    requests.post(
+        f"{console_env}/datasets", json={"name": "apptest", "version": "v1"}, headers={"X-API-Key": API_KEY}, timeout=30
+    )
+    app = run_page("3_Dataset_Manager.py")
+    labels = app.selectbox(key="chosen-version").options
+    assert "apptest@v1" in labels
+
+
+def test_experiments_page_lists_options(console_env: str) -> None:
+    app = run_page("4_Experiments.py")
+    assert "vote_count_accuracy" in app.multiselect(key="new-evaluators").options or app.info
+
+
+def test_unreachable_api_is_a_banner(monkeypatch: pytest.MonkeyPatch) -> None:
+    [port] = free_ports(1)
+    monkeypatch.setenv("API_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("API_KEY", API_KEY)
+    for name in ("1_Vote_Extractor.py", "2_Review_Queue.py", "3_Dataset_Manager.py", "4_Experiments.py"):
+        app = run_page(name)
+        assert any("API unreachable" in error.value for error in app.error), name
