@@ -111,10 +111,10 @@ def _is_significant(row: Mapping[str, Any]) -> bool:
 def _significant(pair: PairComparison, label: str, row: Mapping[str, Any], *, word: str | None = None) -> str:
     unit = unit_of(label)
     numbers = (
-        f"{format_value(row['b_mean'], unit)} vs {format_value(row['a_mean'], unit)} "
-        f"({format_difference(row['delta'], unit)}, 95% interval "
-        f"{format_interval(row['ci_low'], row['ci_high'], unit, signed=True)}), "
-        f"p {format_p(row['p_value'])}, {_evidence(row)}"
+        f"{format_value(row.get('b_mean'), unit)} vs {format_value(row.get('a_mean'), unit)} "
+        f"({format_difference(row.get('delta'), unit)}, 95% interval "
+        f"{format_interval(row.get('ci_low'), row.get('ci_high'), unit, signed=True)}), "
+        f"p {format_p(row.get('p_value'))}, {_evidence(row)}"
     )
     return (
         f"<b>{html.escape(pair.b)}</b> is <b>{html.escape(word or str(row['verdict']))}</b> than "
@@ -139,8 +139,8 @@ def _nothing_significant(pair: PairComparison, metrics: list[tuple[str, Mapping[
     label, row = closest
     unit = unit_of(label)
     numbers = (
-        f"{format_value(row['b_mean'], unit)} vs {format_value(row['a_mean'], unit)}, "
-        f"p {format_p(row['p_value'])}, {_evidence(row)}"
+        f"{format_value(row.get('b_mean'), unit)} vs {format_value(row.get('a_mean'), unit)}, "
+        f"p {format_p(row.get('p_value'))}, {_evidence(row)}"
     )
     return (
         f"{text} Closest: {html.escape(label)}, {html.escape(numbers)}; about {row['records_needed']} records "

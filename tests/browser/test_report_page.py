@@ -79,3 +79,16 @@ def test_hostile_names_stay_text(page):
     assert "<script>alert(1)</script> is better than" not in page.content()
     assert page.locator("li.verdict").first.inner_text().startswith("x" * 20)
     assert page.evaluate(OVERFLOWING) == []
+
+
+def test_the_overflow_check_sees_text_cut_at_a_box_edge_and_svg_text_past_its_svg(page):
+    page.set_content(
+        "<div style='width:60px;overflow:hidden;white-space:nowrap'>a value drawn past its card</div>"
+        "<p><span style='display:inline-block;width:900px'>x</span><b style='margin-left:2000px'>cut</b></p>"
+        "<svg width='100' height='20'><text x='80' y='14'>a long label</text></svg>"
+    )
+
+    found = page.evaluate(OVERFLOWING)
+
+    assert any(f.startswith("DIV") for f in found) and "svg text: a long label" in found
+    assert "the page scrolls sideways" in found
