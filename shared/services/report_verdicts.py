@@ -80,7 +80,11 @@ def verdict_section(pairs: list[PairComparison]) -> str:
     sentences = [sentence for pair in pairs for sentence in pair_sentences(pair)]
     items = "".join(f"<li class='verdict'>{s}</li>" for s in sentences)
     tables = "".join(_pair_table(pair, several=len(pairs) > 1) for pair in pairs)
-    plots = "".join(forest_plot(pair) for pair in pairs)
+    plots = "".join(
+        (f"<p class='plot-of'>{html.escape(pair.b)} against {html.escape(pair.a)}</p>" if len(pairs) > 1 else "")
+        + forest_plot(pair)
+        for pair in pairs
+    )
     return (
         f"<section class='answer'><h2>Answer</h2><ul class='verdicts'>{items}</ul>{tables}"
         f"<h3>Differences with their 95% intervals (zero is the dashed line)</h3>{plots}</section>"

@@ -76,6 +76,9 @@ def test_more_than_two_variants_are_each_compared_with_the_first():
 
     assert [(p.a, p.b) for p in pairs] == [("pre", "raw"), ("pre", "third")]
     assert pairs[1].result["metrics"]["vote_count_exact"]["n_pairs"] == 1
+    page = render_report(experiment, [*runs, third], images=NoImages())
+    assert "<caption>raw against pre</caption>" in page and "<caption>third against pre</caption>" in page
+    assert page.count("<svg class='forest'") == 2
 
 
 def test_a_baseline_experiment_is_what_each_variant_is_compared_with():
