@@ -9,6 +9,10 @@ only keys present in both with a value on both sides are compared. Per metric:
   p-value (`test: "wilcoxon_signed_rank"`);
 - both: a paired bootstrap 95% interval of the mean difference b - a.
 
+Each comparison also says how much evidence it had (`discordant_pairs` for pass/fail,
+`nonzero_differences` for both) and `records_needed`: about how many pairs would show the observed
+difference at alpha 0.05 with 80% power (`records_needed`'s docstring has the method).
+
 The verdict is from b's point of view: `better` when p < alpha and the mean moved the good way
 (up, or down for a lower-is-better metric such as `count_error` or latency), `worse` when it
 moved the other way, otherwise `no_significant_difference`.
@@ -31,6 +35,9 @@ from scipy import stats
 from shared.evaluation.summary import LOWER_IS_BETTER, field_kind, mean_with_ci, numeric_value
 
 ALPHA = 0.05
+POWER = 0.80
+# Neither exact McNemar nor Wilcoxon (two-sided) can reach p < 0.05 on fewer than 6 pairs.
+_FEWEST_PAIRS = 6
 PairKind = Literal["pass_fail", "score"]
 Verdict = Literal["better", "worse", "no_significant_difference"]
 _FIELDS_SOURCE = "vote_count_accuracy"
@@ -94,8 +101,10 @@ def compare_metric(
         seed: seeds the bootstrap.
 
     Returns:
-        `{"a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "test", "verdict", "n_pairs"}`;
-        `delta` and its interval are b - a.
+        `{"a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "test", "verdict", "n_pairs",
+        "discordant_pairs", "nonzero_differences", "records_needed"}`; `delta` and its interval are
+        b - a; `discordant_pairs` (pairs where one side passed and the other did not) is None for
+        scores.
     """
     a_values, b_values = paired_values(a, b)
     test = "mcnemar_exact" if kind == "pass_fail" else "wilcoxon_signed_rank"
@@ -111,11 +120,15 @@ def compare_metric(
             "test": test,
             "verdict": "no_significant_difference",
             "n_pairs": 0,
+            "discordant_pairs": 0 if kind == "pass_fail" else None,
+            "nonzero_differences": 0,
+            "records_needed": None,
         }
     differences = b_values - a_values
     p_value = mcnemar_exact_p(a_values, b_values) if kind == "pass_fail" else wilcoxon_p(differences)
     interval = mean_with_ci(differences, resamples=resamples, seed=seed)
     delta = float(differences.mean())
+    nonzero = int(np.count_nonzero(differences))
     return {
         "a_mean": float(a_values.mean()),
         "b_mean": float(b_values.mean()),
@@ -126,7 +139,46 @@ def compare_metric(
         "test": test,
         "verdict": verdict(delta, p_value, higher_better=higher_better, alpha=alpha),
         "n_pairs": n_pairs,
+        "discordant_pairs": nonzero if kind == "pass_fail" else None,
+        "nonzero_differences": nonzero,
+        "records_needed": records_needed(a_values, b_values, kind=kind, alpha=alpha),
     }
+
+
+def records_needed(
+    a: np.ndarray, b: np.ndarray, *, kind: PairKind, alpha: float = ALPHA, power: float = POWER
+) -> int | None:
+    """About how many pairs would show the observed difference at `alpha` with `power`.
+
+    Pass/fail (Connor 1987, the paired-proportions sample size behind McNemar's test), from the
+    observed shares of pairs only b passes (`p01`) and only a passes (`p10`), with
+    `psi = p01 + p10` and `d = p01 - p10`:
+    `n = (z(1 - alpha/2) * sqrt(psi) + z(power) * sqrt(psi - d**2))**2 / d**2`.
+    Scores (the paired t approximation): `n = ((z(1 - alpha/2) + z(power)) * sd / d)**2`, with `d`
+    the mean and `sd` the standard deviation of the differences. Both rounded up and never below 6,
+    the fewest pairs with which either test can reach p < 0.05.
+
+    Returns:
+        The number of pairs, or None when the observed difference is zero (not estimable).
+    """
+    if a.size == 0:
+        return None
+    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    differences = b - a
+    if kind == "pass_fail":
+        gained = float(np.mean((a == 0) & (b == 1)))
+        lost = float(np.mean((a == 1) & (b == 0)))
+        psi, d = gained + lost, gained - lost
+        if d == 0:
+            return None
+        n = (z_alpha * math.sqrt(psi) + z_power * math.sqrt(max(0.0, psi - d * d))) ** 2 / d**2
+    else:
+        d = float(differences.mean())
+        if d == 0:
+            return None
+        sd = float(differences.std(ddof=1)) if differences.size > 1 else 0.0
+        n = ((z_alpha + z_power) * sd / d) ** 2
+    return max(_FEWEST_PAIRS, math.ceil(n - 1e-9))
 
 
 def verdict(delta: float, p_value: float, *, higher_better: bool = True, alpha: float = ALPHA) -> Verdict:

@@ -33,3 +33,12 @@ def compare_experiment_runs(runs_a: list[RunRecord], runs_b: list[RunRecord]) ->
     latency = compared["metrics"].pop("latency_ms", None)
     compared["performance"] = {"latency_ms": latency} if latency else {}
     return compared
+
+
+def baseline_variant(baseline: ExperimentRecord, wanted: str | None) -> str | None:
+    """The baseline experiment's variant to compare with: the one named `wanted`, else its only
+    variant; None when it has several and none is named so."""
+    names = [v.name for v in baseline.variants]
+    if wanted in names:
+        return wanted
+    return names[0] if len(names) == 1 else None

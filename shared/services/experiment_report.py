@@ -1,7 +1,8 @@
 """One self-contained HTML page per experiment: inline SVG charts, images embedded, no scripts.
 
-Each metric per variant with its 95% interval, per-field accuracy, the latency distribution, and
-the records where the variants disagree, with their images.
+It opens with the answer (`report_verdicts`: the paired comparison `/compare` gives, in words, a
+table and a forest plot), then each metric per variant with its 95% interval, per-field accuracy,
+the latency distribution, and the records where the variants disagree, with their images.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from shared.models import ExperimentRecord, RunRecord
+from shared.services.report_values import finite, format_interval, format_value, unit_of
+from shared.services.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.storage.images import GcsImageStore
 
 _COLOURS = ("#3b6fb6", "#e08a2e", "#4b9a5b", "#b5475b", "#7a5fb0", "#5a8f9c")
@@ -21,21 +24,40 @@ _MAX_DISAGREEMENTS = 24
 _AGREEMENT_LABEL = "vote_count_exact"
 
 
-def render_report(experiment: ExperimentRecord, runs: list[RunRecord], *, images: GcsImageStore) -> str:
+def render_report(
+    experiment: ExperimentRecord,
+    runs: list[RunRecord],
+    *,
+    images: GcsImageStore,
+    baseline: tuple[ExperimentRecord, list[RunRecord]] | None = None,
+) -> str:
+    """The report's HTML; `baseline` is the baseline experiment and its runs, when there is one."""
     variants = [v.name for v in experiment.variants]
     colour = {name: _COLOURS[i % len(_COLOURS)] for i, name in enumerate(variants)}
     sections = [
-        _header(experiment, runs),
+        f"<h1>{html.escape(experiment.name)}</h1>{_subtitle(experiment, runs)}",
+        verdict_section(compare_for_report(experiment, runs, baseline)),
         _legend(variants, colour),
-        _metric_charts(experiment.summary, variants, colour),
+        _metric_cards(experiment.summary, variants, colour),
         _field_chart(runs, variants, colour),
         _latency_chart(runs, variants, colour),
         _disagreements(runs, variants, images),
+        _details(experiment, runs),
+        METHODS,
     ]
     return _PAGE.format(title=html.escape(experiment.name), body="\n".join(sections))
 
 
-def _header(experiment: ExperimentRecord, runs: list[RunRecord]) -> str:
+def _subtitle(experiment: ExperimentRecord, runs: list[RunRecord]) -> str:
+    failed = sum(run.status == "failed" for run in runs)
+    text = (
+        f"{experiment.dataset_name}@{experiment.dataset_version}, {len(runs)} runs ({failed} failed), "
+        f"{experiment.repetitions} repetition(s), {experiment.status}"
+    )
+    return f"<p class='sub'>{html.escape(text)}</p>"
+
+
+def _details(experiment: ExperimentRecord, runs: list[RunRecord]) -> str:
     failed = sum(run.status == "failed" for run in runs)
     rows = [
         ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
@@ -53,8 +75,10 @@ def _header(experiment: ExperimentRecord, runs: list[RunRecord]) -> str:
             ),
         ),
     ]
+    if experiment.baseline_experiment_id:
+        rows.append(("baseline experiment", experiment.baseline_experiment_id))
     cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<h1>{html.escape(experiment.name)}</h1><table class='meta'>{cells}</table>"
+    return f"<h2>The experiment</h2><table class='meta'>{cells}</table>"
 
 
 def _legend(variants: list[str], colour: dict[str, str]) -> str:
@@ -62,46 +86,81 @@ def _legend(variants: list[str], colour: dict[str, str]) -> str:
     return f"<p class='legend'>{items}</p>"
 
 
-def _metric_charts(summary: dict[str, Any], variants: list[str], colour: dict[str, str]) -> str:
+def _metric_cards(summary: dict[str, Any], variants: list[str], colour: dict[str, str]) -> str:
     per_variant = summary.get("variants", summary)
-    labels = sorted(
-        {label for v in variants for label in (per_variant.get(v) or {}) if _is_interval(per_variant[v][label])}
-    )
+    points = {
+        v: {label: p for label, p in (per_variant.get(v) or {}).items() if _is_interval(p)}
+        for v in variants
+        if isinstance(per_variant.get(v), dict)
+    }
+    labels = sorted({label for by_label in points.values() for label in by_label})
     if not labels:
         return "<h2>Metrics</h2><p>No summary yet.</p>"
-    charts = []
-    for label in labels:
-        points = [(v, per_variant.get(v, {}).get(label)) for v in variants]
-        charts.append(_interval_chart(label, [(v, p) for v, p in points if _is_interval(p)], colour))
-    return "<h2>Metrics (mean and 95% interval per variant)</h2><div class='grid'>" + "".join(charts) + "</div>"
+    constant = [label for label in labels if _constant(label, points, variants)]
+    cards = [
+        _card(label, [(v, points[v][label]) for v in variants if label in points.get(v, {})], colour)
+        for label in labels
+        if label not in constant
+    ]
+    folded = ""
+    if constant:
+        same = ", ".join(
+            f"{html.escape(label)} {html.escape(format_value(points[variants[0]][label]['mean'], unit_of(label)))}"
+            for label in constant
+        )
+        folded = f"<p class='same'>The same for every variant, on every run: {same}.</p>"
+    return (
+        "<h2>Metrics per variant (mean and 95% interval)</h2>"
+        + (f"<div class='grid'>{''.join(cards)}</div>" if cards else "")
+        + folded
+    )
 
 
 def _is_interval(value: Any) -> bool:
-    return isinstance(value, dict) and {"mean", "ci_low", "ci_high"} <= set(value) and value["mean"] is not None
+    return isinstance(value, dict) and {"mean", "ci_low", "ci_high"} <= set(value) and finite(value["mean"]) is not None
 
 
-def _interval_chart(label: str, points: list[tuple[str, dict[str, Any]]], colour: dict[str, str]) -> str:
-    width, row, left = 360, 26, 120
-    values = [p[k] for _, p in points for k in ("ci_low", "ci_high", "mean") if p.get(k) is not None]
-    low, high = min(0.0, *values), max(1.0, *values) if values else 1.0
-    scale = (width - left - 20) / ((high - low) or 1)
-    bars = []
-    for i, (variant, point) in enumerate(points):
-        y = 10 + i * row
-        x_mean = left + (point["mean"] - low) * scale
-        x_lo = left + ((point.get("ci_low") if point.get("ci_low") is not None else point["mean"]) - low) * scale
-        x_hi = left + ((point.get("ci_high") if point.get("ci_high") is not None else point["mean"]) - low) * scale
-        bars.append(
-            f"<text x='4' y='{y + 14}'>{html.escape(variant)}</text>"
-            f"<rect x='{left}' y='{y + 4}' width='{max(0.5, x_mean - left):.1f}' height='14' fill='{colour[variant]}' "
-            f"opacity='0.75'/><line x1='{x_lo:.1f}' x2='{x_hi:.1f}' y1='{y + 11}' y2='{y + 11}' stroke='#222' "
-            f"stroke-width='2'/><text x='{min(x_hi + 4, width - 60):.1f}' y='{y + 15}' class='v'>"
-            f"{point['mean']:.3g} (n={point.get('n', '?')})</text>"
+def _constant(label: str, points: dict[str, dict[str, Any]], variants: list[str]) -> bool:
+    """Every variant has it, with one value and no spread (e.g. the tokens of an offline model)."""
+    if not all(label in points.get(v, {}) for v in variants):
+        return False
+    seen = {finite(points[v][label].get(field)) for v in variants for field in ("mean", "ci_low", "ci_high")}
+    return len(seen) == 1
+
+
+def _card(label: str, points: list[tuple[str, dict[str, Any]]], colour: dict[str, str]) -> str:
+    """A metric's card: per variant a row of name, an interval bar (no text inside it) and the value."""
+    unit = unit_of(label)
+    ends = [finite(p.get(k)) for _, p in points for k in ("ci_low", "ci_high", "mean")]
+    values = [v for v in ends if v is not None]
+    low, high = (0.0, 1.0) if unit == "rate" else (min(0.0, *values), max(values))
+    span = (high - low) or 1.0
+    width = 120
+
+    def x(value: Any) -> float:
+        number = finite(value)
+        return 4 + (width - 8) * ((number if number is not None else low) - low) / span
+
+    rows = []
+    for variant, point in points:
+        mean = point["mean"]
+        lo = point.get("ci_low") if finite(point.get("ci_low")) is not None else mean
+        hi = point.get("ci_high") if finite(point.get("ci_high")) is not None else mean
+        bar = (
+            f"<svg width='{width}' height='16' aria-hidden='true'>"
+            f"<line x1='4' x2='{width - 4}' y1='8' y2='8' stroke='#e3e3e3' stroke-width='6'/>"
+            f"<line x1='{x(lo):.1f}' x2='{x(hi):.1f}' y1='8' y2='8' stroke='{colour[variant]}' stroke-width='6' "
+            f"opacity='0.45'/><circle cx='{x(mean):.1f}' cy='8' r='4.5' fill='{colour[variant]}'/></svg>"
         )
-    height = 20 + len(points) * row
+        value = html.escape(format_value(mean, unit))
+        interval = html.escape(f"{format_interval(lo, hi, unit)} n={point.get('n', '?')}")
+        rows.append(
+            f"<tr><td class='name'>{html.escape(variant)}</td><td class='bar'>{bar}</td>"
+            f"<td class='val'><b>{value}</b> <small>{interval}</small></td></tr>"
+        )
     return (
-        f"<figure><figcaption>{html.escape(label)}</figcaption><svg width='{width}' height='{height}' "
-        f"role='img' aria-label='{html.escape(label)}'>{''.join(bars)}</svg></figure>"
+        f"<figure class='card'><figcaption>{html.escape(label)}</figcaption>"
+        f"<table class='card'>{''.join(rows)}</table></figure>"
     )
 
 
@@ -257,16 +316,36 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}: experiment report</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1200px; }}
+h1, h2, h3, p, li, th, td, figcaption {{ overflow-wrap: anywhere; }}
+h1 {{ margin: 0 0 2px; font-size: 24px; }} h2 {{ margin: 22px 0 8px; font-size: 18px; }}
+h3 {{ font-size: 14px; margin: 14px 0 4px; }}
+p.sub {{ margin: 0; color: #555; }}
+ul.verdicts {{ padding-left: 20px; margin: 6px 0 12px; font-size: 15px; }}
+ul.verdicts li {{ margin-bottom: 4px; }}
+table.cmp {{ border-collapse: collapse; margin-bottom: 8px; }}
+table.cmp caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
+table.cmp th, table.cmp td {{ border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left;
+  vertical-align: top; }}
+table.cmp th {{ overflow-wrap: normal; }} table.cmp th.name {{ overflow-wrap: anywhere; }}
+table.cmp td.a_mean, table.cmp td.b_mean, table.cmp td.p_value, table.cmp td.delta span {{ white-space: nowrap; }}
+table.cmp td.better {{ color: #2e7d32; font-weight: 600; }}
+table.cmp td.worse {{ color: #c62828; font-weight: 600; }}
 table.meta th {{ text-align: left; padding-right: 12px; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
-figure {{ margin: 0; border: 1px solid #ddd; padding: 6px; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(370px, 1fr)); gap: 12px; }}
+figure.card {{ margin: 0; border: 1px solid #ddd; padding: 6px 8px; min-width: 0; }}
 figcaption {{ font-weight: 600; }}
+table.card {{ width: 100%; table-layout: fixed; border-collapse: collapse; }}
+table.card td {{ padding: 2px 4px 2px 0; vertical-align: middle; }}
+table.card td.name {{ width: 24%; }} table.card td.bar {{ width: 124px; }}
+table.card small {{ color: #555; }}
+p.same {{ color: #444; }}
 svg text {{ font-size: 12px; }} svg text.v {{ fill: #444; }}
 .legend span {{ margin-right: 14px; }}
 .legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; }}
 table.dis {{ border-collapse: collapse; }}
 table.dis td, table.dis th {{ border: 1px solid #ddd; padding: 6px; vertical-align: top; }}
 table.dis img {{ max-width: 320px; display: block; margin-top: 4px; }}
+footer {{ margin-top: 24px; color: #444; font-size: 13px; border-top: 1px solid #ddd; }}
 </style></head><body>
 {body}
 </body></html>

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import Conflict, InvalidField
+from shared.errors import Conflict, InvalidField, NotFound
 from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
@@ -364,13 +364,13 @@ class ExperimentService:
     def compare(
         self, experiment_id: str, *, a: str | None, b: str | None, baseline: str | None, variant: str | None
     ) -> dict[str, Any]:
-        from shared.services.experiment_analysis import compare_experiment_runs
+        from shared.services.experiment_analysis import baseline_variant, compare_experiment_runs
 
         experiment = self._experiments.get(experiment_id)
         if baseline:
             base = self._experiments.get(baseline)
             mine = variant or _only_variant(experiment)
-            theirs = variant if variant and any(v.name == variant for v in base.variants) else _only_variant(base)
+            theirs = baseline_variant(base, variant) or _only_variant(base)
             runs_a = [r for r in self._experiments.runs(baseline) if r.variant == theirs]
             runs_b = [r for r in self._experiments.runs(experiment_id) if r.variant == mine]
             labels = {"a": f"{baseline}:{theirs}", "b": f"{experiment_id}:{mine}"}
@@ -396,7 +396,15 @@ class ExperimentService:
 
         experiment = self._experiments.get(experiment_id)
         runs = list(self._experiments.runs(experiment_id))
-        return render_report(experiment, runs, images=GcsImageStore(storage_client(), self._settings.images_bucket))
+        baseline = None
+        if experiment.baseline_experiment_id:
+            try:
+                base = self._experiments.get(experiment.baseline_experiment_id)
+                baseline = (base, list(self._experiments.runs(base.experiment_id)))
+            except NotFound:  # a deleted baseline: the variants are compared among themselves
+                logger.warning("Baseline %s of %s is gone", experiment.baseline_experiment_id, experiment_id)
+        images = GcsImageStore(storage_client(), self._settings.images_bucket)
+        return render_report(experiment, runs, images=images, baseline=baseline)
 
 
 def _only_variant(experiment: ExperimentRecord) -> str:

@@ -6,9 +6,29 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from shared.evaluation.comparison import compare_metric, compare_runs, higher_is_better, mcnemar_exact_p, verdict
+from shared.evaluation.comparison import (
+    compare_metric,
+    compare_runs,
+    higher_is_better,
+    mcnemar_exact_p,
+    records_needed,
+    verdict,
+)
 
-API_FIELDS = {"a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "test", "verdict", "n_pairs"}
+API_FIELDS = {
+    "a_mean",
+    "b_mean",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "test",
+    "verdict",
+    "n_pairs",
+    "discordant_pairs",
+    "nonzero_differences",
+    "records_needed",
+}
 
 
 def run(entry: int, repetition: int = 0, *, exact: bool, accuracy: float, error: float, latency: float = 100.0):
@@ -162,3 +182,41 @@ def test_verdict_respects_the_direction_of_the_metric():
     assert verdict(0.1, 0.01) == "better"
     assert verdict(0.1, 0.01, higher_better=False) == "worse"
     assert verdict(-0.1, 0.2) == "no_significant_difference"
+
+
+def test_records_needed_for_pass_fail_is_connors_formula_on_the_observed_discordant_shares():
+    # 24 pairs, b alone passes 3: p01 = 0.125, p10 = 0, psi = d = 0.125. By hand:
+    # (1.959964 * sqrt(0.125) + 0.841621 * sqrt(0.125 - 0.015625))**2 / 0.015625
+    # = (0.692952 + 0.278341)**2 / 0.015625 = 60.38, rounded up to 61.
+    a, b = np.ones(24), np.ones(24)
+    a[:3] = 0
+
+    assert records_needed(a, b, kind="pass_fail") == 61
+    assert records_needed(b, a, kind="pass_fail") == 61  # the same evidence seen from the other side
+
+
+def test_records_needed_for_scores_is_the_paired_t_approximation():
+    # differences 0.3, -0.1, 0.3, -0.1: mean 0.1, sd 0.230940; by hand
+    # ((1.959964 + 0.841621) * 0.230940 / 0.1)**2 = 6.469986**2 = 41.86, rounded up to 42.
+    a = np.zeros(4)
+    b = np.array([0.3, -0.1, 0.3, -0.1])
+
+    assert records_needed(a, b, kind="score") == 42
+
+
+def test_records_needed_is_not_estimable_without_a_difference_and_never_below_six():
+    a = np.array([1.0, 0.0, 1.0, 0.0])
+
+    assert records_needed(a, a[::-1].copy(), kind="pass_fail") is None  # one gained, one lost
+    assert records_needed(np.zeros(3), np.full(3, 0.2), kind="score") == 6  # no spread at all
+
+
+def test_a_comparison_counts_its_discordant_pairs_and_nonzero_differences():
+    a = {("e", i): float(i >= 3) for i in range(24)}
+    b = {("e", i): 1.0 for i in range(24)}
+
+    result = compare_metric(a, b, kind="pass_fail")
+
+    assert (result["discordant_pairs"], result["nonzero_differences"], result["records_needed"]) == (3, 3, 61)
+    assert result["verdict"] == "no_significant_difference"
+    assert compare_metric(a, b, kind="score")["discordant_pairs"] is None
