@@ -19,11 +19,22 @@ def open_page(page: Page, path: str, title: str) -> float:
     return time.monotonic() - started
 
 
-def wait_idle(page: Page) -> None:
-    """Until Streamlit's "running" indicator is gone (the script run has finished)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=RENDER_TIMEOUT_MS
-    )
+_SCRIPT_STATE = "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+
+
+def wait_idle(page: Page, *, settle_ms: int = 300) -> None:
+    """Until the page's script run has finished and no new one started for `settle_ms`.
+
+    Streamlit marks its app `data-test-script-state` initial, running, then notRunning; a rerun a
+    click asked for starts a few milliseconds after the click, which the settling time covers.
+    """
+    deadline = time.monotonic() + RENDER_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        page.wait_for_function(f"() => {_SCRIPT_STATE} === 'notRunning'", timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_timeout(settle_ms)
+        if page.evaluate(f"() => {_SCRIPT_STATE}") == "notRunning":
+            return
+    raise AssertionError("the page kept running its script")
 
 
 def table_rows(table: Locator) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_reviewers_claim_apart_and_approve_into_golden_v2(
     assert extraction_id not in page_text(grace) or "Claim this item" in page_text(grace)
     for _ in range(3):
         grace.get_by_role("button", name="Claim the next item").click()
-        wait_idle(grace)
+        expect(grace.get_by_text(re.compile("Reviewing|Nothing is pending")).first).to_be_visible(timeout=30_000)
         text = page_text(grace)
         if "Reviewing" in text:
             assert f"Reviewing {extraction_id}" not in text
