@@ -24,6 +24,7 @@ SECRET_VALUES = {
     "DD_API_KEY": "dd-secret-4f9a0c7e1b2d4e6f8a9b",
     "GEMINI_API_KEY": "gem-secret-77c1d2e3f4a5b6c7d8e9",
     "API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f",
+    "CONSOLE_API_KEY": "console-key-3b4c5d6e7f8a9b0c",
 }
 BASH = shutil.which("bash") or "/bin/bash"
 SCHEDULED_URL = f"https://experiments-scheduled-{fake_gcloud.PROJECT_NUMBER}.europe-west1.run.app"
