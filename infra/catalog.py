@@ -65,6 +65,7 @@ class ConsoleSpec:
     max_instances: int
     concurrency: int
     session_affinity: bool
+    image_repository: str  # where `gcloud run deploy --source` pushes (Terraform adds a cleanup policy)
     env: dict[str, str]
     secrets: dict[str, str]  # env var in the console -> key of Catalog.secrets
     allow_unauthenticated: bool
@@ -182,6 +183,7 @@ def _console(entry: dict[str, Any]) -> ConsoleSpec:
         max_instances=int(entry["max_instances"]),
         concurrency=int(entry["concurrency"]),
         session_affinity=bool(entry["session_affinity"]),
+        image_repository=entry["image_repository"]["id"],
         env=dict(entry["env"]),
         secrets=dict(entry["secrets"]),
         allow_unauthenticated=bool(invokers["allow_unauthenticated"]),
@@ -250,6 +252,8 @@ def _console_problems(console: ConsoleSpec, catalog: Catalog) -> list[str]:
     # Cloud Run service names: lowercase letters, digits and hyphens, starting with a letter, at most 49.
     if not re.fullmatch(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?", console.service):
         problems.append(f"{where}: {console.service!r} is not a valid Cloud Run service name")
+    if console.image_repository == catalog.artifact_repository:
+        problems.append(f"{where}: its images need their own repository, not the functions' (different policy)")
     if console.service in {spec.name for spec in catalog.functions}:
         problems.append(f"{where}: a function has the same name (Cloud Run serves both as services)")
     if "console" in {spec.name for spec in catalog.functions}:

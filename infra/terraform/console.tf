@@ -77,7 +77,11 @@ resource "google_cloud_run_v2_service" "console" {
     ]
   }
 
-  depends_on = [google_project_service.required, google_secret_manager_secret_iam_member.accessors]
+  depends_on = [
+    google_project_service.required,
+    google_secret_manager_secret_iam_member.accessors,
+    google_artifact_registry_repository.console,
+  ]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "console_invokers" {

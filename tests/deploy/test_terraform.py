@@ -187,6 +187,12 @@ def test_function_images_live_in_a_repository_that_deletes_old_ones(config):
     assert repository["repository_id"] == "${module.catalog.artifact_repository.id}"
     assert repository["format"] == "DOCKER" and repository["cleanup_policy_dry_run"] is False
     assert actions == {"KEEP", "DELETE"}
+    console = config.resources[("google_artifact_registry_repository", "console")]
+    assert console["repository_id"] == "${module.catalog.console.image_repository}"
+    assert load_catalog().console.image_repository == "cloud-run-source-deploy", (
+        "where gcloud run deploy --source pushes"
+    )
+    assert {policy["action"] for policy in console["cleanup_policies"]} == {"KEEP", "DELETE"}
 
 
 def test_firestore_is_native_and_the_dead_letter_topic_is_held_and_forwardable(config):

@@ -168,6 +168,7 @@ output "console" {
     max_instances    = local.console.max_instances
     concurrency      = local.console.concurrency
     session_affinity = local.console.session_affinity
+    image_repository = local.console.image_repository.id
     env              = local.console_env
     secret_keys      = local.console.secrets
   }
