@@ -7,9 +7,11 @@
 #   ./deploy.sh local --resend   deliver the evaluations the local Datadog agent has not accepted yet
 #   ./deploy.sh test [ARGS...]   run pytest (its fixtures start their own emulators)
 #   ./deploy.sh deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
-#                                deploy the six functions and the scheduler job to Google Cloud
-#                                (terraform apply in infra/terraform first; --dry-run prints the
-#                                gcloud commands and needs neither gcloud nor credentials)
+#                      [--console-invoker user:EMAIL ...]
+#                                deploy the six functions, the scheduler job and the console
+#                                (Cloud Run, private) to Google Cloud (terraform apply in
+#                                infra/terraform first; --dry-run prints the gcloud commands and
+#                                needs neither gcloud nor credentials)
 #   ./deploy.sh help
 set -euo pipefail
 
@@ -28,7 +30,7 @@ fail() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # --- setup: shared by `local` and `test` -----------------------------------------------------

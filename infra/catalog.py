@@ -17,6 +17,10 @@ CATALOG_PATH = ROOT / "infra" / "functions.json"
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 PLACEHOLDERS = ("project", "region", "images_bucket", "dd_site", "shards_topic", "scheduler_invoker", "function_url")
+# The console is a client of the API: its settings need only where the API and Datadog are.
+CONSOLE_PLACEHOLDERS = ("project", "region", "dd_site")
+# A Cloud Run service's request timeout is at most 60 minutes.
+CLOUD_RUN_MAX_TIMEOUT_S = 3600
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,33 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class ConsoleSpec:
+    """The Streamlit console: a Cloud Run service deployed from source, private (IAM)."""
+
+    service: str
+    source: str
+    shared_paths: tuple[str, ...]
+    service_account_id: str
+    memory: str
+    cpu: str
+    timeout_s: int
+    min_instances: int
+    max_instances: int
+    concurrency: int
+    session_affinity: bool
+    image_repository: str  # where `gcloud run deploy --source` pushes (Terraform adds a cleanup policy)
+    env: dict[str, str]
+    secrets: dict[str, str]  # env var in the console -> key of Catalog.secrets
+    allow_unauthenticated: bool
+    invokers_terraform_variable: str
+    invokers_deploy_option: str
+
+    @property
+    def source_dir(self) -> Path:
+        return ROOT / self.source
+
+
+@dataclass(frozen=True)
 class Catalog:
     runtime: str
     images_bucket: str
@@ -58,6 +89,7 @@ class Catalog:
     scheduler: dict[str, Any]
     common_env: dict[str, str]
     functions: tuple[FunctionSpec, ...]
+    console: ConsoleSpec
 
     def function(self, name: str) -> FunctionSpec:
         for spec in self.functions:
@@ -80,6 +112,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         scheduler=dict(raw["scheduler"]),
         common_env=dict(raw["common_env"]),
         functions=functions,
+        console=_console(raw["console"]),
     )
     _check(catalog)
     return catalog
@@ -136,6 +169,29 @@ def _function(entry: dict[str, Any]) -> FunctionSpec:
     )
 
 
+def _console(entry: dict[str, Any]) -> ConsoleSpec:
+    invokers = entry["invokers"]
+    return ConsoleSpec(
+        service=entry["service"],
+        source=entry["source"],
+        shared_paths=tuple(entry["shared_paths"]),
+        service_account_id=entry["service_account_id"],
+        memory=entry["memory"],
+        cpu=str(entry["cpu"]),
+        timeout_s=int(entry["timeout_s"]),
+        min_instances=int(entry["min_instances"]),
+        max_instances=int(entry["max_instances"]),
+        concurrency=int(entry["concurrency"]),
+        session_affinity=bool(entry["session_affinity"]),
+        image_repository=entry["image_repository"]["id"],
+        env=dict(entry["env"]),
+        secrets=dict(entry["secrets"]),
+        allow_unauthenticated=bool(invokers["allow_unauthenticated"]),
+        invokers_terraform_variable=invokers["terraform_variable"],
+        invokers_deploy_option=invokers["deploy_option"],
+    )
+
+
 def _check(catalog: Catalog) -> None:
     """Mistakes that gcloud or Terraform would only report halfway through a deploy."""
     problems: list[str] = []
@@ -144,6 +200,7 @@ def _check(catalog: Catalog) -> None:
         problems.append(f"function names repeat: {names}")
     account_ids = [spec.service_account_id for spec in catalog.functions]
     account_ids += [catalog.scheduler["invoker_service_account_id"], catalog.build_service_account_id]
+    account_ids.append(catalog.console.service_account_id)
     if len(set(account_ids)) != len(account_ids):
         problems.append(f"service account ids repeat: {account_ids}")
     for account_id in account_ids:
@@ -152,6 +209,7 @@ def _check(catalog: Catalog) -> None:
             problems.append(f"service account id {account_id!r} is not a valid IAM account id")
     for spec in catalog.functions:
         problems += _function_problems(spec, catalog)
+    problems += _console_problems(catalog.console, catalog)
     if catalog.scheduler["function"] not in names:
         problems.append(f"the scheduler calls {catalog.scheduler['function']!r}, which is not a function")
     if catalog.dead_letter["topic"] not in catalog.topics:
@@ -188,6 +246,42 @@ def _function_problems(spec: FunctionSpec, catalog: Catalog) -> list[str]:
     return problems
 
 
-def _placeholder_problems(template: str) -> list[str]:
-    unknown = set(_PLACEHOLDER.findall(template)) - set(PLACEHOLDERS)
+def _console_problems(console: ConsoleSpec, catalog: Catalog) -> list[str]:
+    problems = []
+    where = f"console {console.service}"
+    # Cloud Run service names: lowercase letters, digits and hyphens, starting with a letter, at most 49.
+    if not re.fullmatch(r"[a-z]([a-z0-9-]{0,47}[a-z0-9])?", console.service):
+        problems.append(f"{where}: {console.service!r} is not a valid Cloud Run service name")
+    if console.image_repository == catalog.artifact_repository:
+        problems.append(f"{where}: its images need their own repository, not the functions' (different policy)")
+    if console.service in {spec.name for spec in catalog.functions}:
+        problems.append(f"{where}: a function has the same name (Cloud Run serves both as services)")
+    if "console" in {spec.name for spec in catalog.functions}:
+        problems.append(f"{where}: a function named console would be staged in the console's folder")
+    if console.allow_unauthenticated:
+        problems.append(f"{where}: must stay private (allow_unauthenticated false): it holds an API key")
+    if console.timeout_s > CLOUD_RUN_MAX_TIMEOUT_S:
+        problems.append(f"{where}: a Cloud Run request times out at {CLOUD_RUN_MAX_TIMEOUT_S} s at most")
+    if console.concurrency > 1 and float(console.cpu) < 1:
+        problems.append(f"{where}: concurrency above 1 needs at least 1 CPU")
+    if console.min_instances > console.max_instances:
+        problems.append(f"{where}: min_instances is above max_instances")
+    if not console.session_affinity:
+        problems.append(f"{where}: Streamlit's websocket needs session affinity (session_affinity true)")
+    unknown_secrets = set(console.secrets.values()) - set(catalog.secrets)
+    if unknown_secrets:
+        problems.append(f"{where}: unknown secrets {sorted(unknown_secrets)}")
+    overlap = set(console.env) & set(console.secrets)
+    if overlap:
+        problems.append(f"{where}: {sorted(overlap)} are both plain env vars and secrets")
+    for path in console.shared_paths:
+        if not path.startswith("shared/") or ".." in path.split("/"):
+            problems.append(f"{where}: shared path {path!r} is not a file or folder inside shared/")
+    for value in console.env.values():
+        problems += _placeholder_problems(value, allowed=CONSOLE_PLACEHOLDERS)
+    return problems
+
+
+def _placeholder_problems(template: str, allowed: tuple[str, ...] = PLACEHOLDERS) -> list[str]:
+    unknown = set(_PLACEHOLDER.findall(template)) - set(allowed)
     return [f"unknown placeholder {{{key}}} in {template!r}" for key in sorted(unknown)]

@@ -1,6 +1,7 @@
-"""`./deploy.sh deploy`: stage every function and deploy it to Google Cloud with gcloud.
+"""`./deploy.sh deploy`: stage every function and the console and deploy them to Google Cloud with gcloud.
 
     python -m infra.deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
+                           [--console-invoker MEMBER ...]
 
 The long-lived resources (APIs, Firestore, bucket, topics, service accounts, IAM, secrets,
 monitors) come first from `infra/terraform`. `--dry-run` stages the sources and prints every
@@ -20,7 +21,7 @@ from pathlib import Path
 from infra.catalog import ROOT, Catalog, load_catalog
 from infra.deploy_plan import Command, CreateOrUpdate, Step, Target, deploy_steps, render_steps, resolve
 from infra.deploy_plan import secret_version_steps as secret_steps
-from infra.staging import StagingError, stage_function
+from infra.staging import StagingError, stage_console, stage_function
 
 DEFAULT_BUILD_DIR = ROOT / ".build" / "deploy"
 # Project ids: up to 30 lowercase letters, digits and hyphens, starting with a letter, not ending in
@@ -28,6 +29,8 @@ DEFAULT_BUILD_DIR = ROOT / ".build" / "deploy"
 _PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z]([a-z0-9-]{0,28}[a-z0-9])?")
 _REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
 _DD_SITE = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z]{2,}")
+# An IAM principal that names someone: user:, group:, serviceAccount: or domain: and what follows.
+_MEMBER = re.compile(r"(user|group|serviceAccount|domain):[A-Za-z0-9._%+@-]+")
 
 
 class DeployError(Exception):
@@ -37,7 +40,7 @@ class DeployError(Exception):
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="./deploy.sh deploy",
-        description="Deploy the six Cloud Functions and the scheduler job "
+        description="Deploy the six Cloud Functions, the scheduler job and the console (Cloud Run) "
         "(run terraform apply in infra/terraform first).",
     )
     parser.add_argument("--project", required=True, help="Google Cloud project id, e.g. my-project-123")
@@ -47,7 +50,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--add-secret-versions",
         action="store_true",
-        help="add API_KEYS, DD_API_KEY, GEMINI_API_KEY from the environment as new secret versions without asking",
+        help="add API_KEYS, DD_API_KEY, GEMINI_API_KEY, CONSOLE_API_KEY from the environment as new secret "
+        "versions without asking",
+    )
+    parser.add_argument(
+        "--console-invoker",
+        action="append",
+        default=[],
+        metavar="MEMBER",
+        help="who may open the console, e.g. user:ada@example.org or group:reviewers@example.org (repeatable; "
+        "the console is private: nobody by default)",
     )
     parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -60,6 +72,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--region {args.region!r} is not a Google Cloud region (like europe-west1 or us-central1)")
     if not _DD_SITE.fullmatch(args.dd_site):
         parser.error(f"--dd-site {args.dd_site!r} is not a Datadog site (like datadoghq.com or datadoghq.eu)")
+    for member in args.console_invoker:
+        if member in ("allUsers", "allAuthenticatedUsers"):
+            parser.error(f"--console-invoker {member} would make the console public; name people or groups instead")
+        if not _MEMBER.fullmatch(member):
+            parser.error(
+                f"--console-invoker {member!r} is not an IAM member "
+                "(user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN)"
+            )
     return args
 
 
@@ -73,7 +93,19 @@ def main(argv: list[str] | None = None) -> int:
             staged[spec.name] = stage_function(spec, args.build_dir)
         except StagingError as error:
             unstaged.append(str(error))
-    target = Target(project=args.project, region=args.region, dd_site=args.dd_site, staged_sources=staged)
+    console_source = None
+    try:
+        console_source = stage_console(catalog.console, args.build_dir)
+    except StagingError as error:
+        unstaged.append(str(error))
+    target = Target(
+        project=args.project,
+        region=args.region,
+        dd_site=args.dd_site,
+        staged_sources=staged,
+        console_source=console_source,
+        console_invokers=tuple(dict.fromkeys(args.console_invoker)),
+    )
     secrets_in_env = [name for name in catalog.secrets if os.environ.get(name)]
     if args.dry_run:
         for problem in unstaged:
@@ -88,7 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"==> deployed {len(catalog.functions)} functions to {args.project} in {args.region}")
+    print(
+        f"==> deployed {len(catalog.functions)} functions and the console ({catalog.console.service}) "
+        f"to {args.project} in {args.region}"
+    )
+    if not target.console_invokers:
+        print(
+            f"==> nobody may open the console yet: {catalog.console.invokers_deploy_option} user:EMAIL "
+            f"(or Terraform's {catalog.console.invokers_terraform_variable}) grants it"
+        )
     return 0
 
 
@@ -100,6 +140,8 @@ def print_plan(
     print("set -euo pipefail")
     for name, path in staged.items():
         print(f"# staged {name}: {path}")
+    if target.console_source is not None:
+        print(f"# staged the console ({catalog.console.service}): {target.console_source}")
     for problem in unstaged:
         print(f"# NOT STAGED (a real deploy stops here): {problem}")
     if secrets_in_env:

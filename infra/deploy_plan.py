@@ -56,6 +56,8 @@ class Target:
     region: str
     dd_site: str
     staged_sources: Mapping[str, Path] = field(default_factory=dict)
+    console_source: Path | None = None
+    console_invokers: tuple[str, ...] = ()  # IAM members, e.g. user:ada@example.org
 
 
 def placeholder_values(catalog: Catalog, target: Target) -> dict[str, str]:
@@ -121,7 +123,7 @@ def secret_version_steps(catalog: Catalog, target: Target, env_names: list[str])
 
 
 def deploy_steps(catalog: Catalog, target: Target) -> list[Step]:
-    """Every function, then the wiring that needs them deployed: invokers, dead-lettering, scheduler."""
+    """Every function, the wiring that needs them deployed (invokers, dead-lettering, scheduler), the console."""
     steps: list[Step] = [
         Command(
             ("gcloud", "projects", "describe", target.project, "--format=value(projectNumber)"),
@@ -134,6 +136,8 @@ def deploy_steps(catalog: Catalog, target: Target) -> list[Step]:
         if spec.trigger == "topic":
             steps += _event_wiring(catalog, target, spec)
     steps += _scheduler(catalog, target)
+    steps.append(deploy_console(catalog, target))
+    steps += [console_invoker_binding(catalog, target, member) for member in target.console_invokers]
     return steps
 
 
@@ -178,6 +182,59 @@ def deploy_function(catalog: Catalog, target: Target, spec: FunctionSpec) -> Com
             argv.append("--retry")
     argv.append("--quiet")
     return Command(tuple(argv), note=f"function {spec.name} (source {spec.source}, entry point {spec.entry_point})")
+
+
+def deploy_console(catalog: Catalog, target: Target) -> Command:
+    """The console on Cloud Run from its staged source (built from its Dockerfile), private by default."""
+    console = catalog.console
+    values = placeholder_values(catalog, target)
+    env = []
+    for name, template in console.env.items():
+        value = fill(template, values)
+        if "," in value:  # gcloud splits on commas
+            raise ValueError(f"console: env var {name} holds a comma")
+        env.append(f"{name}={value}")
+    secrets = ",".join(f"{name}={catalog.secrets[key]}:latest" for name, key in console.secrets.items())
+    source = target.console_source or Path(".build/deploy") / "console"
+    argv: list[Arg] = [
+        "gcloud", "run", "deploy", console.service,
+        f"--project={target.project}", f"--region={target.region}", f"--source={source}",
+        f"--service-account={service_account_email(console.service_account_id, target.project)}",
+        "--build-service-account="
+        f"projects/{target.project}/serviceAccounts/"
+        f"{service_account_email(catalog.build_service_account_id, target.project)}",
+        "--no-allow-unauthenticated",
+        "--ingress=all",
+        "--session-affinity",
+        f"--memory={console.memory}", f"--cpu={console.cpu}", f"--timeout={console.timeout_s}s",
+        f"--min-instances={console.min_instances}", f"--max-instances={console.max_instances}",
+        f"--concurrency={console.concurrency}",
+        f"--set-env-vars={','.join(env)}",
+        f"--set-secrets={secrets}",
+        "--quiet",
+    ]  # fmt: skip
+    return Command(
+        tuple(argv),
+        note=f"the console {console.service} on Cloud Run (source {console.source}, built from its Dockerfile; "
+        "websockets need a service, not a function): private, only the members granted run.invoker may open it",
+    )
+
+
+def console_invoker_binding(catalog: Catalog, target: Target, member: str) -> Command:
+    return Command(
+        (
+            "gcloud",
+            "run",
+            "services",
+            "add-iam-policy-binding",
+            catalog.console.service,
+            f"--project={target.project}",
+            f"--region={target.region}",
+            f"--member={member}",
+            "--role=roles/run.invoker",
+        ),
+        note=f"{member} may open the console ({catalog.console.invokers_deploy_option})",
+    )
 
 
 def _invoker_binding(spec: FunctionSpec, target: Target, account: str, *, note: str) -> Command:

@@ -1,6 +1,7 @@
-# One runtime identity per function (least privilege), the scheduler's invoker and the build
-# identity. Invoker rights on the functions themselves are granted by ./deploy.sh deploy, once
-# the functions exist (Cloud Run IAM is per service).
+# One runtime identity per function (least privilege), the console's (no project role: it only
+# reads its own secret), the scheduler's invoker and the build identity. Invoker rights on the
+# functions themselves are granted by ./deploy.sh deploy, once the functions exist (Cloud Run IAM
+# is per service); on the console, by console.tf (var.console_invokers) or --console-invoker.
 
 resource "google_service_account" "this" {
   for_each = module.catalog.service_accounts

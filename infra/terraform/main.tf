@@ -1,11 +1,15 @@
 # Long-lived resources of vote-extractor. The functions themselves, their Eventarc push
 # subscription and the Cloud Scheduler job are made by ./deploy.sh deploy (gcloud), which runs
-# after this. Every name comes from infra/functions.json, through the catalog module.
+# after this; the console's Cloud Run service is declared here and its image deployed by it.
+# Every name comes from infra/functions.json, through the catalog module.
 
 module "catalog" {
   source       = "./modules/catalog"
   catalog_json = file("${path.module}/../functions.json")
   project      = var.project
+  region       = var.region
+  # https://api.datadoghq.eu/ -> datadoghq.eu: the site the console's RUM reports to.
+  dd_site = trimsuffix(trimprefix(var.datadog_api_url, "https://api."), "/")
 }
 
 data "google_project" "this" {

@@ -3,7 +3,7 @@ output "images_bucket" {
 }
 
 output "service_accounts" {
-  description = "Runtime identity of each function, plus the scheduler invoker and the build account."
+  description = "Runtime identity of each function and of the console, plus the scheduler invoker and the build account."
   value       = { for key, account in google_service_account.this : key => account.email }
 }
 
@@ -13,6 +13,11 @@ output "topics" {
 
 output "dashboards" {
   value = { for key, board in datadog_dashboard_json.this : key => board.url }
+}
+
+output "console_url" {
+  description = "The console's Cloud Run URL (private: open it with gcloud run services proxy, see README)."
+  value       = google_cloud_run_v2_service.console.uri
 }
 
 output "next" {

@@ -1,6 +1,7 @@
 # The secrets exist here; their values never do. Add a version with
 #   printf '%s' "$DD_API_KEY" | gcloud secrets versions add vote-extractor-dd-api-key --data-file=-
-# (or ./deploy.sh deploy with the variable set). Each function may read only the secrets it uses.
+# (or ./deploy.sh deploy with the variable set). Each function may read only the secrets it uses;
+# the console only its own API key.
 
 resource "google_secret_manager_secret" "this" {
   for_each = module.catalog.secrets

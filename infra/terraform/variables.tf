@@ -55,3 +55,14 @@ variable "cloud_monitoring_alert_policy" {
   type        = bool
   default     = true
 }
+
+variable "console_invokers" {
+  description = "Who may open the console (roles/run.invoker on its Cloud Run service), e.g. [\"user:ada@example.org\", \"group:reviewers@example.org\"]. Empty: nobody."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for member in var.console_invokers : !contains(["allUsers", "allAuthenticatedUsers"], member)])
+    error_message = "The console holds an API key and stays private: name people, groups or service accounts, not allUsers or allAuthenticatedUsers."
+  }
+}

@@ -77,14 +77,23 @@ def terraform_binary() -> str | None:
     return shutil.which("terraform")
 
 
-def evaluate_catalog(expression: str, *, project: str, catalog_json: str, workdir: Path) -> Any:
+def evaluate_catalog(expression: str, *, project: str, catalog_json: str, workdir: Path, region: str = "") -> Any:
     """`expression` evaluated in the catalog module by `terraform console` (no provider, offline)."""
     terraform = terraform_binary()
     assert terraform is not None
     module_copy = workdir / "catalog"
     shutil.copytree(CATALOG_MODULE, module_copy, dirs_exist_ok=True)
     done = subprocess.run(
-        [terraform, "console", "-var", f"catalog_json={catalog_json}", "-var", f"project={project}"],
+        [
+            terraform,
+            "console",
+            "-var",
+            f"catalog_json={catalog_json}",
+            "-var",
+            f"project={project}",
+            "-var",
+            f"region={region}",
+        ],  # fmt: skip
         input=f"jsonencode({expression})\n",
         capture_output=True,
         text=True,

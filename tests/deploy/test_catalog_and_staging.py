@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.catalog import CATALOG_PATH, ROOT, load_catalog
-from infra.staging import StagingError, stage_function
+from infra.staging import StagingError, stage_console, stage_function
 
 
 def _catalog_with(tmp_path: Path, change) -> Path:
@@ -40,7 +40,23 @@ def test_the_catalog_names_the_six_functions_with_their_sources():
         "API_KEYS": "vote-extractor-api-keys",
         "DD_API_KEY": "vote-extractor-dd-api-key",
         "GEMINI_API_KEY": "vote-extractor-gemini-api-key",
+        "CONSOLE_API_KEY": "vote-extractor-console-api-key",
     }
+
+
+def test_the_catalog_names_the_console_a_private_cloud_run_service_with_its_own_key():
+    console = load_catalog().console
+
+    assert (console.service, console.source, console.service_account_id) == (
+        "vote-extractor-console",
+        "frontend/streamlit",
+        "vx-console",
+    )
+    assert console.allow_unauthenticated is False and console.session_affinity is True
+    assert console.min_instances == 0, "idle must cost nothing"
+    assert console.timeout_s == 3600, "a browser tab holds its websocket for the whole request timeout"
+    assert console.secrets == {"API_KEY": "CONSOLE_API_KEY"}
+    assert console.env["API_BASE_URL"] == "https://{region}-{project}.cloudfunctions.net"
 
 
 def test_the_local_gateway_serves_the_http_functions_under_their_deployed_names():
@@ -64,6 +80,14 @@ def test_the_local_gateway_serves_the_http_functions_under_their_deployed_names(
         (lambda raw: _function(raw, "extract")["env"].update(API_KEYS="k"), "both plain env vars and secrets"),
         (lambda raw: _function(raw, "extract")["env"].update(X="{zone}"), "unknown placeholder {zone}"),
         (lambda raw: raw["scheduler"].update(function="cron"), "the scheduler calls 'cron'"),
+        (lambda raw: raw["console"]["invokers"].update(allow_unauthenticated=True), "must stay private"),
+        (lambda raw: raw["console"].update(session_affinity=False), "needs session affinity"),
+        (lambda raw: raw["console"].update(timeout_s=7200), "times out at 3600 s at most"),
+        (lambda raw: raw["console"].update(service_account_id="vx-extract"), "service account ids repeat"),
+        (lambda raw: raw["console"].update(secrets={"API_KEY": "ADMIN_KEY"}), "unknown secrets ['ADMIN_KEY']"),
+        (lambda raw: raw["console"]["env"].update(URL="{function_url}"), "unknown placeholder {function_url}"),
+        (lambda raw: raw["console"].update(shared_paths=["functions/extract"]), "not a file or folder inside"),
+        (lambda raw: raw["console"].update(service="extract"), "a function has the same name"),
     ],
 )
 def test_a_catalog_mistake_is_refused_before_any_deploy(tmp_path, change, message):
@@ -108,6 +132,77 @@ def test_staging_a_function_without_its_source_says_which_file_is_missing(tmp_pa
         stage_function(spec, tmp_path / "build")
 
 
+def test_staging_the_console_copies_its_folder_and_only_the_shared_files_it_lists(tmp_path):
+    console = load_catalog().console
+
+    staged = stage_console(console, tmp_path)
+
+    assert staged == tmp_path / "console"
+    for name in ("app.py", "api_client.py", "requirements.txt", "Dockerfile", ".streamlit/config.toml"):
+        assert (staged / name).is_file(), f"{name} is not staged"
+    assert sorted(p.name for p in (staged / "pages").iterdir()) == sorted(
+        p.name for p in (ROOT / "frontend" / "streamlit" / "pages").glob("*.py")
+    )
+    shipped = {p.relative_to(staged / "shared").as_posix() for p in (staged / "shared").rglob("*.py")}
+    synthetic = {f"synthetic/{p.name}" for p in (ROOT / "shared" / "synthetic").glob("*.py")}
+    assert shipped == {"__init__.py", "models.py"} | synthetic
+    assert not (staged / "shared" / "storage").exists() and not (staged / "functions").exists()
+    assert not [p for p in staged.rglob("*") if p.name in ("main.py", "secrets.toml", "__pycache__")]
+    assert not [p for p in staged.rglob("*") if p.suffix == ".pyc"]
+
+
+def test_staging_the_console_leaves_its_local_streamlit_secrets_behind(tmp_path, monkeypatch):
+    console = load_catalog().console
+    source = tmp_path / "streamlit"
+    source.mkdir()
+    for name in ("app.py", "requirements.txt", "Dockerfile"):
+        (source / name).write_text("")
+    (source / ".streamlit").mkdir()
+    (source / ".streamlit" / "config.toml").write_text("[server]\n")
+    (source / ".streamlit" / "secrets.toml").write_text('API_KEY = "local-only"\n')
+    (source / ".env").write_text("API_KEY=local-only\n")
+    monkeypatch.setattr(type(console), "source_dir", property(lambda self: source))
+
+    staged = stage_console(console, tmp_path / "build")
+
+    assert (staged / ".streamlit" / "config.toml").is_file()
+    assert not (staged / ".streamlit" / "secrets.toml").exists() and not (staged / ".env").exists()
+
+
+def test_staging_the_console_without_its_dockerfile_says_so(tmp_path, monkeypatch):
+    console = load_catalog().console
+    source = tmp_path / "streamlit"
+    source.mkdir()
+    (source / "app.py").write_text("")
+    (source / "requirements.txt").write_text("")
+    monkeypatch.setattr(type(console), "source_dir", property(lambda self: source))
+
+    with pytest.raises(StagingError, match="Dockerfile does not exist"):
+        stage_console(console, tmp_path / "build")
+
+
+def _requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(line.split("[")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower())
+    return names
+
+
+def test_the_console_and_the_functions_each_install_only_their_own_requirements():
+    catalog = load_catalog()
+    console = _requirement_names(catalog.console.source_dir / "requirements.txt")
+    functions = {spec.name: _requirement_names(spec.source_dir / "requirements.txt") for spec in catalog.functions}
+
+    assert "streamlit" in console
+    for name, requirements in functions.items():
+        assert "streamlit" not in requirements, f"{name} installs the console's streamlit"
+    server_side = {"google-cloud-firestore", "google-cloud-storage", "google-cloud-pubsub", "ragas"}
+    assert not console & server_side, "the console is a client of the API: no storage or evaluation packages"
+    assert not console & {"functions-framework", "ddtrace", "google-genai"}
+
+
 def test_readme_sizing_table_matches_the_catalog():
     readme = (ROOT / "README.md").read_text()
 
@@ -122,5 +217,16 @@ def test_readme_sizing_table_matches_the_catalog():
             str(spec.concurrency),
             str(spec.max_instances),
         ]
+    console = load_catalog().console
+    row = next((line for line in readme.splitlines() if line.startswith(f"| `{console.service}` |")), None)
+    assert row is not None, "README's sizing table has no row for the console"
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[2:7] == [
+        console.memory,
+        console.cpu,
+        f"{console.timeout_s} s",
+        str(console.concurrency),
+        str(console.max_instances),
+    ]
     assert "./deploy.sh deploy --project P --region europe-west1 --dry-run" in readme
     assert "## What it costs to run idle" in readme

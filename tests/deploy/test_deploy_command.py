@@ -24,6 +24,7 @@ SECRET_VALUES = {
     "DD_API_KEY": "dd-secret-4f9a0c7e1b2d4e6f8a9b",
     "GEMINI_API_KEY": "gem-secret-77c1d2e3f4a5b6c7d8e9",
     "API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f",
+    "CONSOLE_API_KEY": "console-key-3b4c5d6e7f8a9b0c",
 }
 BASH = shutil.which("bash") or "/bin/bash"
 SCHEDULED_URL = f"https://experiments-scheduled-{fake_gcloud.PROJECT_NUMBER}.europe-west1.run.app"
@@ -48,8 +49,10 @@ def deploy(*args: str, env: dict[str, str] | None = None, path: str | None = Non
     )
 
 
-def dry_run(build_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    done = deploy("--project", "p", "--region", "europe-west1", "--dry-run", "--build-dir", str(build_dir), env=env)
+def dry_run(build_dir: Path, env: dict[str, str] | None = None, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--dry-run", "--build-dir", str(build_dir), *extra, env=env
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done
 
@@ -128,6 +131,50 @@ def test_dry_run_schedules_the_scheduled_function_with_an_oidc_token_for_its_url
     assert flag(invoker[0], "--member") == "serviceAccount:vx-scheduler-invoker@p.iam.gserviceaccount.com"
 
 
+def test_dry_run_deploys_the_console_once_to_cloud_run_privately_from_its_staged_source(tmp_path):
+    catalog = load_catalog()
+    console = catalog.console
+
+    script = dry_run(tmp_path, env=SECRET_VALUES).stdout
+    argvs = commands(script)
+    run_deploys = [argv for argv in argvs if argv[1:3] == ["run", "deploy"]]
+
+    assert len(run_deploys) == 1
+    argv = run_deploys[0]
+    assert argv[3] == "vote-extractor-console" == console.service
+    assert "--no-allow-unauthenticated" in argv and "--allow-unauthenticated" not in argv
+    assert "--session-affinity" in argv and "--quiet" in argv
+    assert flag(argv, "--source") == str(tmp_path / "console")
+    assert (tmp_path / "console" / "app.py").is_file() and (tmp_path / "console" / "Dockerfile").is_file()
+    assert flag(argv, "--project") == "p" and flag(argv, "--region") == "europe-west1"
+    assert flag(argv, "--service-account") == "vx-console@p.iam.gserviceaccount.com"
+    assert flag(argv, "--timeout") == "3600s" and flag(argv, "--min-instances") == "0"
+    assert flag(argv, "--max-instances") == str(console.max_instances)
+    assert flag(argv, "--concurrency") == str(console.concurrency)
+    assert flag(argv, "--memory") == console.memory and flag(argv, "--cpu") == console.cpu
+    assert flag(argv, "--set-secrets") == "API_KEY=vote-extractor-console-api-key:latest"
+    env = dict(item.split("=", 1) for item in flag(argv, "--set-env-vars").split(","))
+    assert env["API_BASE_URL"] == "https://europe-west1-p.cloudfunctions.net"
+    assert not set(env) & ({"API_KEY"} | set(SECRET_VALUES))
+    assert argvs.index(argv) > max(i for i, a in enumerate(argvs) if a[1:3] == ["functions", "deploy"])
+    assert not [a for a in argvs if a[1:4] == ["run", "services", "add-iam-policy-binding"]], "nobody by default"
+    assert "allUsers" not in script and "allAuthenticatedUsers" not in script
+
+
+def test_dry_run_grants_the_console_only_to_the_members_given(tmp_path):
+    members = ["user:ada@example.org", "group:reviewers@example.org"]
+    option = load_catalog().console.invokers_deploy_option  # the catalog names the option the README shows
+
+    script = dry_run(tmp_path, None, option, members[0], option, members[1], option, members[0]).stdout
+    bindings = [a for a in commands(script) if a[1:4] == ["run", "services", "add-iam-policy-binding"]]
+
+    assert [flag(a, "--member") for a in bindings] == members
+    for binding in bindings:
+        assert binding[4] == "vote-extractor-console"
+        assert flag(binding, "--role") == "roles/run.invoker"
+        assert flag(binding, "--region") == "europe-west1" and flag(binding, "--project") == "p"
+
+
 def test_dry_run_shows_secrets_by_reference_and_never_their_values(tmp_path):
     done = dry_run(tmp_path, env=SECRET_VALUES)
     output = done.stdout + done.stderr
@@ -137,6 +184,7 @@ def test_dry_run_shows_secrets_by_reference_and_never_their_values(tmp_path):
             assert part not in output
     assert "printf '%s' \"$DD_API_KEY\" | gcloud secrets versions add vote-extractor-dd-api-key" in output
     assert "printf '%s' \"$API_KEYS\" | gcloud secrets versions add vote-extractor-api-keys" in output
+    assert "printf '%s' \"$CONSOLE_API_KEY\" | gcloud secrets versions add vote-extractor-console-api-key" in output
 
 
 def test_dry_run_with_one_letter_secrets_prints_neither_letter_as_a_value(tmp_path):
@@ -208,7 +256,8 @@ def test_deploy_calls_gcloud_itself_in_order_and_updates_an_existing_job(tmp_pat
     for value in SECRET_VALUES.values():
         assert value.split(",")[0] not in done.stdout + done.stderr
     _assert_wired(recorded, expect_job="update")
-    assert "deployed 6 functions to p in europe-west1" in done.stdout
+    assert "deployed 6 functions and the console (vote-extractor-console) to p in europe-west1" in done.stdout
+    assert "nobody may open the console yet: --console-invoker user:EMAIL" in done.stdout
 
 
 def test_deploy_without_a_terminal_adds_no_secret_version_unless_told(tmp_path):
@@ -246,6 +295,14 @@ def test_deploy_without_gcloud_says_how_to_get_it(tmp_path):
         (("--project", "p", "--region", "Europe West"), "--region 'Europe West' is not a Google Cloud region"),
         (("--project", "p", "--region", "europe-west1", "--dd-site", "not a site"), "is not a Datadog site"),
         (("--project", "p", "--region", "europe-west1", "--colour", "red"), "unrecognized arguments: --colour"),
+        (
+            ("--project", "p", "--region", "europe-west1", "--console-invoker", "allUsers"),
+            "--console-invoker allUsers would make the console public",
+        ),
+        (
+            ("--project", "p", "--region", "europe-west1", "--console-invoker", "ada@example.org"),
+            "--console-invoker 'ada@example.org' is not an IAM member",
+        ),
     ],
 )
 def test_bad_arguments_stop_with_a_clear_message(args, message, tmp_path):
@@ -280,3 +337,9 @@ def _assert_wired(recorded: list[dict], *, expect_job: str) -> None:
     scheduled = next(a for a in argvs if a[:3] == ["functions", "deploy", "experiments-scheduled"])
     assert f"SCHEDULER_AUDIENCE={SCHEDULED_URL}" in next(x for x in scheduled if x.startswith("--set-env-vars="))
     assert argvs.index(scheduled) < argvs.index(job), "the job must come after the function it calls"
+    console = [a for a in argvs if a[:2] == ["run", "deploy"]]
+    assert len(console) == 1 and console[0][2] == "vote-extractor-console"
+    assert "--no-allow-unauthenticated" in console[0]
+    staged = Path(next(x for x in console[0] if x.startswith("--source=")).split("=", 1)[1])
+    assert (staged / "app.py").is_file() and (staged / "shared" / "models.py").is_file()
+    assert not [a for a in argvs if a[:3] == ["run", "services", "add-iam-policy-binding"]]

@@ -51,11 +51,15 @@ def test_the_catalog_module_derives_every_account_and_grant_from_functions_json(
         **{spec.name: spec.service_account_id for spec in catalog.functions},
         "scheduler-invoker": catalog.scheduler["invoker_service_account_id"],
         "build": catalog.build_service_account_id,
+        "console": catalog.console.service_account_id,
     }
     assert evaluated("local.secret_grants") == {
-        f"{spec.name}/{env_name}": {"function": spec.name, "secret_id": catalog.secrets[env_name]}
-        for spec in catalog.functions
-        for env_name in spec.secrets
+        **{
+            f"{spec.name}/{env_name}": {"function": spec.name, "secret_id": catalog.secrets[env_name]}
+            for spec in catalog.functions
+            for env_name in spec.secrets
+        },
+        "console/API_KEY": {"function": "console", "secret_id": "vote-extractor-console-api-key"},
     }
     assert evaluated("local.project_role_grants") == {
         f"{spec.name}/{role}": {"function": spec.name, "role": role}
@@ -128,7 +132,7 @@ def test_every_catalog_output_a_resource_iterates_is_an_output_of_the_module():
 
 def test_accounts_referenced_by_key_exist_in_the_catalog(config):
     catalog = load_catalog()
-    account_keys = {spec.name for spec in catalog.functions} | {"scheduler-invoker", "build"}
+    account_keys = {spec.name for spec in catalog.functions} | {"scheduler-invoker", "build", "console"}
     text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
 
     for key in re.findall(r'google_service_account\.this\["([^"]+)"\]', text):
@@ -183,6 +187,12 @@ def test_function_images_live_in_a_repository_that_deletes_old_ones(config):
     assert repository["repository_id"] == "${module.catalog.artifact_repository.id}"
     assert repository["format"] == "DOCKER" and repository["cleanup_policy_dry_run"] is False
     assert actions == {"KEEP", "DELETE"}
+    console = config.resources[("google_artifact_registry_repository", "console")]
+    assert console["repository_id"] == "${module.catalog.console.image_repository}"
+    assert load_catalog().console.image_repository == "cloud-run-source-deploy", (
+        "where gcloud run deploy --source pushes"
+    )
+    assert {policy["action"] for policy in console["cleanup_policies"]} == {"KEEP", "DELETE"}
 
 
 def test_firestore_is_native_and_the_dead_letter_topic_is_held_and_forwardable(config):
@@ -252,6 +262,95 @@ def test_terraform_files_are_formatted():
     )
 
     assert done.returncode == 0, f"run terraform fmt -recursive infra/terraform; unformatted: {done.stdout}"
+
+
+# --- the console (Cloud Run) ---------------------------------------------------------------
+
+
+def test_terraform_declares_the_console_service_private_with_its_sizing_from_the_catalog(config):
+    service = config.resources[("google_cloud_run_v2_service", "console")]
+    template = service["template"][0]
+    container = template["containers"][0]
+    env_blocks = [block["env"] for block in container["dynamic"]]
+
+    assert service["name"] == "${module.catalog.console.service}"
+    assert service["ingress"] == "INGRESS_TRAFFIC_ALL"
+    assert template["service_account"] == '${google_service_account.this["console"].email}'
+    assert template["session_affinity"] == "${module.catalog.console.session_affinity}"
+    assert template["timeout"] == "${module.catalog.console.timeout_s}s"
+    assert template["max_instance_request_concurrency"] == "${module.catalog.console.concurrency}"
+    assert template["scaling"][0] == {
+        "min_instance_count": "${module.catalog.console.min_instances}",
+        "max_instance_count": "${module.catalog.console.max_instances}",
+    }
+    assert container["resources"][0]["limits"] == {
+        "memory": "${module.catalog.console.memory}",
+        "cpu": "${module.catalog.console.cpu}",
+    }
+    assert [block["for_each"] for block in env_blocks] == [
+        "${module.catalog.console.env}",
+        "${module.catalog.console.secret_keys}",
+    ]
+    secret_ref = env_blocks[1]["content"][0]["value_source"][0]["secret_key_ref"][0]
+    assert secret_ref == {"secret": "${google_secret_manager_secret.this[env.value].secret_id}", "version": "latest"}
+    # gcloud run deploy --source replaces the placeholder image: Terraform must not put it back.
+    assert container["image"] == "us-docker.pkg.dev/cloudrun/container/hello"
+    ignored = service["lifecycle"][0]["ignore_changes"]
+    assert {"client", "client_version", "${template[0].containers[0].image}", "${template[0].revision}"} <= set(ignored)
+
+
+def test_only_the_members_terraform_is_given_may_open_the_console(config):
+    invokers = config.of_type("google_cloud_run_v2_service_iam_member")
+    variable = config.variables[load_catalog().console.invokers_terraform_variable]
+    text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
+
+    assert set(invokers) == {"console_invokers"}
+    binding = invokers["console_invokers"]
+    assert binding["for_each"] == "${toset(var.console_invokers)}"
+    assert binding["role"] == "roles/run.invoker" and binding["member"] == "${each.value}"
+    assert variable["default"] == [] and "allUsers" in variable["validation"][0]["condition"]
+    assert not re.search(r'member\s*=\s*"all(Authenticated)?Users"', text), "nothing in Terraform is public"
+    assert not config.of_type("google_cloud_run_v2_service_iam_binding")
+    assert not config.of_type("google_cloud_run_v2_service_iam_policy")
+    outputs = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("outputs.tf"))
+    assert 'output "console_url"' in outputs and "google_cloud_run_v2_service.console.uri" in outputs
+
+
+@needs_terraform
+def test_the_console_account_reads_only_its_own_secret_and_has_no_other_grant(tmp_path):
+    catalog_json = CATALOG_PATH.read_text()
+
+    def evaluated(expression: str) -> Any:
+        return evaluate_catalog(
+            expression, project="p", region="europe-west1", catalog_json=catalog_json, workdir=tmp_path
+        )
+
+    grants = evaluated("local.secret_grants")
+    console = evaluated("local.console_env")
+
+    assert {key: grant for key, grant in grants.items() if grant["function"] == "console"} == {
+        "console/API_KEY": {"function": "console", "secret_id": "vote-extractor-console-api-key"}
+    }
+    assert not [key for key in evaluated("local.project_role_grants") if key.startswith("console/")]
+    assert "console" not in evaluated("local.bucket_grants")
+    assert not [key for key in evaluated("local.publisher_grants") if key.startswith("console/")]
+    # The same values the dry run passes to gcloud run deploy --set-env-vars.
+    assert console == {
+        "API_BASE_URL": "https://europe-west1-p.cloudfunctions.net",
+        "DD_SITE": "datadoghq.com",
+        "DD_ENV": "production",
+    }
+
+
+def test_the_console_service_account_gets_no_project_role_in_any_file(config):
+    text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
+    project_roles = config.of_type("google_project_iam_member")
+
+    for name, body in project_roles.items():
+        assert "console" not in body["member"], f"google_project_iam_member.{name} grants the console a project role"
+    assert text.count('google_service_account.this["console"]') == 1, (
+        "the console's account is used by its service only"
+    )
 
 
 # --- Datadog dashboards ---------------------------------------------------------------------

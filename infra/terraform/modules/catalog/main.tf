@@ -8,15 +8,29 @@ variable "catalog_json" {
 }
 
 variable "project" {
-  description = "Google Cloud project id; fills {project} in the bucket name."
+  description = "Google Cloud project id; fills {project} in the bucket name and the console's env."
   type        = string
+}
+
+variable "region" {
+  description = "Region; fills {region} in the console's env (API_BASE_URL)."
+  type        = string
+  default     = ""
+}
+
+variable "dd_site" {
+  description = "Datadog site; fills {dd_site} in the console's env."
+  type        = string
+  default     = "datadoghq.com"
 }
 
 locals {
   catalog   = jsondecode(var.catalog_json)
   functions = { for f in local.catalog.functions : f.name => f }
+  console   = local.catalog.console
 
-  # One runtime service account per function, the scheduler's invoker, and the build identity.
+  # One runtime service account per function, the console's, the scheduler's invoker, and the
+  # build identity.
   service_accounts = merge(
     { for name, f in local.functions : name => {
       account_id   = f.service_account_id
@@ -31,16 +45,35 @@ locals {
         account_id   = local.catalog.build_service_account_id
         display_name = "vote-extractor Cloud Functions builds"
       }
+      "console" = {
+        account_id   = local.console.service_account_id
+        display_name = "vote-extractor console (Cloud Run runtime)"
+      }
     },
   )
 
-  # "function/ENV_VAR" => the secret that function reads into that variable.
-  secret_grants = merge([for name, f in local.functions : {
-    for env_name in f.secrets : "${name}/${env_name}" => {
-      function  = name
-      secret_id = local.catalog.secrets[env_name]
-    }
-  }]...)
+  # "account/ENV_VAR" => the secret that account's function (or the console) reads into that
+  # variable; `function` is the key of its service account.
+  secret_grants = merge(concat(
+    [for name, f in local.functions : {
+      for env_name in f.secrets : "${name}/${env_name}" => {
+        function  = name
+        secret_id = local.catalog.secrets[env_name]
+      }
+    }],
+    [{
+      for env_name, key in local.console.secrets : "console/${env_name}" => {
+        function  = "console"
+        secret_id = local.catalog.secrets[key]
+      }
+    }],
+  )...)
+
+  # The console's settings, placeholders filled (it is a client of the API: no grants besides
+  # its own secret).
+  console_env = { for name, template in local.console.env : name => replace(replace(replace(template,
+    "{project}", var.project), "{region}", var.region), "{dd_site}", var.dd_site)
+  }
 
   # "function/role" => project-level role (Firestore has no finer-grained IAM).
   project_role_grants = merge([for name, f in local.functions : {
@@ -122,4 +155,21 @@ output "artifact_repository" {
 
 output "scheduler" {
   value = local.catalog.scheduler
+}
+
+output "console" {
+  description = "The console's Cloud Run service: sizing, env (filled), secret_keys (env var => key of the secrets output)."
+  value = {
+    service          = local.console.service
+    memory           = local.console.memory
+    cpu              = local.console.cpu
+    timeout_s        = local.console.timeout_s
+    min_instances    = local.console.min_instances
+    max_instances    = local.console.max_instances
+    concurrency      = local.console.concurrency
+    session_affinity = local.console.session_affinity
+    image_repository = local.console.image_repository.id
+    env              = local.console_env
+    secret_keys      = local.console.secrets
+  }
 }
