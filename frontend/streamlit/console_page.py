@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 from api_client import ApiClient, ApiError, ApiSettings, ApiUnreachable
+from navigation import sidebar
 from rum import initialize_rum
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
@@ -21,7 +22,9 @@ logger = logging.getLogger("console")
 Answer = TypeVar("Answer")
 
 
-def start_page(title: str, icon: str) -> ApiClient:
+def start_page(title: str, icon: str, *, tab_title: str | None = None) -> ApiClient:
+    st.set_page_config(page_title=f"{tab_title or title} · vote-extractor", page_icon=icon, layout="wide")
+    sidebar()
     initialize_rum()
     st.title(f"{icon} {title}")
     return api_client()
@@ -80,6 +83,16 @@ def run_page(render: Callable[[], None]) -> None:
             f"Something went wrong on this page ({type(error).__name__}). "
             "The details are in the console's server log; reload to try again."
         )
+
+
+def lazy_tabs(key: str, panels: dict[str, Callable[[], None]]) -> None:
+    """Tabs that keep the chosen one across reruns (its label is in session_state[key]) and run
+    only its panel, so a page's first render costs one panel, not all of them."""
+    tabs = st.tabs(list(panels), key=key, on_change="rerun")
+    for tab, render in zip(tabs, panels.values(), strict=True):
+        if tab.open:
+            with tab:
+                render()
 
 
 def short_time(value: str | None) -> str:

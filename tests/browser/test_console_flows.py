@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from infra.local.test_agent import TestAgent
 from shared.synthetic.forms import generate_form
 from tests.browser.conftest import CONSOLE_API_KEY, Screenshots, start_console_for
-from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, wait_idle
+from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, upload, wait_idle
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-API-Key": CONSOLE_API_KEY}
@@ -139,18 +139,18 @@ def test_dataset_manager_create_import_edit_publish_diff_export(
     name = f"browser-{uuid.uuid4().hex[:8]}"
     open_page(page, "/Dataset_Manager", "📊 Dataset Manager")
     page.get_by_text("Create a dataset").click()
-    page.get_by_label("Name").fill(name)
+    page.get_by_role("textbox", name="Name").fill(name)
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_text(f"Created {name}@v1 (a draft).")).to_be_visible(timeout=30_000)
 
     choose(page, "Dataset version", f"{name}@v1")
     open_tab(page, "Import and export")
-    upload = tmp_path / "entries.jsonl"
-    upload.write_bytes(jsonl_with_one_bad_line(3))
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
+    entries_file = tmp_path / "entries.jsonl"
+    entries_file.write_bytes(jsonl_with_one_bad_line(3))
+    upload(page, entries_file)
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_text("Imported 3 entries; rejected 1.")).to_be_visible(timeout=60_000)
-    assert "input" in page_text(page)  # the rejected line's reason is listed
+    expect(page.get_by_text("expected_output: Field required")).to_be_visible()  # the rejected line's reason
     screenshots.take(page, "dataset-import")
 
     open_tab(page, "Publish or branch")
@@ -197,13 +197,14 @@ def test_start_on_vs_off_watch_it_finish_and_read_the_verdict(page: Page, screen
     expect(page.get_by_text("48 runs, estimated cost $0.0000")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Start the experiment").click()
     expect(page.get_by_text("Started ")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("(100%)").first).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("completed, 48 of 48 runs (100%)").first).to_be_visible(timeout=300_000)
     screenshots.take(page, "experiment-progress")
 
     open_tab(page, "Experiments")
     choose(page, "Compare (a, the reference)", "off")
     choose(page, "with (b)", "on")
-    row = page.locator('[data-testid="stTable"] tr', has_text="vote_count_accuracy").first
+    comparison = page.locator('[data-testid="stTable"]', has_text="verdict")
+    row = comparison.locator("tr", has_text="vote_count_accuracy").first
     expect(row).to_contain_text("better")
     assert page.frame_locator("iframe[title='st.iframe']").locator("body").count() or page.locator("iframe").count()
     expect(page.get_by_role("button", name="Download the report (HTML)")).to_be_visible()
@@ -221,15 +222,14 @@ def test_bad_uploads_show_the_apis_message(page: Page, tmp_path: Path, screensho
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (12 * 1024 * 1024))
 
     open_page(page, "/Vote_Extractor", "🗳️ Vote Extractor")
-    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    uploader.set_input_files(str(text_file))
+    upload(page, text_file)
     page.get_by_role("button", name="Extract", exact=True).click()
     expect(page.get_by_text("The extraction failed:")).to_be_visible(timeout=30_000)
     assert "image" in page_text(page).lower()
     screenshots.take(page, "error-not-an-image")
     no_traceback(page)
 
-    uploader.set_input_files(str(big))
+    upload(page, big)
     page.get_by_role("button", name="Extract", exact=True).click()
     expect(page.get_by_text("larger than")).to_be_visible(timeout=60_000)
     screenshots.take(page, "error-too-large")

@@ -10,19 +10,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import Screenshots
-from tests.browser.streamlit_page import no_traceback, open_page, page_text
+from tests.browser.streamlit_page import no_traceback, open_page
 
 pytestmark = pytest.mark.integration
 
 PAGES = (
-    ("/", "🏠 vote-extractor console", "console-home", "demo_forms"),
+    ("/", "🏠 vote-extractor console", "console-home", "Datasets"),
     ("/Vote_Extractor", "🗳️ Vote Extractor", "vote-extractor-start", "Sample form seed"),
     ("/Review_Queue", "🧑‍⚖️ Review Queue", "review-queue-start", "thumbs down"),
-    ("/Dataset_Manager", "📊 Dataset Manager", "dataset-manager-start", "form-000"),
-    ("/Experiments", "🧪 Experiments", "experiments-start", "Schedules and alerts"),
+    ("/Dataset_Manager", "📊 Dataset Manager", "dataset-manager-start", "demo_forms"),
+    ("/Experiments", "🧪 Experiments", "experiments-start", "Open an experiment"),
 )
 
 
@@ -32,7 +32,7 @@ def test_every_page_renders_the_demo(browser: Browser, base_url: str, screenshot
         context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
         page = context.new_page()
         first_render[path] = round(open_page(page, path, title), 2)
-        assert expected_text in page_text(page), f"{path} does not show {expected_text!r}"
+        expect(page.get_by_text(expected_text, exact=True).first).to_be_visible()
         no_traceback(page)
         screenshots.take(page, shot, for_readme=path == "/")
         context.close()

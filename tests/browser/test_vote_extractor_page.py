@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from infra.local.test_agent import TestAgent
 from shared.synthetic.forms import generate_form
 from tests.browser.conftest import Screenshots
-from tests.browser.streamlit_page import edit_grid_cell, no_traceback, open_page, table_rows, wait_idle
+from tests.browser.streamlit_page import edit_last_column, no_traceback, open_page, table_rows, upload, wait_idle
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ EXTRACTION_ID = re.compile(r"extraction ([0-9a-f]{32})")
 
 
 def upload_and_extract(page: Page, image_path: Path) -> str:
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(image_path))
+    upload(page, image_path)
     page.get_by_role("button", name="Extract", exact=True).click()
     expect(page.get_by_text("How was this extraction?")).to_be_visible(timeout=60_000)
     wait_idle(page)
@@ -54,7 +54,7 @@ def test_upload_read_counts_and_give_feedback_once(
     first = form.truth.vote_results[0]
     corrected_votes = (first.vote_count or 0) + 7
     editor = page.locator('[data-testid="stForm"] [data-testid="stDataFrame"]').first
-    edit_grid_cell(page, editor, row=0, column=2, text=str(corrected_votes))
+    edit_last_column(page, editor, row=0, text=str(corrected_votes))
     screenshots.take(page, "vote-extractor-feedback")
     page.get_by_role("button", name="Submit feedback").dblclick()
     expect(page.get_by_text("Thanks: your feedback is recorded")).to_be_visible(timeout=30_000)

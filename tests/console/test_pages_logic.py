@@ -13,8 +13,12 @@ pytestmark = pytest.mark.integration
 TIMEOUT_S = 120
 
 
-def run_page(name: str) -> AppTest:
-    app = AppTest.from_file(page_path(name), default_timeout=TIMEOUT_S)
+def run_page(name: str, **state: str) -> AppTest:
+    # From the console's entry script, as Streamlit serves it (page links are relative to it).
+    app = AppTest.from_file(page_path("../app.py"), default_timeout=TIMEOUT_S)
+    app.switch_page(f"pages/{name}")
+    for key, value in state.items():  # e.g. which tab is open
+        app.session_state[key] = value
     app.run()
     assert not app.exception, app.exception
     return app
@@ -68,11 +72,11 @@ def test_review_queue_claims_and_skips(console_env: str) -> None:
     app.selectbox(key="claim-named").set_value(record["extraction_id"]).run()
     app.button(key="claim-this").click().run()
     assert not app.exception, app.exception
-    assert app.session_state["claim"]["item"]["extraction_id"] == record["extraction_id"]
+    assert app.session_state["held_claim"]["item"]["extraction_id"] == record["extraction_id"]
 
     skip = next(button for button in app.button if button.label == "Skip")
     skip.click().run()
-    assert "claim" not in app.session_state
+    assert "held_claim" not in app.session_state
     assert any("skip" in success.value for success in app.success)
 
 
@@ -85,9 +89,22 @@ def test_dataset_manager_lists_versions(console_env: str) -> None:
     assert "apptest@v1" in labels
 
 
-def test_experiments_page_lists_options(console_env: str) -> None:
-    app = run_page("4_Experiments.py")
-    assert "vote_count_accuracy" in app.multiselect(key="new-evaluators").options or app.info
+def test_experiments_start_form_offers_the_apis_evaluators_and_estimates(console_env: str) -> None:
+    from infra.local.seed_dataset import seed
+
+    seed(console_env, API_KEY, 4)
+    app = run_page("4_Experiments.py", **{"experiments-tab": "Start an experiment"})
+
+    evaluators = app.multiselect(key="new-evaluators")
+    assert "vote_count_accuracy" in evaluators.options and "vote_count_accuracy" in evaluators.value
+    app.selectbox(key="new-dataset").set_value("demo_forms@v1").run()
+    app.button(key="estimate").click().run()
+    assert not app.exception, app.exception
+    [plan_line] = [info.value for info in app.info if "estimated cost" in info.value]
+    entries = requests.get(f"{console_env}/datasets/demo_forms/v1", headers={"X-API-Key": API_KEY}, timeout=30).json()[
+        "entry_count"
+    ]
+    assert plan_line.startswith(f"{2 * entries} runs, estimated cost $0.0000")  # two tesseract variants
 
 
 def test_unreachable_api_is_a_banner(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
-from console_page import attempt, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
 from extraction_view import corrections_editor, show_extraction
 
 Json = dict[str, Any]
@@ -28,11 +28,13 @@ FEEDBACK_FILTERS = {
 def render() -> None:
     client = start_page("Vote Extractor", "🗳️")
     options = load("the models and prompts", client.options)
-    extract_tab, recent_tab = st.tabs(["Extract a form", "Recent extractions"])
-    with extract_tab:
-        extract_panel(client, options)
-    with recent_tab:
-        recent_panel(client, options)
+    lazy_tabs(
+        "extractor-tab",
+        {
+            "Extract a form": lambda: extract_panel(client, options),
+            "Recent extractions": lambda: recent_panel(client, options),
+        },
+    )
 
 
 def extract_panel(client: ApiClient, options: Json) -> None:
@@ -51,7 +53,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
     with sample_column:
         seed = st.number_input("Sample form seed", min_value=0, max_value=999_999, value=7, step=1)
         if st.button("Generate a sample form", key="sample"):
-            st.session_state["sample"] = _sample_form(int(seed))
+            st.session_state["sample_form"] = _sample_form(int(seed))
     image, filename, content_type = _chosen_image(upload)
     if image is None:
         st.info("Upload a form image, or generate a sample form for a demo.")
@@ -82,7 +84,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
 def _chosen_image(upload: Any) -> tuple[bytes | None, str, str]:
     if upload is not None:
         return upload.getvalue(), upload.name, upload.type or "application/octet-stream"
-    sample = st.session_state.get("sample")
+    sample = st.session_state.get("sample_form")
     if sample:
         st.image(sample["image"], caption=f"Sample form {sample['seed']} ({sample['layout']})", width=360)
         return sample["image"], f"sample-{sample['seed']}.png", sample["content_type"]
@@ -216,7 +218,7 @@ def recent_panel(client: ApiClient, options: Json) -> None:
     if not items:
         st.info("No extraction matches these filters.")
         return
-    st.dataframe(
+    st.table(
         [
             {
                 "when (UTC)": short_time(item.get("created_at")),
@@ -230,8 +232,6 @@ def recent_panel(client: ApiClient, options: Json) -> None:
             }
             for item in items
         ],
-        hide_index=True,
-        width="stretch",
     )
     back, forward = st.columns(2)
     if len(tokens) > 1 and back.button("← Newer", key="recent-newer"):

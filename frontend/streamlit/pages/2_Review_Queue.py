@@ -28,7 +28,7 @@ def render() -> None:
     ).strip()
     queue = load("the review queue", client.review_queue, state="pending")
     show_counts(queue.get("counts") or {})
-    claim = st.session_state.get("claim")
+    claim = st.session_state.get("held_claim")
     if claim is None:
         claim_panel(client, reviewer, [item["extraction_id"] for item in queue.get("items", [])])
     else:
@@ -81,7 +81,7 @@ def _claim(client: ApiClient, reviewer: str, *, nothing: str, **which: str | Non
     if claimed is None:  # 204: nothing pending
         st.info(nothing)
         return
-    st.session_state["claim"] = claimed
+    st.session_state["held_claim"] = claimed
     st.rerun()
 
 
@@ -137,7 +137,7 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
             body["corrections"] = corrections
     answer = attempt("The decision", client.decide, extraction_id, body)
     if answer is not None:
-        st.session_state.pop("claim", None)
+        st.session_state.pop("held_claim", None)
         st.session_state["last_decision"] = (extraction_id, decision, answer.get("entry_id"))
         st.rerun()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
-from console_page import attempt, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
 from extraction_view import STAT_FIELDS, STAT_LABELS, vote_rows
 
 Json = dict[str, Any]
@@ -23,7 +23,7 @@ def render() -> None:
     datasets = load("the datasets", client.datasets)
     versions = [(d, v) for d in datasets for v in d["versions"]]
     if versions:
-        st.dataframe(
+        st.table(
             [
                 {
                     "dataset": d["name"],
@@ -35,8 +35,6 @@ def render() -> None:
                 }
                 for d, v in versions
             ],
-            hide_index=True,
-            width="stretch",
         )
     else:
         st.info("No datasets yet: create one below, or add extractions from the Vote Extractor.")
@@ -47,15 +45,16 @@ def render() -> None:
     chosen = st.selectbox("Dataset version", labels, key="chosen-version")
     name, version = chosen.split("@", 1)
     status = next(v["status"] for d, v in versions if d["name"] == name and v["version"] == version)
-    browse, change, compare, move = st.tabs(["Entries", "Publish or branch", "Diff", "Import and export"])
-    with browse:
-        entries_panel(client, name, version, status)
-    with change:
-        versions_panel(client, name, version, status)
-    with compare:
-        diff_panel(client, name, [v["version"] for d, v in versions if d["name"] == name])
-    with move:
-        import_export_panel(client, name, version, status)
+    siblings = [v["version"] for d, v in versions if d["name"] == name]
+    lazy_tabs(
+        "dataset-tab",
+        {
+            "Entries": lambda: entries_panel(client, name, version, status),
+            "Publish or branch": lambda: versions_panel(client, name, version, status),
+            "Diff": lambda: diff_panel(client, name, siblings),
+            "Import and export": lambda: import_export_panel(client, name, version, status),
+        },
+    )
 
 
 def create_panel(client: ApiClient) -> None:
@@ -71,7 +70,7 @@ def create_panel(client: ApiClient) -> None:
                 if created is not None:
                     st.session_state["flash"] = f"Created {name.strip()}@{version.strip()} (a draft)."
                     st.rerun()
-    if flash := st.session_state.pop("flash", None):
+    if flash := st.session_state.get("flash"):  # the last action's outcome, until the next one
         st.success(flash)
 
 

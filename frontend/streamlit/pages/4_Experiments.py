@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 from api_client import ApiClient
-from console_page import attempt, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
@@ -33,13 +33,14 @@ DEFAULT_VARIANTS = [
 
 def render() -> None:
     client = start_page("Experiments", "🧪")
-    listing, start, schedules = st.tabs(["Experiments", "Start an experiment", "Schedules and alerts"])
-    with listing:
-        list_panel(client)
-    with start:
-        start_panel(client)
-    with schedules:
-        schedules_panel(client)
+    lazy_tabs(
+        "experiments-tab",
+        {
+            "Experiments": lambda: list_panel(client),
+            "Start an experiment": lambda: start_panel(client),
+            "Schedules and alerts": lambda: schedules_panel(client),
+        },
+    )
 
 
 def list_panel(client: ApiClient) -> None:
@@ -62,7 +63,7 @@ def list_panel(client: ApiClient) -> None:
     if not items:
         st.info("No experiment matches: start one in the next tab.")
         return
-    st.dataframe(
+    st.table(
         [
             {
                 "created (UTC)": short_time(item.get("created_at")),
@@ -75,8 +76,6 @@ def list_panel(client: ApiClient) -> None:
             }
             for item in items
         ],
-        hide_index=True,
-        width="stretch",
     )
     back, forward = st.columns(2)
     if len(tokens) > 1 and back.button("← Newer", key="experiments-newer"):
@@ -139,26 +138,32 @@ def _progress_line(experiment: Json) -> None:
 
 
 def summary_panel(experiment: Json) -> None:
+    """One row per metric, one column per variant: mean [95% interval]."""
     summary = experiment.get("summary") or {}
-    per_variant = summary.get("variants", summary)
-    rows = []
-    for variant, metrics in per_variant.items():
-        if not isinstance(metrics, dict):
-            continue
-        for label, point in sorted(metrics.items()):
-            if isinstance(point, dict) and point.get("mean") is not None and "ci_low" in point:
-                rows.append(
-                    {
-                        "variant": variant,
-                        "metric": label,
-                        "mean": _fmt(point["mean"]),
-                        "95% interval": f"{_fmt(point.get('ci_low'))} to {_fmt(point.get('ci_high'))}",
-                        "n": point.get("n"),
-                    }
-                )
-    if rows:
-        st.markdown("**Per variant** (mean and bootstrap 95% interval)")
-        st.table(rows)
+    per_variant = {v: m for v, m in summary.get("variants", summary).items() if isinstance(m, dict)}
+    labels = sorted({label for metrics in per_variant.values() for label, point in metrics.items() if _is_point(point)})
+    if not labels:
+        return
+    st.markdown("**Per variant**: mean [bootstrap 95% interval], n runs")
+    st.table(
+        [
+            {
+                "metric": label,
+                **{variant: _point(metrics.get(label)) for variant, metrics in per_variant.items()},
+            }
+            for label in labels
+        ]
+    )
+
+
+def _is_point(point: Any) -> bool:
+    return isinstance(point, dict) and point.get("mean") is not None and "ci_low" in point
+
+
+def _point(point: Any) -> str:
+    if not _is_point(point):
+        return "—"
+    return f"{_fmt(point['mean'])} [{_fmt(point.get('ci_low'))}, {_fmt(point.get('ci_high'))}], n={point.get('n')}"
 
 
 def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) -> None:
@@ -190,10 +195,8 @@ def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) ->
     fields = compared.get("fields") or compared.get("per_field") or {}
     if fields:
         with st.expander("Per-field accuracy"):
-            st.dataframe(
+            st.table(
                 [{"field": name, **{k: _fmt(v) for k, v in (value or {}).items()}} for name, value in fields.items()],
-                hide_index=True,
-                width="stretch",
             )
 
 
@@ -215,6 +218,7 @@ def report_panel(client: ApiClient, experiment_id: str, name: str) -> None:
 def start_panel(client: ApiClient) -> None:
     options = load("the experiment options", client.get, "/experiments/options")
     model_options = load("the models", client.options)
+    started_panel(client)
     published = [
         f"{d['name']}@{v['version']}"
         for d in load("the datasets", client.datasets)
@@ -269,9 +273,19 @@ def start_panel(client: ApiClient) -> None:
         started = attempt("Starting the experiment", client.start_experiment, body)
         if started is not None:
             st.session_state.pop("plan", None)
-            st.session_state["open-experiment"] = started["experiment_id"]
-            st.success(f"Started {started['experiment_id']}: open it in the Experiments tab.")
-            _live_progress(client, started["experiment_id"])
+            st.session_state["open-experiment"] = st.session_state["last-started"] = started["experiment_id"]
+            st.rerun()
+
+
+def started_panel(client: ApiClient) -> None:
+    """The experiment this person just started, watched until it finishes."""
+    experiment_id = st.session_state.get("last-started")
+    if not experiment_id:
+        return
+    st.markdown(f"**Started {experiment_id}**")
+    experiment = progress_panel(client, experiment_id)
+    if experiment is not None and experiment["status"] in FINISHED:
+        st.caption("Its summary, verdicts and report are in the Experiments tab.")
 
 
 def _experiment_body(
@@ -312,7 +326,7 @@ def _experiment_body(
 def schedules_panel(client: ApiClient) -> None:
     schedules = load("the schedules", client.schedules)
     if schedules:
-        st.dataframe(
+        st.table(
             [
                 {
                     "schedule": s["schedule_id"],
@@ -325,8 +339,6 @@ def schedules_panel(client: ApiClient) -> None:
                 }
                 for s in schedules
             ],
-            hide_index=True,
-            width="stretch",
         )
         left, right = st.columns([3, 1])
         chosen = left.selectbox("Schedule", [s["schedule_id"] for s in schedules], key="schedule-chosen")
@@ -343,7 +355,7 @@ def schedules_panel(client: ApiClient) -> None:
     st.markdown("**Recent alerts**")
     alerts = attempt("Loading the alerts", client.alerts, 20) or []
     if alerts:
-        st.dataframe(
+        st.table(
             [
                 {
                     "when (UTC)": short_time(a.get("created_at")),
@@ -354,8 +366,6 @@ def schedules_panel(client: ApiClient) -> None:
                 }
                 for a in alerts
             ],
-            hide_index=True,
-            width="stretch",
         )
     else:
         st.caption("No alerts.")
