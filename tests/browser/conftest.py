@@ -54,6 +54,13 @@ class Screenshots:
 
     def take(self, page: Any, name: str, *, for_readme: bool = False, full_page: bool = False) -> Path:
         path = self.folder / f"{len(self.taken):02d}-{name}.png"
+        # Pictures arrive after the page's script has finished: wait for them, as a person would.
+        page.wait_for_function(
+            "() => [...document.images].every(image => image.complete && image.naturalWidth > 0)"
+            " && !document.querySelector('[data-testid=stSkeleton]')",
+            timeout=15_000,
+        )
+        page.wait_for_timeout(300)
         page.screenshot(path=str(path), full_page=full_page)
         self.taken.append(path)
         if for_readme and SCREENSHOTS_FOR_README:

@@ -206,8 +206,10 @@ def test_start_on_vs_off_watch_it_finish_and_read_the_verdict(page: Page, screen
     comparison = page.locator('[data-testid="stTable"]', has_text="verdict")
     row = comparison.locator("tr", has_text="vote_count_accuracy").first
     expect(row).to_contain_text("better")
-    assert page.frame_locator("iframe[title='st.iframe']").locator("body").count() or page.locator("iframe").count()
-    expect(page.get_by_role("button", name="Download the report (HTML)")).to_be_visible()
+    page.get_by_role("button", name="Open the report").click()
+    expect(page.get_by_role("button", name="Download the report (HTML)")).to_be_visible(timeout=30_000)
+    report = page.frame_locator("iframe").first
+    expect(report.get_by_role("heading", name="Answer")).to_be_visible(timeout=30_000)
     screenshots.take(page, "experiments", for_readme=True, full_page=True)
     no_traceback(page)
 

@@ -192,16 +192,33 @@ def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) ->
         )
     st.markdown(f"**{b} against {a}**, paired record by record")
     st.table(rows)
-    fields = compared.get("fields") or compared.get("per_field") or {}
+    fields = compared.get("per_field") or {}
     if fields:
         with st.expander("Per-field accuracy"):
             st.table(
-                [{"field": name, **{k: _fmt(v) for k, v in (value or {}).items()}} for name, value in fields.items()],
+                [
+                    {
+                        "field": name,
+                        f"{a} (a)": _fmt(field.get("a_mean")),
+                        f"{b} (b)": _fmt(field.get("b_mean")),
+                        "b - a": _fmt(field.get("delta")),
+                        "p-value": _fmt(field.get("p_value")),
+                        "verdict": _verdict(field.get("verdict")),
+                    }
+                    for name, field in sorted(fields.items())
+                ]
             )
 
 
 def report_panel(client: ApiClient, experiment_id: str, name: str) -> None:
-    report = attempt("The report", client.report, experiment_id)
+    """The self-contained HTML report, on demand: it embeds the disagreeing forms' images, the
+    slowest thing on this page."""
+    key = f"report-{experiment_id}"
+    if key not in st.session_state:
+        if st.button("Open the report", key=f"open-{key}"):
+            st.session_state[key] = attempt("The report", client.report, experiment_id)
+        return
+    report = st.session_state[key]
     if report is None:
         return
     st.markdown("**Report**")
@@ -210,7 +227,7 @@ def report_panel(client: ApiClient, experiment_id: str, name: str) -> None:
         report,
         file_name=f"experiment-{experiment_id}.html",
         mime="text/html",
-        key=f"report-{experiment_id}",
+        key=f"download-{key}",
     )
     components.html(report, height=900, scrolling=True)
 
