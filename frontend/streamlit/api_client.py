@@ -185,6 +185,10 @@ class ApiClient:
     def datasets(self) -> list[Json]:
         return self.get("/datasets")["items"]
 
+    def version_labels(self, status: str) -> list[str]:
+        """`name@version` of every dataset version with this status (draft or published)."""
+        return [f"{d['name']}@{v['version']}" for d in self.datasets() for v in d["versions"] if v["status"] == status]
+
     def create_dataset(self, name: str, version: str, description: str = "") -> Json:
         return self.post("/datasets", {"name": name, "version": version, "description": description})
 

@@ -85,6 +85,28 @@ def run_page(render: Callable[[], None]) -> None:
         )
 
 
+def load_page(key: str, what: str, call: Callable[..., Any], **filters: Any) -> tuple[Any, int]:
+    """One page of a listing, and its number. The page tokens walked so far are kept in session
+    state under `key`, back to the first page whenever the filters change."""
+    tokens = st.session_state.setdefault(f"{key}-pages", [None])
+    if st.session_state.get(f"{key}-filters") != filters:
+        st.session_state[f"{key}-filters"] = filters
+        tokens[:] = [None]
+    return load(what, call, **filters, page_token=tokens[-1]), len(tokens)
+
+
+def page_buttons(key: str, page: Any, *, back: str = "← Newer", forward: str = "Older →") -> None:
+    """Back and forward through a listing `load_page` fetched under the same `key`."""
+    tokens = st.session_state[f"{key}-pages"]
+    left, right = st.columns(2)
+    if len(tokens) > 1 and left.button(back, key=f"{key}-back"):
+        tokens.pop()
+        st.rerun()
+    if page.get("next_page_token") and right.button(forward, key=f"{key}-forward"):
+        tokens.append(page["next_page_token"])
+        st.rerun()
+
+
 def lazy_tabs(key: str, panels: dict[str, Callable[[], None]]) -> None:
     """Tabs that keep the chosen one across reruns (its label is in session_state[key]) and run
     only its panel, so a page's first render costs one panel, not all of them."""

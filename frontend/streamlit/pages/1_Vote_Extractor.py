@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
-from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from extraction_view import corrections_editor, show_extraction
 
 Json = dict[str, Any]
@@ -177,12 +177,7 @@ def dataset_panel(client: ApiClient, record: Json, *, key: str) -> None:
     if record.get("status") != "succeeded" or not record.get("span_id"):
         return
     with st.expander("Add to a dataset"):
-        drafts = [
-            f"{d['name']}@{v['version']}"
-            for d in load("the datasets", client.datasets)
-            for v in d["versions"]
-            if v["status"] == "draft"
-        ]
+        drafts = load("the datasets", client.version_labels, "draft")
         if not drafts:
             st.info("There is no draft version to add to: create one in the Dataset Manager.")
             return
@@ -202,18 +197,16 @@ def recent_panel(client: ApiClient, options: Json) -> None:
     model = columns[1].selectbox("Model", ["any", *[m["id"] for m in options["models"]]], key="recent-model")
     feedback = columns[2].selectbox("Feedback", list(FEEDBACK_FILTERS), key="recent-feedback")
     golden = columns[3].checkbox("Golden candidates only", key="recent-golden")
-    tokens = st.session_state.setdefault("recent-pages", [None])
-    filters = {
-        "status": None if status == "any" else status,
-        "model": None if model == "any" else model,
-        "feedback": FEEDBACK_FILTERS[feedback],
-        "golden_candidate": "true" if golden else None,
-        "page_size": 20,
-    }
-    if st.session_state.get("recent-filters") != filters:  # new filters: back to the first page
-        st.session_state["recent-filters"] = filters
-        tokens[:] = [None]
-    page = load("the recent extractions", client.extractions, **filters, page_token=tokens[-1])
+    page, _ = load_page(
+        "recent",
+        "the recent extractions",
+        client.extractions,
+        status=None if status == "any" else status,
+        model=None if model == "any" else model,
+        feedback=FEEDBACK_FILTERS[feedback],
+        golden_candidate="true" if golden else None,
+        page_size=20,
+    )
     items = page["items"]
     if not items:
         st.info("No extraction matches these filters.")
@@ -233,13 +226,7 @@ def recent_panel(client: ApiClient, options: Json) -> None:
             for item in items
         ],
     )
-    back, forward = st.columns(2)
-    if len(tokens) > 1 and back.button("← Newer", key="recent-newer"):
-        tokens.pop()
-        st.rerun()
-    if page.get("next_page_token") and forward.button("Older →", key="recent-older"):
-        tokens.append(page["next_page_token"])
-        st.rerun()
+    page_buttons("recent", page)
     chosen = st.selectbox(
         "Open an extraction",
         [item["extraction_id"] for item in items],

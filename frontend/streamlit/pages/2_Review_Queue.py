@@ -17,7 +17,7 @@ from console_page import attempt, load, run_page, short_time, start_page, unreac
 from extraction_view import corrections_editor, show_extraction
 
 Json = dict[str, Any]
-REASONS = ("golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check")
+REASONS = ("golden_candidate", "thumbs_down", "consistency_failed", "classification_low")  # as the API names them
 STATES = ("pending", "claimed", "done")
 
 
@@ -107,12 +107,7 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
             + (f", {given['quality_score']} stars" if given.get("quality_score") else "")
             + (f": “{given['comment']}”" if given.get("comment") else "")
         )
-    drafts = [
-        f"{d['name']}@{v['version']}"
-        for d in load("the datasets", client.datasets)
-        for v in d["versions"]
-        if v["status"] == "draft"
-    ]
+    drafts = load("the datasets", client.version_labels, "draft")
     with st.form("decision"):
         st.markdown("**Your decision**")
         corrections = corrections_editor(record.get("result"), key=f"review-{extraction_id}")

@@ -7,11 +7,12 @@ new version, compare two versions, import JSONL or CSV (rejected lines are liste
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
-from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from extraction_view import STAT_FIELDS, STAT_LABELS, vote_rows
 
 Json = dict[str, Any]
@@ -75,25 +76,18 @@ def create_panel(client: ApiClient) -> None:
 
 
 def entries_panel(client: ApiClient, name: str, version: str, status: str) -> None:
-    tokens_key = f"tokens-{name}@{version}"
-    tokens = st.session_state.setdefault(tokens_key, [None])
-    page = load("the entries", client.dataset_version, name, version, page_size=PAGE_SIZE, page_token=tokens[-1])
+    key = f"entries-{name}@{version}"
+    page, number = load_page(key, "the entries", partial(client.dataset_version, name, version), page_size=PAGE_SIZE)
     st.caption(
         f"{page['entry_count']} entries · {status}"
         + (" (frozen: branch a new version to change it)" if status == "published" else " (editable)")
-        + f" · page {len(tokens)}"
+        + f" · page {number}"
     )
     for entry in page["entries"]:
         entry_card(client, name, version, status, entry)
     if not page["entries"]:
         st.info("This version has no entries yet.")
-    back, forward = st.columns(2)
-    if len(tokens) > 1 and back.button("← Previous page", key=f"prev-{name}@{version}"):
-        tokens.pop()
-        st.rerun()
-    if page.get("next_page_token") and forward.button("Next page →", key=f"next-{name}@{version}"):
-        tokens.append(page["next_page_token"])
-        st.rerun()
+    page_buttons(key, page, back="← Previous page", forward="Next page →")
 
 
 def entry_card(client: ApiClient, name: str, version: str, status: str, entry: Json) -> None:

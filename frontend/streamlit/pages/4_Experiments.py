@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 from api_client import ApiClient
-from console_page import attempt, lazy_tabs, load, run_page, short_time, start_page
+from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
@@ -48,17 +48,15 @@ def list_panel(client: ApiClient) -> None:
     dataset = columns[0].text_input("Dataset", key="filter-dataset", placeholder="any").strip()
     status = columns[1].selectbox("Status", ["any", "queued", "running", "completed", "failed"], key="filter-status")
     schedule = columns[2].text_input("Schedule", key="filter-schedule", placeholder="any").strip()
-    tokens = st.session_state.setdefault("experiment-pages", [None])
-    filters = {
-        "dataset": dataset or None,
-        "status": None if status == "any" else status,
-        "schedule_id": schedule or None,
-        "page_size": 15,
-    }
-    if st.session_state.get("experiment-filters") != filters:
-        st.session_state["experiment-filters"] = filters
-        tokens[:] = [None]
-    page = load("the experiments", client.experiments, **filters, page_token=tokens[-1])
+    page, _ = load_page(
+        "experiments",
+        "the experiments",
+        client.experiments,
+        dataset=dataset or None,
+        status=None if status == "any" else status,
+        schedule_id=schedule or None,
+        page_size=15,
+    )
     items = page["items"]
     if not items:
         st.info("No experiment matches: start one in the next tab.")
@@ -77,13 +75,7 @@ def list_panel(client: ApiClient) -> None:
             for item in items
         ],
     )
-    back, forward = st.columns(2)
-    if len(tokens) > 1 and back.button("← Newer", key="experiments-newer"):
-        tokens.pop()
-        st.rerun()
-    if page.get("next_page_token") and forward.button("Older →", key="experiments-older"):
-        tokens.append(page["next_page_token"])
-        st.rerun()
+    page_buttons("experiments", page)
     ids = [item["experiment_id"] for item in items]
     started = st.session_state.pop("open-experiment", None)
     if started in ids:  # set before the widget exists in this run, so it opens the one just started
@@ -236,12 +228,7 @@ def start_panel(client: ApiClient) -> None:
     options = load("the experiment options", client.get, "/experiments/options")
     model_options = load("the models", client.options)
     started_panel(client)
-    published = [
-        f"{d['name']}@{v['version']}"
-        for d in load("the datasets", client.datasets)
-        for v in d["versions"]
-        if v["status"] == "published"
-    ]
+    published = load("the datasets", client.version_labels, "published")
     if not published:
         st.info("Experiments run on a published dataset version: publish one in the Dataset Manager.")
         return
