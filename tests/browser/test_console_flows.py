@@ -140,6 +140,7 @@ def test_dataset_manager_create_import_edit_publish_diff_export(
     open_page(page, "/Dataset_Manager", "📊 Dataset Manager")
     page.get_by_text("Create a dataset").click()
     page.get_by_role("textbox", name="Name").fill(name)
+    page.keyboard.press("Tab")  # leaves the field, as a person does before reaching the button
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.get_by_text(f"Created {name}@v1 (a draft).")).to_be_visible(timeout=30_000)
 

@@ -207,9 +207,9 @@ def report_panel(client: ApiClient, experiment_id: str, name: str) -> None:
     slowest thing on this page."""
     key = f"report-{experiment_id}"
     if key not in st.session_state:
-        if st.button("Open the report", key=f"open-{key}"):
-            st.session_state[key] = attempt("The report", client.report, experiment_id)
-        return
+        if not st.button("Open the report", key=f"open-{key}"):
+            return
+        st.session_state[key] = attempt("The report", client.report, experiment_id)
     report = st.session_state[key]
     if report is None:
         return
