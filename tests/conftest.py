@@ -55,6 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _repoint_preloaded_ddtrace(stack.dd_agent_url)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running on the main
+    thread until the session ends, and `asyncio.run` in any later test would refuse to start."""
+    browser = Path(__file__).resolve().parent / "browser"
+    items.sort(key=lambda item: Path(str(item.path)).is_relative_to(browser))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for name, value in config.stash.get(_SAVED_ENVIRON_KEY, {}).items():
         if value is None:

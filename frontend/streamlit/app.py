@@ -62,7 +62,9 @@ def _counts(client) -> list[tuple[str, str, str, str]]:
     try:
         queue = client.review_queue(state="pending")
         pending = sum(states.get("pending", 0) for states in queue.get("counts", {}).values())
-        reasons = ", ".join(f"{reason} {states.get('pending', 0)}" for reason, states in queue["counts"].items())
+        reasons = ", ".join(
+            f"{reason.replace('_', ' ')} {states.get('pending', 0)}" for reason, states in queue["counts"].items()
+        )
         rows.append(("Review queue", str(_pending_items(queue, pending)), reasons or "nothing waits", PAGES["review"]))
     except ApiError as error:
         rows.append(("Review queue", "?", error.message, PAGES["review"]))

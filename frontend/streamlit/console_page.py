@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import requests
 import streamlit as st
 from api_client import ApiClient, ApiError, ApiSettings, ApiUnreachable
 from navigation import sidebar
@@ -31,14 +32,17 @@ def start_page(title: str, icon: str, *, tab_title: str | None = None) -> ApiCli
 
 
 def api_client() -> ApiClient:
-    """The client for the configured API; the key never leaves the server."""
-    return _client_for(ApiSettings.from_environment(st.secrets))
+    """The client for the configured API; the key never leaves the server. Built each run (it is
+    cheap) over a cached connection pool: a cached client would outlive a reload of this code
+    (Streamlit reloads the app's modules when a file changes) and raise errors of the old classes,
+    which no `except` of the new code would catch."""
+    settings = ApiSettings.from_environment(st.secrets)
+    return ApiClient(settings, session=_session_for(settings))
 
 
 @st.cache_resource
-def _client_for(settings: ApiSettings) -> ApiClient:
-    # One client (and connection pool) per server process and configuration.
-    return ApiClient(settings)
+def _session_for(settings: ApiSettings) -> requests.Session:
+    return requests.Session()  # one connection pool per server process and configuration
 
 
 def unreachable_banner(error: ApiUnreachable) -> None:

@@ -27,8 +27,9 @@ def evaluation(record: Json, label: str) -> Json | None:
 
 
 def show_extraction(record: Json, image: bytes | None) -> None:
-    """Status line, the image beside the result, the consistency check and the evaluations."""
-    result = record.get("corrected_result") or record.get("result")
+    """Status line, the image beside what the model read, the consistency check and the evaluations
+    (both of that reading), and what a person corrected, if anyone did."""
+    result = record.get("result")
     status = record.get("status", "?")
     st.markdown(
         f"**{status}** · model `{record.get('model')}` · prompt `{record.get('prompt_version')}` · "
@@ -39,12 +40,10 @@ def show_extraction(record: Json, image: bytes | None) -> None:
     left, right = st.columns([5, 6], gap="large")
     with left:
         if image:
-            st.image(image, caption="The uploaded form", width="stretch")
+            st.image(image, caption="The form (open it full screen to read the digits)", width="stretch")
         else:
             st.info("The image could not be loaded.")
     with right:
-        if record.get("corrected_result"):
-            st.caption("Showing the corrected result (a person's correction).")
         form = (result or {}).get("form") or {}
         st.markdown(
             f"**{form.get('constituency_name') or 'Unnamed constituency'}**"
@@ -60,7 +59,27 @@ def show_extraction(record: Json, image: bytes | None) -> None:
         for column, name in zip(st.columns(3), STAT_FIELDS, strict=True):
             column.metric(STAT_LABELS[name], _count(stats.get(name)))
         show_consistency(record)
+        show_correction(result, record.get("corrected_result"))
     show_evaluations(record)
+
+
+def show_correction(result: Json | None, corrected: Json | None) -> None:
+    """What a person's correction changed, field by field."""
+    if not corrected:
+        return
+    changes = []
+    before = {row["candidate"]: row for row in vote_rows(result)}
+    for row in vote_rows(corrected):
+        old = before.get(row["candidate"])
+        if old is None:
+            changes.append(f"{row['candidate']} added with {_count(row['votes'])}")
+        elif old["votes"] != row["votes"]:
+            changes.append(f"{row['candidate']} {_count(old['votes'])} → {_count(row['votes'])}")
+    stats, fixed = (result or {}).get("ballot_stats") or {}, corrected.get("ballot_stats") or {}
+    for name in STAT_FIELDS:
+        if stats.get(name) != fixed.get(name):
+            changes.append(f"{STAT_LABELS[name].lower()} {_count(stats.get(name))} → {_count(fixed.get(name))}")
+    st.info("A person corrected this reading: " + ("; ".join(changes) or "no count changed") + ".", icon="✍️")
 
 
 def show_consistency(record: Json) -> None:

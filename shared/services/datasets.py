@@ -101,6 +101,17 @@ class EntryInput(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
+def no_negative_counts(expected: VoteExtraction | None) -> VoteExtraction | None:
+    """A golden answer counts ballots: a negative count is a typo, never the truth."""
+    if expected is None:
+        return None
+    negative = [row.candidate_name for row in expected.vote_results if (row.vote_count or 0) < 0]
+    negative += [name for name, value in expected.ballot_stats.model_dump().items() if (value or 0) < 0]
+    if negative:
+        raise ValueError(f"counts cannot be negative ({', '.join(negative[:5])})")
+    return expected
+
+
 class EntryRequest(BaseModel):
     """An entry as a client sends it (API.md's Entry)."""
 
@@ -118,6 +129,8 @@ class EntryRequest(BaseModel):
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else check_entry_id(value)
 
+    _counts = field_validator("expected_output")(no_negative_counts)
+
 
 class EntryUpdate(BaseModel):
     """PUT /datasets/{name}/{version}/entries/{id}: the fields to replace (the image stays)."""
@@ -128,6 +141,8 @@ class EntryUpdate(BaseModel):
     reference_docs: StrictStr | None = Field(None, max_length=50_000)
     tags: dict[StrictStr, StrictStr] | None = Field(None, max_length=20)
     validated: StrictBool | None = None
+
+    _counts = field_validator("expected_output")(no_negative_counts)
 
 
 class CreateDatasetRequest(BaseModel):

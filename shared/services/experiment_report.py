@@ -326,7 +326,8 @@ table.cmp {{ border-collapse: collapse; margin-bottom: 8px; }}
 table.cmp caption {{ text-align: left; font-weight: 600; padding: 4px 0; }}
 table.cmp th, table.cmp td {{ border-bottom: 1px solid #e3e3e3; padding: 3px 8px; text-align: left;
   vertical-align: top; }}
-table.cmp th {{ overflow-wrap: normal; }} table.cmp th.name {{ overflow-wrap: anywhere; }}
+table.cmp th, table.cmp td {{ overflow-wrap: normal; }} table.cmp th.name {{ overflow-wrap: anywhere; }}
+.cmp-scroll {{ overflow-x: auto; }}
 table.cmp td.a_mean, table.cmp td.b_mean, table.cmp td.p_value, table.cmp td.delta span {{ white-space: nowrap; }}
 table.cmp td.better {{ color: #2e7d32; font-weight: 600; }}
 table.cmp td.worse {{ color: #c62828; font-weight: 600; }}

@@ -176,7 +176,8 @@ def _pair_table(pair: PairComparison, *, several: bool) -> str:
         "<th>evidence</th><th>records needed<a href='#methods'>*</a></th></tr>"
     )
     body = "".join(_table_row(label, row) for label, row in pair.rows())
-    return f"<table class='cmp' data-a='{a}' data-b='{b}'>{caption}{head}{body}</table>"
+    # Scrolls sideways in a narrow frame (the console embeds the report) instead of breaking words.
+    return f"<div class='cmp-scroll'><table class='cmp' data-a='{a}' data-b='{b}'>{caption}{head}{body}</table></div>"
 
 
 def _table_row(label: str, row: Mapping[str, Any]) -> str:

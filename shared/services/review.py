@@ -38,7 +38,9 @@ from shared.storage.review import (
     effective_state,
 )
 
-REVIEWER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,99}$"
+# A person's name as people write them (letters of any script, spaces, apostrophes, e-mail
+# characters); never a control character, a slash or a leading dot.
+REVIEWER_PATTERN = r"^[^\W_][\w .'’@+-]{0,99}$"
 REVIEW_VERSION = "1.0"
 AGREEMENT_EVALUATORS = ("consistency", "output_classification")  # always reported, even with no data
 Verdict = Literal["approved", "corrected", "rejected"]

@@ -99,6 +99,9 @@ def choose(page: Page, label: str, option: str, *, scope: Locator | None = None)
     """Pick `option` in the st.selectbox labelled `label`: type to filter the list (a long one
     renders only what fits, a low one opens off screen), then Enter on it."""
     box = (scope or page).get_by_role("combobox", name=label)
+    wait_idle(page)
+    if box.input_value() == option:
+        return
     wanted = page.get_by_role("option", name=option, exact=True)
     for _ in range(3):  # a rerun that lands meanwhile re-mounts the box and closes its list
         wait_idle(page)

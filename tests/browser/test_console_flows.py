@@ -165,10 +165,11 @@ def test_dataset_manager_create_import_edit_publish_diff_export(
 
     choose(page, "Dataset version", f"{name}@v2")
     open_tab(page, "Entries")
-    page.get_by_role("button", name="Edit expected output").first.click()
-    popover = page.locator('[data-testid="stPopoverBody"]')
-    popover.get_by_label("Valid votes").fill("999999")
-    popover.get_by_role("button", name="Save").click()
+    page.get_by_text("Edit the expected output of entry-0").click()
+    editor = page.locator('[data-testid="stExpander"]', has_text="Edit the expected output of entry-0")
+    editor.get_by_label("Valid votes").fill("999999")
+    editor.get_by_label("Valid votes").press("Tab")
+    editor.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved entry entry-0.")).to_be_visible(timeout=30_000)
     screenshots.take(page, "dataset-manager", for_readme=True)
 

@@ -169,6 +169,10 @@ def feedback_panel(client: ApiClient, record: Json, *, key: str) -> None:
     answer = attempt("Sending the feedback", client.feedback, body)
     if answer is not None:
         sent[extraction_id] = answer
+        if key == "current":  # show what the API now holds (a correction, a golden candidate)
+            st.session_state["current"] = (
+                attempt("Reloading the extraction", client.extraction, extraction_id) or record
+            )
         st.rerun()
 
 

@@ -24,13 +24,16 @@ STATES = ("pending", "claimed", "done")
 def render() -> None:
     client = start_page("Review Queue", "🧑‍⚖️")
     reviewer = st.text_input(
-        "Your name (recorded with every decision)", key="reviewer", max_chars=64, placeholder="e.g. ada"
+        "Your name (recorded with every decision)", key="reviewer", max_chars=100, placeholder="e.g. ada"
     ).strip()
     queue = load("the review queue", client.review_queue, state="pending")
     show_counts(queue.get("counts") or {})
     claim = st.session_state.get("held_claim")
     if claim is None:
-        claim_panel(client, reviewer, [item["extraction_id"] for item in queue.get("items", [])])
+        # A reviewer's own live claims (held before a reload, say) can be taken up again.
+        held = load("the claimed items", client.review_queue, state="claimed") if reviewer else {"items": []}
+        mine = [item["extraction_id"] for item in held.get("items", []) if item.get("claimed_by") == reviewer]
+        claim_panel(client, reviewer, mine + [item["extraction_id"] for item in queue.get("items", [])])
     else:
         review_panel(client, reviewer, claim)
     st.divider()
@@ -61,7 +64,11 @@ def claim_panel(client: ApiClient, reviewer: str, pending: list[str]) -> None:
             _claim(client, reviewer, reason=wanted, nothing=f"Nothing is pending{_for(wanted)}.")
     with named_column:
         chosen = st.selectbox(
-            "Or a pending item", pending, index=None, key="claim-named", placeholder="Choose an extraction"
+            "Or a pending item (or one of your claims)",
+            pending,
+            index=None,
+            key="claim-named",
+            placeholder="Choose an extraction",
         )
         if st.button("Claim this item", key="claim-this", disabled=not (reviewer and chosen)):
             _claim(client, reviewer, extraction_id=chosen, nothing="That item is no longer pending.")

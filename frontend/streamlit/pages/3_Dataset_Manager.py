@@ -43,6 +43,8 @@ def render() -> None:
     if not versions:
         return
     labels = [f"{d['name']}@{v['version']}" for d, v in versions]
+    if st.session_state.get("show-version") in labels:  # a version just made: show it
+        st.session_state["chosen-version"] = st.session_state.pop("show-version")
     chosen = st.selectbox("Dataset version", labels, key="chosen-version")
     name, version = chosen.split("@", 1)
     status = next(v["status"] for d, v in versions if d["name"] == name and v["version"] == version)
@@ -117,9 +119,9 @@ def entry_card(client: ApiClient, name: str, version: str, status: str, entry: J
             st.caption("; ".join(f"{r['candidate']} {r['votes']}" for r in rows) or "no vote results")
             stats = expected.get("ballot_stats") or {}
             st.caption(" · ".join(f"{STAT_LABELS[k]} {stats.get(k)}" for k in STAT_FIELDS))
-            if status == "draft":
-                with st.popover("Edit expected output"):
-                    edit_form(client, name, version, entry)
+    if status == "draft":
+        with st.expander(f"Edit the expected output of {entry['id']}"):
+            edit_form(client, name, version, entry)
 
 
 def edit_form(client: ApiClient, name: str, version: str, entry: Json) -> None:
@@ -187,6 +189,7 @@ def versions_panel(client: ApiClient, name: str, version: str, status: str) -> N
             made = attempt("Creating the version", client.new_version, name, version, new.strip())
             if made is not None:
                 st.session_state["flash"] = f"Created {name}@{new.strip()} from {version}."
+                st.session_state["show-version"] = f"{name}@{new.strip()}"
                 st.rerun()
 
 
@@ -234,10 +237,12 @@ def import_export_panel(client: ApiClient, name: str, version: str, status: str)
                 )
                 if report is not None:
                     st.session_state[f"report-{name}@{version}"] = report
+                    st.rerun()  # the entry counts above change
             report = st.session_state.get(f"report-{name}@{version}")
             if report:
                 rejected = report.get("rejected_count", len(report["rejected"]))
-                st.success(f"Imported {report['imported']} entries; rejected {rejected}.")
+                say = st.warning if rejected else st.success
+                say(f"Imported {report['imported']} entries; rejected {rejected}.")
                 if report["rejected"]:
                     st.table([{"line": r["line"], "why": r["reason"]} for r in report["rejected"]])
     with right:
