@@ -171,6 +171,7 @@ def test_dataset_manager_create_import_edit_publish_diff_export(
     editor.get_by_label("Valid votes").press("Tab")
     editor.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved entry entry-0.")).to_be_visible(timeout=30_000)
+    page.locator('[data-testid="stMain"]').evaluate("main => main.scrollTo(0, 0)")
     screenshots.take(page, "dataset-manager", for_readme=True)
 
     open_tab(page, "Diff")

@@ -62,7 +62,7 @@ def render() -> None:
 
 def create_panel(client: ApiClient) -> None:
     with st.expander("Create a dataset"):
-        with st.form("create"):
+        with st.form("create", clear_on_submit=True):
             name = st.text_input("Name", placeholder="golden", help="lowercase letters, digits, '_' and '-'")
             version = st.text_input("First version", value="v1")
             description = st.text_area("Description")
