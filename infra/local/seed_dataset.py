@@ -6,10 +6,10 @@
 way, slight blur, some JPEG), with their ground truth as expected output and a short reference
 text for Ragas. The tilt is what the OCR model's deskew is for: on the 24 seeded forms, without
 preprocessing it misreads 14 (88.9% of the counts right), with it none, so "preprocessing on vs
-off" is a difference an experiment on them shows. The schedule `demo-hourly` on it, which the local scheduler starts every hour. A few
-extractions with feedback (one thumbs down with a correction, one thumbs up with five stars), so
-the console's recent extractions and review queue have something in them, and the draft
-`golden@v1` for reviewers to approve into. Created through the HTTP API, as a user would; does
+off" is a difference an experiment on them shows. The schedule `demo-hourly` on it, which the
+local scheduler starts every hour. A few extractions with feedback (one thumbs down with a
+correction, one thumbs up with five stars), so the console's recent extractions and review queue
+have something in them, and the draft `golden@v1` for reviewers to approve into. Created through the HTTP API, as a user would; does
 nothing if they already exist.
 """
 
@@ -26,6 +26,7 @@ import requests
 from shared.synthetic.forms import Degradation, generate_form
 
 NAME, VERSION = "demo_forms", "v1"
+DESCRIPTION = "Generated forms, tilted and blurred as phone photos are (local demo)"
 REFERENCE = (
     "An election result form lists each candidate with their party and votes. The candidates' votes add up "
     "to the valid votes; valid votes plus rejected ballots equal the total ballots cast."
@@ -67,7 +68,7 @@ def seed(base_url: str, api_key: str, count: int) -> str:
     headers = {"X-API-Key": api_key}
     created = requests.post(
         f"{base_url}/datasets",
-        json={"name": NAME, "version": VERSION, "description": "Generated forms, tilted and blurred as phone photos are (local demo)"},
+        json={"name": NAME, "version": VERSION, "description": DESCRIPTION},
         headers=headers,
         timeout=30,
     )
