@@ -9,8 +9,8 @@ preprocessing it misreads 14 (88.9% of the counts right), with it none, so "prep
 off" is a difference an experiment on them shows. The schedule `demo-hourly` on it, which the
 local scheduler starts every hour. A few extractions with feedback (one thumbs down with a
 correction, one thumbs up with five stars), so the console's recent extractions and review queue
-have something in them, and the draft `golden@v1` for reviewers to approve into. Created through the HTTP API, as a user would; does
-nothing if they already exist.
+have something in them, and the draft `golden@v1` for reviewers to approve into. Created through
+the HTTP API, as a user would; does nothing if they already exist.
 """
 
 from __future__ import annotations
