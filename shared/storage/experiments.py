@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import Conflict, MalformedRequest, NotFound
+from shared.errors import Conflict, NotFound
 from shared.models import ExperimentRecord, RunRecord
+from shared.storage.cursor import start_after_document
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -74,11 +75,7 @@ class FirestoreExperimentRepository:
             query = query.where(filter=FieldFilter("status", "==", status))
         if schedule_id is not None:
             query = query.where(filter=FieldFilter("schedule_id", "==", schedule_id))
-        if after is not None:
-            last = self._collection.document(after).get()
-            if not last.exists:
-                raise MalformedRequest("page_token is not one this API gave out.")
-            query = query.start_after(last)
+        query = start_after_document(query, self._collection, after)
         return [ExperimentRecord.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
 
     def unfinished(self) -> list[ExperimentRecord]:

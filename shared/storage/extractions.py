@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import MalformedRequest, NotFound
+from shared.errors import NotFound
 from shared.models import ExtractionRecord
+from shared.storage.cursor import start_after_document
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -80,12 +81,7 @@ class FirestoreExtractionRepository:
             query = query.where(filter=FieldFilter("corrected", "==", True))
         elif feedback == "none":
             query = query.where(filter=FieldFilter("has_feedback", "==", False))
-        if after is not None:
-            # A snapshot cursor also orders by the document id (descending here): the tie-break.
-            last = self._collection.document(after).get()
-            if not last.exists:
-                raise MalformedRequest("page_token is not one this API gave out.")
-            query = query.start_after(last)
+        query = start_after_document(query, self._collection, after)
         return [ExtractionRecord.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
 
     def mark_in_dataset(self, extraction_ids: list[str], dataset_version: str) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.errors import Conflict, MalformedRequest, NotFound
+from shared.errors import Conflict, NotFound
+from shared.storage.cursor import start_after_document
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -117,11 +118,7 @@ class FirestoreReviewRepository:
             query = query.where(filter=FieldFilter("reason_flags.consistency_failed", "==", True))
         elif reason == "classification_low":
             query = query.where(filter=FieldFilter("reason_flags.classification_low", "==", True))
-        if after is not None:
-            last = self.document(after).get()
-            if not last.exists:
-                raise MalformedRequest("page_token is not one this API gave out.")
-            query = query.start_after(last)
+        query = start_after_document(query, self._collection, after)
         return list(query.limit(limit).stream())
 
     def scan_open(self, *, reason: ReviewReason | None, now: datetime) -> Iterator[ReviewItem]:
