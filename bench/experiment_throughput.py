@@ -198,7 +198,7 @@ def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
 
 def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str) -> list[Row]:
     from shared.config import get_settings
-    from shared.services.experiments import experiment_service
+    from shared.experiments.service import experiment_service
     from shared.storage.clients import storage_client
     from shared.storage.images import GcsImageStore
 
@@ -277,7 +277,7 @@ def _our_evaluations(output: Any, expected: Any) -> dict[str, Any]:
 
 def _ours(service: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[float, str]:
     from infra.local.test_agent import TestAgent
-    from shared.services.experiments import ExperimentRequest
+    from shared.experiments.service import ExperimentRequest
 
     agent = TestAgent(agent_url, timeout=60)
     agent.clear()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shared.experiments.analysis import summarise_experiment
 from shared.models import Evaluation, ExperimentRecord, RunRecord, TokenUsage, Variant
-from shared.services.experiment_analysis import summarise_experiment
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

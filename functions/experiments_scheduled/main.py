@@ -28,10 +28,10 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 
 
 def run_due_schedules(request: flask.Request) -> flask.Response:
-    from shared.services.alerts import alert_service
+    from shared.experiments.alerts import alert_service
+    from shared.experiments.schedules import schedule_service
+    from shared.experiments.service import experiment_service
     from shared.services.evaluation_resend import resend_pending
-    from shared.services.experiments import experiment_service
-    from shared.services.schedules import schedule_service
 
     report: dict = schedule_service().run_due(_schedule_time(request))
     report["recovered_shards"] = experiment_service().recover_stalled_shards()

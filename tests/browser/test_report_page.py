@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.services.experiment_report import render_report
+from shared.experiments.report import render_report
 from tests.report_runs import NoImages, a_real_difference, three_discordant_of_24
 
 # Text overflowing its box: every element with a text node of its own. A block-level one is

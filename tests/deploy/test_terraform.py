@@ -225,7 +225,7 @@ def test_required_apis_cover_every_service_the_deploy_uses(config):
 
 
 def test_alert_log_metric_matches_the_line_the_app_logs(config):
-    from shared.services.alerts import ALERT_LOG_EVENT
+    from shared.experiments.alerts import ALERT_LOG_EVENT
 
     catalog_alerts = json.loads(CATALOG_PATH.read_text())["alerts"]
     metric = config.resources[("google_logging_metric", "alerts")]

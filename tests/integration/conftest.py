@@ -24,12 +24,12 @@ GEMINI_TEST_KEY = "test-gemini-key"
 def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
-    from shared.services.alerts import alert_service
+    from shared.experiments.alerts import alert_service
+    from shared.experiments.schedules import schedule_service
+    from shared.experiments.service import experiment_service, shard_worker
     from shared.services.datasets import dataset_service
-    from shared.services.experiments import experiment_service, shard_worker
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
-    from shared.services.schedules import schedule_service
     from shared.storage.clients import firestore_client, storage_client
 
     for cached in (

@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from shared.config import Settings
+from shared.experiments.shards import ShardMessage, ShardPublisher, plan_shards
 from shared.models import ExperimentProgress, ExperimentRecord, Variant
-from shared.services.shards import ShardMessage, ShardPublisher, plan_shards
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.shards import FirestoreShardRepository

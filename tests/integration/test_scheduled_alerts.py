@@ -20,7 +20,7 @@ import requests
 
 from infra.local.scheduler import tick as scheduler_tick
 from shared.config import Settings
-from shared.services.shards import ShardMessage, ShardPublisher
+from shared.experiments.shards import ShardMessage, ShardPublisher
 from shared.synthetic.forms import Degradation, generate_form
 from tests.integration.builders import HEADERS, published_dataset
 from tests.integration.processes import start_shard_pipeline

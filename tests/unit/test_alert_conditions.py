@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from shared.evaluation.summary import summarise_variant
-from shared.models import AlertThresholds, Evaluation
-from shared.services.alerts import (
+from shared.experiments.alerts import (
     evaluation_failure_rate,
     feedback_condition,
     regression_condition,
     summary_conditions,
 )
+from shared.experiments.summary import summarise_variant
+from shared.models import AlertThresholds, Evaluation
 
 
 def evaluation(label: str, value: float | None, error: str | None = None) -> Evaluation:

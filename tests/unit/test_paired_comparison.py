@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from shared.evaluation.comparison import (
+from shared.experiments.comparison import (
     compare_metric,
     compare_runs,
     higher_is_better,

@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from shared.services.experiment_analysis import compare_experiment_runs
-from shared.services.experiment_report import render_report
-from shared.services.report_values import format_difference, format_interval, format_p, format_value, unit_of
-from shared.services.report_verdicts import PairComparison, compare_for_report, pair_sentences
+from shared.experiments.analysis import compare_experiment_runs
+from shared.experiments.report import render_report
+from shared.experiments.report_values import format_difference, format_interval, format_p, format_value, unit_of
+from shared.experiments.report_verdicts import PairComparison, compare_for_report, pair_sentences
 from tests.report_runs import NoImages, a_real_difference, run, three_discordant_of_24, two_variant_experiment
 
 

@@ -7,9 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from shared.evaluation.summary import (
+from shared.experiments.summary import (
     MeanCI,
-    estimated_cost_usd,
     field_kind,
     latency_percentiles,
     mean_with_ci,
@@ -18,6 +17,7 @@ from shared.evaluation.summary import (
     summarise_variant,
     token_totals,
 )
+from shared.llm.pricing import estimated_cost_usd
 from shared.models import Evaluation, TokenUsage
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from scipy import stats
 
-from shared.evaluation.summary import LOWER_IS_BETTER, field_kind, mean_with_ci, numeric_value
+from shared.experiments.summary import LOWER_IS_BETTER, field_kind, mean_with_ci, numeric_value
 
 ALPHA = 0.05
 POWER = 0.80

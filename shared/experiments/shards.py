@@ -26,9 +26,9 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import VoteExtractorError
+from shared.experiments.alerts import AlertCondition, AlertService
+from shared.experiments.runner import EntryRange, ExperimentRunner
 from shared.models import ExperimentRecord, ShardRecord
-from shared.services.alerts import AlertCondition, AlertService
-from shared.services.experiment_runner import EntryRange, ExperimentRunner
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.shards import MAX_SHARDS, FirestoreShardRepository
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.evaluation.comparison import compare_runs
-from shared.evaluation.summary import summarise_variant
+from shared.experiments.comparison import compare_runs
+from shared.experiments.summary import summarise_variant
 from shared.models import ExperimentRecord, RunRecord
 
 

@@ -214,7 +214,7 @@ class AlertService:
 
     def _baseline_comparisons(self, experiment: ExperimentRecord, baseline_id: str) -> dict[str, dict[str, Any]]:
         from shared.errors import NotFound
-        from shared.services.experiment_analysis import compare_experiment_runs
+        from shared.experiments.analysis import compare_experiment_runs
 
         try:
             baseline = self._experiments.get(baseline_id)

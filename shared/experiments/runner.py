@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +25,7 @@ from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnava
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.base import Evaluator
 from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
+from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
 from shared.observability.evaluation_delivery import deliver
@@ -244,13 +245,11 @@ class ExperimentRunner:
         experiments: FirestoreExperimentRepository,
         datasets: FirestoreDatasetRepository,
         images: GcsImageStore,
-        cost_of: Callable[[str, TokenUsage], float],
     ) -> None:
         self._settings = settings
         self._experiments = experiments
         self._datasets = datasets
         self._images = images
-        self._cost_of = cost_of
         self._call_rate = CallRate(settings.model_calls_per_second)
 
     async def run(self, experiment_id: str) -> ExperimentRecord:
@@ -307,7 +306,9 @@ class ExperimentRunner:
                 reason = f"stopped: the budget of ${budget_usd:.2f} was spent"
                 return
             run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images)
-            spent["usd"] += self._cost_of(job.variant.model, run.usage)
+            spent["usd"] += (
+                estimated_cost_usd(job.variant.model, run.usage.input_tokens, run.usage.output_tokens) or 0.0
+            )
             finished.append(run)
             writer.put(run)
 
@@ -356,7 +357,7 @@ class ExperimentRunner:
     def _finish(
         self, experiment: ExperimentRecord, reason: str | None, finished: list[RunRecord], *, resumed: bool
     ) -> ExperimentRecord:
-        from shared.services.experiment_analysis import summarise_experiment
+        from shared.experiments.analysis import summarise_experiment
 
         # The writer has persisted every run of this call (close() raised otherwise), so a first
         # run summarises from memory; reading 1,000 runs back from Firestore took about 0.9 s.

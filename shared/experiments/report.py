@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from shared.experiments.report_values import finite, format_interval, format_value, unit_of
+from shared.experiments.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.models import ExperimentRecord, RunRecord
-from shared.services.report_values import finite, format_interval, format_value, unit_of
-from shared.services.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.storage.images import GcsImageStore
 
 _COLOURS = ("#3b6fb6", "#e08a2e", "#4b9a5b", "#b5475b", "#7a5fb0", "#5a8f9c")

@@ -20,14 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound
 from shared.evaluation import create_evaluator
+from shared.experiments.runner import ExperimentRunner
+from shared.experiments.shards import ShardMessage, ShardPublisher, ShardWorker, plan_shards
 from shared.llm import get_model_client
+from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
 from shared.observability import llmobs
 from shared.prompts import get_prompt
 from shared.services.datasets import check_name, check_version
-from shared.services.experiment_runner import ExperimentRunner
 from shared.services.paging import decode_page_token, encode_page_token
-from shared.services.shards import ShardMessage, ShardPublisher, ShardWorker, plan_shards
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiments import FirestoreExperimentRepository
@@ -136,8 +137,6 @@ class ExperimentService:
 
     def plan(self, request: ExperimentRequest, *, experiment_id: str | None = None) -> ExperimentRecord:
         """Check everything a client sent and build the experiment, storing nothing."""
-        from shared.evaluation.summary import estimated_cost_usd
-
         version = self._datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
         if version.status != "published":
             raise Conflict(
@@ -364,7 +363,7 @@ class ExperimentService:
     def compare(
         self, experiment_id: str, *, a: str | None, b: str | None, baseline: str | None, variant: str | None
     ) -> dict[str, Any]:
-        from shared.services.experiment_analysis import baseline_variant, compare_experiment_runs
+        from shared.experiments.analysis import baseline_variant, compare_experiment_runs
 
         experiment = self._experiments.get(experiment_id)
         if baseline:
@@ -392,7 +391,7 @@ class ExperimentService:
         return {"experiment_id": experiment_id, **labels, **compare_experiment_runs(runs_a, runs_b)}
 
     def report(self, experiment_id: str) -> str:
-        from shared.services.experiment_report import render_report
+        from shared.experiments.report import render_report
 
         experiment = self._experiments.get(experiment_id)
         runs = list(self._experiments.runs(experiment_id))
@@ -416,12 +415,6 @@ def _only_variant(experiment: ExperimentRecord) -> str:
     return experiment.variants[0].name
 
 
-def _cost_of(model: str, usage: TokenUsage) -> float:
-    from shared.evaluation.summary import estimated_cost_usd
-
-    return estimated_cost_usd(model, usage.input_tokens, usage.output_tokens) or 0.0
-
-
 @lru_cache(maxsize=1)
 def experiment_service() -> ExperimentService:
     settings = get_settings()
@@ -433,7 +426,6 @@ def experiment_service() -> ExperimentService:
         experiments=experiments,
         datasets=datasets,
         images=GcsImageStore(storage_client(), settings.images_bucket),
-        cost_of=_cost_of,
     )
     return ExperimentService(
         settings=settings,
@@ -447,7 +439,7 @@ def experiment_service() -> ExperimentService:
 
 @lru_cache(maxsize=1)
 def shard_worker() -> ShardWorker:
-    from shared.services.alerts import alert_service
+    from shared.experiments.alerts import alert_service
 
     settings = get_settings()
     service = experiment_service()

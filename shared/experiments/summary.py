@@ -20,17 +20,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from shared.llm.pricing import estimated_cost_usd
+
 # Above this many values the BCa interval's jackknife (quadratic in n) costs more than it adds:
 # the percentile interval is as good there.
 _BCA_MAX_N = 5000
-
-# US$ per 1M tokens: the list prices published at the time of writing. They are configuration,
-# not truth: check the provider's price page before trusting a cost estimate.
-PRICES_PER_MILLION_TOKENS: dict[str, tuple[float, float]] = {
-    "gemini-2.5-flash": (0.30, 2.50),
-    "gemini-2.5-pro": (1.25, 10.00),
-    "tesseract": (0.0, 0.0),
-}
 
 LOWER_IS_BETTER = frozenset({"count_error", "latency_ms", "input_tokens", "output_tokens", "cost_usd"})
 
@@ -169,15 +163,6 @@ def token_totals(usages: Iterable[Any]) -> dict[str, int]:
         for name in totals:
             totals[name] += _usage_value(usage, name)
     return totals
-
-
-def estimated_cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """The list-price cost of the tokens, or None for a model with no price in the table."""
-    prices = PRICES_PER_MILLION_TOKENS.get(model)
-    if prices is None:
-        return None
-    input_price, output_price = prices
-    return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
 
 
 def _field(evaluation: Any, name: str) -> Any:

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.models import ExperimentRecord, RunRecord
-from shared.services.experiment_analysis import baseline_variant, compare_experiment_runs
-from shared.services.report_values import (
+from shared.experiments.analysis import baseline_variant, compare_experiment_runs
+from shared.experiments.report_values import (
     finite,
     format_difference,
     format_interval,
@@ -24,6 +23,7 @@ from shared.services.report_values import (
     format_value,
     unit_of,
 )
+from shared.models import ExperimentRecord, RunRecord
 
 _TESTS = {"mcnemar_exact": "McNemar (exact)", "wilcoxon_signed_rank": "Wilcoxon signed-rank"}
 _VERDICT_WORDS = {"better": "better", "worse": "worse", "no_significant_difference": "no significant difference"}

@@ -17,15 +17,15 @@ from typing import Any
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shared.errors import ExperimentExists, VoteExtractorError
-from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.datasets import check_name, check_version
-from shared.services.experiments import (
+from shared.experiments.service import (
     DEFAULT_EVALUATORS,
     DatasetRef,
     ExperimentRequest,
     ExperimentService,
     RunSettings,
 )
+from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
+from shared.services.datasets import check_name, check_version
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 
@@ -166,7 +166,7 @@ class ScheduleService:
 
 @lru_cache(maxsize=1)
 def schedule_service() -> ScheduleService:
-    from shared.services.experiments import experiment_service
+    from shared.experiments.service import experiment_service
     from shared.storage.clients import firestore_client
 
     return ScheduleService(
