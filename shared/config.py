@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         "experiment-shards", description="Pub/Sub topic that carries experiment shards to `experiments-worker`."
     )
     shard_size: int = Field(
-        500, ge=1, description="Runs per shard: an experiment with more runs fans out through Pub/Sub."
+        200, ge=1, description="Runs per shard, about: every experiment runs as shards on experiments-worker."
     )
     max_concurrent_shards: int = Field(
         4,
@@ -92,7 +92,16 @@ class Settings(BaseSettings):
         5, ge=1, description="Deliveries of one shard before it is marked failed and reported."
     )
     shard_lease_s: float = Field(
-        600.0, gt=0, description="How long a worker holds a shard before a redelivery may take it over."
+        120.0,
+        gt=0,
+        description="A running shard's lease, renewed every third of it: a redelivery takes over the shard of a "
+        "worker that died within this long.",
+    )
+    shard_time_budget_s: float = Field(
+        240.0,
+        gt=0,
+        description="After this long a shard's delivery starts no new run; with the runs in flight (each within "
+        "its run_timeout_s, 240 s at most) it ends inside the worker's 540 s timeout, and the next delivery goes on.",
     )
     review_claim_s: float = Field(
         600.0, gt=0, description="How long a reviewer holds a claimed review-queue item before it is pending again."

@@ -12,7 +12,7 @@ import flask
 import functions_framework
 
 from shared.errors import InvalidField, NotFound
-from shared.experiments.service import ExperimentRequest, experiment_service
+from shared.experiments import ExperimentRequest, experiment_service
 from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
 from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, serve
 
@@ -43,7 +43,7 @@ def start_experiment(request: flask.Request) -> flask.Response:
 def get_options(request: flask.Request) -> flask.Response:
     """What a client may put in an experiment: evaluators (and the default set) and the bounds."""
     from shared.evaluation import evaluator_names
-    from shared.experiments.service import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS
+    from shared.experiments import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS
 
     return json_response(
         {
@@ -112,7 +112,7 @@ def resume(request: flask.Request, experiment_id: str) -> flask.Response:
 
 
 def create_schedule(request: flask.Request) -> flask.Response:
-    from shared.experiments.schedules import ScheduleRequest, schedule_service
+    from shared.experiments import ScheduleRequest, schedule_service
 
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
@@ -120,13 +120,13 @@ def create_schedule(request: flask.Request) -> flask.Response:
 
 
 def list_schedules(request: flask.Request) -> flask.Response:
-    from shared.experiments.schedules import schedule_service
+    from shared.experiments import schedule_service
 
     return json_response({"items": [s.model_dump(mode="json") for s in schedule_service().all()]})
 
 
 def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
-    from shared.experiments.schedules import schedule_service
+    from shared.experiments import schedule_service
 
     return json_response(schedule_service().get(_checked_schedule(schedule_id)).model_dump(mode="json"))
 
@@ -140,14 +140,14 @@ def disable_schedule(request: flask.Request, schedule_id: str) -> flask.Response
 
 
 def _set_enabled(schedule_id: str, enabled: bool) -> flask.Response:
-    from shared.experiments.schedules import schedule_service
+    from shared.experiments import schedule_service
 
     schedule = schedule_service().set_enabled(_checked_schedule(schedule_id), enabled)
     return json_response(schedule.model_dump(mode="json"))
 
 
 def list_alerts(request: flask.Request) -> flask.Response:
-    from shared.experiments.alerts import alert_service
+    from shared.experiments import alert_service
 
     schedule_id = request.args.get("schedule_id")
     experiment_id = request.args.get("experiment_id")

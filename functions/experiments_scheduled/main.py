@@ -28,9 +28,7 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 
 
 def run_due_schedules(request: flask.Request) -> flask.Response:
-    from shared.experiments.alerts import alert_service
-    from shared.experiments.schedules import schedule_service
-    from shared.experiments.service import experiment_service
+    from shared.experiments import alert_service, experiment_service, schedule_service
     from shared.services.evaluation_resend import resend_pending
 
     report: dict = schedule_service().run_due(_schedule_time(request))

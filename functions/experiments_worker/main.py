@@ -24,8 +24,7 @@ logger = logging.getLogger(__name__)
 
 @functions_framework.cloud_event
 def experiments_worker(cloud_event: CloudEvent) -> None:
-    from shared.experiments.service import shard_worker
-    from shared.experiments.shards import ShardBusy, ShardMessage
+    from shared.experiments import ShardBusy, ShardMessage, shard_worker
 
     try:
         message = ShardMessage.decode(base64.b64decode(cloud_event.data["message"]["data"], validate=True))

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from shared.config import Settings, get_settings
+from shared.config import get_settings
+from shared.experiments.ports import AlertEvents
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.experiments import FirestoreExperimentRepository
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 ALERT_LOG_EVENT = "vote_extractor_alert"
 FAITHFULNESS_METRIC = "ragas_faithfulness"
-_EVENT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,13 @@ class AlertService:
     def __init__(
         self,
         *,
-        settings: Settings,
         alerts: FirestoreAlertRepository,
         experiments: FirestoreExperimentRepository,
         schedules: FirestoreScheduleRepository,
         feedback: FirestoreFeedbackRepository,
+        events: AlertEvents,
     ) -> None:
-        self._settings = settings
+        self._events = events
         self._alerts = alerts
         self._experiments = experiments
         self._schedules = schedules
@@ -190,18 +190,18 @@ class AlertService:
         if not self._alerts.create_once(alert):
             return None
         log_alert(alert)
-        if send_datadog_event(self._settings, alert):
+        if self._events.send(alert):
             self._alerts.mark_event_sent(alert.alert_id)
             alert = alert.model_copy(update={"datadog_event_sent": True})
         return alert
 
     def resend_events(self, *, limit: int = 100) -> int:
         """Send the alerts Datadog has not taken yet (an outage when they were raised)."""
-        if not self._settings.datadog_events_endpoint:
+        if not self._events.configured:
             return 0
         sent = 0
         for alert in self._alerts.unsent_events(limit=limit):
-            if not send_datadog_event(self._settings, alert):
+            if not self._events.send(alert):
                 break  # Datadog still refuses: the next scheduled run tries again
             self._alerts.mark_event_sent(alert.alert_id)
             sent += 1
@@ -253,53 +253,15 @@ def log_alert(alert: AlertRecord) -> None:
     sys.stdout.flush()
 
 
-def send_datadog_event(settings: Settings, alert: AlertRecord) -> bool:
-    """POST the alert to Datadog's events API; False (never an exception) when it was not taken."""
-    endpoint = settings.datadog_events_endpoint
-    if not endpoint:
-        return False
-    import requests
-
-    tags = [
-        "service:vote-extractor",
-        f"alert_kind:{alert.kind}",
-        f"experiment:{alert.experiment_id}",
-        f"ml_app:{settings.ml_app}",
-    ]
-    if alert.schedule_id:
-        tags.append(f"schedule:{alert.schedule_id}")
-    event = {
-        "title": f"vote-extractor alert: {alert.kind} ({alert.experiment_name})",
-        "text": alert.message,
-        "alert_type": "error" if alert.severity == "critical" else "warning",
-        "aggregation_key": alert.alert_id,
-        "source_type_name": "vote-extractor",
-        "tags": tags,
-    }
-    try:
-        response = requests.post(
-            endpoint,
-            json=event,
-            headers={"DD-API-KEY": settings.dd_api_key, "Content-Type": "application/json"},
-            timeout=_EVENT_TIMEOUT_S,
-        )
-    except requests.RequestException as error:
-        logger.warning("Datadog did not take alert %s: %s", alert.alert_id, type(error).__name__)
-        return False
-    if response.status_code >= 300:
-        logger.warning("Datadog answered %s to alert %s", response.status_code, alert.alert_id)
-        return False
-    return True
-
-
 @lru_cache(maxsize=1)
 def alert_service() -> AlertService:
+    from shared.observability.datadog_events import DatadogEvents
     from shared.storage.clients import firestore_client
     from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
     client = firestore_client()
     return AlertService(
-        settings=get_settings(),
+        events=DatadogEvents(get_settings()),
         alerts=FirestoreAlertRepository(client),
         experiments=FirestoreExperimentRepository(client),
         schedules=FirestoreScheduleRepository(client),

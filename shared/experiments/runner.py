@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -230,6 +230,10 @@ class ExperimentStopped(Exception):
     """A shard stopped before all its runs were done (its share of the budget was spent)."""
 
 
+class OutOfTime(Exception):
+    """A shard's delivery used its time budget: the runs not started are left for the next one."""
+
+
 @dataclass(frozen=True)
 class _Job:
     entry: DatasetEntry
@@ -252,34 +256,66 @@ class ExperimentRunner:
         self._images = images
         self._call_rate = CallRate(settings.model_calls_per_second)
 
-    async def run(self, experiment_id: str) -> ExperimentRecord:
-        """Do every run not yet succeeded, then summarise. Safe to call again after a crash."""
-        experiment = self._experiments.get(experiment_id)
-        succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
-        resumed = bool(succeeded) or self._experiments.progress(experiment_id)[0] > 0
-        finished, reason = await self._execute(experiment, succeeded, EntryRange(), experiment.budget_usd)
-        return self._finish(experiment, reason, finished, resumed=resumed)
-
-    async def run_range(self, experiment_id: str, entries: EntryRange, *, budget_usd: float | None) -> list[RunRecord]:
+    async def run_range(
+        self,
+        experiment_id: str,
+        entries: EntryRange,
+        *,
+        budget_usd: float | None,
+        stop_starting_at: float | None = None,
+    ) -> list[RunRecord]:
         """Do the runs of one shard (its entries, every variant and repetition) not yet succeeded;
-        the experiment is summarised apart, when its last shard lands (`finish_from_store`)."""
+        the experiment is summarised apart, when its last shard lands (`finish`).
+        No run starts after `stop_starting_at` (time.monotonic()): OutOfTime when some were left."""
         experiment = self._experiments.get(experiment_id)
         succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
-        finished, reason = await self._execute(experiment, succeeded, entries, budget_usd)
+        finished, reason, left = await self._execute(experiment, succeeded, entries, budget_usd, stop_starting_at)
         if reason:
             raise ExperimentStopped(reason)
+        if left:
+            raise OutOfTime(f"{len(finished)} runs done, {left} left for the next delivery")
         return finished
 
     def experiment(self, experiment_id: str) -> ExperimentRecord:
         return self._experiments.get(experiment_id)
 
-    def finish_from_store(self, experiment_id: str, *, reason: str | None = None) -> ExperimentRecord:
-        """Summarise an experiment from every run stored (all its shards have landed)."""
-        return self._finish(self._experiments.get(experiment_id), reason, [], resumed=True)
+    def finish(
+        self, experiment_id: str, *, reason: str | None = None, just_run: Sequence[RunRecord] = ()
+    ) -> ExperimentRecord:
+        """Summarise an experiment once all its shards have landed, from its stored runs; or from
+        `just_run` alone when those are every run (a one-shard experiment in one delivery): they
+        are stored already, and reading 1,000 runs back from Firestore took about 0.9 s."""
+        from shared.experiments.analysis import summarise_experiment
+
+        experiment = self._experiments.get(experiment_id)
+        total = experiment.progress.total
+        runs = list(just_run)
+        if len({run.run_id for run in runs}) != total:
+            runs = list(self._experiments.runs(experiment_id))
+        done, failed = len(runs), sum(run.status == "failed" for run in runs)
+        status = "completed" if done == total and reason is None else "failed"
+        if status == "failed" and reason is None:
+            reason = f"{total - done} of {total} runs are missing"
+        self._experiments.update(
+            experiment_id,
+            {
+                "status": status,
+                "status_reason": reason,
+                "summary": summarise_experiment(experiment, runs),
+                "progress": {"done": done, "total": total, "failed": failed},
+                "finished_at": datetime.now(UTC),
+            },
+        )
+        return self._experiments.get(experiment_id)
 
     async def _execute(
-        self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange, budget_usd: float | None
-    ) -> tuple[list[RunRecord], str | None]:
+        self,
+        experiment: ExperimentRecord,
+        succeeded: set[str],
+        entries: EntryRange,
+        budget_usd: float | None,
+        stop_starting_at: float | None,
+    ) -> tuple[list[RunRecord], str | None, int]:
         experiment_id = experiment.experiment_id
         now = datetime.now(UTC)
         self._experiments.update(
@@ -299,13 +335,24 @@ class ExperimentRunner:
         spent = {"usd": 0.0}
         reason: str | None = None
         finished: list[RunRecord] = []
+        left = 0
 
-        async def one(job: _Job) -> None:
-            nonlocal reason
+        def may_start() -> bool:
+            # Asked once a run holds a slot: every run is queued from the start, so asking before
+            # would let them all through.
+            nonlocal reason, left
             if budget_usd is not None and spent["usd"] >= budget_usd:
                 reason = f"stopped: the budget of ${budget_usd:.2f} was spent"
+                return False
+            if stop_starting_at is not None and time.monotonic() >= stop_starting_at:
+                left += 1
+                return False
+            return True
+
+        async def one(job: _Job) -> None:
+            run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images, may_start)
+            if run is None:
                 return
-            run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images)
             spent["usd"] += (
                 estimated_cost_usd(job.variant.model, run.usage.input_tokens, run.usage.output_tokens) or 0.0
             )
@@ -318,7 +365,7 @@ class ExperimentRunner:
             )
         finally:
             writer.close()
-        return finished, reason
+        return finished, reason, left
 
     async def _jobs(
         self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
@@ -354,34 +401,6 @@ class ExperimentRunner:
             after = page[-1].id
             page_size = _ENTRY_PAGE
 
-    def _finish(
-        self, experiment: ExperimentRecord, reason: str | None, finished: list[RunRecord], *, resumed: bool
-    ) -> ExperimentRecord:
-        from shared.experiments.analysis import summarise_experiment
-
-        # The writer has persisted every run of this call (close() raised otherwise), so a first
-        # run summarises from memory; reading 1,000 runs back from Firestore took about 0.9 s.
-        runs = finished
-        if resumed:
-            redone = {run.run_id for run in finished}
-            runs = finished + [r for r in self._experiments.runs(experiment.experiment_id) if r.run_id not in redone]
-        done, failed = len(runs), sum(run.status == "failed" for run in runs)
-        total = experiment.progress.total
-        status = "completed" if done == total and reason is None else "failed"
-        if status == "failed" and reason is None:
-            reason = f"{total - done} of {total} runs are missing"
-        self._experiments.update(
-            experiment.experiment_id,
-            {
-                "status": status,
-                "status_reason": reason,
-                "summary": summarise_experiment(experiment, runs),
-                "progress": {"done": done, "total": total, "failed": failed},
-                "finished_at": datetime.now(UTC),
-            },
-        )
-        return self._experiments.get(experiment.experiment_id)
-
     async def _run_one(
         self,
         experiment: ExperimentRecord,
@@ -390,7 +409,8 @@ class ExperimentRunner:
         evaluators: list[Evaluator],
         limiter: AdaptiveLimiter,
         images: _ImageCache,
-    ) -> RunRecord:
+        may_start: Callable[[], bool],
+    ) -> RunRecord | None:
         tags = {
             "experiment": experiment.name,
             "experiment_id": experiment.experiment_id,
@@ -409,6 +429,8 @@ class ExperimentRunner:
         # Only the image read and the model call hold a slot: evaluating and recording a run
         # must not keep the model waiting.
         async with limiter:
+            if not may_start():
+                return None
             started = time.perf_counter()  # the run's clock starts when it gets a slot
             deadline = started + experiment.run_timeout_s
             try:

@@ -17,13 +17,8 @@ from typing import Any
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shared.errors import ExperimentExists, VoteExtractorError
-from shared.experiments.service import (
-    DEFAULT_EVALUATORS,
-    DatasetRef,
-    ExperimentRequest,
-    ExperimentService,
-    RunSettings,
-)
+from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
+from shared.experiments.service import ExperimentService
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
 from shared.services.datasets import check_name, check_version
 from shared.storage.datasets import FirestoreDatasetRepository
@@ -117,7 +112,6 @@ class ScheduleService:
                     experiment_id=experiment_id,
                     schedule_id=schedule.schedule_id,
                     slot=slot,
-                    fan_out=True,
                 )
             except ExperimentExists:
                 # Started by an earlier delivery of this trigger; publish what it may not have.

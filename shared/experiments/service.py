@@ -1,33 +1,25 @@
 """The experiments use case: start, watch, resume, compare and report experiments.
 
-An experiment is validated completely before anything is stored (dataset version published,
-models, params, prompts and evaluators known, bounds respected), then runs in the background
-(`ExperimentRunner`); its status is read back from Firestore.
+An experiment is checked completely before anything is stored (`plan`), then stored with its
+shards in one write and published: every experiment, one shard or four hundred, ad hoc or
+scheduled, runs on `experiments-worker` (`worker.py`), inside a delivery Cloud Functions keeps
+alive. Nothing runs in the process that answered the request. Status is read back from Firestore.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
-
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound
-from shared.evaluation import create_evaluator
-from shared.experiments.runner import ExperimentRunner
-from shared.experiments.shards import ShardMessage, ShardPublisher, ShardWorker, plan_shards
-from shared.llm import get_model_client
-from shared.llm.pricing import estimated_cost_usd
-from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.experiments.plan import ExperimentRequest, plan_experiment
+from shared.experiments.ports import MessagePublisher
+from shared.experiments.shards import ShardMessage, plan_shards, publish_shards
+from shared.models import ExperimentProgress, ExperimentRecord
 from shared.observability import llmobs
-from shared.prompts import get_prompt
-from shared.services.datasets import check_name, check_version
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
@@ -37,78 +29,7 @@ from shared.storage.shards import FirestoreShardRepository
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_EVALUATORS = (
-    "vote_count_accuracy",
-    "vote_count_exact",
-    "candidate_f1",
-    "count_error",
-    "completeness",
-    "schema_valid",
-    "consistency",
-    "ragas_name_similarity",
-    "ragas_party_similarity",
-    "ragas_faithfulness",
-    "ragas_answer_relevancy",
-    "ragas_context_precision",
-)
-MAX_CONCURRENCY = 256
-MAX_REPETITIONS = 20
 STALE_AFTER_S = 120.0
-# What one call is assumed to use when estimating cost before any run (a form image + the prompt).
-ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
-
-
-class DatasetRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    version: str
-
-
-class RunSettings(BaseModel):
-    """What an experiment runs and how: shared by POST /experiments and schedules."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    variants: list[Variant] = Field(min_length=1, max_length=10)
-    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
-    repetitions: StrictInt = Field(1, ge=1, le=MAX_REPETITIONS)
-    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
-    run_timeout_s: float = Field(120.0, gt=0, le=900)
-    budget_usd: float | None = Field(None, ge=0)
-
-    @field_validator("variants")
-    @classmethod
-    def _distinct_names(cls, variants: list[Variant]) -> list[Variant]:
-        names = [v.name for v in variants]
-        if len(set(names)) != len(names):
-            raise ValueError("variant names must be distinct")
-        return variants
-
-
-class ExperimentRequest(RunSettings):
-    """POST /experiments (API.md)."""
-
-    name: str = Field(min_length=1, max_length=100)
-    dataset: DatasetRef
-    baseline_experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
-    dry_run: StrictBool = False
-
-
-def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
-    """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists."""
-    specs = []
-    for item in given if given is not None else list(DEFAULT_EVALUATORS):
-        if isinstance(item, str):
-            spec: dict[str, Any] = {"name": item, "params": {}}
-        elif len(item) == 1:
-            [(name, params)] = item.items()
-            spec = {"name": name, "params": params}
-        else:
-            raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
-        create_evaluator(spec["name"], spec["params"])  # unknown name or bad params: 422 now, not mid-run
-        specs.append(spec)
-    return specs
 
 
 class ExperimentService:
@@ -118,68 +39,23 @@ class ExperimentService:
         settings: Settings,
         experiments: FirestoreExperimentRepository,
         datasets: FirestoreDatasetRepository,
-        runner: ExperimentRunner,
         shards: FirestoreShardRepository,
-        publisher: ShardPublisher,
+        publisher: MessagePublisher,
     ) -> None:
         self._settings = settings
         self._experiments = experiments
         self._datasets = datasets
-        self._runner = runner
         self._shards = shards
         self._publisher = publisher
-        self._running: dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def runner(self) -> ExperimentRunner:
-        return self._runner
 
     def plan(self, request: ExperimentRequest, *, experiment_id: str | None = None) -> ExperimentRecord:
         """Check everything a client sent and build the experiment, storing nothing."""
-        version = self._datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
-        if version.status != "published":
-            raise Conflict(
-                f"{request.dataset.name}@{request.dataset.version} is a draft: publish it first, experiments "
-                "pin a frozen version.",
-                details={"dataset": request.dataset.model_dump()},
-            )
-        for variant in request.variants:
-            model = get_model_client(variant.model, self._settings)
-            variant.params = model.validate_params(variant.params)
-            get_prompt(variant.prompt_version)
-        if request.baseline_experiment_id:
-            self._experiments.get(request.baseline_experiment_id)
-        total = version.entry_count * len(request.variants) * request.repetitions
-        estimate = (
-            sum(
-                # A model missing from the price table (a new Gemini id) is counted as free.
-                estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens) or 0.0
-                for v in request.variants
-            )
-            * version.entry_count
-            * request.repetitions
-        )
-        if request.budget_usd is not None and estimate > request.budget_usd:
-            raise InvalidField(
-                f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
-                details={"estimated_cost_usd": round(estimate, 4), "budget_usd": request.budget_usd},
-            )
-        return ExperimentRecord(
-            experiment_id=experiment_id or uuid.uuid4().hex,
-            name=request.name,
-            dataset_name=request.dataset.name,
-            dataset_version=request.dataset.version,
-            variants=request.variants,
-            evaluators=evaluator_specs(request.evaluators),
-            repetitions=request.repetitions,
-            concurrency=request.concurrency,
-            run_timeout_s=request.run_timeout_s,
-            budget_usd=request.budget_usd,
-            estimated_cost_usd=round(estimate, 4),
-            baseline_experiment_id=request.baseline_experiment_id,
-            progress=ExperimentProgress(total=total),
-            created_at=datetime.now(UTC),
+        return plan_experiment(
+            request,
+            settings=self._settings,
+            datasets=self._datasets,
+            experiments=self._experiments,
+            experiment_id=experiment_id,
         )
 
     def start(
@@ -189,22 +65,17 @@ class ExperimentService:
         experiment_id: str | None = None,
         schedule_id: str | None = None,
         slot: str | None = None,
-        fan_out: bool = False,
     ) -> ExperimentRecord:
-        """Store and start an experiment: in this process, or, when it has more runs than a shard
-        (or `fan_out`), as shards through Pub/Sub. Conflict when `experiment_id` exists."""
+        """Store the experiment with its shards and publish them to `experiments-worker`.
+        Conflict when `experiment_id` exists (a schedule's slot already started)."""
         experiment = self.plan(request, experiment_id=experiment_id)
         experiment.schedule_id, experiment.slot = schedule_id, slot
         if request.dry_run:
             return experiment
-        if fan_out or experiment.progress.total > self._settings.shard_size:
-            shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
-            experiment.shard_count = len(shards)
-            self._shards.create_experiment(experiment, shards)
-            self.publish_unpublished(experiment.experiment_id)
-            return experiment
-        self._experiments.create(experiment)
-        self._launch(experiment.experiment_id)
+        shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
+        experiment.shard_count = len(shards)
+        self._shards.create_experiment(experiment, shards)
+        self.publish_unpublished(experiment.experiment_id)
         return experiment
 
     def publish_unpublished(self, experiment_id: str, *, include_unfinished: bool = False) -> list[int]:
@@ -217,7 +88,7 @@ class ExperimentService:
         ]
         if not wanted:
             return []
-        published = self._publisher.publish([ShardMessage(experiment_id, index) for index in wanted])
+        published = publish_shards(self._publisher, [ShardMessage(experiment_id, index) for index in wanted])
         if published:
             self._shards.mark_published(experiment_id, published)
         return published
@@ -232,8 +103,6 @@ class ExperimentService:
         quiet = timedelta(seconds=self._settings.shard_lease_s)
         recovered: dict[str, list[int]] = {}
         for experiment in self._experiments.unfinished():
-            if not experiment.shard_count:
-                continue
             last_moved = experiment.heartbeat_at or experiment.created_at
             shards = self._shards.all(experiment.experiment_id)
             stalled = [
@@ -243,53 +112,23 @@ class ExperimentService:
                 or (s.status == "pending" and now - last_moved > quiet and now - s.updated_at > quiet)
             ]
             if stalled:
-                recovered[experiment.experiment_id] = self._publisher.publish(
-                    [ShardMessage(experiment.experiment_id, index) for index in stalled]
+                recovered[experiment.experiment_id] = publish_shards(
+                    self._publisher, [ShardMessage(experiment.experiment_id, index) for index in stalled]
                 )
         return recovered
 
     def resume(self, experiment_id: str) -> ExperimentRecord:
-        """Run again what is missing or failed (after a crash, a redeploy, or failures)."""
+        """Run again what is missing or failed (failed shards get their attempts back)."""
         experiment = self._experiments.get(experiment_id)
         if experiment.status == "completed" and experiment.progress.failed == 0:
             raise Conflict("The experiment is complete; nothing to resume.")
-        if experiment.shard_count:
-            self._shards.reopen_failed(experiment_id)
-            self._experiments.update(experiment_id, {"status": "running", "status_reason": None})
-            self.publish_unpublished(experiment_id, include_unfinished=True)
-            return self._experiments.get(experiment_id)
-        self._launch(experiment_id)
+        if not experiment.shard_count:  # stored by a release that ran small experiments in-process
+            shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
+            self._shards.add_shards(experiment_id, shards)
+        self._shards.reopen(experiment_id)
+        self._experiments.update(experiment_id, {"status": "running", "status_reason": None})
+        self.publish_unpublished(experiment_id, include_unfinished=True)
         return self._experiments.get(experiment_id)
-
-    def run_now(self, experiment_id: str) -> ExperimentRecord:
-        """Run in the calling thread (the scheduler, the CLI, tests)."""
-        return asyncio.run(self._runner.run(experiment_id))
-
-    def _launch(self, experiment_id: str) -> None:
-        with self._lock:
-            thread = self._running.get(experiment_id)
-            if thread is not None and thread.is_alive():
-                raise Conflict("The experiment is already running in this instance.")
-            thread = threading.Thread(
-                target=self._run_logged, args=(experiment_id,), name=f"experiment-{experiment_id}"
-            )
-            self._running[experiment_id] = thread
-            thread.start()
-
-    def _run_logged(self, experiment_id: str) -> None:
-        try:
-            self.run_now(experiment_id)
-        except Exception as error:
-            logger.exception("experiment %s failed", experiment_id)
-            self._experiments.update(
-                experiment_id, {"status": "failed", "status_reason": f"{type(error).__name__}: {error}"}
-            )
-
-    def wait(self, experiment_id: str, timeout_s: float | None = None) -> None:
-        """Join this instance's run of the experiment (tests and the CLI)."""
-        thread = self._running.get(experiment_id)
-        if thread is not None:
-            thread.join(timeout_s)
 
     def list(
         self,
@@ -301,8 +140,6 @@ class ExperimentService:
         page_token: str | None,
     ) -> dict[str, Any]:
         """A page of experiments, newest first, in brief."""
-        from shared.services.paging import decode_page_token, encode_page_token
-
         after = decode_page_token(page_token) if page_token else None
         found = self._experiments.listing(
             dataset=dataset, status=status, schedule_id=schedule_id, after=after, limit=page_size
@@ -340,7 +177,7 @@ class ExperimentService:
                 f"POST /experiments/{experiment_id}/resume continues it"
             )
         body["dataset"] = {"name": experiment.dataset_name, "version": experiment.dataset_version}
-        if experiment.shard_count:
+        if experiment.shard_count:  # 0 only for experiments stored before every one ran in shards
             shards = self._shards.all(experiment_id)
             body["shards"] = {
                 "total": len(shards),
@@ -417,35 +254,14 @@ def _only_variant(experiment: ExperimentRecord) -> str:
 
 @lru_cache(maxsize=1)
 def experiment_service() -> ExperimentService:
+    from shared.pubsub import PubSubPublisher
+
     settings = get_settings()
     llmobs.enable_llmobs(settings)
-    datasets = FirestoreDatasetRepository(firestore_client())
-    experiments = FirestoreExperimentRepository(firestore_client())
-    runner = ExperimentRunner(
-        settings=settings,
-        experiments=experiments,
-        datasets=datasets,
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-    )
     return ExperimentService(
         settings=settings,
-        experiments=experiments,
-        datasets=datasets,
-        runner=runner,
+        experiments=FirestoreExperimentRepository(firestore_client()),
+        datasets=FirestoreDatasetRepository(firestore_client()),
         shards=FirestoreShardRepository(firestore_client()),
-        publisher=ShardPublisher(settings),
-    )
-
-
-@lru_cache(maxsize=1)
-def shard_worker() -> ShardWorker:
-    from shared.experiments.alerts import alert_service
-
-    settings = get_settings()
-    service = experiment_service()
-    return ShardWorker(
-        settings=settings,
-        shards=FirestoreShardRepository(firestore_client()),
-        runner=service.runner,
-        alerts=alert_service(),
+        publisher=PubSubPublisher(project=settings.gcp_project, topic=settings.shards_topic),
     )

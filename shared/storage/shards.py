@@ -59,6 +59,17 @@ class FirestoreShardRepository:
         except exceptions.AlreadyExists:
             raise ExperimentExists(f"Experiment {experiment.experiment_id!r} exists.") from None
 
+    def add_shards(self, experiment_id: str, shards: list[ShardRecord]) -> None:
+        """Shards for an experiment stored without them (by a release that ran small experiments
+        in-process), with its shard count, atomically."""
+        if len(shards) > MAX_SHARDS:
+            raise ValueError(f"at most {MAX_SHARDS} shards per experiment")
+        batch = self._client.batch()
+        for shard in shards:
+            batch.set(self._shards(experiment_id).document(shard_document_id(shard.index)), shard.model_dump())
+        batch.update(self._experiments.document(experiment_id), {"shard_count": len(shards)})
+        batch.commit()
+
     def all(self, experiment_id: str) -> list[ShardRecord]:
         return [ShardRecord.model_validate(s.to_dict()) for s in self._shards(experiment_id).stream()]
 
@@ -121,13 +132,26 @@ class FirestoreShardRepository:
             {"status": "failed", "lease_until": None, "last_error": error[:2000], "updated_at": datetime.now(UTC)}
         )
 
-    def release(self, experiment_id: str, index: int, *, error: str) -> None:
-        """Give a shard back after a failed attempt, so its redelivery can take it at once."""
+    def extend_lease(self, experiment_id: str, index: int, *, lease_s: float) -> None:
+        """Hold a running shard's lease `lease_s` longer (its worker is alive and working)."""
+        now = datetime.now(UTC)
         self._shards(experiment_id).document(shard_document_id(index)).update(
-            {"status": "pending", "lease_until": None, "last_error": error[:2000], "updated_at": datetime.now(UTC)}
+            {"lease_until": now + timedelta(seconds=lease_s), "updated_at": now}
         )
 
-    def reopen_failed(self, experiment_id: str) -> None:
+    def release(self, experiment_id: str, index: int, *, error: str | None, count_attempt: bool = True) -> None:
+        """Give a shard back so its redelivery can take it at once: after a failed attempt, or
+        (`count_attempt=False`) after a delivery that ran out of time and hands on the rest."""
+        from google.cloud import firestore
+
+        fields: dict[str, Any] = {"status": "pending", "lease_until": None, "updated_at": datetime.now(UTC)}
+        if error is not None:
+            fields["last_error"] = error[:2000]
+        if not count_attempt:
+            fields["attempts"] = firestore.Increment(-1)
+        self._shards(experiment_id).document(shard_document_id(index)).update(fields)
+
+    def reopen(self, experiment_id: str) -> None:
         """Give failed shards their attempts back (a resume after the cause was fixed)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 

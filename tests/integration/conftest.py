@@ -8,6 +8,8 @@ Gemini.
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +26,7 @@ GEMINI_TEST_KEY = "test-gemini-key"
 def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
-    from shared.experiments.alerts import alert_service
-    from shared.experiments.schedules import schedule_service
-    from shared.experiments.service import experiment_service, shard_worker
+    from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
     from shared.services.datasets import dataset_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
@@ -112,13 +112,42 @@ def datasets_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmo
 
 
 @pytest.fixture(scope="session")
-def experiments_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
-    """`experiments` served as Cloud Functions serves it, over the real emulators."""
+def shard_pipeline(local_stack: LocalStack, fake_gemini: FakeGeminiServer) -> Iterator[str]:
+    """`experiments-worker` served from this process on a free port, pushed to by the Pub/Sub
+    emulator from a topic of the session's own: every experiment the in-process functions start
+    runs the deployed way (publish, push, CloudEvent, worker), with this session's settings.
+    Yields the topic."""
+    from werkzeug.serving import make_server
+
+    from infra.local.pubsub import ensure_shard_subscription
+
+    topic = f"shards-session-{uuid.uuid4().hex[:8]}"
+    os.environ["SHARDS_TOPIC"] = topic
+    _clear_instance_caches()
+    app = functions_framework.create_app(
+        target="experiments_worker", source=str(ROOT / "functions" / "experiments_worker" / "main.py")
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, name="shard-pipeline", daemon=True)
+    serving.start()
+    ensure_shard_subscription(
+        project=local_stack.project, topic=topic, push_endpoint=f"http://127.0.0.1:{server.server_port}/"
+    )
+    yield topic
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def experiments_client(
+    local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None, shard_pipeline: str
+):
+    """`experiments` served as Cloud Functions serves it, over the real emulators; its experiments
+    run on the session's `shard_pipeline`."""
     return function_client("experiments")
 
 
 @pytest.fixture(scope="session")
-def scheduled_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None):
+def scheduled_client(local_stack: LocalStack, fake_gemini: FakeGeminiServer, llmobs_session: None, shard_pipeline: str):
     """`experiments_scheduled` (deployed as experiments-scheduled), the Cloud Scheduler target."""
     return function_client("experiments_scheduled")
 

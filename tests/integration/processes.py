@@ -10,12 +10,16 @@ from pathlib import Path
 import requests
 
 from infra.local.emulators import EmulatorProcess, free_ports, spawn, wait_until_ready
+from shared.experiments import ShardMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_gateway(log_dir: Path, *, expect_healthy: bool = True, **env_overrides: str) -> tuple[EmulatorProcess, str]:
-    [port] = free_ports(1)
+def start_gateway(
+    log_dir: Path, *, expect_healthy: bool = True, port: int | None = None, **env_overrides: str
+) -> tuple[EmulatorProcess, str]:
+    """The gateway on `port` (a free one by default: give the old one to restart a killed gateway)."""
+    port = port or free_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **env_overrides}
     started = time.monotonic()
@@ -59,3 +63,12 @@ def start_shard_pipeline(log_dir: Path, project: str, **env_overrides: str) -> t
         process.stop()
         raise
     return process, url, topic
+
+
+def redeliver(topic: str, message: ShardMessage) -> None:
+    """Publish a shard message again, as Pub/Sub's at-least-once delivery may."""
+    from shared.config import get_settings
+    from shared.pubsub import PubSubPublisher
+
+    publisher = PubSubPublisher(project=get_settings().gcp_project, topic=topic)
+    assert publisher.publish([(message.encode(), {"experiment_id": message.experiment_id})]) == [True]

@@ -10,8 +10,7 @@ from __future__ import annotations
 import io
 import socket
 
-from shared.experiments.service import shard_worker
-from shared.experiments.shards import ShardMessage
+from shared.experiments import ShardMessage, shard_worker
 from shared.synthetic.forms import generate_form
 from tests.fakes.gemini_server import extraction_reply
 from tests.integration.builders import HEADERS, published_dataset

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from shared.config import Settings
-from shared.experiments.shards import ShardMessage, ShardPublisher, plan_shards
+from shared.experiments import ShardMessage
+from shared.experiments.shards import plan_shards
 from shared.models import ExperimentProgress, ExperimentRecord, Variant
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
@@ -25,7 +25,7 @@ from shared.storage.shards import FirestoreShardRepository
 from shared.synthetic.forms import generate_form
 from tests.fakes.gemini_server import extraction_reply
 from tests.integration.builders import HEADERS, large_published_dataset, published_dataset, truth_responder
-from tests.integration.processes import start_shard_pipeline
+from tests.integration.processes import redeliver, start_shard_pipeline
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_a_2000_record_experiment_runs_in_shards_each_run_once_despite_a_redeliv
     assert len(shards) == 4 and all(shard.published for shard in shards)
 
     # The same shard delivered a second time, as Pub/Sub may (at-least-once delivery).
-    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment_id, 1)])
+    redeliver(topic, ShardMessage(experiment_id, 1))
     status = wait_finished(url, experiment_id)
 
     assert status["status"] == "completed", status
@@ -103,7 +103,7 @@ def test_a_2000_record_experiment_runs_in_shards_each_run_once_despite_a_redeliv
     assert exact["n"] == 2000 and exact["mean"] == pytest.approx(1 - misread / 2000)
 
     # A late redelivery of a finished shard changes nothing.
-    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment_id, 0)])
+    redeliver(topic, ShardMessage(experiment_id, 0))
     time.sleep(2)
     assert sum(calls.values()) == 2000
     assert wait_finished(url, experiment_id)["progress"]["done"] == 2000
@@ -130,7 +130,7 @@ def test_a_shard_that_keeps_failing_is_reported_not_dropped(datasets_client, gem
     shards = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
     experiment.shard_count = len(shards)
     FirestoreShardRepository(firestore_client()).create_experiment(experiment, shards)
-    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(experiment.experiment_id, 0)])
+    redeliver(topic, ShardMessage(experiment.experiment_id, 0))
 
     status = wait_finished(url, experiment.experiment_id, timeout=120)
 

@@ -19,11 +19,10 @@ import pytest
 import requests
 
 from infra.local.scheduler import tick as scheduler_tick
-from shared.config import Settings
-from shared.experiments.shards import ShardMessage, ShardPublisher
+from shared.experiments import ShardMessage
 from shared.synthetic.forms import Degradation, generate_form
 from tests.integration.builders import HEADERS, published_dataset
-from tests.integration.processes import start_shard_pipeline
+from tests.integration.processes import redeliver, start_shard_pipeline
 
 DD_TEST_KEY = "dd-events-test-key"
 
@@ -131,7 +130,7 @@ def test_a_schedule_made_worse_raises_exactly_one_regression_alert(clean_firesto
     # The same trigger again and a redelivered shard: neither may alert a second time.
     again = requests.post(f"{url}/experiments-scheduled", headers=HEADERS | slot, timeout=60)
     assert again.json()["started"] == [] and len(again.json()["already_started"]) == 1
-    ShardPublisher(Settings(shards_topic=topic)).publish([ShardMessage(started["experiment_id"], 0)])
+    redeliver(topic, ShardMessage(started["experiment_id"], 0))
     time.sleep(3)
 
     alerts = requests.get(

@@ -1,0 +1,155 @@
+"""Planning an experiment: what a client may ask for, checked completely before anything is stored.
+
+The request (dataset version, variants as model x prompt x params, evaluators, repetitions,
+bounds and budget) becomes an `ExperimentRecord` with its run count and estimated cost, or a
+clear 4xx: a published version, known models, params, prompts and evaluators, within bounds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from shared.config import Settings
+from shared.errors import Conflict, InvalidField
+from shared.evaluation import create_evaluator
+from shared.llm import get_model_client
+from shared.llm.pricing import estimated_cost_usd
+from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.prompts import get_prompt
+from shared.services.datasets import check_name, check_version
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiments import FirestoreExperimentRepository
+
+DEFAULT_EVALUATORS = (
+    "vote_count_accuracy",
+    "vote_count_exact",
+    "candidate_f1",
+    "count_error",
+    "completeness",
+    "schema_valid",
+    "consistency",
+    "ragas_name_similarity",
+    "ragas_party_similarity",
+    "ragas_faithfulness",
+    "ragas_answer_relevancy",
+    "ragas_context_precision",
+)
+MAX_CONCURRENCY = 256
+MAX_REPETITIONS = 20
+# A run must fit in one shard delivery: the worker stops starting runs after SHARD_TIME_BUDGET_S and
+# waits for those in flight, so budget + this bound stays inside the worker's timeout (catalog).
+MAX_RUN_TIMEOUT_S = 240.0
+# What one call is assumed to use when estimating cost before any run (a form image + the prompt).
+ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
+
+
+class DatasetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+
+
+class RunSettings(BaseModel):
+    """What an experiment runs and how: shared by POST /experiments and schedules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[Variant] = Field(min_length=1, max_length=10)
+    evaluators: list[str | dict[str, dict[str, Any]]] | None = None
+    repetitions: StrictInt = Field(1, ge=1, le=MAX_REPETITIONS)
+    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
+    run_timeout_s: float = Field(120.0, gt=0, le=MAX_RUN_TIMEOUT_S)
+    budget_usd: float | None = Field(None, ge=0)
+
+    @field_validator("variants")
+    @classmethod
+    def _distinct_names(cls, variants: list[Variant]) -> list[Variant]:
+        names = [v.name for v in variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be distinct")
+        return variants
+
+
+class ExperimentRequest(RunSettings):
+    """POST /experiments (API.md)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    dataset: DatasetRef
+    baseline_experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
+    dry_run: StrictBool = False
+
+
+def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
+    """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists."""
+    specs = []
+    for item in given if given is not None else list(DEFAULT_EVALUATORS):
+        if isinstance(item, str):
+            spec: dict[str, Any] = {"name": item, "params": {}}
+        elif len(item) == 1:
+            [(name, params)] = item.items()
+            spec = {"name": name, "params": params}
+        else:
+            raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
+        create_evaluator(spec["name"], spec["params"])  # unknown name or bad params: 422 now, not mid-run
+        specs.append(spec)
+    return specs
+
+
+def plan_experiment(
+    request: ExperimentRequest,
+    *,
+    settings: Settings,
+    datasets: FirestoreDatasetRepository,
+    experiments: FirestoreExperimentRepository,
+    experiment_id: str | None = None,
+) -> ExperimentRecord:
+    """Check everything a client sent and build the experiment, storing nothing."""
+    version = datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
+    if version.status != "published":
+        raise Conflict(
+            f"{request.dataset.name}@{request.dataset.version} is a draft: publish it first, experiments "
+            "pin a frozen version.",
+            details={"dataset": request.dataset.model_dump()},
+        )
+    for variant in request.variants:
+        model = get_model_client(variant.model, settings)
+        variant.params = model.validate_params(variant.params)
+        get_prompt(variant.prompt_version)
+    if request.baseline_experiment_id:
+        experiments.get(request.baseline_experiment_id)
+    total = version.entry_count * len(request.variants) * request.repetitions
+    estimate = (
+        sum(
+            # A model missing from the price table (a new Gemini id) is counted as free.
+            estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens) or 0.0
+            for v in request.variants
+        )
+        * version.entry_count
+        * request.repetitions
+    )
+    if request.budget_usd is not None and estimate > request.budget_usd:
+        raise InvalidField(
+            f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
+            details={"estimated_cost_usd": round(estimate, 4), "budget_usd": request.budget_usd},
+        )
+    return ExperimentRecord(
+        experiment_id=experiment_id or uuid.uuid4().hex,
+        name=request.name,
+        dataset_name=request.dataset.name,
+        dataset_version=request.dataset.version,
+        variants=request.variants,
+        evaluators=evaluator_specs(request.evaluators),
+        repetitions=request.repetitions,
+        concurrency=request.concurrency,
+        run_timeout_s=request.run_timeout_s,
+        budget_usd=request.budget_usd,
+        estimated_cost_usd=round(estimate, 4),
+        baseline_experiment_id=request.baseline_experiment_id,
+        progress=ExperimentProgress(total=total),
+        created_at=datetime.now(UTC),
+    )
