@@ -3,7 +3,8 @@
 N dataset entries, a simulated Gemini of fixed latency (`tests.fakes.gemini_server` in its own
 process, so it does not share our GIL), and for each concurrency c, in the same process run:
 
-- `ours`: the experiment runner (ExperimentService.plan + create + run_now), one
+- `ours`: the experiment runner (ExperimentService.start, then the shard run inline through
+  experiments-worker's code, `ShardWorker.run_inline`, in one shard of every run), one
   `gemini-2.5-flash` variant, evaluators vote_count_exact and vote_count_accuracy. The wall time
   includes persisting every run to Firestore and delivering every evaluation to Datadog's test
   agent; afterwards every run document is counted, and every run must carry a span id whose llm
@@ -198,13 +199,13 @@ def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
 
 def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str) -> list[Row]:
     from shared.config import get_settings
-    from shared.experiments.service import experiment_service
+    from shared.experiments import shard_worker
     from shared.storage.clients import storage_client
     from shared.storage.images import GcsImageStore
 
     sizes = {_records_for(args, c) for c in concurrencies}
     names, image_uri = _published_datasets(sizes)
-    service = experiment_service()  # enables LLM Observability (ddtrace) once
+    worker = shard_worker()  # enables LLM Observability (ddtrace) once
     settings = get_settings()
     image = GcsImageStore(storage_client(), settings.images_bucket).get(image_uri)
     stand_in = _ExperimentsApiStandIn().start()
@@ -217,7 +218,7 @@ def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], 
             n = _records_for(args, c)
             ideal = n * latency_s / c
             if "ours" in runners:
-                wall, check = _ours(service, names[n], c, agent_url)
+                wall, check = _ours(worker, names[n], c, agent_url)
                 rows.append(Row("ours", c, n, wall, ideal, check))
             if "pydantic_evals" in runners:
                 wall, check = _pydantic_evals(image, n, c)
@@ -275,9 +276,23 @@ def _our_evaluations(output: Any, expected: Any) -> dict[str, Any]:
     return {result.label: result.value for result in results}
 
 
-def _ours(service: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[float, str]:
+class _HeldMessages:
+    """A publisher that keeps the shard messages: the bench runs the shard itself, inline, through
+    the worker's code (what Pub/Sub's delivery would call), so only the runner is timed."""
+
+    def publish(self, messages: Any) -> list[bool]:
+        return [True] * len(messages)
+
+
+def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[float, str]:
     from infra.local.test_agent import TestAgent
-    from shared.experiments.service import ExperimentRequest
+    from shared.config import get_settings
+    from shared.experiments import ExperimentRequest, ExperimentService
+    from shared.storage.clients import firestore_client
+    from shared.storage.datasets import FirestoreDatasetRepository
+    from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+    from shared.storage.experiments import FirestoreExperimentRepository
+    from shared.storage.shards import FirestoreShardRepository
 
     agent = TestAgent(agent_url, timeout=60)
     agent.clear()
@@ -290,22 +305,32 @@ def _ours(service: Any, dataset: str, concurrency: int, agent_url: str) -> tuple
             "concurrency": concurrency,
         }
     )
-    experiment = service.plan(request)
-    service._experiments.create(experiment)
+    client = firestore_client()
+    experiments = FirestoreExperimentRepository(client)
+    service = ExperimentService(
+        settings=get_settings().model_copy(update={"shard_size": 100_000}),  # one shard, as one runner call
+        experiments=experiments,
+        datasets=FirestoreDatasetRepository(client),
+        shards=FirestoreShardRepository(client),
+        publisher=_HeldMessages(),
+    )
+    experiment = service.start(request)
     started = time.perf_counter()
-    finished = service.run_now(experiment.experiment_id)
+    finished = worker.run_inline(experiment.experiment_id)
     wall = time.perf_counter() - started
 
-    runs = list(service._experiments.runs(experiment.experiment_id))
+    runs = list(experiments.runs(experiment.experiment_id))
     total = experiment.progress.total
     succeeded = sum(run.status == "succeeded" for run in runs)
-    delivered = sum(run.llmobs_delivered for run in runs)
+    entries = FirestoreEvaluationOutbox(client).entries_starting(f"runs~{experiment.experiment_id}~")
+    staged = sum(len(entry.submissions) for entry in entries)
+    delivered = sum(len(entry.submissions) - len(entry.undelivered()) for entry in entries)
     span_ids = {run.span_id for run in runs if run.span_id}
     llm_spans = agent.wait_for(lambda: _llm_span_ids(agent, span_ids), timeout=15)
     latencies = sorted(run.latency_ms for run in runs) or [0.0]
     check = (
         f"{finished.status}; runs stored {len(runs)}/{total}, succeeded {succeeded}, with span id {len(span_ids)}, "
-        f"llm spans at agent {len(llm_spans or ())}, evaluations delivered {delivered}; "
+        f"llm spans at agent {len(llm_spans or ())}, evaluations delivered {delivered}/{staged}; "
         f"run latency p50 {latencies[len(latencies) // 2]:.0f} ms"
     )
     return wall, check

@@ -125,11 +125,8 @@ class ExtractionRecord(BaseModel):
 
 
 class EvaluationSubmission(BaseModel):
-    """An evaluation bound for Datadog, written to Firestore first and sent after.
-
-    `status` stays `pending` until Datadog's intake (or the local test agent) has accepted it,
-    so an outage loses nothing: the resend routine delivers what is still pending.
-    """
+    """An evaluation bound for Datadog, joined on its span, with a stable `evaluation_id` (sent as
+    a tag, so what the intake accepted is known per evaluation)."""
 
     evaluation_id: str
     label: str
@@ -143,10 +140,28 @@ class EvaluationSubmission(BaseModel):
     timestamp_ms: int
     source_kind: str
     source_id: str
+    created_at: datetime
+
+
+class OutboxEntry(BaseModel):
+    """Evaluations staged for Datadog in the same atomic write as the records they belong to
+    (`llmobs_outbox/{entry_id}`): `pending` until the intake accepted every one, so an outage
+    loses nothing and the resend routine sends only what is not in `delivered_ids`."""
+
+    entry_id: str
+    source_kind: str
+    submissions: list[EvaluationSubmission]
     status: Literal["pending", "delivered"] = "pending"
+    delivered_ids: list[str] = Field(default_factory=list)
     attempts: int = 0
+    lease_until: datetime | None = None
+    lease_owner: str | None = None
     created_at: datetime
     delivered_at: datetime | None = None
+
+    def undelivered(self) -> list[EvaluationSubmission]:
+        delivered = set(self.delivered_ids)
+        return [s for s in self.submissions if s.evaluation_id not in delivered]
 
 
 class FeedbackRecord(BaseModel):
@@ -290,9 +305,6 @@ class RunRecord(BaseModel):
     trace_id: str | None = None
     span_id: str | None = None
     evaluations: list[Evaluation] = Field(default_factory=list)
-    # True when Datadog took its evaluations as the run was written; otherwise they wait, pending,
-    # in the `llmobs_evaluations` outbox for the resend routine.
-    llmobs_delivered: bool = False
     finished_at: datetime
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import random
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -24,15 +22,13 @@ from shared.config import Settings
 from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.base import Evaluator
+from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
-from shared.observability.evaluation_delivery import deliver
 from shared.prompts import get_prompt
-from shared.services.evaluation_sending import submissions_for
 from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.experiments import FirestoreExperimentRepository, run_id
 from shared.storage.images import GcsImageStore
 
@@ -118,104 +114,6 @@ class _ImageCache:
         while len(self._cache) > self._capacity:
             self._cache.popitem(last=False)
         return data
-
-
-class RunWriter:
-    """Persists runs and delivers their evaluations in batches, on its own thread."""
-
-    def __init__(
-        self,
-        repository: FirestoreExperimentRepository,
-        experiment: ExperimentRecord,
-        settings: Settings,
-        *,
-        batch_size: int = 200,
-        interval_s: float = 0.5,
-    ) -> None:
-        self._repository = repository
-        self._outbox = FirestoreEvaluationOutbox(repository.client)
-        self._experiment = experiment
-        self._settings = settings
-        self._batch_size = batch_size
-        self._interval_s = interval_s
-        self._queue: queue.Queue[RunRecord | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name=f"runs-{experiment.experiment_id}", daemon=True)
-        self.error: BaseException | None = None
-
-    def start(self) -> RunWriter:
-        self._thread.start()
-        return self
-
-    def put(self, run: RunRecord) -> None:
-        self._queue.put(run)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def _loop(self) -> None:
-        pending: list[RunRecord] = []
-        closing = False
-        while not closing:
-            deadline = time.monotonic() + self._interval_s
-            while len(pending) < self._batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    closing = True
-                    break
-                pending.append(item)
-            if pending:
-                try:
-                    self._flush(pending)
-                except BaseException as error:  # surfaced by close(): the experiment is marked failed
-                    logger.exception("could not persist %d runs", len(pending))
-                    self.error = error
-                    return
-                pending = []
-
-    def _flush(self, runs: list[RunRecord]) -> None:
-        # Evaluations first, then each run written once with its delivery outcome: marking runs
-        # delivered in a second write doubled the Firestore writes, and on a small machine the
-        # Firestore emulator's CPU for them slowed the model calls themselves. A crash between the
-        # two steps leaves no run written, so a resume redoes those runs: evaluations may then be
-        # sent twice (on the old and the new span), never lost.
-        experiment_id = self._experiment.experiment_id
-        submissions = []
-        by_run: dict[str, list[str]] = {}
-        for run in runs:
-            variant = next(v for v in self._experiment.variants if v.name == run.variant)
-            mine = submissions_for(
-                run.evaluations,
-                id_prefix=f"{experiment_id}~{run.run_id}",
-                span_id=run.span_id,
-                trace_id=run.trace_id,
-                tags={
-                    "experiment": self._experiment.name,
-                    "experiment_id": experiment_id,
-                    "variant": run.variant,
-                    "prompt_version": variant.prompt_version,
-                    "evaluation_provider": "vote-extractor",
-                },
-                source_kind="experiment",
-                created_at=run.finished_at,
-            )
-            submissions += mine
-            by_run[run.run_id] = [s.evaluation_id for s in mine]
-        accepted = deliver(submissions, timeout_s=self._settings.llmobs_flush_timeout_s) if submissions else set()
-        undelivered = [s for s in submissions if s.evaluation_id not in accepted]
-        if undelivered:  # a Datadog outage: the resend routine delivers them from the outbox later
-            self._outbox.keep_pending(undelivered)
-        delivered = [
-            run.model_copy(update={"llmobs_delivered": True}) if all(i in accepted for i in by_run[run.run_id]) else run
-            for run in runs
-        ]
-        for start in range(0, len(delivered), 499):
-            self._repository.save_runs(experiment_id, delivered[start : start + 499])
 
 
 @dataclass(frozen=True)

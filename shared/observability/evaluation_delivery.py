@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 EVALUATION_ID_TAG = "evaluation_id"
 _EVALUATION_ID = re.compile(r'"evaluation_id:([^"\\]+)"')
 _MAX_REMEMBERED = 20_000
+_PER_FLUSH = 500  # ddtrace's evaluation writer holds 1000 events between flushes; stay well under
 
 
 class _DeliveryTracker:
@@ -86,13 +87,21 @@ def deliver(submissions: Iterable[EvaluationSubmission], *, timeout_s: float) ->
     """Send each submission joined on its span; return the evaluation ids Datadog accepted."""
     if not llmobs.llmobs_enabled():
         return set()
-    from ddtrace.llmobs import LLMObs
-
     try:
         _tracker.install()
     except Exception:
         logger.warning("cannot track evaluation delivery; leaving evaluations pending", exc_info=True)
         return set()
+    accepted: set[str] = set()
+    pending = list(submissions)
+    for start in range(0, len(pending), _PER_FLUSH):
+        accepted |= _deliver_some(pending[start : start + _PER_FLUSH], timeout_s=timeout_s)
+    return accepted
+
+
+def _deliver_some(submissions: list[EvaluationSubmission], *, timeout_s: float) -> set[str]:
+    from ddtrace.llmobs import LLMObs
+
     sent = []
     for submission in submissions:
         try:

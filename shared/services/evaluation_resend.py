@@ -1,8 +1,9 @@
 """The resend routine: deliver every evaluation Datadog has not accepted yet, exactly once.
 
-Evaluations are written to Firestore before they are sent (`llmobs_evaluations`); the ones a
-Datadog outage kept `pending` are leased (so two resends running at once never send the same
-one), sent, and marked delivered. The scheduled function calls `resend_pending`; run it now with
+Evaluations are staged in Firestore with their records before they are sent (`llmobs_outbox`,
+`evaluation_sending`); the entries a Datadog outage kept `pending` are leased (so two resends
+running at once never send the same one), what is left of each is sent, and the outcome marked.
+The scheduled function calls `resend_pending`; run it now with
 
     python -m shared.services.evaluation_resend          (environment of the deployment)
     ./deploy.sh local --resend                           (against the local stack)
@@ -25,7 +26,7 @@ from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500  # ddtrace's writer holds 1000 events per flush; stay well under it
+ENTRIES_PER_ROUND = 50  # `deliver` sends their evaluations 500 a flush
 LEASE_S = 120.0
 
 
@@ -44,14 +45,14 @@ def resend_pending(*, max_rounds: int = 20, timeout_s: float = 10.0) -> ResendRe
     owner = f"{socket.gethostname()}:{os.getpid()}"
     claimed_total = delivered_total = failed_total = rounds = 0
     while rounds < max_rounds:
-        claimed = outbox.claim_pending(limit=BATCH, lease_s=LEASE_S, owner=owner)
-        if not claimed:
+        entries = outbox.claim_pending(limit=ENTRIES_PER_ROUND, lease_s=LEASE_S, owner=owner)
+        if not entries:
             break
         rounds += 1
-        delivered = deliver(claimed, timeout_s=timeout_s)
-        outbox.mark_delivered(delivered)
+        claimed = [submission for entry in entries for submission in entry.undelivered()]
+        delivered = deliver(claimed, timeout_s=timeout_s) if claimed else set()
+        outbox.record_delivery([(entry, {s.evaluation_id for s in entry.submissions} & delivered) for entry in entries])
         failed = [c.evaluation_id for c in claimed if c.evaluation_id not in delivered]
-        outbox.release(failed)
         claimed_total, delivered_total, failed_total = (
             claimed_total + len(claimed),
             delivered_total + len(delivered),
@@ -66,7 +67,7 @@ def resend_pending(*, max_rounds: int = 20, timeout_s: float = 10.0) -> ResendRe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Deliver the evaluations Datadog has not accepted yet.")
-    parser.add_argument("--max-rounds", type=int, default=20, help=f"batches of {BATCH} at most")
+    parser.add_argument("--max-rounds", type=int, default=20, help=f"rounds of {ENTRIES_PER_ROUND} entries at most")
     args = parser.parse_args()
     print(json.dumps(asdict(resend_pending(max_rounds=args.max_rounds))))
 

@@ -22,14 +22,14 @@ from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
-from shared.models import Evaluation, EvaluationSubmission, ExtractionRecord, TokenUsage, VoteExtraction
+from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction
 from shared.observability import llmobs
 from shared.prompts import PROMPTS, get_prompt
-from shared.services.evaluation_sending import send_pending, submissions_for
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository, to_document
+from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
@@ -213,8 +213,14 @@ class ExtractionService:
             source_kind="extraction",
             created_at=record.created_at,
         )
-        self._save(record, submissions)
-        send_pending(self._outbox, submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
+        entries = outbox_entries(
+            submissions,
+            entry_id=f"extraction~{record.extraction_id}",
+            source_kind="extraction",
+            created_at=record.created_at,
+        )
+        self._save(record, entries)
+        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
         return record
 
     def _store_image(self, source: ImageSource) -> tuple[bytes, StoredImage]:
@@ -230,24 +236,22 @@ class ExtractionService:
         content_type = validate_image(image, **limits)
         return image, StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
 
-    def _save(self, record: ExtractionRecord, submissions: list[EvaluationSubmission]) -> None:
+    def _save(self, record: ExtractionRecord, entries: list[OutboxEntry]) -> None:
         from google.api_core import exceptions
 
-        client = firestore_client()
-        batch = client.batch()
-        batch.create(self._extractions.document(record.extraction_id), to_document(record))
-        self._outbox.stage(batch, submissions)
-        self._review.stage(
-            batch,
-            extraction_id=record.extraction_id,
-            reasons=review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
-            created_at=record.created_at,
-            model=record.model,
-            span_id=record.span_id,
-            trace_id=record.trace_id,
-        )
+        def review_item(batch: Any) -> None:
+            self._review.stage(
+                batch,
+                extraction_id=record.extraction_id,
+                reasons=review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+                created_at=record.created_at,
+                model=record.model,
+                span_id=record.span_id,
+                trace_id=record.trace_id,
+            )
+
         try:
-            batch.commit()
+            self._extractions.create(record, entries, also=review_item)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
 

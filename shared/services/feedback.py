@@ -24,7 +24,7 @@ from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, VoteExtraction
 from shared.observability import llmobs
-from shared.services.evaluation_sending import send_pending, submissions_for
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storage.clients import firestore_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
@@ -101,6 +101,12 @@ class FeedbackService:
             source_kind="feedback",
             created_at=feedback.created_at,
         )
+        entries = outbox_entries(
+            submissions,
+            entry_id=f"feedback~{feedback.feedback_id}",
+            source_kind="feedback",
+            created_at=feedback.created_at,
+        )
         reasons: list[ReviewReason] = ["thumbs_down"] if feedback.feedback_type == "thumbs_down" else []
         if feedback.golden_candidate:
             reasons.append("golden_candidate")
@@ -116,14 +122,14 @@ class FeedbackService:
                 trace_id=extraction.trace_id,
             )
 
-        stored, created = self._feedback.record(feedback, submissions, also=enqueue)
+        stored, created = self._feedback.record(feedback, entries, also=enqueue)
         if stored.request_sha256 != feedback.request_sha256:
             raise Conflict(
                 f"feedback_id {stored.feedback_id!r} was already used with a different body.",
                 details={"feedback_id": stored.feedback_id},
             )
         if created:
-            send_pending(self._outbox, submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
+            send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
         return stored, created
 
     def list_for(self, extraction_id: str) -> list[FeedbackRecord]:

@@ -23,7 +23,7 @@ from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import Evaluation, ExtractionRecord
 from shared.observability import llmobs
 from shared.services.datasets import check_name, check_version, entry_from_extraction
-from shared.services.evaluation_sending import send_pending, submissions_for
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
@@ -196,6 +196,7 @@ class ReviewService:
             source_kind="review",
             created_at=now,
         )
+        entries = outbox_entries(submissions, entry_id=f"review~{extraction_id}", source_kind="review", created_at=now)
         fields: dict[str, Any] = {
             "closed": 1,
             "decision": request.decision,
@@ -210,8 +211,7 @@ class ReviewService:
 
         def record(batch: Any, fresh: ReviewItem) -> None:
             _require_claim(fresh, request.reviewer)
-            batch.update(self._review.document(extraction_id), fields, option=self._review.precondition(fresh))
-            self._outbox.stage(batch, submissions)
+            self._review.record_decision(batch, fresh, fields, entries)
 
         if request.decision == "approve":
             assert request.target is not None
@@ -229,7 +229,7 @@ class ReviewService:
             self._datasets.add(name, version, [entry], also=approve)
         else:
             self._review.commit_decision(extraction_id, now, record)
-        send_pending(self._outbox, submissions, timeout_s=self._settings.llmobs_flush_timeout_s)
+        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
         return _decision_body(self._review.get(extraction_id, datetime.now(UTC)))
 
     def agreement(self, *, since: datetime | None) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
-from shared.models import ExperimentRecord, RunRecord
+from shared.models import ExperimentRecord, OutboxEntry, RunRecord
 from shared.storage.cursor import start_after_document
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -31,6 +32,7 @@ def run_id(entry_id: str, variant: str, repetition: int) -> str:
 class FirestoreExperimentRepository:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
+        self._outbox = FirestoreEvaluationOutbox(client)
         self._collection = client.collection(COLLECTION)
 
     @property
@@ -88,11 +90,13 @@ class FirestoreExperimentRepository:
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None:
         self._collection.document(experiment_id).update(fields)
 
-    def save_runs(self, experiment_id: str, runs: list[RunRecord]) -> None:
-        """Runs in one atomic batch (at most 499), with a heartbeat on the experiment."""
+    def save_runs(self, experiment_id: str, runs: list[RunRecord], evaluations: list[OutboxEntry]) -> None:
+        """Runs and their evaluations staged for Datadog in one atomic batch (500 writes at most),
+        with a heartbeat on the experiment."""
         batch = self._client.batch()
         for run in runs:
             batch.set(self._runs(experiment_id).document(run.run_id), _document(run))
+        self._outbox.stage(batch, evaluations)
         batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
         batch.commit()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
-from shared.models import ExtractionRecord
+from shared.models import ExtractionRecord, OutboxEntry
 from shared.storage.cursor import start_after_document
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -18,6 +20,23 @@ class FirestoreExtractionRepository:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
         self._collection = client.collection(COLLECTION)
+        self._outbox = FirestoreEvaluationOutbox(client)
+
+    def create(
+        self,
+        record: ExtractionRecord,
+        evaluations: list[OutboxEntry],
+        *,
+        also: Callable[[firestore.WriteBatch], None] | None = None,
+    ) -> None:
+        """The extraction, its evaluations staged for Datadog and `also`'s writes (its review-queue
+        item), in one atomic write."""
+        batch = self._client.batch()
+        batch.create(self._collection.document(record.extraction_id), to_document(record))
+        self._outbox.stage(batch, evaluations)
+        if also is not None:
+            also(batch)
+        batch.commit()
 
     def document(self, extraction_id: str) -> firestore.DocumentReference:
         return self._collection.document(extraction_id)

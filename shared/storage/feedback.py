@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.models import EvaluationSubmission, FeedbackRecord, VoteExtraction
+from shared.models import FeedbackRecord, OutboxEntry, VoteExtraction
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
@@ -31,7 +31,7 @@ class FirestoreFeedbackRepository:
     def record(
         self,
         feedback: FeedbackRecord,
-        submissions: list[EvaluationSubmission],
+        evaluations: list[OutboxEntry],
         *,
         also: Callable[[firestore.WriteBatch], None] | None = None,
     ) -> tuple[FeedbackRecord, bool]:
@@ -46,7 +46,7 @@ class FirestoreFeedbackRepository:
         batch = self._client.batch()
         batch.create(feedback_ref, feedback.model_dump(mode="python"))
         batch.update(self._client.collection(EXTRACTIONS).document(feedback.extraction_id), _summary_update(feedback))
-        self._outbox.stage(batch, submissions)
+        self._outbox.stage(batch, evaluations)
         if also is not None:  # e.g. the review queue's item, in the same atomic write
             also(batch)
         try:

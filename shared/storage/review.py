@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import Conflict, NotFound
+from shared.models import OutboxEntry
 from shared.storage.cursor import start_after_document
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -60,6 +62,7 @@ def effective_state(document: dict[str, Any], now: datetime) -> ReviewState:
 
 class FirestoreReviewRepository:
     def __init__(self, client: firestore.Client) -> None:
+        self._outbox = FirestoreEvaluationOutbox(client)
         self._client = client
         self._collection = client.collection(COLLECTION)
 
@@ -216,6 +219,14 @@ class FirestoreReviewRepository:
             except (exceptions.FailedPrecondition, exceptions.Aborted):
                 continue
         raise Conflict(f"Review item {extraction_id!r} is changing too fast; try again.")
+
+    def record_decision(
+        self, batch: firestore.WriteBatch, item: ReviewItem, fields: dict[str, Any], evaluations: list[OutboxEntry]
+    ) -> None:
+        """Add the decision to `batch`, conditional on the item being as read, with its evaluations
+        staged for Datadog in the same write."""
+        batch.update(self.document(item.extraction_id), fields, option=self.precondition(item))
+        self._outbox.stage(batch, evaluations)
 
     def precondition(self, item: ReviewItem) -> Any:
         return self._client.write_option(last_update_time=item.update_time)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.config import get_settings
@@ -13,12 +15,21 @@ def extraction_count() -> int:
 
 
 def outbox_documents(source_id: str) -> list[dict]:
-    query = firestore_client().collection("llmobs_evaluations").where(filter=FieldFilter("source_id", "==", source_id))
-    return [snapshot.to_dict() for snapshot in query.stream()]
+    """The evaluations of one record (extraction, feedback, ...) in the outbox, each with its
+    delivery `status` and the `entry_id` of the outbox entry that holds it."""
+    return [evaluation for evaluation in all_outbox_documents() if evaluation["source_id"] == source_id]
 
 
 def all_outbox_documents() -> list[dict]:
-    return [snapshot.to_dict() for snapshot in firestore_client().collection("llmobs_evaluations").stream()]
+    """Every evaluation in the outbox, read straight from its entries' documents."""
+    evaluations = []
+    for snapshot in firestore_client().collection("llmobs_outbox").stream():
+        entry = snapshot.to_dict()
+        delivered = set(entry.get("delivered_ids") or [])
+        for submission in json.loads(entry["submissions_json"]):
+            done = entry["status"] == "delivered" or submission["evaluation_id"] in delivered
+            evaluations.append(submission | {"status": "delivered" if done else "pending", "entry_id": snapshot.id})
+    return evaluations
 
 
 def image_names() -> set[str]:

@@ -88,7 +88,6 @@ def test_an_experiment_run_during_an_outage_has_its_evaluations_resent(
     pending = [d for d in stored.all_outbox_documents() if d["source_id"].startswith(f"{experiment_id}~")]
     assert len(pending) == 6 and {d["status"] for d in pending} == {"pending"}
     runs = experiments_client.get(f"/{experiment_id}/results", headers=HEADERS).json["items"]
-    assert not any(run["llmobs_delivered"] for run in runs)
 
     test_agent_switch.start()
     test_agent.clear()

@@ -1,0 +1,118 @@
+"""Runs stored and their evaluations sent in batches, on a thread of their own, off the event loop."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+
+from shared.config import Settings
+from shared.models import EvaluationSubmission, ExperimentRecord, RunRecord
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.storage.experiments import FirestoreExperimentRepository
+
+logger = logging.getLogger(__name__)
+
+# Runs per Firestore write: with their outbox entries and the heartbeat, inside a batch's 500 writes.
+RUNS_PER_WRITE = 400
+
+
+class RunWriter:
+    """Persists runs and delivers their evaluations in batches, on its own thread."""
+
+    def __init__(
+        self,
+        repository: FirestoreExperimentRepository,
+        experiment: ExperimentRecord,
+        settings: Settings,
+        *,
+        batch_size: int = 200,
+        interval_s: float = 0.5,
+    ) -> None:
+        self._repository = repository
+        self._outbox = FirestoreEvaluationOutbox(repository.client)
+        self._experiment = experiment
+        self._settings = settings
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._queue: queue.Queue[RunRecord | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"runs-{experiment.experiment_id}", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> RunWriter:
+        self._thread.start()
+        return self
+
+    def put(self, run: RunRecord) -> None:
+        self._queue.put(run)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
+        pending: list[RunRecord] = []
+        closing = False
+        while not closing:
+            deadline = time.monotonic() + self._interval_s
+            while len(pending) < self._batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    closing = True
+                    break
+                pending.append(item)
+            if pending:
+                try:
+                    self._flush(pending)
+                except BaseException as error:  # surfaced by close(): the experiment is marked failed
+                    logger.exception("could not persist %d runs", len(pending))
+                    self.error = error
+                    return
+                pending = []
+
+    def _flush(self, runs: list[RunRecord]) -> None:
+        # The one outbox policy: runs and their evaluations staged in one write, sent after, the
+        # outcome marked. A crash after the write leaves the evaluations pending for the resend
+        # routine; a crash before it leaves no run written, and a resume redoes those runs.
+        experiment_id = self._experiment.experiment_id
+        staged = []
+        for start in range(0, len(runs), RUNS_PER_WRITE):
+            chunk = runs[start : start + RUNS_PER_WRITE]
+            submissions = [submission for run in chunk for submission in self._submissions(run)]
+            digest = hashlib.sha256(",".join(sorted(run.run_id for run in chunk)).encode()).hexdigest()[:16]
+            entries = outbox_entries(
+                submissions,
+                entry_id=f"runs~{experiment_id}~{digest}",
+                source_kind="experiment",
+                created_at=datetime.now(UTC),
+            )
+            self._repository.save_runs(experiment_id, chunk, entries)
+            staged += entries
+        send_staged(self._outbox, staged, timeout_s=self._settings.llmobs_flush_timeout_s)
+
+    def _submissions(self, run: RunRecord) -> list[EvaluationSubmission]:
+        variant = next(v for v in self._experiment.variants if v.name == run.variant)
+        return submissions_for(
+            run.evaluations,
+            id_prefix=f"{self._experiment.experiment_id}~{run.run_id}",
+            span_id=run.span_id,
+            trace_id=run.trace_id,
+            tags={
+                "experiment": self._experiment.name,
+                "experiment_id": self._experiment.experiment_id,
+                "variant": run.variant,
+                "prompt_version": variant.prompt_version,
+                "evaluation_provider": "vote-extractor",
+            },
+            source_kind="experiment",
+            created_at=run.finished_at,
+        )
