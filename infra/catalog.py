@@ -44,6 +44,7 @@ class FunctionSpec:
     images_bucket_role: str | None
     publishes_to: tuple[str, ...]
     env: dict[str, str]
+    after_response: str  # what the function does once it has answered: nothing, on Cloud Functions
 
     @property
     def source_dir(self) -> Path:
@@ -145,8 +146,14 @@ def service_account_email(account_id: str, project: str) -> str:
     return f"{account_id}@{project}.iam.gserviceaccount.com"
 
 
+# Cloud Functions (gen2) allocates CPU to an instance only while it serves a request or event:
+# work left running after the answer is throttled to a crawl or lost with the instance.
+NOTHING_AFTER_RESPONSE = "nothing"
+
+
 def _function(entry: dict[str, Any]) -> FunctionSpec:
     return FunctionSpec(
+        after_response=entry.get("after_response", ""),
         name=entry["name"],
         source=entry["source"],
         entry_point=entry["entry_point"],
@@ -230,6 +237,12 @@ def _function_problems(spec: FunctionSpec, catalog: Catalog) -> list[str]:
         problems.append(f"{spec.name}: concurrency above 1 needs at least 1 CPU")
     if spec.trigger == "topic" and spec.timeout_s > 540:
         problems.append(f"{spec.name}: an event-driven function times out at 540 s at most")
+    if spec.after_response != NOTHING_AFTER_RESPONSE:
+        problems.append(
+            f"{spec.name}: after_response must be {NOTHING_AFTER_RESPONSE!r}: an instance gets CPU only while it "
+            "serves a request, so work after the answer stalls or is lost (run it inside a request or a Pub/Sub "
+            "delivery)"
+        )
     if spec.timeout_s > 3600:
         problems.append(f"{spec.name}: an HTTP function times out at 3600 s at most")
     unknown_secrets = set(spec.secrets) - set(catalog.secrets)

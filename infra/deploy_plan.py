@@ -181,7 +181,13 @@ def deploy_function(catalog: Catalog, target: Target, spec: FunctionSpec) -> Com
         if spec.retry:
             argv.append("--retry")
     argv.append("--quiet")
-    return Command(tuple(argv), note=f"function {spec.name} (source {spec.source}, entry point {spec.entry_point})")
+    return Command(
+        tuple(argv),
+        note=(
+            f"function {spec.name} (source {spec.source}, entry point {spec.entry_point}; after its response: "
+            f"{spec.after_response})"
+        ),
+    )
 
 
 def deploy_console(catalog: Catalog, target: Target) -> Command:

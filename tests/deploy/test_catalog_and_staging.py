@@ -75,6 +75,8 @@ def test_the_local_gateway_serves_the_http_functions_under_their_deployed_names(
         (lambda raw: _function(raw, "feedback").update(service_account_id="Feedback_SA"), "not a valid IAM account id"),
         (lambda raw: _function(raw, "feedback").update(cpu="0.5"), "concurrency above 1 needs at least 1 CPU"),
         (lambda raw: _function(raw, "experiments-worker").update(timeout_s=600), "times out at 540 s at most"),
+        (lambda raw: _function(raw, "experiments").update(after_response="run the experiment"), "gets CPU only while"),
+        (lambda raw: _function(raw, "extract").pop("after_response"), "after_response must be 'nothing'"),
         (lambda raw: _function(raw, "extract").update(secrets=["OPENAI_KEY"]), "unknown secrets ['OPENAI_KEY']"),
         (lambda raw: _function(raw, "experiments").update(publishes_to=["nowhere"]), "unknown topics ['nowhere']"),
         (lambda raw: _function(raw, "extract")["env"].update(API_KEYS="k"), "both plain env vars and secrets"),

@@ -343,3 +343,14 @@ def _assert_wired(recorded: list[dict], *, expect_job: str) -> None:
     staged = Path(next(x for x in console[0] if x.startswith("--source=")).split("=", 1)[1])
     assert (staged / "app.py").is_file() and (staged / "shared" / "models.py").is_file()
     assert not [a for a in argvs if a[:3] == ["run", "services", "add-iam-policy-binding"]]
+
+
+def test_dry_run_says_no_function_works_after_its_response(tmp_path):
+    # Cloud Functions gives an instance CPU only while it serves a request or event: each
+    # function's deploy note must say it leaves nothing running after answering.
+    script = dry_run(tmp_path, env=SECRET_VALUES).stdout
+
+    notes = [line for line in script.splitlines() if line.startswith("# function ")]
+
+    assert len(notes) == len(load_catalog().functions)
+    assert all(note.endswith("after its response: nothing)") for note in notes), notes
