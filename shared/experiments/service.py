@@ -173,8 +173,8 @@ class ExperimentService:
         quiet_s = (datetime.now(UTC) - experiment.heartbeat_at).total_seconds() if experiment.heartbeat_at else 0.0
         if experiment.status == "running" and quiet_s > STALE_AFTER_S:
             body["status_reason"] = (
-                f"no run has finished for {quiet_s:.0f} s: the instance running it may have stopped; "
-                f"POST /experiments/{experiment_id}/resume continues it"
+                f"no run has finished for {quiet_s:.0f} s: the worker running it may have stopped; its shard "
+                f"is delivered again once the lease lapses, or POST /experiments/{experiment_id}/resume now"
             )
         body["dataset"] = {"name": experiment.dataset_name, "version": experiment.dataset_version}
         if experiment.shard_count:  # 0 only for experiments stored before every one ran in shards
