@@ -25,7 +25,7 @@ from shared.experiments.service import (
     RunSettings,
 )
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.datasets import check_name, check_version
+from shared.services.dataset_entries import check_name, check_version
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 

@@ -27,7 +27,7 @@ from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
 from shared.observability import llmobs
 from shared.prompts import get_prompt
-from shared.services.datasets import check_name, check_version
+from shared.services.dataset_entries import check_name, check_version
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository

@@ -22,7 +22,7 @@ from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import Evaluation, ExtractionRecord
 from shared.observability import llmobs
-from shared.services.datasets import check_name, check_version, entry_from_extraction
+from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import send_pending, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client
