@@ -42,6 +42,7 @@ from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
+from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
 
 
 class CreateDatasetRequest(BaseModel):
@@ -77,7 +78,7 @@ class CandidatesRequest(BaseModel):
 class _ImageResolver:
     """Stores or finds each image once per request (the same bytes in 10,000 lines: one upload)."""
 
-    def __init__(self, images: GcsImageStore, settings: Settings) -> None:
+    def __init__(self, images: ImageStore, settings: Settings) -> None:
         self._images = images
         self._settings = settings
         self._by_sha: dict[str, StoredImage] = {}
@@ -115,9 +116,9 @@ class DatasetService:
         self,
         *,
         settings: Settings,
-        datasets: FirestoreDatasetRepository,
-        extractions: FirestoreExtractionRepository,
-        images: GcsImageStore,
+        datasets: DatasetStore,
+        extractions: CandidateExtractions,
+        images: ImageStore,
     ) -> None:
         self._settings = settings
         self._datasets = datasets

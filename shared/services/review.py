@@ -29,6 +29,7 @@ from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
+from shared.storage.ports import DatasetDrafts, ExtractionLookup, ReviewQueue
 from shared.storage.review import (
     REASONS,
     FirestoreReviewRepository,
@@ -88,9 +89,9 @@ class ReviewService:
         self,
         *,
         settings: Settings,
-        review: FirestoreReviewRepository,
-        extractions: FirestoreExtractionRepository,
-        datasets: FirestoreDatasetRepository,
+        review: ReviewQueue,
+        extractions: ExtractionLookup,
+        datasets: DatasetDrafts,
         outbox: FirestoreEvaluationOutbox,
     ) -> None:
         self._settings = settings
