@@ -2,7 +2,8 @@
 
 On Cloud Functions only the uploaded folder is on `sys.path`, so `shared/` must travel inside
 each function's source (LOCAL-STACK-NOTES.md, "functions-framework"). Only what the function
-runs is copied: no tests, benchmarks, caches or local-stack tooling. The console (Cloud Run,
+runs is copied: no tests, benchmarks, caches or local-stack tooling, and not `shared/synthetic`
+(the synthetic form generator of the demo and the tests). The console (Cloud Run,
 built from its Dockerfile) gets only the shared files its catalog entry lists: it is a client of
 the API, so no storage, services or model code travels with it.
 """
@@ -16,6 +17,9 @@ from infra.catalog import ROOT, ConsoleSpec, FunctionSpec
 
 SHARED_PACKAGE = ROOT / "shared"
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
+# No function runs these; the console, whose "Generate a sample form" draws a synthetic form,
+# lists `shared/synthetic` in its own shared_paths.
+SHARED_NOT_DEPLOYED = frozenset({"synthetic"})
 CONSOLE_STAGED_NAME = "console"
 _CONSOLE_REQUIRED = ("app.py", "requirements.txt", "Dockerfile")
 # Streamlit's settings travel; its local secrets (API keys for `streamlit run`) never do.
@@ -49,8 +53,16 @@ def stage_function(spec: FunctionSpec, build_root: Path) -> Path:
             shutil.copytree(item, staged / item.name, ignore=_SKIPPED)
         else:
             shutil.copy2(item, staged / item.name)
-    shutil.copytree(SHARED_PACKAGE, staged / "shared", ignore=_SKIPPED)
+    shutil.copytree(SHARED_PACKAGE, staged / "shared", ignore=_deployed_shared)
     return staged
+
+
+def _deployed_shared(directory: str, names: list[str]) -> set[str]:
+    """copytree's ignore for `shared/`: caches and dot files anywhere, SHARED_NOT_DEPLOYED at its top."""
+    skipped = set(_SKIPPED(directory, names))
+    if Path(directory) == SHARED_PACKAGE:
+        skipped |= SHARED_NOT_DEPLOYED & set(names)
+    return skipped
 
 
 def stage_console(console: ConsoleSpec, build_root: Path) -> Path:

@@ -14,11 +14,10 @@ import functions_framework
 from pydantic import BaseModel
 
 from shared.errors import InvalidField, NotFound, UnsupportedMediaType
+from shared.services.dataset_entries import EntryRequest, EntryUpdate
 from shared.services.datasets import (
     CandidatesRequest,
     CreateDatasetRequest,
-    EntryRequest,
-    EntryUpdate,
     FromTraceRequest,
     NewVersionRequest,
     dataset_service,
@@ -45,7 +44,7 @@ def datasets(request: flask.Request) -> flask.Response:
 
 
 def list_datasets(request: flask.Request) -> flask.Response:
-    return json_response({"items": dataset_service().list()})
+    return json_response({"items": dataset_service().listing()})
 
 
 def create_dataset(request: flask.Request) -> flask.Response:

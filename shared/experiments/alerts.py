@@ -25,6 +25,7 @@ from shared.config import get_settings
 from shared.experiments.ports import AlertEvents
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
 from shared.storage.alerts import FirestoreAlertRepository
+from shared.storage.experiment_ports import AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
 from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.schedules import FirestoreScheduleRepository
@@ -145,10 +146,10 @@ class AlertService:
     def __init__(
         self,
         *,
-        alerts: FirestoreAlertRepository,
-        experiments: FirestoreExperimentRepository,
-        schedules: FirestoreScheduleRepository,
-        feedback: FirestoreFeedbackRepository,
+        alerts: AlertStore,
+        experiments: ExperimentHistory,
+        schedules: ScheduleLookup,
+        feedback: FeedbackCounts,
         events: AlertEvents,
     ) -> None:
         self._events = events

@@ -20,9 +20,8 @@ from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
 from shared.prompts import get_prompt
-from shared.services.datasets import check_name, check_version
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.experiments import FirestoreExperimentRepository
+from shared.services.dataset_entries import check_name, check_version
+from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
 
 DEFAULT_EVALUATORS = (
     "vote_count_accuracy",
@@ -104,8 +103,8 @@ def plan_experiment(
     request: ExperimentRequest,
     *,
     settings: Settings,
-    datasets: FirestoreDatasetRepository,
-    experiments: FirestoreExperimentRepository,
+    datasets: DatasetReader,
+    experiments: ExperimentHistory,
     experiment_id: str | None = None,
 ) -> ExperimentRecord:
     """Check everything a client sent and build the experiment, storing nothing."""

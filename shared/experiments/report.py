@@ -17,7 +17,7 @@ from typing import Any
 from shared.experiments.report_values import finite, format_interval, format_value, unit_of
 from shared.experiments.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.models import ExperimentRecord, RunRecord
-from shared.storage.images import GcsImageStore
+from shared.storage.ports import ImageReader
 
 _COLOURS = ("#3b6fb6", "#e08a2e", "#4b9a5b", "#b5475b", "#7a5fb0", "#5a8f9c")
 _MAX_DISAGREEMENTS = 24
@@ -28,7 +28,7 @@ def render_report(
     experiment: ExperimentRecord,
     runs: list[RunRecord],
     *,
-    images: GcsImageStore,
+    images: ImageReader,
     baseline: tuple[ExperimentRecord, list[RunRecord]] | None = None,
 ) -> str:
     """The report's HTML; `baseline` is the baseline experiment and its runs, when there is one."""
@@ -237,7 +237,7 @@ def _pct(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
 
 
-def _disagreements(runs: list[RunRecord], variants: list[str], images: GcsImageStore) -> str:
+def _disagreements(runs: list[RunRecord], variants: list[str], images: ImageReader) -> str:
     by_entry: dict[str, dict[str, RunRecord]] = defaultdict(dict)
     for run in runs:
         if run.repetition == 0:
@@ -298,7 +298,7 @@ def _image_uri(runs: Iterable[RunRecord]) -> str | None:
     return next((run.image_uri for run in runs if run.image_uri), None)
 
 
-def _thumbnail(images: GcsImageStore, uri: str) -> str:
+def _thumbnail(images: ImageReader, uri: str) -> str:
     from PIL import Image
 
     try:

@@ -13,7 +13,7 @@ from shared.config import Settings
 from shared.models import EvaluationSubmission, ExperimentRecord, RunRecord
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.experiments import FirestoreExperimentRepository
+from shared.storage.experiment_ports import RunSink
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class RunWriter:
 
     def __init__(
         self,
-        repository: FirestoreExperimentRepository,
+        repository: RunSink,
         experiment: ExperimentRecord,
         settings: Settings,
         *,

@@ -28,9 +28,9 @@ from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
 from shared.prompts import get_prompt
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.experiments import FirestoreExperimentRepository, run_id
-from shared.storage.images import GcsImageStore
+from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
+from shared.storage.experiments import run_id
+from shared.storage.ports import ImageReader
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class CallRate:
 class _ImageCache:
     """Each image read from Cloud Storage once per experiment (variants and repetitions share it)."""
 
-    def __init__(self, images: GcsImageStore, capacity: int = 512) -> None:
+    def __init__(self, images: ImageReader, capacity: int = 512) -> None:
         self._images = images
         self._capacity = capacity
         self._cache: OrderedDict[str, bytes] = OrderedDict()
@@ -144,9 +144,9 @@ class ExperimentRunner:
         self,
         *,
         settings: Settings,
-        experiments: FirestoreExperimentRepository,
-        datasets: FirestoreDatasetRepository,
-        images: GcsImageStore,
+        experiments: ExperimentTracker,
+        datasets: DatasetReader,
+        images: ImageReader,
     ) -> None:
         self._settings = settings
         self._experiments = experiments

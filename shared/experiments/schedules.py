@@ -20,8 +20,9 @@ from shared.errors import ExperimentExists, VoteExtractorError
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
 from shared.experiments.service import ExperimentService
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.datasets import check_name, check_version
+from shared.services.dataset_entries import check_name, check_version
 from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiment_ports import DatasetReader, ScheduleStore
 from shared.storage.schedules import FirestoreScheduleRepository
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,8 @@ class ScheduleService:
     def __init__(
         self,
         *,
-        schedules: FirestoreScheduleRepository,
-        datasets: FirestoreDatasetRepository,
+        schedules: ScheduleStore,
+        datasets: DatasetReader,
         experiments: ExperimentService,
     ) -> None:
         self._schedules = schedules

@@ -23,6 +23,7 @@ from shared.observability import llmobs
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiment_ports import DatasetReader, ExperimentStore, ShardPlans
 from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.shards import FirestoreShardRepository
@@ -37,9 +38,9 @@ class ExperimentService:
         self,
         *,
         settings: Settings,
-        experiments: FirestoreExperimentRepository,
-        datasets: FirestoreDatasetRepository,
-        shards: FirestoreShardRepository,
+        experiments: ExperimentStore,
+        datasets: DatasetReader,
+        shards: ShardPlans,
         publisher: MessagePublisher,
     ) -> None:
         self._settings = settings

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from shared.errors import VoteExtractorError
 from shared.experiments.ports import MessagePublisher
 from shared.models import ExperimentRecord, ShardRecord
-from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.experiment_ports import DatasetReader
 from shared.storage.shards import MAX_SHARDS
 
 
@@ -53,9 +53,7 @@ def entries_per_shard(experiment: ExperimentRecord, shard_size: int) -> int:
     return max(1, shard_size // (len(experiment.variants) * experiment.repetitions))
 
 
-def plan_shards(
-    datasets: FirestoreDatasetRepository, experiment: ExperimentRecord, shard_size: int
-) -> list[ShardRecord]:
+def plan_shards(datasets: DatasetReader, experiment: ExperimentRecord, shard_size: int) -> list[ShardRecord]:
     """Split the version's entries into shards of about `shard_size` runs, in id order."""
     per_shard = entries_per_shard(experiment, shard_size)
     runs_per_entry = len(experiment.variants) * experiment.repetitions

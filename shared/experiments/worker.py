@@ -32,6 +32,7 @@ from shared.experiments.alerts import AlertCondition, AlertService
 from shared.experiments.runner import EntryRange, ExperimentRunner, OutOfTime
 from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.models import ExperimentRecord, RunRecord, ShardRecord
+from shared.storage.experiment_ports import ShardLeases
 from shared.storage.shards import FirestoreShardRepository
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class ShardWorker:
         self,
         *,
         settings: Settings,
-        shards: FirestoreShardRepository,
+        shards: ShardLeases,
         runner: ExperimentRunner,
         alerts: AlertService,
     ) -> None:

@@ -2,147 +2,47 @@
 
 A version is a draft until published; a published version is frozen and is what experiments
 pin. Entries point at content-addressed images in Cloud Storage, so neither adding the same
-image twice nor making a new version copies any image.
+image twice nor making a new version copies any image. What an entry is lives in
+`dataset_entries`; the JSONL and CSV files an import reads and an export writes, in
+`dataset_files`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import hashlib
-import io
-import json
-import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
-from shared.models import (
-    Dataset,
-    DatasetEntry,
-    DatasetVersion,
-    EntryImage,
-    EntrySource,
-    ExtractionRecord,
-    VoteExtraction,
+from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource
+from shared.services.dataset_entries import (
+    EntryInput,
+    EntryRequest,
+    EntryUpdate,
+    build_entry,
+    check_entry_id,
+    check_name,
+    check_version,
+    content_sha256,
+    entry_from_extraction,
+    known_entry_id,
 )
+from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
-ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
-RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
-CSV_COLUMNS = (
-    "id",
-    "image_uri",
-    "image_sha256",
-    "content_type",
-    "metadata",
-    "expected_output",
-    "reference_docs",
-    "tags",
-    "validated",
-    "source_kind",
-    "created_at",
-)
-CSV_REQUIRED = {"id", "image_uri", "expected_output"}
-_EXPORT_ONLY_FIELDS = ("source", "created_at", "content_sha256")
-_EXPORT_ONLY_INPUT_FIELDS = ("image_sha256", "content_type")
-MAX_REJECTIONS_REPORTED = 1000
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED_NAMES:
-        raise InvalidField(
-            "A dataset name is 1-63 characters: lowercase letters, digits, '_' and '-', starting with a "
-            f"letter or digit, and not one of {sorted(RESERVED_NAMES)}.",
-            details={"field": "name"},
-        )
-    return name
-
-
-def check_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION.match(version) or ".." in version or version in RESERVED_VERSIONS:
-        raise InvalidField(
-            "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
-            "such as v1, v1.0 or 2026-11-27.",
-            details={"field": "version"},
-        )
-    return version
-
-
-def check_entry_id(entry_id: str) -> str:
-    if not isinstance(entry_id, str) or not ENTRY_ID.match(entry_id) or ".." in entry_id:
-        raise InvalidField(
-            "An entry id is 1-128 characters: letters, digits, '.', '_' and '-'.", details={"field": "id"}
-        )
-    return entry_id
-
-
-class EntryInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    image_uri: StrictStr | None = None
-    image_base64: StrictStr | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
-
-
-def no_negative_counts(expected: VoteExtraction | None) -> VoteExtraction | None:
-    """A golden answer counts ballots: a negative count is a typo, never the truth."""
-    if expected is None:
-        return None
-    negative = [row.candidate_name for row in expected.vote_results if (row.vote_count or 0) < 0]
-    negative += [name for name, value in expected.ballot_stats.model_dump().items() if (value or 0) < 0]
-    if negative:
-        raise ValueError(f"counts cannot be negative ({', '.join(negative[:5])})")
-    return expected
-
-
-class EntryRequest(BaseModel):
-    """An entry as a client sends it (API.md's Entry)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: StrictStr | None = None
-    input: EntryInput
-    expected_output: VoteExtraction
-    reference_docs: StrictStr | None = Field(None, max_length=50_000)
-    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=20)
-    validated: StrictBool = False
-
-    @field_validator("id")
-    @classmethod
-    def _safe_id(cls, value: str | None) -> str | None:
-        return None if value is None else check_entry_id(value)
-
-    _counts = field_validator("expected_output")(no_negative_counts)
-
-
-class EntryUpdate(BaseModel):
-    """PUT /datasets/{name}/{version}/entries/{id}: the fields to replace (the image stays)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    expected_output: VoteExtraction | None = None
-    reference_docs: StrictStr | None = Field(None, max_length=50_000)
-    tags: dict[StrictStr, StrictStr] | None = Field(None, max_length=20)
-    validated: StrictBool | None = None
-
-    _counts = field_validator("expected_output")(no_negative_counts)
+from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
 
 
 class CreateDatasetRequest(BaseModel):
@@ -175,22 +75,10 @@ class CandidatesRequest(BaseModel):
     extraction_ids: list[StrictStr] | None = Field(None, max_length=MAX_BATCH_ENTRIES)
 
 
-@dataclass
-class ImportReport:
-    imported: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    rejected_count: int = 0
-
-    def reject(self, line: int, reason: str) -> None:
-        self.rejected_count += 1
-        if len(self.rejected) < MAX_REJECTIONS_REPORTED:
-            self.rejected.append({"line": line, "reason": reason})
-
-
 class _ImageResolver:
     """Stores or finds each image once per request (the same bytes in 10,000 lines: one upload)."""
 
-    def __init__(self, images: GcsImageStore, settings: Settings) -> None:
+    def __init__(self, images: ImageStore, settings: Settings) -> None:
         self._images = images
         self._settings = settings
         self._by_sha: dict[str, StoredImage] = {}
@@ -223,25 +111,14 @@ class _ImageResolver:
         return self._by_sha[digest]
 
 
-def content_sha256(image_sha256: str, expected: VoteExtraction, docs: str | None, tags: dict, validated: bool) -> str:
-    body = {
-        "image": image_sha256,
-        "expected": expected.model_dump(mode="json"),
-        "docs": docs,
-        "tags": tags,
-        "validated": validated,
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
 class DatasetService:
     def __init__(
         self,
         *,
         settings: Settings,
-        datasets: FirestoreDatasetRepository,
-        extractions: FirestoreExtractionRepository,
-        images: GcsImageStore,
+        datasets: DatasetStore,
+        extractions: CandidateExtractions,
+        images: ImageStore,
     ) -> None:
         self._settings = settings
         self._datasets = datasets
@@ -259,7 +136,7 @@ class DatasetService:
         self._datasets.create(dataset, version)
         return version
 
-    def list(self) -> list[dict[str, Any]]:
+    def listing(self) -> list[dict[str, Any]]:
         return [
             {
                 "name": dataset.name,
@@ -346,7 +223,7 @@ class DatasetService:
         resolver = _ImageResolver(self._images, self._settings)
         now = datetime.now(UTC)
         entries = [
-            _entry(entry_id, request, resolver.resolve(request.input), EntrySource(kind="manual"), now)
+            build_entry(entry_id, request, resolver.resolve(request.input), EntrySource(kind="manual"), now)
             for entry_id, request in zip(ids, requests, strict=True)
         ]
         self._datasets.add(name, version, entries)
@@ -398,7 +275,7 @@ class DatasetService:
 
     def entry(self, name: str, version: str, entry_id: str) -> DatasetEntry:
         self._datasets.version(check_name(name), check_version(version))
-        return self._datasets.entry(name, version, _known_entry_id(entry_id))
+        return self._datasets.entry(name, version, known_entry_id(entry_id))
 
     def entry_image(self, name: str, version: str, entry_id: str) -> tuple[bytes, str]:
         """An entry's image bytes and content type (clients that cannot read Cloud Storage)."""
@@ -437,7 +314,7 @@ class DatasetService:
                 }
             )
 
-        return self._datasets.replace(name, version, _known_entry_id(entry_id), replaced)
+        return self._datasets.replace(name, version, known_entry_id(entry_id), replaced)
 
     def delete_entry(self, name: str, version: str, entry_id: str) -> None:
         self._draft(name, version)
@@ -478,10 +355,7 @@ class DatasetService:
     def export(self, name: str, version: str, fmt: str) -> Iterator[str]:
         """The version's entries, streamed a page at a time (memory does not grow with size)."""
         self._datasets.version(check_name(name), check_version(version))
-        if fmt not in ("jsonl", "csv"):
-            raise InvalidField("format must be jsonl or csv.", details={"field": "format"})
-        entries = self._datasets.stream(name, version)
-        return _jsonl_lines(entries) if fmt == "jsonl" else _csv_lines(entries)
+        return export_lines(self._datasets.stream(name, version), fmt=fmt)
 
     def import_entries(
         self, name: str, version: str, lines: Iterable[bytes], *, fmt: str, all_or_nothing: bool
@@ -489,7 +363,7 @@ class DatasetService:
         """Import line by line; each bad line is reported with its reason. `all_or_nothing`
         imports nothing unless every line is good."""
         self._draft(name, version)
-        parsed = _parse_csv(lines) if fmt == "csv" else _parse_jsonl(lines)
+        parsed = parse_entries(lines, fmt=fmt)
         report = ImportReport()
         resolver = _ImageResolver(self._images, self._settings)
         seen: set[str] = set()
@@ -510,7 +384,7 @@ class DatasetService:
                 report.reject(number, error.message)
                 continue
             seen.add(entry_id)
-            chunk.append((number, _entry(entry_id, request, image, EntrySource(kind="import"), now)))
+            chunk.append((number, build_entry(entry_id, request, image, EntrySource(kind="import"), now)))
             if len(chunk) == MAX_BATCH_ENTRIES:
                 held.append(chunk)
                 chunk = []
@@ -544,182 +418,6 @@ class DatasetService:
         if fresh:
             self._datasets.add(name, version, fresh)
             report.imported += len(fresh)
-
-
-def entry_from_extraction(
-    extraction: ExtractionRecord,
-    tags: dict[str, str],
-    now: datetime,
-    *,
-    expected: VoteExtraction | None = None,
-    validated: bool | None = None,
-) -> DatasetEntry:
-    """A dataset entry made from a stored extraction (from-trace, candidates, the review queue).
-
-    The expected output is `expected` when given, else the corrected output when feedback
-    corrected it, else the model's result; validated when a person corrected or approved it.
-    """
-    expected = expected or extraction.corrected_result or extraction.result
-    if expected is None:
-        raise InvalidField(
-            f"Extraction {extraction.extraction_id} failed and was never corrected: it has no output to keep.",
-            details={"extraction_id": extraction.extraction_id},
-        )
-    if validated is None:
-        validated = extraction.corrected_result is not None or extraction.approved_by_person
-    request = EntryRequest(
-        id=extraction.extraction_id,
-        input=EntryInput(image_uri=extraction.image_uri),
-        expected_output=expected,
-        tags={"model": extraction.model, "prompt_version": extraction.prompt_version} | tags,
-        validated=validated,
-    )
-    image = EntryImage(
-        image_uri=extraction.image_uri,
-        image_sha256=extraction.image_sha256,
-        content_type=extraction.image_content_type,
-    )
-    source = EntrySource(
-        kind="trace",
-        extraction_id=extraction.extraction_id,
-        span_id=extraction.span_id,
-        trace_id=extraction.trace_id,
-    )
-    return _entry(extraction.extraction_id, request, image, source, now)
-
-
-def _entry(entry_id: str, request: EntryRequest, image: EntryImage, source: EntrySource, now: datetime) -> DatasetEntry:
-    return DatasetEntry(
-        id=entry_id,
-        input=image,
-        expected_output=request.expected_output,
-        reference_docs=request.reference_docs,
-        tags=request.tags,
-        validated=request.validated,
-        source=source,
-        created_at=now,
-        content_sha256=content_sha256(
-            image.image_sha256, request.expected_output, request.reference_docs, request.tags, request.validated
-        ),
-    )
-
-
-def _known_entry_id(entry_id: str) -> str:
-    """A path's entry id; one that could never have been stored is simply not found."""
-    if not isinstance(entry_id, str) or not ENTRY_ID.fullmatch(entry_id) or ".." in entry_id:
-        raise NotFound("No such entry.", details={"entry_id": entry_id[:200]})
-    return entry_id
-
-
-def _parse_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, EntryRequest | str]]:
-    """(line number, entry or the reason it is refused); blank lines are skipped."""
-    for number, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text:
-            continue
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            yield number, f"not JSON: {error}"
-            continue
-        if not isinstance(document, dict):
-            yield number, "not a JSON object"
-            continue
-        for name in _EXPORT_ONLY_FIELDS:  # an export imports back as it is
-            document.pop(name, None)
-        if isinstance(document.get("input"), dict):
-            for name in _EXPORT_ONLY_INPUT_FIELDS:
-                document["input"].pop(name, None)
-        yield number, _validated(document)
-
-
-def _parse_csv(lines: Iterable[bytes]) -> Iterator[tuple[int, EntryRequest | str]]:
-    reader = csv.DictReader(io.TextIOWrapper(_LineReader(lines), encoding="utf-8", newline=""))
-    columns = set(reader.fieldnames or [])
-    if not CSV_REQUIRED <= columns or not columns <= set(CSV_COLUMNS):
-        raise InvalidField(
-            f"The CSV's columns must include {sorted(CSV_REQUIRED)}; the others allowed are "
-            f"{sorted(set(CSV_COLUMNS) - CSV_REQUIRED)}.",
-            details={"columns": sorted(columns)},
-        )
-    for row in reader:
-        number = reader.line_num
-        try:
-            document = {
-                "id": row["id"] or None,
-                "input": {"image_uri": row["image_uri"], "metadata": json.loads(row.get("metadata") or "{}")},
-                "expected_output": json.loads(row["expected_output"]),
-                "reference_docs": row.get("reference_docs") or None,
-                "tags": json.loads(row.get("tags") or "{}"),
-                "validated": (row.get("validated") or "false").lower() == "true",
-            }
-        except ValueError as error:
-            yield number, f"a JSON cell is not JSON: {error}"
-            continue
-        yield number, _validated(document)
-
-
-def _validated(document: dict[str, Any]) -> EntryRequest | str:
-    try:
-        return EntryRequest.model_validate(document)
-    except ValidationError as error:
-        problem = error.errors(include_url=False, include_input=False)[0]
-        return f"{'.'.join(str(p) for p in problem['loc']) or 'entry'}: {problem['msg']}"
-    except InvalidField as error:
-        return error.message
-
-
-class _LineReader(io.RawIOBase):
-    """Bytes lines as a readable stream (csv wants text; the request gives an iterator of lines)."""
-
-    def __init__(self, lines: Iterable[bytes]) -> None:
-        self._lines = iter(lines)
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._lines)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
-        return size
-
-
-def _jsonl_lines(entries: Iterator[DatasetEntry]) -> Iterator[str]:
-    for entry in entries:
-        yield entry.model_dump_json() + "\n"
-
-
-def _csv_lines(entries: Iterator[DatasetEntry]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for entry in entries:
-        writer.writerow(
-            [
-                entry.id,
-                entry.input.image_uri,
-                entry.input.image_sha256,
-                entry.input.content_type,
-                json.dumps(entry.input.metadata),
-                entry.expected_output.model_dump_json(),
-                entry.reference_docs or "",
-                json.dumps(entry.tags),
-                "true" if entry.validated else "false",
-                entry.source.kind,
-                entry.created_at.isoformat(),
-            ]
-        )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.getvalue():
-        yield buffer.getvalue()
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from shared.models import Evaluation, EvaluationSubmission, OutboxEntry
 from shared.observability import llmobs
 from shared.observability.evaluation_delivery import deliver
 from shared.observability.tags import sanitise_tags
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.storage.ports import EvaluationDeliveries
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def outbox_entries(
     ]
 
 
-def send_staged(outbox: FirestoreEvaluationOutbox, entries: Sequence[OutboxEntry], *, timeout_s: float) -> set[str]:
+def send_staged(outbox: EvaluationDeliveries, entries: Sequence[OutboxEntry], *, timeout_s: float) -> set[str]:
     """Send entries already staged with their records and mark what the intake accepted (an
     entry nothing of which was accepted is left as it is: pending); never raises."""
     submissions = [submission for entry in entries for submission in entry.undelivered()]

@@ -31,6 +31,7 @@ from shared.storage.clients import firestore_client, storage_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
+from shared.storage.ports import EvaluationDeliveries, ExtractionListing, ImageStore, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_TAGS = 20
@@ -89,10 +90,10 @@ class ExtractionService:
         self,
         *,
         settings: Settings,
-        extractions: FirestoreExtractionRepository,
-        images: GcsImageStore,
-        outbox: FirestoreEvaluationOutbox,
-        review: FirestoreReviewRepository,
+        extractions: ExtractionListing,
+        images: ImageStore,
+        outbox: EvaluationDeliveries,
+        review: ReviewQueueProducer,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
@@ -231,8 +232,7 @@ class ExtractionService:
             content_type = validate_image(source.data, **limits)
             return source.data, self._images.put(source.data, content_type)
         assert source.uri is not None
-        self._images.object_name(source.uri)  # refuses foreign buckets and `..` before any read
-        image = self._images.get(source.uri)
+        image = self._images.get(source.uri)  # refuses foreign buckets and `..` before any read
         content_type = validate_image(image, **limits)
         return image, StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
 

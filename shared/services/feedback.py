@@ -29,6 +29,7 @@ from shared.storage.clients import firestore_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
+from shared.storage.ports import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_COMMENT = 2000
@@ -72,10 +73,10 @@ class FeedbackService:
         self,
         *,
         settings: Settings,
-        extractions: FirestoreExtractionRepository,
-        feedback: FirestoreFeedbackRepository,
-        outbox: FirestoreEvaluationOutbox,
-        review: FirestoreReviewRepository,
+        extractions: ExtractionsBySpan,
+        feedback: FeedbackLog,
+        outbox: EvaluationDeliveries,
+        review: ReviewQueueProducer,
     ) -> None:
         self._settings = settings
         self._extractions = extractions

@@ -22,13 +22,14 @@ from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import Evaluation, ExtractionRecord
 from shared.observability import llmobs
-from shared.services.datasets import check_name, check_version, entry_from_extraction
+from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
+from shared.storage.ports import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
 from shared.storage.review import (
     REASONS,
     FirestoreReviewRepository,
@@ -88,10 +89,10 @@ class ReviewService:
         self,
         *,
         settings: Settings,
-        review: FirestoreReviewRepository,
-        extractions: FirestoreExtractionRepository,
-        datasets: FirestoreDatasetRepository,
-        outbox: FirestoreEvaluationOutbox,
+        review: ReviewQueue,
+        extractions: ExtractionLookup,
+        datasets: DatasetDrafts,
+        outbox: EvaluationDeliveries,
     ) -> None:
         self._settings = settings
         self._review = review

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,33 @@ def test_staging_copies_the_function_folder_and_shared_and_nothing_else(tmp_path
     assert (staged / "main.py").read_text() == (ROOT / "functions" / "extract" / "main.py").read_text()
     shipped = {p.relative_to(staged / "shared").as_posix() for p in (staged / "shared").rglob("*.py")}
     expected = {p.relative_to(ROOT / "shared").as_posix() for p in (ROOT / "shared").rglob("*.py")}
-    assert shipped == expected
+    assert shipped == {name for name in expected if not name.startswith("synthetic/")}
     assert not [p for p in staged.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     assert not [p for p in staged.rglob("*") if p.name in ("tests", "bench", "infra", ".venv")]
+
+
+def _imported_modules(source: Path) -> set[str]:
+    """Every module a file imports, at its top or inside a function."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return modules
+
+
+@pytest.mark.parametrize("spec", load_catalog().functions, ids=lambda spec: spec.name)
+def test_no_function_ships_or_imports_the_synthetic_form_generator(tmp_path, spec):
+    staged = stage_function(spec, tmp_path)
+
+    importers = [
+        path.relative_to(staged).as_posix()
+        for path in staged.rglob("*.py")
+        if any(m == "shared.synthetic" or m.startswith("shared.synthetic.") for m in _imported_modules(path))
+    ]
+    assert not (staged / "shared" / "synthetic").exists()
+    assert importers == [], f"{spec.name} would fail on Cloud Functions: these import shared.synthetic"
 
 
 def test_staging_again_replaces_what_was_staged_before(tmp_path):

@@ -108,6 +108,8 @@ def test_staged_function_serves_with_only_its_own_requirements(spec: FunctionSpe
 
     answer = _probe(venv, _SERVE_PROBE, str(staged), spec.entry_point, signature)
 
+    # It served from a folder without the synthetic form generator (demo and test tooling).
+    assert not (staged / "shared" / "synthetic").exists()
     if spec.trigger == "http":
         # Without a key (or, for the scheduler's target, a token) every HTTP function says 401 in our
         # JSON error shape: proof it imported, routed and reached its authentication.

@@ -7,7 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.services.datasets import EntryRequest, EntryUpdate, _parse_jsonl
+from shared.services.dataset_entries import EntryRequest, EntryUpdate
+from shared.services.dataset_files import parse_jsonl
 
 IMAGE = {"image_uri": "gs://bucket/images/x.png"}
 
@@ -29,7 +30,7 @@ def test_an_imported_line_with_a_negative_count_is_rejected_with_its_reason() ->
     bad = {"input": IMAGE, "expected_output": {"vote_results": [{"candidate_name": "B", "vote_count": -2}]}}
     lines = [json.dumps(good).encode(), json.dumps(bad).encode()]
 
-    parsed = list(_parse_jsonl(lines))
+    parsed = list(parse_jsonl(lines))
 
     assert isinstance(parsed[0][1], EntryRequest)
     assert parsed[1][0] == 2 and "counts cannot be negative (B)" in parsed[1][1]

@@ -1,0 +1,183 @@
+"""What a dataset entry is made of: the names it lives under, the entry a client sends, and the
+stored entry built from it (or from an extraction), with the content hash `diff` compares.
+
+Shared by the dataset use case, its file formats (`dataset_files`), the review queue and the
+experiments, none of which needs the dataset service itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+from shared.errors import InvalidField, NotFound
+from shared.models import DatasetEntry, EntryImage, EntrySource, ExtractionRecord, VoteExtraction
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
+RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED_NAMES:
+        raise InvalidField(
+            "A dataset name is 1-63 characters: lowercase letters, digits, '_' and '-', starting with a "
+            f"letter or digit, and not one of {sorted(RESERVED_NAMES)}.",
+            details={"field": "name"},
+        )
+    return name
+
+
+def check_version(version: str) -> str:
+    if not isinstance(version, str) or not VERSION.match(version) or ".." in version or version in RESERVED_VERSIONS:
+        raise InvalidField(
+            "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
+            "such as v1, v1.0 or 2026-11-27.",
+            details={"field": "version"},
+        )
+    return version
+
+
+def check_entry_id(entry_id: str) -> str:
+    if not isinstance(entry_id, str) or not ENTRY_ID.match(entry_id) or ".." in entry_id:
+        raise InvalidField(
+            "An entry id is 1-128 characters: letters, digits, '.', '_' and '-'.", details={"field": "id"}
+        )
+    return entry_id
+
+
+def known_entry_id(entry_id: str) -> str:
+    """A path's entry id; one that could never have been stored is simply not found."""
+    if not isinstance(entry_id, str) or not ENTRY_ID.fullmatch(entry_id) or ".." in entry_id:
+        raise NotFound("No such entry.", details={"entry_id": entry_id[:200]})
+    return entry_id
+
+
+class EntryInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_uri: StrictStr | None = None
+    image_base64: StrictStr | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+def no_negative_counts(expected: VoteExtraction | None) -> VoteExtraction | None:
+    """A golden answer counts ballots: a negative count is a typo, never the truth."""
+    if expected is None:
+        return None
+    negative = [row.candidate_name for row in expected.vote_results if (row.vote_count or 0) < 0]
+    negative += [name for name, value in expected.ballot_stats.model_dump().items() if (value or 0) < 0]
+    if negative:
+        raise ValueError(f"counts cannot be negative ({', '.join(negative[:5])})")
+    return expected
+
+
+class EntryRequest(BaseModel):
+    """An entry as a client sends it (API.md's Entry)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr | None = None
+    input: EntryInput
+    expected_output: VoteExtraction
+    reference_docs: StrictStr | None = Field(None, max_length=50_000)
+    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=20)
+    validated: StrictBool = False
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_entry_id(value)
+
+    _counts = field_validator("expected_output")(no_negative_counts)
+
+
+class EntryUpdate(BaseModel):
+    """PUT /datasets/{name}/{version}/entries/{id}: the fields to replace (the image stays)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_output: VoteExtraction | None = None
+    reference_docs: StrictStr | None = Field(None, max_length=50_000)
+    tags: dict[StrictStr, StrictStr] | None = Field(None, max_length=20)
+    validated: StrictBool | None = None
+
+    _counts = field_validator("expected_output")(no_negative_counts)
+
+
+def content_sha256(image_sha256: str, expected: VoteExtraction, docs: str | None, tags: dict, validated: bool) -> str:
+    body = {
+        "image": image_sha256,
+        "expected": expected.model_dump(mode="json"),
+        "docs": docs,
+        "tags": tags,
+        "validated": validated,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def build_entry(
+    entry_id: str, request: EntryRequest, image: EntryImage, source: EntrySource, now: datetime
+) -> DatasetEntry:
+    return DatasetEntry(
+        id=entry_id,
+        input=image,
+        expected_output=request.expected_output,
+        reference_docs=request.reference_docs,
+        tags=request.tags,
+        validated=request.validated,
+        source=source,
+        created_at=now,
+        content_sha256=content_sha256(
+            image.image_sha256, request.expected_output, request.reference_docs, request.tags, request.validated
+        ),
+    )
+
+
+def entry_from_extraction(
+    extraction: ExtractionRecord,
+    tags: dict[str, str],
+    now: datetime,
+    *,
+    expected: VoteExtraction | None = None,
+    validated: bool | None = None,
+) -> DatasetEntry:
+    """A dataset entry made from a stored extraction (from-trace, candidates, the review queue).
+
+    The expected output is `expected` when given, else the corrected output when feedback
+    corrected it, else the model's result; validated when a person corrected or approved it.
+    """
+    expected = expected or extraction.corrected_result or extraction.result
+    if expected is None:
+        raise InvalidField(
+            f"Extraction {extraction.extraction_id} failed and was never corrected: it has no output to keep.",
+            details={"extraction_id": extraction.extraction_id},
+        )
+    if validated is None:
+        validated = extraction.corrected_result is not None or extraction.approved_by_person
+    request = EntryRequest(
+        id=extraction.extraction_id,
+        input=EntryInput(image_uri=extraction.image_uri),
+        expected_output=expected,
+        tags={"model": extraction.model, "prompt_version": extraction.prompt_version} | tags,
+        validated=validated,
+    )
+    image = EntryImage(
+        image_uri=extraction.image_uri,
+        image_sha256=extraction.image_sha256,
+        content_type=extraction.image_content_type,
+    )
+    source = EntrySource(
+        kind="trace",
+        extraction_id=extraction.extraction_id,
+        span_id=extraction.span_id,
+        trace_id=extraction.trace_id,
+    )
+    return build_entry(extraction.extraction_id, request, image, source, now)

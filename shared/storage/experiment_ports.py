@@ -1,0 +1,180 @@
+"""What `shared/experiments` needs from storage: one small Protocol per need, as in `ports.py`.
+
+Each Protocol holds only the calls one part of the experiments package makes (the docstring
+names it); where parts need more of one repository, the larger Protocol extends the smaller. The
+adapters are the Firestore repositories beside this module (experiments, shards, schedules,
+alerts, datasets, feedback); tests/unit/test_storage_ports.py checks their methods against these.
+Images are read through `ports.ImageReader`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.models import (
+    AlertRecord,
+    DatasetEntry,
+    DatasetVersion,
+    ExperimentRecord,
+    OutboxEntry,
+    RunRecord,
+    ScheduleRecord,
+    ShardRecord,
+)
+from shared.storage.shards import ShardClaim
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+
+# Experiments and their runs (adapter: FirestoreExperimentRepository)
+
+
+class ExperimentHistory(Protocol):
+    """An experiment and its runs, read back (AlertService, for a baseline comparison)."""
+
+    def get(self, experiment_id: str) -> ExperimentRecord: ...
+
+    def runs(self, experiment_id: str) -> Iterator[RunRecord]: ...
+
+
+class RunSink(Protocol):
+    """Where finished runs are written in batches (the runner's RunWriter).
+
+    `client` is there only because the writer builds its evaluation outbox from it.
+    """
+
+    @property
+    def client(self) -> firestore.Client: ...
+
+    def save_runs(self, experiment_id: str, runs: list[RunRecord], evaluations: list[OutboxEntry]) -> None: ...
+
+
+class ExperimentTracker(ExperimentHistory, RunSink, Protocol):
+    """An experiment run: what is done, its runs written and its progress updated (ExperimentRunner,
+    which hands itself to its RunWriter as the RunSink)."""
+
+    def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
+
+    def progress(self, experiment_id: str) -> tuple[int, int]: ...
+
+    def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]: ...
+
+
+class ExperimentStore(ExperimentHistory, Protocol):
+    """Experiments created, listed, paged through, updated and their progress read (ExperimentService)."""
+
+    def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
+
+    def progress(self, experiment_id: str) -> tuple[int, int]: ...
+
+    def unfinished(self) -> list[ExperimentRecord]: ...
+
+    def listing(
+        self,
+        *,
+        dataset: str | None = None,
+        status: str | None = None,
+        schedule_id: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> list[ExperimentRecord]: ...
+
+    def page(self, experiment_id: str, *, page_size: int, after: str | None) -> list[RunRecord]: ...
+
+
+# Shards (adapter: FirestoreShardRepository)
+
+
+class ShardPlans(Protocol):
+    """An experiment created with its shards, published and reopened (ExperimentService)."""
+
+    def create_experiment(self, experiment: ExperimentRecord, shards: list[ShardRecord]) -> None: ...
+
+    def all(self, experiment_id: str) -> list[ShardRecord]: ...
+
+    def mark_published(self, experiment_id: str, indexes: list[int]) -> None: ...
+
+    def add_shards(self, experiment_id: str, shards: list[ShardRecord]) -> None: ...
+
+    def reopen(self, experiment_id: str) -> None: ...
+
+
+class ShardLeases(Protocol):
+    """A delivered shard claimed under a lease renewed while it runs, then completed, released or
+    failed (ShardWorker)."""
+
+    def claim(self, experiment_id: str, index: int, *, lease_s: float, max_attempts: int) -> ShardClaim: ...
+
+    def complete(self, experiment_id: str, index: int, *, done: int, failed: int) -> None: ...
+
+    def extend_lease(self, experiment_id: str, index: int, *, lease_s: float) -> None: ...
+
+    def release(self, experiment_id: str, index: int, *, error: str | None, count_attempt: bool = True) -> None: ...
+
+    def fail(self, experiment_id: str, index: int, *, error: str) -> None: ...
+
+    def all(self, experiment_id: str) -> list[ShardRecord]: ...
+
+
+# Schedules (adapter: FirestoreScheduleRepository)
+
+
+class ScheduleLookup(Protocol):
+    """One schedule (AlertService, for its thresholds)."""
+
+    def get(self, schedule_id: str) -> ScheduleRecord: ...
+
+
+class ScheduleStore(ScheduleLookup, Protocol):
+    """Schedules created, listed and updated (ScheduleService)."""
+
+    def create(self, schedule: ScheduleRecord) -> None: ...
+
+    def all(self) -> list[ScheduleRecord]: ...
+
+    def enabled(self) -> list[ScheduleRecord]: ...
+
+    def update(self, schedule_id: str, fields: dict[str, Any]) -> ScheduleRecord: ...
+
+
+# Alerts (adapter: FirestoreAlertRepository)
+
+
+class AlertStore(Protocol):
+    """Alerts stored once, listed, and their Datadog events marked sent (AlertService)."""
+
+    def create_once(self, alert: AlertRecord) -> bool: ...
+
+    def mark_event_sent(self, alert_id: str) -> None: ...
+
+    def unsent_events(self, *, limit: int = 100) -> list[AlertRecord]: ...
+
+    def for_experiment(self, experiment_id: str) -> list[AlertRecord]: ...
+
+    def recent(self, *, schedule_id: str | None = None, limit: int = 100) -> list[AlertRecord]: ...
+
+
+# Datasets and feedback as the experiments read them (adapters: FirestoreDatasetRepository,
+# FirestoreFeedbackRepository)
+
+
+class DatasetReader(Protocol):
+    """A dataset version and its entries, read (ExperimentService, ExperimentRunner, plan_shards,
+    ScheduleService for a schedule's "latest")."""
+
+    def version(self, name: str, version: str) -> DatasetVersion: ...
+
+    def latest_published(self, name: str) -> DatasetVersion: ...
+
+    def page(self, name: str, version: str, *, page_size: int, after: str | None) -> list[DatasetEntry]: ...
+
+    def stream(self, name: str, version: str) -> Iterator[DatasetEntry]: ...
+
+
+class FeedbackCounts(Protocol):
+    """Feedback counted since a time (AlertService, for the negative feedback rate)."""
+
+    def counts_since(self, since: datetime) -> tuple[int, int]: ...
