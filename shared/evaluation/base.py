@@ -10,13 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from shared.models import Assessment, MetricType, VoteExtraction
-
-
-@dataclass(frozen=True)
-class SpanRef:
-    span_id: str
-    trace_id: str
+from shared.models import Assessment, MetricType, SpanRef, VoteExtraction
 
 
 @dataclass(frozen=True)
