@@ -364,7 +364,10 @@ class _GeminiRagasMetric:
         contexts = reference_docs(ctx)
         if not contexts:
             return skipped(NO_DOCS_REASON)
-        client = _genai_client(settings)
+        from shared.llm.gemini import genai_client  # google-genai is heavy: not on the import path
+
+        # The same client (endpoint, retries, timeout, Vertex or key mode) the extract path builds.
+        client = genai_client(settings)
         value, reason = run_coroutine(lambda: self._score(client, ctx, contexts))
         return EvaluatorResult(
             round(value, 6),
@@ -395,13 +398,6 @@ class _GeminiRagasMetric:
             provider="google",
             system_prompt=_JUDGE_SYSTEM_PROMPT,
         )
-
-
-def _genai_client(settings: Settings) -> Any:
-    # The same client (endpoint, retries, timeout, Vertex or key mode) the extract path builds.
-    from shared.llm.gemini import _build_client, _ClientOptions
-
-    return _build_client(_ClientOptions.from_settings(settings))
 
 
 @register
