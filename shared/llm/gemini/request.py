@@ -1,7 +1,7 @@
 """What we send Gemini: the image before the instruction, and structured output as VoteExtraction.
 
 Built as google-genai types for `generate_content`; the REST path (`shared.llm.gemini.rest`)
-derives its JSON body from the same config, so both paths send the same request.
+takes its response schema from the same config, so both paths ask for the same answer.
 """
 
 from __future__ import annotations
