@@ -341,11 +341,11 @@ def _bare(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
     nothing else (no parsing into models, no tracing, no evaluation, no storage)."""
     import aiohttp
 
-    from shared.llm.gemini import _lean_body, _lean_endpoint
+    from shared.llm.gemini.rest import rest_body, rest_endpoint
 
     model = _model()
-    endpoint = _lean_endpoint(model._options, MODEL)
-    body = _lean_body(_request(image), {})
+    endpoint = rest_endpoint(model.client_options, MODEL)
+    body = rest_body(_request(image), {})
 
     async def main() -> int:
         gate = asyncio.Semaphore(concurrency)

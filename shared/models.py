@@ -1,7 +1,9 @@
-"""Pydantic models: the extraction result (VoteExtraction) and the records we store."""
+"""Pydantic models: the extraction result (VoteExtraction) and the records we store; and SpanRef,
+where an LLM span is."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -50,6 +52,14 @@ class TokenUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SpanRef:
+    """Where an LLM Observability span is: what evaluations are joined on."""
+
+    span_id: str
+    trace_id: str
 
 
 class Evaluation(BaseModel):

@@ -1,22 +1,16 @@
-"""The evaluator contract: an immutable context in, a result out.
+"""The evaluator contract: an immutable context in, a result out, and the base every evaluator extends.
 
-Used online by `extract`, by `feedback`, and offline by experiments. Evaluators are pure and may
-be called concurrently: they must not mutate their own state.
+Used online by `extract`, by `feedback`, and offline by experiments. Evaluators are pure, frozen
+dataclasses and may be called concurrently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
-from shared.models import Assessment, MetricType, VoteExtraction
-
-
-@dataclass(frozen=True)
-class SpanRef:
-    span_id: str
-    trace_id: str
+from shared.models import Assessment, MetricType, SpanRef, VoteExtraction
 
 
 @dataclass(frozen=True)
@@ -45,14 +39,34 @@ class EvaluatorResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Evaluator(Protocol):
-    """Named and versioned. `evaluate` returns None when it does not apply (e.g. no expected)."""
+@dataclass(frozen=True)
+class Evaluator:
+    """One named, versioned metric: a small frozen dataclass whose fields are its parameters.
+
+    A subclass sets `name`, `version` and `metric_type` (plain class attributes, not fields),
+    declares its parameters as fields (`bounded` for a number with a range), and implements
+    `evaluate`, which returns None when the metric does not apply (e.g. no expected output).
+    `runs_in_thread` marks evaluators that call the network or burn CPU (the Ragas ones): the
+    experiment runner calls them off the event loop.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str]
     metric_type: ClassVar[MetricType]
+    runs_in_thread: ClassVar[bool] = False
 
-    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None: ...
+    def __post_init__(self) -> None:
+        for param in fields(self):
+            if "bounds" in param.metadata:
+                within(param.name, getattr(self, param.name), *param.metadata["bounds"])
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        raise NotImplementedError
+
+
+def bounded(default: float, low: float, high: float) -> Any:
+    """A numeric evaluator parameter checked against [low, high] when the evaluator is built."""
+    return field(default=default, metadata={"bounds": (low, high)})
 
 
 def within(name: str, value: float, low: float, high: float) -> float:

@@ -15,13 +15,13 @@ times.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
 from shared.evaluation.matching import BALLOT_FIELDS, FieldComparison, compare_extractions, match_candidates
 from shared.evaluation.online import OutputClassification
 from shared.evaluation.registry import register
-from shared.models import MetricType, VoteExtraction
+from shared.models import VoteExtraction
 
 OFFLINE_EVALUATORS = ("vote_count_exact", "vote_count_accuracy", "candidate_f1", "count_error", "completeness")
 _LISTED_PATHS = 10
@@ -43,12 +43,13 @@ def _listed(paths: list[str]) -> str:
 
 
 @register
-class VoteCountExact:
+@dataclass(frozen=True)
+class VoteCountExact(Evaluator):
     """Passes only when every vote count `expected` states was read exactly."""
 
-    name: ClassVar[str] = "vote_count_exact"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "boolean"
+    name = "vote_count_exact"
+    version = "1.0"
+    metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -65,15 +66,15 @@ class VoteCountExact:
 
 
 @register
-class VoteCountAccuracy:
+@dataclass(frozen=True)
+class VoteCountAccuracy(Evaluator):
     """The share of expected vote counts read exactly; passes at `pass_threshold` (default 1.0)."""
 
-    name: ClassVar[str] = "vote_count_accuracy"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "score"
+    name = "vote_count_accuracy"
+    version = "1.0"
+    metric_type = "score"
 
-    def __init__(self, pass_threshold: float = 1.0) -> None:
-        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
+    pass_threshold: float = bounded(1.0, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -97,13 +98,14 @@ class VoteCountAccuracy:
 
 
 @register
-class CandidateF1:
+@dataclass(frozen=True)
+class CandidateF1(Evaluator):
     """F1 of the predicted candidate list against the expected one, candidates matched by name
     (tolerant of case, spacing, punctuation and one misread letter, as `matching` matches)."""
 
-    name: ClassVar[str] = "candidate_f1"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "score"
+    name = "candidate_f1"
+    version = "1.0"
+    metric_type = "score"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -140,13 +142,14 @@ def precision_recall_f1(matched: int, *, predicted: int, expected: int) -> tuple
 
 
 @register
-class CountError:
+@dataclass(frozen=True)
+class CountError(Evaluator):
     """Mean absolute error over the expected vote counts (lower is better); a count that was not
     read at all costs its whole expected value. Passes only at 0."""
 
-    name: ClassVar[str] = "count_error"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "score"
+    name = "count_error"
+    version = "1.0"
+    metric_type = "score"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -205,13 +208,14 @@ def _expected_count_sum(expected: VoteExtraction) -> int:
 
 
 @register
-class Completeness:
+@dataclass(frozen=True)
+class Completeness(Evaluator):
     """The guide's completeness classes (failed, incomplete, good, excellent) for experiments:
     exactly `output_classification`'s judgement under the experiment-facing name."""
 
-    name: ClassVar[str] = "completeness"
-    version: ClassVar[str] = f"1.0+{OutputClassification.version}"
-    metric_type: ClassVar[MetricType] = "categorical"
+    name = "completeness"
+    version = f"1.0+{OutputClassification.version}"
+    metric_type = "categorical"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         return OutputClassification().evaluate(ctx)

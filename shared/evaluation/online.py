@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.registry import register
-from shared.models import MetricType, VoteExtraction
+from shared.models import VoteExtraction
 
 ONLINE_EVALUATORS = (
     "extraction_quality",
@@ -30,15 +30,15 @@ GOLDEN_ACCURACY = 0.95
 
 
 @register
-class ExtractionQuality:
+@dataclass(frozen=True)
+class ExtractionQuality(Evaluator):
     """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95)."""
 
-    name: ClassVar[str] = "extraction_quality"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "score"
+    name = "extraction_quality"
+    version = "1.0"
+    metric_type = "score"
 
-    def __init__(self, pass_threshold: float = 9.5) -> None:
-        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 10)
+    pass_threshold: float = bounded(9.5, 0, 10)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -60,15 +60,15 @@ class ExtractionQuality:
 
 
 @register
-class GoldenDatasetCandidate:
+@dataclass(frozen=True)
+class GoldenDatasetCandidate(Evaluator):
     """Marks an extraction worth a place in a golden dataset (a person still reviews it)."""
 
-    name: ClassVar[str] = "golden_dataset_candidate"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "categorical"
+    name = "golden_dataset_candidate"
+    version = "1.0"
+    metric_type = "categorical"
 
-    def __init__(self, min_accuracy: float = GOLDEN_ACCURACY) -> None:
-        self.min_accuracy = within("min_accuracy", min_accuracy, 0, 1)
+    min_accuracy: float = bounded(GOLDEN_ACCURACY, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None or ctx.output is None:
@@ -95,14 +95,15 @@ def golden_candidate_tags(accuracy: float, output: VoteExtraction) -> dict[str, 
 
 
 @register
-class OutputClassification:
+@dataclass(frozen=True)
+class OutputClassification(Evaluator):
     """The guide's classes, judged on what a form needs rather than the guide's "< 5 rows" rule
     (a constituency may have 3 candidates): failed (no rows), incomplete (a count is missing),
     good (all counts read but they do not add up), excellent (all read and consistent)."""
 
-    name: ClassVar[str] = "output_classification"
-    version: ClassVar[str] = "2.0"
-    metric_type: ClassVar[MetricType] = "categorical"
+    name = "output_classification"
+    version = "2.0"
+    metric_type = "categorical"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         output = ctx.output
@@ -120,10 +121,13 @@ class OutputClassification:
 
 
 @register
-class Consistency:
-    name: ClassVar[str] = "consistency"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "boolean"
+@dataclass(frozen=True)
+class Consistency(Evaluator):
+    """Candidate votes sum to valid votes, and valid + rejected ballots = total ballots."""
+
+    name = "consistency"
+    version = "1.0"
+    metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.output is None:
@@ -137,10 +141,13 @@ class Consistency:
 
 
 @register
-class SchemaValid:
-    name: ClassVar[str] = "schema_valid"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "boolean"
+@dataclass(frozen=True)
+class SchemaValid(Evaluator):
+    """The model's answer is a VoteExtraction (judged on the raw text when parsing failed)."""
+
+    name = "schema_valid"
+    version = "1.0"
+    metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.output is not None:

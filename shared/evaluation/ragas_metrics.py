@@ -22,9 +22,10 @@ imported inside `evaluate` only: importing `shared.evaluation` stays light for `
 `feedback`.
 
 Ragas 0.4 scores asynchronously while evaluators are synchronous. `evaluate` runs its coroutine
-with `asyncio.run` when no event loop runs in the calling thread (the experiment runner calls
-evaluators from worker threads through `asyncio.to_thread`), and on a short-lived thread of its
-own when one does (blocking that loop meanwhile: call evaluators off the loop).
+with `asyncio.run` when no event loop runs in the calling thread (every evaluator here sets
+`runs_in_thread`, so the experiment runner calls it from a worker thread through
+`asyncio.to_thread`), and on a short-lived thread of its own when one does (blocking that loop
+meanwhile: call evaluators off the loop).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from shared.evaluation.base import EvaluatorContext, EvaluatorResult, within
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
 from shared.evaluation.matching import match_candidates, normalise_name
 from shared.evaluation.registry import register
-from shared.models import MetricType, VoteExtraction, VoteResult
+from shared.models import VoteExtraction, VoteResult
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -179,11 +181,17 @@ def _mean_pair_similarity(pairs: Sequence[tuple[str, str | None]]) -> list[float
     return run_coroutine(score_all)
 
 
-class _PairSimilarity:
-    metric_type: ClassVar[MetricType] = "score"
+@dataclass(frozen=True)
+class _RagasEvaluator(Evaluator):
+    # Ragas scores on CPU (and through Gemini for the judged metrics): keep it off the event loop.
+    runs_in_thread = True
 
-    def __init__(self, pass_threshold: float = 1.0) -> None:
-        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
+
+@dataclass(frozen=True)
+class _PairSimilarity(_RagasEvaluator):
+    metric_type = "score"
+
+    pass_threshold: float = bounded(1.0, 0, 1)
 
     def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
         raise NotImplementedError
@@ -211,12 +219,13 @@ class _PairSimilarity:
 
 
 @register
+@dataclass(frozen=True)
 class RagasNameSimilarity(_PairSimilarity):
     """Ragas NonLLMStringSimilarity between expected and read candidate names (whitespace
     collapsed, case kept: a transcription's case errors cost a little)."""
 
-    name: ClassVar[str] = "ragas_name_similarity"
-    version: ClassVar[str] = "1.0"
+    name = "ragas_name_similarity"
+    version = "1.0"
 
     def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
         return [
@@ -226,12 +235,13 @@ class RagasNameSimilarity(_PairSimilarity):
 
 
 @register
+@dataclass(frozen=True)
 class RagasPartySimilarity(_PairSimilarity):
     """Ragas NonLLMStringSimilarity between expected and read parties, on candidates whose
     expected party is stated; a candidate not found, or read without a party, scores 0."""
 
-    name: ClassVar[str] = "ragas_party_similarity"
-    version: ClassVar[str] = "1.0"
+    name = "ragas_party_similarity"
+    version = "1.0"
 
     def _pairs(self, predicted: list[VoteResult], expected: list[VoteResult]) -> list[tuple[str, str, str | None]]:
         return [
@@ -242,15 +252,15 @@ class RagasPartySimilarity(_PairSimilarity):
 
 
 @register
-class RagasRouge:
+@dataclass(frozen=True)
+class RagasRouge(_RagasEvaluator):
     """Ragas RougeScore (ROUGE-L F1) of the output's canonical text against the expected one."""
 
-    name: ClassVar[str] = "ragas_rouge"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "score"
+    name = "ragas_rouge"
+    version = "1.0"
+    metric_type = "score"
 
-    def __init__(self, pass_threshold: float = 1.0) -> None:
-        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
+    pass_threshold: float = bounded(1.0, 0, 1)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -272,13 +282,14 @@ class RagasRouge:
 
 
 @register
-class RagasExactMatch:
+@dataclass(frozen=True)
+class RagasExactMatch(_RagasEvaluator):
     """Ragas ExactMatch of the output's canonical JSON against the expected one: every field,
     nulls included, must be equal (candidate order does not matter)."""
 
-    name: ClassVar[str] = "ragas_exact_match"
-    version: ClassVar[str] = "1.0"
-    metric_type: ClassVar[MetricType] = "boolean"
+    name = "ragas_exact_match"
+    version = "1.0"
+    metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
@@ -335,23 +346,21 @@ def task_question(ctx: EvaluatorContext) -> str:
     )
 
 
-class _GeminiRagasMetric:
-    metric_type: ClassVar[MetricType] = "score"
+@dataclass(frozen=True)
+class _GeminiRagasMetric(_RagasEvaluator):
+    metric_type = "score"
     needs_output: ClassVar[bool] = True
     needs_expected: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        model: str = DEFAULT_JUDGE_MODEL,
-        pass_threshold: float = 0.7,
-        *,
-        settings: Settings | None = None,
-    ) -> None:
-        if not model.startswith("gemini"):
-            raise ValueError(f"the judge model must be a Gemini model (got {model!r})")
-        self.model = model
-        self.pass_threshold = within("pass_threshold", pass_threshold, 0, 1)
-        self._settings = settings
+    model: str = DEFAULT_JUDGE_MODEL
+    pass_threshold: float = bounded(0.7, 0, 1)
+    # None reads the process's settings when evaluating; tests pass their own.
+    settings: Settings | None = field(default=None, kw_only=True, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.model.startswith("gemini"):
+            raise ValueError(f"the judge model must be a Gemini model (got {self.model!r})")
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         settings = self._resolved_settings()
@@ -364,11 +373,14 @@ class _GeminiRagasMetric:
         contexts = reference_docs(ctx)
         if not contexts:
             return skipped(NO_DOCS_REASON)
-        client = _genai_client(settings)
+        from shared.llm.gemini import genai_client  # google-genai is heavy: not on the import path
+
+        # The same client (endpoint, retries, timeout, Vertex or key mode) the extract path builds.
+        client = genai_client(settings)
         value, reason = run_coroutine(lambda: self._score(client, ctx, contexts))
         return EvaluatorResult(
             round(value, 6),
-            reasoning=reason or f"{self.name} {value:.3f} (judge {self.model})",  # type: ignore[attr-defined]
+            reasoning=reason or f"{self.name} {value:.3f} (judge {self.model})",
             assessment="pass" if value >= self.pass_threshold else "fail",
             details={"judge_model": self.model, "contexts": len(contexts)},
         )
@@ -377,8 +389,8 @@ class _GeminiRagasMetric:
         raise NotImplementedError
 
     def _resolved_settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
+        if self.settings is not None:
+            return self.settings
         from shared.config import get_settings
 
         return get_settings()
@@ -397,19 +409,13 @@ class _GeminiRagasMetric:
         )
 
 
-def _genai_client(settings: Settings) -> Any:
-    # The same client (endpoint, retries, timeout, Vertex or key mode) the extract path builds.
-    from shared.llm.gemini import _build_client, _ClientOptions
-
-    return _build_client(_ClientOptions.from_settings(settings))
-
-
 @register
+@dataclass(frozen=True)
 class RagasFaithfulness(_GeminiRagasMetric):
     """Ragas Faithfulness: the share of the output's statements the reference docs support."""
 
-    name: ClassVar[str] = "ragas_faithfulness"
-    version: ClassVar[str] = "1.0"
+    name = "ragas_faithfulness"
+    version = "1.0"
 
     async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
         assert ctx.output is not None
@@ -421,23 +427,15 @@ class RagasFaithfulness(_GeminiRagasMetric):
 
 
 @register
+@dataclass(frozen=True)
 class RagasAnswerRelevancy(_GeminiRagasMetric):
     """Ragas AnswerRelevancy: questions generated back from the output, compared with the task
     by Gemini embeddings (`embedding_model`)."""
 
-    name: ClassVar[str] = "ragas_answer_relevancy"
-    version: ClassVar[str] = "1.0"
+    name = "ragas_answer_relevancy"
+    version = "1.0"
 
-    def __init__(
-        self,
-        model: str = DEFAULT_JUDGE_MODEL,
-        pass_threshold: float = 0.7,
-        embedding_model: str = DEFAULT_EMBEDDING_MODEL,
-        *,
-        settings: Settings | None = None,
-    ) -> None:
-        super().__init__(model, pass_threshold, settings=settings)
-        self.embedding_model = embedding_model
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
 
     async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
         assert ctx.output is not None
@@ -452,13 +450,14 @@ class RagasAnswerRelevancy(_GeminiRagasMetric):
 
 
 @register
+@dataclass(frozen=True)
 class RagasContextPrecision(_GeminiRagasMetric):
     """Ragas ContextPrecision: whether the reference docs are useful for the expected answer."""
 
-    name: ClassVar[str] = "ragas_context_precision"
-    version: ClassVar[str] = "1.0"
-    needs_output: ClassVar[bool] = False  # it judges the docs against the expected answer
-    needs_expected: ClassVar[bool] = True
+    name = "ragas_context_precision"
+    version = "1.0"
+    needs_output = False  # it judges the docs against the expected answer
+    needs_expected = True
 
     async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
         assert ctx.expected is not None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -14,16 +14,16 @@ from shared.models import Evaluation
 
 logger = logging.getLogger(__name__)
 
-_REGISTRY: dict[str, Callable[..., Evaluator]] = {}
+_REGISTRY: dict[str, type[Evaluator]] = {}
+E = TypeVar("E", bound=type[Evaluator])
 
 
-def register(factory: Callable[..., Evaluator]) -> Callable[..., Evaluator]:
+def register(evaluator: E) -> E:
     """Class decorator: make an evaluator constructible by its `name`."""
-    name = factory.name  # type: ignore[attr-defined]
-    if name in _REGISTRY:
-        raise ValueError(f"evaluator {name!r} is registered twice")
-    _REGISTRY[name] = factory
-    return factory
+    if evaluator.name in _REGISTRY:
+        raise ValueError(f"evaluator {evaluator.name!r} is registered twice")
+    _REGISTRY[evaluator.name] = evaluator
+    return evaluator
 
 
 def evaluator_names() -> list[str]:

@@ -38,7 +38,6 @@ _GROW_AFTER_SUCCESSES = 20
 _ENTRY_PAGE = 500
 _MAX_BACKOFF_S = 8.0
 _RETRYABLE_UNAVAILABLE = {"model_unavailable", "model_bad_response"}
-_THREADED_EVALUATOR_PREFIX = "ragas_"  # network or heavy CPU: off the event loop
 
 
 class AdaptiveLimiter:
@@ -375,8 +374,8 @@ class ExperimentRunner:
             metadata={"variant": job.variant.name, "model": job.variant.model},
             span=span,
         )
-        inline = [e for e in evaluators if not e.name.startswith(_THREADED_EVALUATOR_PREFIX)]
-        threaded = [e for e in evaluators if e.name.startswith(_THREADED_EVALUATOR_PREFIX)]
+        inline = [e for e in evaluators if not e.runs_in_thread]
+        threaded = [e for e in evaluators if e.runs_in_thread]
         evaluations = run_evaluators(inline, context)
         if threaded:
             evaluations += await asyncio.to_thread(run_evaluators, threaded, context)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import Settings
-from shared.evaluation.base import SpanRef
+from shared.models import SpanRef
 
 logger = logging.getLogger(__name__)
 

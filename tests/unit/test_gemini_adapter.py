@@ -533,7 +533,7 @@ def test_async_call_opens_an_llm_span_with_model_provider_and_token_metrics(
 ) -> None:
     import contextlib
 
-    from shared.llm import gemini
+    from shared.llm.gemini import model as gemini_model
 
     opened: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -543,8 +543,8 @@ def test_async_call_opens_an_llm_span_with_model_provider_and_token_metrics(
         opened.append(fields)
         yield "span"
 
-    monkeypatch.setattr(gemini, "explicit_llm_span", fake_span)
-    monkeypatch.setattr(gemini, "annotate", lambda span, **fields: annotations.append(fields))
+    monkeypatch.setattr(gemini_model, "explicit_llm_span", fake_span)
+    monkeypatch.setattr(gemini_model, "annotate", lambda span, **fields: annotations.append(fields))
     server.enqueue(extraction_reply(prompt_tokens=900, output_tokens=100))
     model = GeminiModel(MODEL, settings=make_settings(server))
 

@@ -1,0 +1,139 @@
+"""GeminiModel: the ModelClient adapter for every `gemini-*` model, answering with a VoteExtraction.
+
+Sync calls, and async calls in Vertex AI mode, go through exactly `Models.generate_content` /
+`AsyncModels.generate_content`, the methods ddtrace's google-genai integration wraps to open the
+llm span. Async calls in API-key mode (the experiment runner's) post the REST request themselves
+(`shared.llm.gemini.rest`, for throughput) and open an explicit llm span here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google import genai
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.config import Settings
+from shared.errors import InvalidField
+from shared.llm.base import ModelRequest, ModelResponse
+from shared.llm.gemini.answers import read_rest_answer, read_sdk_response
+from shared.llm.gemini.error_mapping import ModelRef, model_error, not_configured_error
+from shared.llm.gemini.request import generate_content_config, request_contents
+from shared.llm.gemini.rest import post_generate_content, rest_body, rest_endpoint
+from shared.llm.gemini.transport import ClientOptions, build_client
+from shared.observability.llmobs import annotate, explicit_llm_span
+
+
+class GeminiParams(BaseModel):
+    """The generation params a variant may set; unset ones keep Gemini's defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_output_tokens: int | None = Field(None, ge=1, le=65536)
+    top_p: float | None = Field(None, ge=0, le=1)
+    seed: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
+
+
+_PARAM_REQUIREMENTS = {
+    "temperature": "a number from 0 to 2",
+    "max_output_tokens": "an integer from 1 to 65536",
+    "top_p": "a number from 0 to 1",
+    "seed": "a 32-bit integer",
+}
+
+
+class GeminiModel:
+    """A Gemini model, e.g. `gemini-2.5-flash`, answering with a VoteExtraction (structured output)."""
+
+    def __init__(self, model_name: str, *, settings: Settings) -> None:
+        self.model_name = model_name
+        self.provider = "vertexai" if settings.gemini_use_vertex else "google"
+        self.client_options = ClientOptions.from_settings(settings)
+        self._ref = ModelRef(model_name=model_name, provider=self.provider)
+
+    def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the params that are set; raise InvalidField naming each unknown or bad one."""
+        if not isinstance(params, Mapping):
+            raise InvalidField("params must be a JSON object.", details={"field": "params"})
+        try:
+            validated = GeminiParams.model_validate(dict(params))
+        except ValidationError as error:
+            sentences = []
+            for problem in error.errors(include_url=False, include_input=False):
+                name = str(problem["loc"][0]) if problem["loc"] else "params"
+                if problem["type"] == "extra_forbidden":
+                    sentences.append(
+                        f"Unknown param {name!r} for {self.model_name}; the accepted params are "
+                        f"{', '.join(sorted(_PARAM_REQUIREMENTS))}."
+                    )
+                else:
+                    sentences.append(
+                        f"Param {name!r} must be {_PARAM_REQUIREMENTS.get(name, 'valid')} (got {params.get(name)!r})."
+                    )
+            raise InvalidField(
+                " ".join(sentences),
+                details={"field": "params", "accepted": _PARAM_REQUIREMENTS},
+            ) from None
+        return validated.model_dump(exclude_none=True)
+
+    def extract(self, request: ModelRequest) -> ModelResponse:
+        """Read one form image with Gemini; raises a ModelError subclass on failure."""
+        params = self.validate_params(request.params)
+        client = self._client()
+        try:
+            response = client.models.generate_content(
+                model=self.model_name, contents=request_contents(request), config=generate_content_config(params)
+            )
+        except Exception as error:
+            raise model_error(error, model=self._ref, options=self.client_options) from error
+        return read_sdk_response(response, model=self._ref)
+
+    async def extract_async(self, request: ModelRequest) -> ModelResponse:
+        """`extract` on the event loop, for concurrent experiment runs.
+
+        API-key mode posts the REST request itself (see `shared.llm.gemini.rest`); Vertex AI mode
+        uses google-genai's `client.aio`.
+        """
+        params = self.validate_params(request.params)
+        client = self._client()
+        if self.client_options.use_vertex:
+            try:
+                response = await client.aio.models.generate_content(
+                    model=self.model_name, contents=request_contents(request), config=generate_content_config(params)
+                )
+            except Exception as error:
+                raise model_error(error, model=self._ref, options=self.client_options) from error
+            return read_sdk_response(response, model=self._ref)
+        endpoint = rest_endpoint(self.client_options, self.model_name)
+        with explicit_llm_span(model_name=self.model_name, provider=self.provider, name="generate_content") as span:
+            annotate(
+                span,
+                input_data=[
+                    {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
+                    {"role": "user", "content": request.prompt.text},
+                ],
+                metadata={"prompt_version": request.prompt.version, **params},
+            )
+            try:
+                body = await post_generate_content(self.client_options, endpoint, rest_body(request, params))
+            except Exception as error:
+                raise model_error(error, model=self._ref, options=self.client_options) from error
+            answer = read_rest_answer(body, model=self._ref)
+            annotate(
+                span,
+                output_data=[{"role": "assistant", "content": answer.raw_output}],
+                metrics={
+                    "input_tokens": answer.usage.input_tokens,
+                    "output_tokens": answer.usage.output_tokens,
+                    "total_tokens": answer.usage.total_tokens,
+                },
+            )
+        return answer
+
+    def _client(self) -> genai.Client:
+        try:
+            return build_client(self.client_options)
+        except ValueError as error:
+            raise not_configured_error(error, model=self._ref, options=self.client_options) from error
