@@ -1,8 +1,9 @@
 """An experiment's shards in Firestore: `experiments/{id}/shards/{index}`.
 
 A shard is taken under a lease (an update preconditioned on the document's update time), so two
-deliveries of one Pub/Sub message never run it at once; a lease that outlives a crashed worker
-lets a later delivery take it over. Every take counts as an attempt.
+deliveries of one Pub/Sub message never run it at once; its worker renews the lease while it
+works, so a lease that lapses means the worker died, and a later delivery takes the shard over.
+Every take counts as an attempt, except one that ran out of time and handed the rest on.
 """
 
 from __future__ import annotations
