@@ -170,6 +170,8 @@ class OutboxEntry(BaseModel):
     delivered_at: datetime | None = None
 
     def undelivered(self) -> list[EvaluationSubmission]:
+        if self.status == "delivered":
+            return []
         delivered = set(self.delivered_ids)
         return [s for s in self.submissions if s.evaluation_id not in delivered]
 

@@ -10,6 +10,7 @@ failed and every run exists exactly once.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import random
 import time
@@ -256,12 +257,16 @@ class ExperimentRunner:
             finished.append(run)
             writer.put(run)
 
+        # The summary needs numpy and scipy, about a second to import in a fresh worker: load them
+        # while the model calls wait rather than after the last run.
+        summary_ready = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "shared.experiments.analysis"))
         try:
             await asyncio.gather(
                 *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
             )
         finally:
             writer.close()
+            await summary_ready
         return finished, reason, left
 
     async def _jobs(

@@ -44,10 +44,10 @@ class FirestoreEvaluationOutbox:
             for entry, accepted in outcomes[start : start + 500]:
                 complete = not [s for s in entry.undelivered() if s.evaluation_id not in accepted]
                 fields: dict[str, object] = {"lease_until": None, "attempts": firestore.Increment(1)}
-                if accepted:
-                    fields["delivered_ids"] = firestore.ArrayUnion(sorted(accepted))
-                if complete:
+                if complete:  # the ids are only worth keeping (and indexing) while some are missing
                     fields |= {"status": "delivered", "delivered_at": now}
+                elif accepted:
+                    fields["delivered_ids"] = firestore.ArrayUnion(sorted(accepted))
                 batch.update(self._collection.document(entry.entry_id), fields)
             batch.commit()
 
