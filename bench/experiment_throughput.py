@@ -258,7 +258,10 @@ def _request(image: bytes) -> Any:
 
 
 def _warm_up(image: bytes) -> None:
-    """One call of each path first, so imports and connections are not charged to the first runner."""
+    """One call of each path first, so imports and connections are not charged to the first runner
+    (the summary's numpy and scipy included: a worker instance imports them once, not per shard)."""
+    import shared.experiments.analysis  # noqa: F401
+
     model, request = _model(), _request(image)
 
     async def calls() -> None:
