@@ -260,7 +260,7 @@ def _request(image: bytes) -> Any:
 def _warm_up(image: bytes) -> None:
     """One call of each path first, so imports and connections are not charged to the first runner
     (the summary's numpy and scipy included: a worker instance imports them once, not per shard)."""
-    import shared.experiments.analysis  # noqa: F401
+    from shared.experiments import summarise_experiment  # noqa: F401  (loads numpy and scipy)
 
     model, request = _model(), _request(image)
 

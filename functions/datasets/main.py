@@ -22,8 +22,8 @@ from shared.services.datasets import (
     NewVersionRequest,
     dataset_service,
 )
-from shared.services.extraction import ExtractionFilters
 from shared.services.review import (
+    AgreementQuery,
     ClaimRequest,
     DecisionRequest,
     check_reason,
@@ -147,7 +147,7 @@ def review_agreement(request: flask.Request) -> flask.Response:
         raise InvalidField(
             f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
         )
-    since = parse_fields(ExtractionFilters, dict(request.args), what="since").since
+    since = parse_fields(AgreementQuery, dict(request.args), what="since").since
     return json_response(review_service().agreement(since=since))
 
 

@@ -26,12 +26,20 @@ def register(evaluator: E) -> E:
     return evaluator
 
 
+def _load_built_ins() -> None:
+    # The built-in evaluators register themselves when imported: only on the first lookup, so a
+    # function that needs no evaluator (datasets: corrections only) does not import them at cold start.
+    from shared.evaluation import offline, online, ragas_metrics  # noqa: F401
+
+
 def evaluator_names() -> list[str]:
+    _load_built_ins()
     return sorted(_REGISTRY)
 
 
 def create_evaluator(name: str, params: Mapping[str, Any] | None = None) -> Evaluator:
     """Build a registered evaluator; unknown names and bad params are InvalidField (422)."""
+    _load_built_ins()
     factory = _REGISTRY.get(name)
     if factory is None:
         raise InvalidField(f"Unknown evaluator {name!r}.", details={"known": evaluator_names()})

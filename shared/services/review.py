@@ -62,6 +62,20 @@ class DatasetTarget(BaseModel):
     version: StrictStr = Field(max_length=32)
 
 
+class AgreementQuery(BaseModel):
+    """GET /datasets/review/agreement's query: decisions since when (naive times are UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = None
+
+    @model_validator(mode="after")
+    def _utc_when_naive(self) -> AgreementQuery:
+        if self.since is not None and self.since.tzinfo is None:
+            self.since = self.since.replace(tzinfo=UTC)
+        return self
+
+
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
