@@ -145,6 +145,21 @@ def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
     return json_response(schedule_service().get(_checked_schedule(schedule_id)).model_dump(mode="json"))
 
 
+def change_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    from shared.experiments import schedule_service
+
+    limit_body(request, MAX_BODY_BYTES)
+    schedule = schedule_service().change(_checked_schedule(schedule_id), json_body(request))
+    return json_response(schedule.model_dump(mode="json"))
+
+
+def delete_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    from shared.experiments import schedule_service
+
+    schedule_service().delete(_checked_schedule(schedule_id))
+    return flask.Response(status=204)
+
+
 def enable_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
     return _set_enabled(schedule_id, True)
 
@@ -195,6 +210,8 @@ ROUTES = (
     Route("POST", "/schedules", create_schedule),
     Route("GET", "/schedules", list_schedules),
     Route("GET", "/schedules/{schedule_id}", get_schedule),
+    Route("PATCH", "/schedules/{schedule_id}", change_schedule),
+    Route("DELETE", "/schedules/{schedule_id}", delete_schedule),
     Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
     Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
     Route("GET", "/alerts", list_alerts),

@@ -26,7 +26,9 @@ class _Summarised(ExperimentHistory, Protocol):
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
 
 
-def finish_cancelled(experiments: _Summarised, shard_states: Sequence[str], experiment_id: str) -> ExperimentRecord | None:
+def finish_cancelled(
+    experiments: _Summarised, shard_states: Sequence[str], experiment_id: str
+) -> ExperimentRecord | None:
     """Summarise a cancelled experiment from its stored runs once no shard runs any more;
     None while one still does. Idempotent: one already summarised is returned as it is."""
     from shared.experiments.analysis import summarise_experiment

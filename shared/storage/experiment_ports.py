@@ -137,7 +137,7 @@ class ScheduleLookup(Protocol):
 
 
 class ScheduleStore(ScheduleLookup, Protocol):
-    """Schedules created, listed and updated (ScheduleService)."""
+    """Schedules created, listed, updated and deleted (ScheduleService)."""
 
     def create(self, schedule: ScheduleRecord) -> None: ...
 
@@ -146,6 +146,8 @@ class ScheduleStore(ScheduleLookup, Protocol):
     def enabled(self) -> list[ScheduleRecord]: ...
 
     def update(self, schedule_id: str, fields: dict[str, Any]) -> ScheduleRecord: ...
+
+    def delete(self, schedule_id: str) -> None: ...
 
 
 # Alerts (adapter: FirestoreAlertRepository)
