@@ -5,6 +5,7 @@ Every error body is `{"error": {"code", "message", "details"}}` (API.md).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
@@ -109,10 +110,40 @@ class ModelBlocked(ModelError):
     code = "model_blocked"
 
 
+def unavailable(error: BaseException) -> DependencyUnavailable | None:
+    """A Google service that could not be reached (down, overloaded, timed out, retries spent)
+    as DependencyUnavailable; None for anything else. Only looks at modules already loaded: an
+    error from google.api_core means it is imported, so this costs no import."""
+    api_errors = sys.modules.get("google.api_core.exceptions")
+    if api_errors is not None and isinstance(
+        error, api_errors.ServiceUnavailable | api_errors.RetryError | api_errors.DeadlineExceeded
+    ):
+        return DependencyUnavailable(
+            f"A backing service is unavailable ({type(error).__name__}); try again shortly.",
+            details={"dependency_error": type(error).__name__},
+        )
+    if isinstance(error, ConnectionError | TimeoutError):
+        return DependencyUnavailable(
+            f"A backing service could not be reached ({type(error).__name__}); try again shortly.",
+            details={"dependency_error": type(error).__name__},
+        )
+    requests_errors = sys.modules.get("requests.exceptions")
+    if requests_errors is not None and isinstance(error, requests_errors.ConnectionError | requests_errors.Timeout):
+        return DependencyUnavailable(
+            "A backing service could not be reached (connection refused or timed out); try again shortly.",
+            details={"dependency_error": type(error).__name__},
+        )
+    return None
+
+
 def error_body(error: Exception) -> tuple[dict[str, Any], int]:
-    """The JSON body and status for any exception; unknown ones become an opaque 500."""
+    """The JSON body and status for any exception; a backing service that could not be reached is
+    503 (`unavailable`); other unknown ones become an opaque 500."""
     if isinstance(error, VoteExtractorError):
         return error.to_body(), error.status
+    down = unavailable(error)
+    if down is not None:
+        return down.to_body(), down.status
     return (
         {"error": {"code": "internal_error", "message": "An internal error occurred.", "details": None}},
         500,

@@ -249,7 +249,7 @@ class Dataset(BaseModel):
     created_at: datetime
 
 
-ExperimentStatus = Literal["queued", "running", "completed", "failed"]
+ExperimentStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 
@@ -297,6 +297,7 @@ class ExperimentRecord(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    cancelled_at: datetime | None = None
 
 
 class RunRecord(BaseModel):
@@ -320,7 +321,7 @@ class RunRecord(BaseModel):
     finished_at: datetime
 
 
-ShardStatus = Literal["pending", "running", "completed", "failed"]
+ShardStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
 class ShardRecord(BaseModel):

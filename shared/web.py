@@ -30,6 +30,7 @@ from shared.errors import (
     Unauthenticated,
     VoteExtractorError,
     error_body,
+    unavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ def _answer(
     except VoteExtractorError as error:
         return error_response(error)
     except Exception as error:
+        down = unavailable(error)
+        if down is not None:  # a dependency is down: 503, the client may retry
+            logger.warning("dependency unavailable on %s %s: %r", request.method, request.path, error)
+            return error_response(down)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(error)
 

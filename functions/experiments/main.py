@@ -65,8 +65,10 @@ def list_experiments(request: flask.Request) -> flask.Response:
     dataset, status, schedule_id = args.get("dataset"), args.get("status"), args.get("schedule_id")
     if dataset is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", dataset):
         raise InvalidField("dataset must be a dataset name.", details={"field": "dataset"})
-    if status is not None and status not in ("queued", "running", "completed", "failed"):
-        raise InvalidField("status must be queued, running, completed or failed.", details={"field": "status"})
+    if status is not None and status not in ("queued", "running", "completed", "failed", "cancelled"):
+        raise InvalidField(
+            "status must be queued, running, completed, failed or cancelled.", details={"field": "status"}
+        )
     if schedule_id is not None and not re.fullmatch(SCHEDULE_ID_PATTERN, schedule_id):
         raise InvalidField("schedule_id is not a schedule id.", details={"field": "schedule_id"})
     page = experiment_service().list(
@@ -111,6 +113,18 @@ def resume(request: flask.Request, experiment_id: str) -> flask.Response:
     return json_response({"experiment_id": experiment.experiment_id, "status": "running"}, 202)
 
 
+def cancel(request: flask.Request, experiment_id: str) -> flask.Response:
+    experiment = experiment_service().cancel(_checked(experiment_id))
+    body = {
+        "experiment_id": experiment.experiment_id,
+        "status": experiment.status,
+        "status_reason": experiment.status_reason,
+        "progress": experiment.progress.model_dump(),
+        "finished_at": experiment.finished_at.isoformat() if experiment.finished_at else None,
+    }
+    return json_response(body, 200 if experiment.finished_at else 202)
+
+
 def create_schedule(request: flask.Request) -> flask.Response:
     from shared.experiments import ScheduleRequest, schedule_service
 
@@ -129,6 +143,21 @@ def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
     from shared.experiments import schedule_service
 
     return json_response(schedule_service().get(_checked_schedule(schedule_id)).model_dump(mode="json"))
+
+
+def change_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    from shared.experiments import schedule_service
+
+    limit_body(request, MAX_BODY_BYTES)
+    schedule = schedule_service().change(_checked_schedule(schedule_id), json_body(request))
+    return json_response(schedule.model_dump(mode="json"))
+
+
+def delete_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
+    from shared.experiments import schedule_service
+
+    schedule_service().delete(_checked_schedule(schedule_id))
+    return flask.Response(status=204)
 
 
 def enable_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
@@ -181,6 +210,8 @@ ROUTES = (
     Route("POST", "/schedules", create_schedule),
     Route("GET", "/schedules", list_schedules),
     Route("GET", "/schedules/{schedule_id}", get_schedule),
+    Route("PATCH", "/schedules/{schedule_id}", change_schedule),
+    Route("DELETE", "/schedules/{schedule_id}", delete_schedule),
     Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
     Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
     Route("GET", "/alerts", list_alerts),
@@ -192,4 +223,5 @@ ROUTES = (
     Route("GET", "/{experiment_id}/compare", compare),
     Route("GET", "/{experiment_id}/report", report),
     Route("POST", "/{experiment_id}/resume", resume),
+    Route("POST", "/{experiment_id}/cancel", cancel),
 )

@@ -9,7 +9,22 @@ resource "google_firestore_database" "main" {
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
   deletion_policy         = "ABANDON"
 
+  # Any minute of the last 7 days can be read back (a bad delete, a bug that rewrote records);
+  # the versions kept are billed as storage.
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+
   depends_on = [google_project_service.required]
+}
+
+# A daily backup kept var.firestore_backup_retention_days (restored into a new database with
+# `gcloud firestore databases restore`); billed per GiB-month of backup storage.
+resource "google_firestore_backup_schedule" "daily" {
+  project  = var.project
+  database = google_firestore_database.main.name
+
+  retention = "${var.firestore_backup_retention_days * 86400}s"
+
+  daily_recurrence {}
 }
 
 # One block per entry of COMPOSITE_INDEXES in shared/storage/indexes.py (a test keeps the two

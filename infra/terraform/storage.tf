@@ -15,6 +15,12 @@ resource "google_storage_bucket" "images" {
     enabled = false
   }
 
+  # A deleted image (DELETE /extract/{id}) can be restored for this long; deleted bytes are
+  # billed as Standard storage until then (images are small and rarely deleted: cents).
+  soft_delete_policy {
+    retention_duration_seconds = var.images_soft_delete_days * 86400
+  }
+
   lifecycle_rule {
     condition {
       age = 1

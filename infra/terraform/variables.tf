@@ -66,3 +66,25 @@ variable "console_invokers" {
     error_message = "The console holds an API key and stays private: name people, groups or service accounts, not allUsers or allAuthenticatedUsers."
   }
 }
+
+variable "firestore_backup_retention_days" {
+  description = "How long each daily Firestore backup is kept (1 to 98 days; backup storage is billed per GiB-month)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 98
+    error_message = "Firestore keeps a scheduled backup for at most 14 weeks (98 days)."
+  }
+}
+
+variable "images_soft_delete_days" {
+  description = "How long a deleted image can be restored (0 turns soft delete off; otherwise 7 to 90 days, billed as storage meanwhile)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.images_soft_delete_days == 0 || (var.images_soft_delete_days >= 7 && var.images_soft_delete_days <= 90)
+    error_message = "Cloud Storage soft delete is off (0) or 7 to 90 days."
+  }
+}

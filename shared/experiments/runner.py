@@ -10,6 +10,7 @@ failed and every run exists exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import random
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 _GROW_AFTER_SUCCESSES = 20
 _ENTRY_PAGE = 500
 _MAX_BACKOFF_S = 8.0
+CANCEL_POLL_S = 2.0  # how often a running shard re-reads its experiment's status for a cancel
+_CANCELLED = "cancelled"
 _RETRYABLE_UNAVAILABLE = {"model_unavailable", "model_bad_response"}
 
 
@@ -128,6 +131,15 @@ class ExperimentStopped(Exception):
     """A shard stopped before all its runs were done (its share of the budget was spent)."""
 
 
+class ExperimentCancelled(ExperimentStopped):
+    """The experiment was cancelled: no run started after the runner noticed; `runs` are the ones
+    this shard finished (stored)."""
+
+    def __init__(self, runs: list[RunRecord]) -> None:
+        super().__init__(f"cancelled after {len(runs)} runs")
+        self.runs = runs
+
+
 class OutOfTime(Exception):
     """A shard's delivery used its time budget: the runs not started are left for the next one."""
 
@@ -168,6 +180,8 @@ class ExperimentRunner:
         experiment = self._experiments.get(experiment_id)
         succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
         finished, reason, left = await self._execute(experiment, succeeded, entries, budget_usd, stop_starting_at)
+        if reason == _CANCELLED:
+            raise ExperimentCancelled(finished)
         if reason:
             raise ExperimentStopped(reason)
         if left:
@@ -176,6 +190,10 @@ class ExperimentRunner:
 
     def experiment(self, experiment_id: str) -> ExperimentRecord:
         return self._experiments.get(experiment_id)
+
+    @property
+    def store(self) -> ExperimentTracker:
+        return self._experiments
 
     def finish(
         self, experiment_id: str, *, reason: str | None = None, just_run: Sequence[RunRecord] = ()
@@ -216,7 +234,7 @@ class ExperimentRunner:
     ) -> tuple[list[RunRecord], str | None, int]:
         experiment_id = experiment.experiment_id
         now = datetime.now(UTC)
-        self._experiments.update(
+        started = self._experiments.update_unless_cancelled(
             experiment_id,
             {
                 "status": "running",
@@ -225,6 +243,8 @@ class ExperimentRunner:
                 "heartbeat_at": now,
             },
         )
+        if not started:
+            return [], _CANCELLED, 0
         models = {v.name: get_model_client(v.model, self._settings) for v in experiment.variants}
         evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
         writer = RunWriter(self._experiments, experiment, self._settings).start()
@@ -235,10 +255,26 @@ class ExperimentRunner:
         finished: list[RunRecord] = []
         left = 0
 
+        cancelled = asyncio.Event()
+
+        async def watch_for_cancel() -> None:
+            while not cancelled.is_set():
+                await asyncio.sleep(CANCEL_POLL_S)
+                try:
+                    current = await asyncio.to_thread(self._experiments.get, experiment_id)
+                except Exception:  # a missed look is harmless: the next one comes soon
+                    logger.warning("could not re-read experiment %s", experiment_id, exc_info=True)
+                    continue
+                if current.status == "cancelled":
+                    cancelled.set()
+
         def may_start() -> bool:
             # Asked once a run holds a slot: every run is queued from the start, so asking before
             # would let them all through.
             nonlocal reason, left
+            if cancelled.is_set():
+                reason = _CANCELLED
+                return False
             if budget_usd is not None and spent["usd"] >= budget_usd:
                 reason = f"stopped: the budget of ${budget_usd:.2f} was spent"
                 return False
@@ -260,11 +296,15 @@ class ExperimentRunner:
         # The summary needs numpy and scipy, about a second to import in a fresh worker: load them
         # while the model calls wait rather than after the last run.
         summary_ready = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "shared.experiments.analysis"))
+        watching = asyncio.ensure_future(watch_for_cancel())
         try:
             await asyncio.gather(
                 *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
             )
         finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
             writer.close()
             await summary_ready
         return finished, reason, left

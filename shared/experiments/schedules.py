@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
 
-from shared.errors import ExperimentExists, VoteExtractorError
+from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
 from shared.experiments.service import ExperimentService
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
@@ -96,6 +96,32 @@ class ScheduleService:
 
     def all(self) -> list[ScheduleRecord]:
         return self._schedules.all()
+
+    def change(self, schedule_id: str, changes: dict[str, Any]) -> ScheduleRecord:
+        """PATCH: the given fields replace the stored ones, and the result is checked exactly as a
+        new schedule is (fields, then the experiment it would start) before anything is stored."""
+        if not changes:
+            raise InvalidField("Send at least one field to change.", details={"field": "body"})
+        if "schedule_id" in changes:
+            raise InvalidField("A schedule's id cannot change; create a new one.", details={"field": "schedule_id"})
+        current = self._schedules.get(schedule_id)
+        stored = current.model_dump(mode="json", include=set(ScheduleRequest.model_fields))
+        try:
+            wanted = ScheduleRequest.model_validate(stored | changes)
+        except ValidationError as error:
+            problems = error.errors(include_url=False, include_input=False, include_context=False)
+            where = ", ".join(".".join(str(part) for part in p["loc"]) or "body" for p in problems[:5])
+            raise InvalidField(
+                f"Invalid schedule: {where} ({problems[0]['msg']}).", details={"errors": [dict(p) for p in problems]}
+            ) from None
+        updated = ScheduleRecord.model_validate(current.model_dump() | wanted.model_dump())
+        self._experiments.plan(self._experiment_request(updated))
+        fields = wanted.model_dump(mode="python", exclude={"schedule_id"})
+        return self._schedules.update(schedule_id, fields)
+
+    def delete(self, schedule_id: str) -> None:
+        """The schedule goes; the experiments it started stay (they name it in `schedule_id`)."""
+        self._schedules.delete(schedule_id)
 
     def set_enabled(self, schedule_id: str, enabled: bool) -> ScheduleRecord:
         return self._schedules.update(schedule_id, {"enabled": enabled})

@@ -95,32 +95,63 @@ class ExperimentService:
         return published
 
     def recover_stalled_shards(self) -> dict[str, list[int]]:
-        """Republish the shards of fanned-out experiments that stopped moving: a shard whose worker
-        died holding it (lease expired), or every unfinished shard of an experiment no run has
-        landed in for a lease's length (its messages were lost or dead-lettered). The scheduled
-        function calls this on every trigger; shards are idempotent, so a needless republish costs
-        only a delivery."""
+        """Publish the shards never published (Pub/Sub was down when the experiment started: it
+        stayed queued with them), and republish the shards of fanned-out experiments that stopped
+        moving: a shard whose worker died holding it (lease expired), or every unfinished shard of
+        an experiment no run has landed in for a lease's length (its messages were lost or
+        dead-lettered). The scheduled function calls this on every trigger; shards are idempotent,
+        so a needless republish costs only a delivery. Only queued and running experiments are
+        looked at: a cancelled one is never resumed."""
         now = datetime.now(UTC)
         quiet = timedelta(seconds=self._settings.shard_lease_s)
         recovered: dict[str, list[int]] = {}
         for experiment in self._experiments.unfinished():
             last_moved = experiment.heartbeat_at or experiment.created_at
             shards = self._shards.all(experiment.experiment_id)
+            never_published = [s.index for s in shards if s.status == "pending" and not s.published]
             stalled = [
                 s.index
                 for s in shards
                 if (s.status == "running" and s.lease_until is not None and s.lease_until < now)
-                or (s.status == "pending" and now - last_moved > quiet and now - s.updated_at > quiet)
+                or (s.status == "pending" and s.published and now - last_moved > quiet and now - s.updated_at > quiet)
             ]
+            published = []
+            if never_published:
+                published = publish_shards(
+                    self._publisher, [ShardMessage(experiment.experiment_id, index) for index in never_published]
+                )
+                if published:
+                    self._shards.mark_published(experiment.experiment_id, published)
             if stalled:
-                recovered[experiment.experiment_id] = publish_shards(
+                published += publish_shards(
                     self._publisher, [ShardMessage(experiment.experiment_id, index) for index in stalled]
                 )
+            if published:
+                recovered[experiment.experiment_id] = sorted(published)
         return recovered
+
+    def cancel(self, experiment_id: str) -> ExperimentRecord:
+        """Cancel a queued or running experiment: no run starts after it (pending shards are
+        cancelled now, running ones stop within CANCEL_POLL_S), finished runs stay and are
+        summarised. Cancelling a cancelled experiment again changes nothing; a finished one is
+        Conflict."""
+        from shared.experiments.cancel import CANCELLED_BY_REQUEST, finish_cancelled
+
+        experiment, _ = self._experiments.cancel(experiment_id, CANCELLED_BY_REQUEST)
+        if experiment.finished_at is not None:
+            return experiment
+        self._shards.cancel_pending(experiment_id)
+        shard_states = [s.status for s in self._shards.all(experiment_id)]
+        return finish_cancelled(self._experiments, shard_states, experiment_id) or experiment
 
     def resume(self, experiment_id: str) -> ExperimentRecord:
         """Run again what is missing or failed (failed shards get their attempts back)."""
         experiment = self._experiments.get(experiment_id)
+        if experiment.status == "cancelled":
+            raise Conflict(
+                "The experiment was cancelled; start a new one to run it again.",
+                details={"experiment_id": experiment_id, "status": "cancelled"},
+            )
         if experiment.status == "completed" and experiment.progress.failed == 0:
             raise Conflict("The experiment is complete; nothing to resume.")
         if not experiment.shard_count:  # stored by a release that ran small experiments in-process
@@ -166,7 +197,9 @@ class ExperimentService:
     def status(self, experiment_id: str) -> dict[str, Any]:
         experiment = self._experiments.get(experiment_id)
         progress = experiment.progress
-        if experiment.status in ("queued", "running"):
+        if experiment.status in ("queued", "running") or (
+            experiment.status == "cancelled" and experiment.finished_at is None
+        ):
             done, failed = self._experiments.progress(experiment_id)
             progress = ExperimentProgress(done=done, total=experiment.progress.total, failed=failed)
         body = experiment.model_dump(mode="json")
@@ -184,7 +217,7 @@ class ExperimentService:
                 "total": len(shards),
                 **{
                     state: sum(s.status == state for s in shards)
-                    for state in ("pending", "running", "completed", "failed")
+                    for state in ("pending", "running", "completed", "failed", "cancelled")
                 },
             }
         return body

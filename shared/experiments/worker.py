@@ -29,7 +29,8 @@ from functools import lru_cache
 
 from shared.config import Settings, get_settings
 from shared.experiments.alerts import AlertCondition, AlertService
-from shared.experiments.runner import EntryRange, ExperimentRunner, OutOfTime
+from shared.experiments.cancel import finish_cancelled
+from shared.experiments.runner import EntryRange, ExperimentCancelled, ExperimentRunner, OutOfTime
 from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.models import ExperimentRecord, RunRecord, ShardRecord
 from shared.storage.experiment_ports import ShardLeases
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ShardOutcome:
-    outcome: str  # completed | already_finished | failed
+    outcome: str  # completed | already_finished | failed | cancelled
     done: int = 0
     failed: int = 0
 
@@ -95,6 +96,11 @@ class ShardWorker:
         shard = claim.shard
         try:
             runs = asyncio.run(self._run_under_lease(experiment_id, shard))
+        except ExperimentCancelled as stopped:
+            failed = sum(run.status == "failed" for run in stopped.runs)
+            self._shards.stop(experiment_id, index, done=len(stopped.runs), failed=failed)
+            self.finalise_if_last(experiment_id)
+            return ShardOutcome("cancelled", len(stopped.runs), failed)
         except OutOfTime as stopped:
             # Not a failure: the next delivery goes on from here, so the attempt is given back.
             self._shards.release(experiment_id, index, error=None, count_attempt=False)
@@ -153,6 +159,8 @@ class ShardWorker:
         if experiment.status in ("completed", "failed"):
             return experiment
         shards = self._shards.all(experiment_id)
+        if experiment.status == "cancelled":
+            return finish_cancelled(self._runner.store, [shard.status for shard in shards], experiment_id)
         if any(shard.status not in ("completed", "failed") for shard in shards):
             return None
         broken = [shard for shard in shards if shard.status == "failed"]

@@ -58,6 +58,8 @@ class ExperimentTracker(ExperimentHistory, RunSink, Protocol):
 
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
 
+    def update_unless_cancelled(self, experiment_id: str, fields: dict[str, Any]) -> bool: ...
+
     def progress(self, experiment_id: str) -> tuple[int, int]: ...
 
     def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]: ...
@@ -71,6 +73,8 @@ class ExperimentStore(ExperimentHistory, Protocol):
     def progress(self, experiment_id: str) -> tuple[int, int]: ...
 
     def unfinished(self) -> list[ExperimentRecord]: ...
+
+    def cancel(self, experiment_id: str, reason: str) -> tuple[ExperimentRecord, bool]: ...
 
     def listing(
         self,
@@ -101,6 +105,8 @@ class ShardPlans(Protocol):
 
     def reopen(self, experiment_id: str) -> None: ...
 
+    def cancel_pending(self, experiment_id: str) -> list[int]: ...
+
 
 class ShardLeases(Protocol):
     """A delivered shard claimed under a lease renewed while it runs, then completed, released or
@@ -116,6 +122,8 @@ class ShardLeases(Protocol):
 
     def fail(self, experiment_id: str, index: int, *, error: str) -> None: ...
 
+    def stop(self, experiment_id: str, index: int, *, done: int, failed: int) -> None: ...
+
     def all(self, experiment_id: str) -> list[ShardRecord]: ...
 
 
@@ -129,7 +137,7 @@ class ScheduleLookup(Protocol):
 
 
 class ScheduleStore(ScheduleLookup, Protocol):
-    """Schedules created, listed and updated (ScheduleService)."""
+    """Schedules created, listed, updated and deleted (ScheduleService)."""
 
     def create(self, schedule: ScheduleRecord) -> None: ...
 
@@ -138,6 +146,8 @@ class ScheduleStore(ScheduleLookup, Protocol):
     def enabled(self) -> list[ScheduleRecord]: ...
 
     def update(self, schedule_id: str, fields: dict[str, Any]) -> ScheduleRecord: ...
+
+    def delete(self, schedule_id: str) -> None: ...
 
 
 # Alerts (adapter: FirestoreAlertRepository)

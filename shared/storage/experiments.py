@@ -90,6 +90,45 @@ class FirestoreExperimentRepository:
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None:
         self._collection.document(experiment_id).update(fields)
 
+    def update_unless_cancelled(self, experiment_id: str, fields: dict[str, Any]) -> bool:
+        """Apply `fields` unless the experiment is cancelled (False then): an update preconditioned
+        on the document being unchanged since it was read, so a cancel is never overwritten."""
+        return self._change(experiment_id, lambda record: None if record.status == "cancelled" else fields)
+
+    def cancel(self, experiment_id: str, reason: str) -> tuple[ExperimentRecord, bool]:
+        """Mark a queued or running experiment cancelled: (the experiment, True when cancelled now);
+        one already cancelled is (it, False); a finished one is Conflict."""
+
+        def cancelled(record: ExperimentRecord) -> dict[str, Any] | None:
+            if record.status == "cancelled":
+                return None
+            if record.status in ("completed", "failed"):
+                raise Conflict(
+                    f"Experiment {experiment_id!r} is {record.status}; only a queued or running one can be cancelled.",
+                    details={"experiment_id": experiment_id, "status": record.status},
+                )
+            return {"status": "cancelled", "status_reason": reason, "cancelled_at": datetime.now(UTC)}
+
+        changed = self._change(experiment_id, cancelled)
+        return self.get(experiment_id), changed
+
+    def _change(self, experiment_id: str, fields_for: Any) -> bool:
+        from google.api_core import exceptions
+
+        reference = self._collection.document(experiment_id)
+        while True:
+            snapshot = reference.get()
+            if not snapshot.exists:
+                raise NotFound(f"No experiment {experiment_id!r}.", details={"experiment_id": experiment_id})
+            fields = fields_for(ExperimentRecord.model_validate(snapshot.to_dict()))
+            if fields is None:
+                return False
+            try:
+                reference.update(fields, option=self._client.write_option(last_update_time=snapshot.update_time))
+                return True
+            except (exceptions.FailedPrecondition, exceptions.Aborted):
+                continue  # someone wrote first (a heartbeat, a cancel): read again
+
     def save_runs(self, experiment_id: str, runs: list[RunRecord], evaluations: list[OutboxEntry]) -> None:
         """Runs and their evaluations staged for Datadog in one atomic batch (500 writes at most),
         with a heartbeat on the experiment."""

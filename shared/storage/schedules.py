@@ -16,6 +16,7 @@ COLLECTION = "experiment_schedules"
 
 class FirestoreScheduleRepository:
     def __init__(self, client: firestore.Client) -> None:
+        self._client = client
         self._collection = client.collection(COLLECTION)
 
     def create(self, schedule: ScheduleRecord) -> None:
@@ -51,3 +52,12 @@ class FirestoreScheduleRepository:
         except exceptions.NotFound:
             raise NotFound(f"No schedule {schedule_id!r}.", details={"schedule_id": schedule_id}) from None
         return self.get(schedule_id)
+
+    def delete(self, schedule_id: str) -> None:
+        """NotFound when there is none (a repeated DELETE is 404)."""
+        from google.api_core import exceptions
+
+        try:
+            self._collection.document(schedule_id).delete(option=self._client.write_option(exists=True))
+        except exceptions.NotFound:
+            raise NotFound(f"No schedule {schedule_id!r}.", details={"schedule_id": schedule_id}) from None

@@ -93,7 +93,7 @@ class FirestoreShardRepository:
                 raise NotFound(f"No shard {index} in experiment {experiment_id!r}.")
             shard = ShardRecord.model_validate(snapshot.to_dict())
             now = datetime.now(UTC)
-            if shard.status in ("completed", "failed"):
+            if shard.status in ("completed", "failed", "cancelled"):
                 return ShardClaim("finished", shard)
             if shard.status == "running" and shard.lease_until and shard.lease_until > now:
                 return ShardClaim("busy", shard)
@@ -151,6 +151,38 @@ class FirestoreShardRepository:
         if not count_attempt:
             fields["attempts"] = firestore.Increment(-1)
         self._shards(experiment_id).document(shard_document_id(index)).update(fields)
+
+    def cancel_pending(self, experiment_id: str) -> list[int]:
+        """Mark every pending shard cancelled (its runs never start); a running one is left to its
+        worker, which notices the cancel and stops. Each is conditional on being unchanged since
+        read, so a shard a worker claims meanwhile is left to that worker."""
+        from google.api_core import exceptions
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        cancelled = []
+        pending = self._shards(experiment_id).where(filter=FieldFilter("status", "==", "pending"))
+        for snapshot in pending.stream():
+            try:
+                snapshot.reference.update(
+                    {"status": "cancelled", "lease_until": None, "updated_at": datetime.now(UTC)},
+                    option=self._client.write_option(last_update_time=snapshot.update_time),
+                )
+            except (exceptions.FailedPrecondition, exceptions.Aborted):
+                continue
+            cancelled.append(int(snapshot.get("index")))
+        return cancelled
+
+    def stop(self, experiment_id: str, index: int, *, done: int, failed: int) -> None:
+        """A running shard stopped by a cancel: what it finished is kept, the rest never runs."""
+        self._shards(experiment_id).document(shard_document_id(index)).update(
+            {
+                "status": "cancelled",
+                "done": done,
+                "failed": failed,
+                "lease_until": None,
+                "updated_at": datetime.now(UTC),
+            }
+        )
 
     def reopen(self, experiment_id: str) -> None:
         """Give failed shards their attempts back (a resume after the cause was fixed)."""

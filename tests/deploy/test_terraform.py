@@ -178,6 +178,17 @@ def test_images_bucket_is_private_and_cleans_up_after_itself(config):
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
     assert {"AbortIncompleteMultipartUpload", "Delete"} <= actions
+    assert bucket["soft_delete_policy"][0]["retention_duration_seconds"] == "${var.images_soft_delete_days * 86400}"
+
+
+def test_firestore_recovers_any_minute_of_a_week_and_keeps_daily_backups(config):
+    database = config.resources[("google_firestore_database", "main")]
+    backups = config.resources[("google_firestore_backup_schedule", "daily")]
+
+    assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+    assert backups["database"] == "${google_firestore_database.main.name}"
+    assert backups["retention"] == "${var.firestore_backup_retention_days * 86400}s"
+    assert "daily_recurrence" in backups
 
 
 def test_function_images_live_in_a_repository_that_deletes_old_ones(config):

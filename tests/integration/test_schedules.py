@@ -334,3 +334,42 @@ def test_a_private_deployment_checks_the_claims_cloud_run_passes_on(
         assert answered.status_code == status, (why, answered.json)
     garbled = scheduled_client.post("/", headers={"Authorization": "Bearer only-one-part"})
     assert garbled.status_code == 401
+
+
+def test_a_schedule_is_patched_as_it_is_created_and_deleted_once(experiments_client, dataset):
+    schedule_id = f"patch-{uuid.uuid4().hex[:6]}"
+    assert (
+        experiments_client.post("/schedules", json=schedule_body(dataset, schedule_id), headers=HEADERS).status_code
+        == 201
+    )
+
+    patched = experiments_client.patch(
+        f"/schedules/{schedule_id}",
+        json={"interval_minutes": 30, "enabled": False, "thresholds": {"min_quality": 0.8}},
+        headers=HEADERS,
+    )
+    too_often = experiments_client.patch(f"/schedules/{schedule_id}", json={"interval_minutes": 1}, headers=HEADERS)
+    unknown_model = experiments_client.patch(
+        f"/schedules/{schedule_id}", json={"variants": [{"name": "x", "model": "no-such-model"}]}, headers=HEADERS
+    )
+    renamed = experiments_client.patch(f"/schedules/{schedule_id}", json={"schedule_id": "other"}, headers=HEADERS)
+    unmeasured = experiments_client.patch(
+        f"/schedules/{schedule_id}", json={"evaluators": ["schema_valid"]}, headers=HEADERS
+    )
+
+    assert patched.status_code == 200, patched.json
+    assert patched.json["interval_minutes"] == 30 and patched.json["enabled"] is False
+    assert patched.json["thresholds"]["min_quality"] == 0.8
+    assert patched.json["variants"] == [
+        {"name": "ocr", "model": "tesseract", "prompt_version": "prompt_a", "params": {}}
+    ]
+    for refused in (too_often, unknown_model, renamed, unmeasured):
+        assert refused.status_code == 422, refused.json
+    stored = experiments_client.get(f"/schedules/{schedule_id}", headers=HEADERS).json
+    assert stored["interval_minutes"] == 30  # the refused changes stored nothing
+
+    assert experiments_client.delete(f"/schedules/{schedule_id}", headers=HEADERS).status_code == 204
+    assert experiments_client.delete(f"/schedules/{schedule_id}", headers=HEADERS).status_code == 404
+    assert experiments_client.get(f"/schedules/{schedule_id}", headers=HEADERS).status_code == 404
+    assert experiments_client.patch("/schedules/nope", json={"enabled": True}, headers=HEADERS).status_code == 404
+    assert experiments_client.delete("/schedules/..%2Fetc", headers=HEADERS).status_code == 404
