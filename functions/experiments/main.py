@@ -178,18 +178,18 @@ def _checked(experiment_id: str) -> str:
 
 ROUTES = (
     # Before `/{experiment_id}`, which would match these paths too.
-    Route("POST", "/schedules", create_schedule),
-    Route("GET", "/schedules", list_schedules),
-    Route("GET", "/schedules/{schedule_id}", get_schedule),
-    Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
-    Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
-    Route("GET", "/alerts", list_alerts),
-    Route("GET", "/options", get_options),
-    Route("POST", "/", start_experiment),
-    Route("GET", "/", list_experiments),  # `/{experiment_id}` never matches the bare `/`
-    Route("GET", "/{experiment_id}", get_status),
-    Route("GET", "/{experiment_id}/results", get_results),
-    Route("GET", "/{experiment_id}/compare", compare),
-    Route("GET", "/{experiment_id}/report", report),
-    Route("POST", "/{experiment_id}/resume", resume),
+    Route("POST", "/schedules", create_schedule, "write"),
+    Route("GET", "/schedules", list_schedules, "read"),
+    Route("GET", "/schedules/{schedule_id}", get_schedule, "read"),
+    Route("POST", "/schedules/{schedule_id}/enable", enable_schedule, "write"),
+    Route("POST", "/schedules/{schedule_id}/disable", disable_schedule, "write"),
+    Route("GET", "/alerts", list_alerts, "read"),
+    Route("GET", "/options", get_options, "read"),
+    Route("POST", "/", start_experiment, "write"),
+    Route("GET", "/", list_experiments, "read"),  # `/{experiment_id}` never matches the bare `/`
+    Route("GET", "/{experiment_id}", get_status, "read"),
+    Route("GET", "/{experiment_id}/results", get_results, "read"),
+    Route("GET", "/{experiment_id}/compare", compare, "read"),
+    Route("GET", "/{experiment_id}/report", report, "read"),
+    Route("POST", "/{experiment_id}/resume", resume, "write"),
 )

@@ -120,9 +120,9 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
 
 
 ROUTES = (
-    Route("POST", "/", create_extraction),
-    Route("GET", "/", list_extractions),
-    Route("GET", "/options", extraction_options),  # before `/{extraction_id}`, which matches it too
-    Route("GET", "/{extraction_id}", get_extraction),
-    Route("GET", "/{extraction_id}/image", get_image),
+    Route("POST", "/", create_extraction, "write"),
+    Route("GET", "/", list_extractions, "read"),
+    Route("GET", "/options", extraction_options, "read"),  # before `/{extraction_id}`, which matches it too
+    Route("GET", "/{extraction_id}", get_extraction, "read"),
+    Route("GET", "/{extraction_id}/image", get_image, "read"),
 )

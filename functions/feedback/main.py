@@ -46,6 +46,6 @@ def list_feedback(request: flask.Request) -> flask.Response:
 
 
 ROUTES = (
-    Route("POST", "/", create_feedback),
-    Route("GET", "/", list_feedback),
+    Route("POST", "/", create_feedback, "feedback"),
+    Route("GET", "/", list_feedback, "read"),
 )
