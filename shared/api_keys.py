@@ -36,6 +36,9 @@ GRANTS: dict[str, frozenset[str]] = {
     "read": frozenset({"read"}),
 }
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"  # never a ':' (the delegation separator)
+# A person's name as people write them (letters of any script, spaces, apostrophes, e-mail
+# characters, ':' as in `console:ada`); never a control character, a slash or a leading dot.
+PERSON_NAME_PATTERN = r"^[^\W_][\w .'’@+:-]{0,99}$"
 _KEY_NAME = re.compile(KEY_NAME_PATTERN)
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 

@@ -14,7 +14,7 @@ import functions_framework
 from shared.errors import InvalidField, NotFound
 from shared.experiments import ExperimentRequest, experiment_service
 from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
-from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, recorded_name, serve
 
 _EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 MAX_BODY_BYTES = 1024 * 1024  # an experiment or schedule is a few kilobytes of JSON
@@ -29,9 +29,10 @@ def experiments(request: flask.Request) -> flask.Response:
 def start_experiment(request: flask.Request) -> flask.Response:
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ExperimentRequest, json_body(request), what="experiment")
-    experiment = experiment_service().start(wanted)
+    experiment = experiment_service().start(wanted, created_by=recorded_name(request))
     body = {
         "experiment_id": experiment.experiment_id,
+        "created_by": experiment.created_by,
         "status": "planned" if wanted.dry_run else experiment.status,
         "progress": experiment.progress.model_dump(),
         "estimated_cost_usd": experiment.estimated_cost_usd,
@@ -116,7 +117,8 @@ def create_schedule(request: flask.Request) -> flask.Response:
 
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
-    return json_response(schedule_service().create(wanted).model_dump(mode="json"), 201)
+    schedule = schedule_service().create(wanted, created_by=recorded_name(request))
+    return json_response(schedule.model_dump(mode="json"), 201)
 
 
 def list_schedules(request: flask.Request) -> flask.Response:
