@@ -113,3 +113,12 @@ def test_a_key_records_its_own_name_and_a_delegating_key_prefixes_the_person():
     assert acting_as(console, None) == "console"
     with pytest.raises(PermissionError):
         acting_as(console, "ada:bea")  # never under another key's name
+
+
+def test_the_local_scheduler_uses_a_plain_key_or_api_key_with_named_keys():
+    from infra.local.scheduler import scheduler_api_key
+
+    assert scheduler_api_key({}) == LOCAL_API_KEY
+    assert scheduler_api_key({"API_KEYS": " first, second"}) == "first"
+    named = secret(ops={"sha256": digest("ops-key"), "scopes": ["write"]})
+    assert scheduler_api_key({"API_KEYS": named, "API_KEY": "ops-key"}) == "ops-key"
