@@ -317,7 +317,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[
         shards=FirestoreShardRepository(client),
         publisher=_HeldMessages(),
     )
-    experiment = service.start(request)
+    experiment = service.start(request, created_by="bench")
     started = time.perf_counter()
     finished = worker.run_inline(experiment.experiment_id)
     wall = time.perf_counter() - started

@@ -161,6 +161,13 @@ def run_deploy(catalog: Catalog, target: Target, secrets_in_env: list[str], *, a
             "gcloud is not on PATH: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) "
             "and run gcloud auth login"
         )
+    if "API_KEYS" in secrets_in_env:
+        from shared.api_keys import parse_api_keys
+
+        try:  # production refuses the plain local form: every function would answer 500
+            parse_api_keys(os.environ["API_KEYS"], plain_allowed=False)
+        except ValueError as error:
+            raise DeployError(str(error)) from None
     chosen = [name for name in secrets_in_env if add_without_asking or _confirm(name, catalog.secrets[name])]
     captured: dict[str, str] = {}
     for step in secret_steps(catalog, target, chosen) + deploy_steps(catalog, target):

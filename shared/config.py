@@ -11,8 +11,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.api_keys import ApiKey, find_key, parse_api_keys
 
 LOCAL_API_KEY = "local-dev-key"
 
@@ -41,7 +43,10 @@ class Settings(BaseSettings):
     )
     api_keys: str = Field(
         LOCAL_API_KEY,
-        description="Comma-separated API keys accepted in `X-API-Key` (production: from Secret Manager).",
+        description="Named API keys accepted in `X-API-Key`: a JSON object name -> "
+        '`{"sha256": hex digest of the key, "scopes": [...], "delegates": false}` (see API keys and scopes); '
+        "locally also a comma-separated list of plain keys, each `admin` (production: from Secret Manager, JSON "
+        "only).",
     )
     images_bucket: str = Field(
         "vote-extractor-images", description="Cloud Storage bucket for form images (content-addressed by sha256)."
@@ -133,16 +138,18 @@ class Settings(BaseSettings):
         "", description="Override of Datadog's events endpoint (tests point it at a local server)."
     )
 
-    @field_validator("api_keys")
-    @classmethod
-    def _keys_not_blank(cls, value: str) -> str:
-        if not [key for key in value.split(",") if key.strip()]:
-            raise ValueError("API_KEYS must hold at least one key")
-        return value
+    _api_key_entries: list[ApiKey] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _parse_api_keys(self) -> Settings:
+        # Production records who did what by key name: the plain form (every key admin, naming
+        # anyone) is for local use only.
+        self._api_key_entries = parse_api_keys(self.api_keys, plain_allowed=self.environment == "local")
+        return self
 
     @property
-    def api_key_list(self) -> list[str]:
-        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
+    def api_key_entries(self) -> list[ApiKey]:
+        return self._api_key_entries
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -167,7 +174,7 @@ class Settings(BaseSettings):
 
     def check_production_ready(self) -> None:
         """Refuse to serve production with the well-known local key."""
-        if self.environment == "production" and LOCAL_API_KEY in self.api_key_list:
+        if self.environment == "production" and find_key(LOCAL_API_KEY, self.api_key_entries) is not None:
             raise RuntimeError("ENVIRONMENT=production but API_KEYS holds the local development key")
 
 

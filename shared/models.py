@@ -120,6 +120,7 @@ class ExtractionRecord(BaseModel):
     latency_ms: float
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
+    created_by: str | None = None  # the API key's name (None: recorded before keys were named)
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
     approved_by_person: bool = False  # a thumbs up with 4-5 stars on consistent counts
     in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)
@@ -194,6 +195,7 @@ class FeedbackRecord(BaseModel):
     evaluations: list[Evaluation] = Field(default_factory=list)
     request_sha256: str
     created_at: datetime
+    author: str | None = None  # the API key's name, or `{key}:{person}` for a delegating key
 
 
 DatasetStatus = Literal["draft", "published"]
@@ -226,6 +228,7 @@ class DatasetEntry(BaseModel):
     validated: bool = False  # true only when a person set, corrected or approved it
     source: EntrySource
     created_at: datetime
+    created_by: str | None = None
     content_sha256: str  # of input image, expected output, docs, tags, validated: what a diff compares
 
 
@@ -235,6 +238,7 @@ class DatasetVersion(BaseModel):
     entry_count: int = 0
     from_version: str | None = None
     created_at: datetime
+    created_by: str | None = None
     updated_at: datetime
     published_at: datetime | None = None
     datadog_dataset_id: str | None = None  # set once the published version was pushed to Datadog
@@ -247,6 +251,7 @@ class Dataset(BaseModel):
     description: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+    created_by: str | None = None
 
 
 ExperimentStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -294,6 +299,7 @@ class ExperimentRecord(BaseModel):
     progress: ExperimentProgress = Field(default_factory=ExperimentProgress)
     summary: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+    created_by: str | None = None  # a scheduled experiment: its schedule's creator
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
@@ -392,6 +398,7 @@ class ScheduleRecord(BaseModel):
     last_experiment_id: str | None = None
     last_error: str | None = None
     created_at: datetime
+    created_by: str | None = None
     updated_at: datetime
 
 

@@ -6,7 +6,7 @@ signature and the invoker permission itself, then passes the token on with its s
 (`SIGNATURE_REMOVED_BY_GOOGLE`): with SCHEDULER_TOKEN_CHECKED_BY_CLOUD_RUN=true the function checks
 the claims of that token only. Otherwise it verifies the signature against Google's certificates.
 Locally (ENVIRONMENT=local) the API key is accepted too, so the trigger can be called by hand and
-by tests.
+by tests, with the `write` scope.
 """
 
 from __future__ import annotations
@@ -18,22 +18,23 @@ import time
 
 import flask
 
+from shared.api_keys import ApiKey, service_caller
 from shared.config import get_settings
 from shared.errors import Forbidden, Unauthenticated
 from shared.web import API_KEY_HEADER, require_api_key
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+SCHEDULER_CALLER = "cloud-scheduler"
 
 
-def require_scheduler(request: flask.Request) -> None:
+def require_scheduler(request: flask.Request) -> ApiKey:
     settings = get_settings()
     authorization = request.headers.get("Authorization", "")
     if authorization.startswith("Bearer "):
         verify_scheduler_token(authorization.removeprefix("Bearer ").strip())
-        return
+        return service_caller(SCHEDULER_CALLER, "write")
     if settings.environment == "local" and request.headers.get(API_KEY_HEADER):
-        require_api_key(request)
-        return
+        return require_api_key(request)
     raise Unauthenticated("A Google-signed OIDC token from Cloud Scheduler is required (Authorization: Bearer).")
 
 

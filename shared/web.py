@@ -7,7 +7,6 @@ logged and answered as an opaque 500 (never for something a client sent: those a
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ import flask
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from shared.api_keys import ApiKey, Scope, acting_as, find_key
 from shared.config import get_settings
 from shared.errors import (
     Forbidden,
@@ -36,17 +36,21 @@ from shared.errors import (
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+_CALLER = "vote_extractor.caller"  # where `serve` keeps the request's caller (request.environ)
 ParsedBody = TypeVar("ParsedBody", bound=BaseModel)
 Handler = Callable[..., flask.Response]
+Authenticate = Callable[[flask.Request], ApiKey]
 
 
 @dataclass(frozen=True)
 class Route:
-    """`pattern` is the path inside the function, e.g. `/` or `/{extraction_id}`."""
+    """`pattern` is the path inside the function, e.g. `/` or `/{extraction_id}`; `scope` is what
+    the caller's key must grant (shared/api_keys.py)."""
 
     method: str
     pattern: str
     handler: Handler
+    scope: Scope
 
     def match(self, path: str) -> dict[str, str] | None:
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern.rstrip("/")) + "/?$"
@@ -55,7 +59,7 @@ class Route:
 
 
 def serve(
-    request: flask.Request, routes: Sequence[Route], *, authenticate: Callable[[flask.Request], None] | None = None
+    request: flask.Request, routes: Sequence[Route], *, authenticate: Authenticate | None = None
 ) -> flask.Response:
     """Authenticate (the API key unless told otherwise), route and answer; every error becomes the
     JSON error body. CORS applies to all."""
@@ -70,17 +74,22 @@ def serve(
     return response
 
 
-def _answer(
-    request: flask.Request, routes: Sequence[Route], authenticate: Callable[[flask.Request], None]
-) -> flask.Response:
+def _answer(request: flask.Request, routes: Sequence[Route], authenticate: Authenticate) -> flask.Response:
     try:
-        authenticate(request)
+        caller = authenticate(request)
+        request.environ[_CALLER] = caller
         allowed = []
         for route in routes:
             params = route.match(request.path)
             if params is None:
                 continue
             if route.method == request.method:
+                if not caller.may(route.scope):
+                    raise Forbidden(
+                        f"The key {caller.name!r} may not {route.method} here: this needs the "
+                        f"{route.scope!r} scope (or admin).",
+                        details={"key": caller.name, "scope": route.scope},
+                    )
                 return route.handler(request, **params)
             if route.method not in allowed:
                 allowed.append(route.method)
@@ -121,14 +130,28 @@ def preflight(origin: str, routes: Sequence[Route], path: str) -> flask.Response
     return response
 
 
-def require_api_key(request: flask.Request) -> None:
-    """Constant-time comparison against every configured key (no early exit on a match)."""
-    given = (request.headers.get(API_KEY_HEADER) or "").encode()
-    matched = False
-    for key in get_settings().api_key_list:
-        matched |= hmac.compare_digest(given, key.encode())
-    if not given or not matched:
+def require_api_key(request: flask.Request) -> ApiKey:
+    """The configured key of the request's X-API-Key (sha256 digests compared in constant time
+    against every configured key, no early exit on a match)."""
+    given = request.headers.get(API_KEY_HEADER) or ""
+    found = find_key(given, get_settings().api_key_entries)
+    if not given or found is None:
         raise Unauthenticated(f"A valid {API_KEY_HEADER} header is required.")
+    return found
+
+
+def caller_of(request: flask.Request) -> ApiKey:
+    """Who is calling: the key (or service) `serve` authenticated."""
+    return request.environ[_CALLER]
+
+
+def recorded_name(request: flask.Request, person: str | None = None) -> str:
+    """The name a write records for the caller (and the `person` a request names, if any):
+    Forbidden (403) when the caller's key may not act under that name."""
+    try:
+        return acting_as(caller_of(request), person)
+    except PermissionError as error:
+        raise Forbidden(str(error), details={"key": caller_of(request).name}) from None
 
 
 def json_response(body: Any, status: int = 200) -> flask.Response:

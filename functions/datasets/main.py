@@ -30,7 +30,7 @@ from shared.services.review import (
     check_state,
     review_service,
 )
-from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, parse_fields, recorded_name, serve
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
@@ -49,7 +49,7 @@ def list_datasets(request: flask.Request) -> flask.Response:
 
 def create_dataset(request: flask.Request) -> flask.Response:
     wanted = parse_fields(CreateDatasetRequest, json_body(request))
-    created = dataset_service().create(wanted)
+    created = dataset_service().create(wanted, created_by=recorded_name(request))
     return json_response(created.model_dump(mode="json") | {"name": wanted.name}, 201)
 
 
@@ -67,17 +67,20 @@ def add_entries(request: flask.Request, name: str, version: str) -> flask.Respon
     entries = []
     for index, item in enumerate(raw):
         entries.append(parse_fields(EntryRequest, item, what=f"entry {index}"))
-    return json_response({"entry_ids": dataset_service().add_entries(name, version, entries)}, 201)
+    ids = dataset_service().add_entries(name, version, entries, created_by=recorded_name(request))
+    return json_response({"entry_ids": ids}, 201)
 
 
 def add_from_trace(request: flask.Request, name: str, version: str) -> flask.Response:
-    entry_id = dataset_service().from_trace(name, version, parse_fields(FromTraceRequest, json_body(request)))
+    wanted = parse_fields(FromTraceRequest, json_body(request))
+    entry_id = dataset_service().from_trace(name, version, wanted, created_by=recorded_name(request))
     return json_response({"entry_id": entry_id}, 201)
 
 
 def add_candidates(request: flask.Request, name: str, version: str) -> flask.Response:
     body = json_body(request) if request.get_data(cache=True) else {}
-    ids = dataset_service().add_candidates(name, version, parse_fields(CandidatesRequest, body))
+    wanted = parse_fields(CandidatesRequest, body)
+    ids = dataset_service().add_candidates(name, version, wanted, created_by=recorded_name(request))
     return json_response({"entry_ids": ids}, 201)
 
 
@@ -96,7 +99,8 @@ def push_to_datadog(request: flask.Request, name: str, version: str) -> flask.Re
 
 
 def new_version(request: flask.Request, name: str) -> flask.Response:
-    created = dataset_service().new_version(name, parse_fields(NewVersionRequest, json_body(request)))
+    wanted = parse_fields(NewVersionRequest, json_body(request))
+    created = dataset_service().new_version(name, wanted, created_by=recorded_name(request))
     return json_response(created.model_dump(mode="json") | {"name": name}, 201)
 
 
@@ -130,7 +134,9 @@ def review_queue(request: flask.Request) -> flask.Response:
 
 
 def review_claim(request: flask.Request) -> flask.Response:
-    claimed = review_service().claim(parse_fields(ClaimRequest, json_body(request), what="claim"))
+    wanted = parse_fields(ClaimRequest, json_body(request), what="claim")
+    wanted = wanted.model_copy(update={"reviewer": recorded_name(request, wanted.reviewer)})
+    claimed = review_service().claim(wanted)
     return json_response(claimed) if claimed is not None else flask.Response(status=204)
 
 
@@ -138,6 +144,7 @@ def review_decision(request: flask.Request, extraction_id: str) -> flask.Respons
     if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No review item {extraction_id[:100]!r}.")
     decision = parse_fields(DecisionRequest, json_body(request), what="decision")
+    decision = decision.model_copy(update={"reviewer": recorded_name(request, decision.reviewer)})
     return json_response(review_service().decide(extraction_id, decision))
 
 
@@ -181,7 +188,9 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
         raise UnsupportedMediaType("Import JSONL (application/x-ndjson) or CSV (text/csv).")
     request.max_content_length = MAX_IMPORT_BYTES
     all_or_nothing = request.args.get("all_or_nothing", "false").lower() in ("1", "true", "yes")
-    report = dataset_service().import_entries(name, version, request.stream, fmt=fmt, all_or_nothing=all_or_nothing)
+    report = dataset_service().import_entries(
+        name, version, request.stream, fmt=fmt, all_or_nothing=all_or_nothing, created_by=recorded_name(request)
+    )
     body = {"imported": report.imported, "rejected": report.rejected, "rejected_count": report.rejected_count}
     return json_response(body, 200)
 
@@ -189,25 +198,25 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
 ROUTES = (
     # The review queue first: `/review/...` would match `/{name}/...` too (and `review` is a
     # reserved dataset name).
-    Route("GET", "/review/queue", review_queue),
-    Route("POST", "/review/claim", review_claim),
-    Route("GET", "/review/agreement", review_agreement),
-    Route("POST", "/review/{extraction_id}/decision", review_decision),
-    Route("GET", "/", list_datasets),
-    Route("POST", "/", create_dataset),
-    Route("GET", "/candidates", list_candidates),
-    Route("GET", "/{name}/diff", diff),
-    Route("POST", "/{name}/versions", new_version),
-    Route("GET", "/{name}/{version}", get_version),
-    Route("POST", "/{name}/{version}/entries", add_entries),
-    Route("POST", "/{name}/{version}/from-trace", add_from_trace),
-    Route("POST", "/{name}/{version}/publish", publish),
-    Route("POST", "/{name}/{version}/push-to-datadog", push_to_datadog),
-    Route("POST", "/{name}/{version}/candidates", add_candidates),
-    Route("GET", "/{name}/{version}/entries/{entry_id}", get_entry),
-    Route("PUT", "/{name}/{version}/entries/{entry_id}", update_entry),
-    Route("DELETE", "/{name}/{version}/entries/{entry_id}", delete_entry),
-    Route("GET", "/{name}/{version}/entries/{entry_id}/image", get_entry_image),
-    Route("GET", "/{name}/{version}/export", export),
-    Route("POST", "/{name}/{version}/import", import_entries),
+    Route("GET", "/review/queue", review_queue, "read"),
+    Route("POST", "/review/claim", review_claim, "review"),
+    Route("GET", "/review/agreement", review_agreement, "read"),
+    Route("POST", "/review/{extraction_id}/decision", review_decision, "review"),
+    Route("GET", "/", list_datasets, "read"),
+    Route("POST", "/", create_dataset, "write"),
+    Route("GET", "/candidates", list_candidates, "read"),
+    Route("GET", "/{name}/diff", diff, "read"),
+    Route("POST", "/{name}/versions", new_version, "write"),
+    Route("GET", "/{name}/{version}", get_version, "read"),
+    Route("POST", "/{name}/{version}/entries", add_entries, "write"),
+    Route("POST", "/{name}/{version}/from-trace", add_from_trace, "write"),
+    Route("POST", "/{name}/{version}/publish", publish, "write"),
+    Route("POST", "/{name}/{version}/push-to-datadog", push_to_datadog, "write"),
+    Route("POST", "/{name}/{version}/candidates", add_candidates, "write"),
+    Route("GET", "/{name}/{version}/entries/{entry_id}", get_entry, "read"),
+    Route("PUT", "/{name}/{version}/entries/{entry_id}", update_entry, "write"),
+    Route("DELETE", "/{name}/{version}/entries/{entry_id}", delete_entry, "write"),
+    Route("GET", "/{name}/{version}/entries/{entry_id}/image", get_entry_image, "read"),
+    Route("GET", "/{name}/{version}/export", export, "read"),
+    Route("POST", "/{name}/{version}/import", import_entries, "write"),
 )

@@ -14,7 +14,7 @@ import functions_framework
 from shared.errors import InvalidField, NotFound
 from shared.experiments import ExperimentRequest, experiment_service
 from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
-from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, recorded_name, serve
 
 _EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 MAX_BODY_BYTES = 1024 * 1024  # an experiment or schedule is a few kilobytes of JSON
@@ -29,9 +29,10 @@ def experiments(request: flask.Request) -> flask.Response:
 def start_experiment(request: flask.Request) -> flask.Response:
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ExperimentRequest, json_body(request), what="experiment")
-    experiment = experiment_service().start(wanted)
+    experiment = experiment_service().start(wanted, created_by=recorded_name(request))
     body = {
         "experiment_id": experiment.experiment_id,
+        "created_by": experiment.created_by,
         "status": "planned" if wanted.dry_run else experiment.status,
         "progress": experiment.progress.model_dump(),
         "estimated_cost_usd": experiment.estimated_cost_usd,
@@ -130,7 +131,8 @@ def create_schedule(request: flask.Request) -> flask.Response:
 
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
-    return json_response(schedule_service().create(wanted).model_dump(mode="json"), 201)
+    schedule = schedule_service().create(wanted, created_by=recorded_name(request))
+    return json_response(schedule.model_dump(mode="json"), 201)
 
 
 def list_schedules(request: flask.Request) -> flask.Response:
@@ -207,21 +209,21 @@ def _checked(experiment_id: str) -> str:
 
 ROUTES = (
     # Before `/{experiment_id}`, which would match these paths too.
-    Route("POST", "/schedules", create_schedule),
-    Route("GET", "/schedules", list_schedules),
-    Route("GET", "/schedules/{schedule_id}", get_schedule),
-    Route("PATCH", "/schedules/{schedule_id}", change_schedule),
-    Route("DELETE", "/schedules/{schedule_id}", delete_schedule),
-    Route("POST", "/schedules/{schedule_id}/enable", enable_schedule),
-    Route("POST", "/schedules/{schedule_id}/disable", disable_schedule),
-    Route("GET", "/alerts", list_alerts),
-    Route("GET", "/options", get_options),
-    Route("POST", "/", start_experiment),
-    Route("GET", "/", list_experiments),  # `/{experiment_id}` never matches the bare `/`
-    Route("GET", "/{experiment_id}", get_status),
-    Route("GET", "/{experiment_id}/results", get_results),
-    Route("GET", "/{experiment_id}/compare", compare),
-    Route("GET", "/{experiment_id}/report", report),
-    Route("POST", "/{experiment_id}/resume", resume),
-    Route("POST", "/{experiment_id}/cancel", cancel),
+    Route("POST", "/schedules", create_schedule, "write"),
+    Route("GET", "/schedules", list_schedules, "read"),
+    Route("GET", "/schedules/{schedule_id}", get_schedule, "read"),
+    Route("PATCH", "/schedules/{schedule_id}", change_schedule, "write"),
+    Route("DELETE", "/schedules/{schedule_id}", delete_schedule, "write"),
+    Route("POST", "/schedules/{schedule_id}/enable", enable_schedule, "write"),
+    Route("POST", "/schedules/{schedule_id}/disable", disable_schedule, "write"),
+    Route("GET", "/alerts", list_alerts, "read"),
+    Route("GET", "/options", get_options, "read"),
+    Route("POST", "/", start_experiment, "write"),
+    Route("GET", "/", list_experiments, "read"),  # `/{experiment_id}` never matches the bare `/`
+    Route("GET", "/{experiment_id}", get_status, "read"),
+    Route("GET", "/{experiment_id}/results", get_results, "read"),
+    Route("GET", "/{experiment_id}/compare", compare, "read"),
+    Route("GET", "/{experiment_id}/report", report, "read"),
+    Route("POST", "/{experiment_id}/resume", resume, "write"),
+    Route("POST", "/{experiment_id}/cancel", cancel, "write"),
 )

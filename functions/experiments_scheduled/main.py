@@ -59,4 +59,4 @@ def _schedule_time(request: flask.Request) -> datetime:
     return stamped
 
 
-ROUTES = (Route("POST", "/", run_due_schedules),)
+ROUTES = (Route("POST", "/", run_due_schedules, "write"),)

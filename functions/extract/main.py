@@ -18,7 +18,7 @@ import functions_framework
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource, extraction_service
-from shared.web import Route, int_arg, json_body, json_response, parse_fields, serve
+from shared.web import Route, int_arg, json_body, json_response, parse_fields, recorded_name, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
@@ -48,7 +48,7 @@ def create_extraction(request: flask.Request) -> flask.Response:
         raise MalformedRequest("The request body is empty: send multipart/form-data with an image, or JSON.")
     else:
         raise UnsupportedMediaType("Send multipart/form-data (field `image`) or application/json.")
-    record = extraction_service().extract(options, source)
+    record = extraction_service().extract(options, source, created_by=recorded_name(request))
     status = 200
     if record.status == "failed":
         status = 504 if record.error_code == "model_timeout" else 502
@@ -120,9 +120,9 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
 
 
 ROUTES = (
-    Route("POST", "/", create_extraction),
-    Route("GET", "/", list_extractions),
-    Route("GET", "/options", extraction_options),  # before `/{extraction_id}`, which matches it too
-    Route("GET", "/{extraction_id}", get_extraction),
-    Route("GET", "/{extraction_id}/image", get_image),
+    Route("POST", "/", create_extraction, "write"),
+    Route("GET", "/", list_extractions, "read"),
+    Route("GET", "/options", extraction_options, "read"),  # before `/{extraction_id}`, which matches it too
+    Route("GET", "/{extraction_id}", get_extraction, "read"),
+    Route("GET", "/{extraction_id}/image", get_image, "read"),
 )

@@ -12,7 +12,7 @@ import functions_framework
 
 from shared.errors import InvalidField, NotFound
 from shared.services.feedback import FeedbackRequest, feedback_service
-from shared.web import Route, json_body, json_response, parse_fields, serve
+from shared.web import Route, json_body, json_response, parse_fields, recorded_name, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -24,12 +24,14 @@ def feedback(request: flask.Request) -> flask.Response:
 
 def create_feedback(request: flask.Request) -> flask.Response:
     submitted = parse_fields(FeedbackRequest, json_body(request), what="feedback")
+    submitted = submitted.model_copy(update={"author": recorded_name(request, submitted.author)})
     record, created = feedback_service().submit(submitted)
     body = {
         "status": "recorded",
         "feedback_id": record.feedback_id,
         "extraction_id": record.extraction_id,
         "golden_candidate": record.golden_candidate,
+        "author": record.author,
         "evaluations": [evaluation.model_dump(mode="json") for evaluation in record.evaluations],
     }
     return json_response(body, 201 if created else 200)
@@ -46,6 +48,6 @@ def list_feedback(request: flask.Request) -> flask.Response:
 
 
 ROUTES = (
-    Route("POST", "/", create_feedback),
-    Route("GET", "/", list_feedback),
+    Route("POST", "/", create_feedback, "feedback"),
+    Route("GET", "/", list_feedback, "read"),
 )

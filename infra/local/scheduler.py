@@ -2,8 +2,9 @@
 
 The deployed job calls the function every hour with an OIDC token and stamps each call with the
 time it was scheduled for (`X-CloudScheduler-ScheduleTime`); this loop does the same every
-`--interval-s` seconds (default 60) with the API key, which the function accepts locally. A tick
-that fails is logged and the loop goes on, as Cloud Scheduler does.
+`--interval-s` seconds (default 60) with the API key, which the function accepts locally (the first
+plain key of API_KEYS; with named keys, which hold only digests, the key in API_KEY). A tick that
+fails is logged and the loop goes on, as Cloud Scheduler does.
 
     python -m infra.local.scheduler --base-url http://127.0.0.1:8080 [--interval-s 60] [--once]
 """
@@ -14,11 +15,20 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import requests
 
 from shared.config import LOCAL_API_KEY
+
+
+def scheduler_api_key(environ: Mapping[str, str]) -> str:
+    """The first plain key of API_KEYS; named keys (JSON) hold digests only, so then API_KEY."""
+    configured = (environ.get("API_KEYS") or LOCAL_API_KEY).strip()
+    if configured.startswith("{"):
+        return environ.get("API_KEY") or LOCAL_API_KEY
+    return configured.split(",")[0].strip()
 
 
 def tick(base_url: str, api_key: str, schedule_time: datetime) -> dict:
@@ -41,7 +51,7 @@ def main() -> None:
     parser.add_argument("--interval-s", type=float, default=float(os.environ.get("LOCAL_SCHEDULER_INTERVAL_S", "60")))
     parser.add_argument("--once", action="store_true", help="one tick, then exit")
     args = parser.parse_args()
-    api_key = (os.environ.get("API_KEYS") or LOCAL_API_KEY).split(",")[0].strip()
+    api_key = scheduler_api_key(os.environ)
     while True:
         now = time.time()
         scheduled = datetime.fromtimestamp(now - now % args.interval_s, UTC)

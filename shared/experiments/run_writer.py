@@ -109,6 +109,7 @@ class RunWriter:
             tags={
                 "experiment": self._experiment.name,
                 "experiment_id": self._experiment.experiment_id,
+                "created_by": self._experiment.created_by or "",
                 "variant": run.variant,
                 "prompt_version": variant.prompt_version,
                 "evaluation_provider": "vote-extractor",

@@ -361,6 +361,7 @@ class ExperimentRunner:
             "model": job.variant.model,
             "entry_id": job.entry.id,
             "repetition": str(job.repetition),
+            "created_by": experiment.created_by or "",
         }
         response: ModelResponse | None = None
         failure: ModelError | None = None

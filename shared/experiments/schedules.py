@@ -84,9 +84,9 @@ class ScheduleService:
         self._datasets = datasets
         self._experiments = experiments
 
-    def create(self, request: ScheduleRequest) -> ScheduleRecord:
+    def create(self, request: ScheduleRequest, *, created_by: str) -> ScheduleRecord:
         now = datetime.now(UTC)
-        schedule = ScheduleRecord(**request.model_dump(), created_at=now, updated_at=now)
+        schedule = ScheduleRecord(**request.model_dump(), created_at=now, created_by=created_by, updated_at=now)
         self._experiments.plan(self._experiment_request(schedule))  # everything checked before storing
         self._schedules.create(schedule)
         return schedule
@@ -139,6 +139,7 @@ class ScheduleService:
                     experiment_id=experiment_id,
                     schedule_id=schedule.schedule_id,
                     slot=slot,
+                    created_by=schedule.created_by,
                 )
             except ExperimentExists:
                 # Started by an earlier delivery of this trigger; publish what it may not have.

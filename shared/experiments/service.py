@@ -66,11 +66,13 @@ class ExperimentService:
         experiment_id: str | None = None,
         schedule_id: str | None = None,
         slot: str | None = None,
+        created_by: str | None,
     ) -> ExperimentRecord:
         """Store the experiment with its shards and publish them to `experiments-worker`.
-        Conflict when `experiment_id` exists (a schedule's slot already started)."""
+        Conflict when `experiment_id` exists (a schedule's slot already started). `created_by`:
+        the caller's API key name (a scheduled one: its schedule's creator)."""
         experiment = self.plan(request, experiment_id=experiment_id)
-        experiment.schedule_id, experiment.slot = schedule_id, slot
+        experiment.schedule_id, experiment.slot, experiment.created_by = schedule_id, slot, created_by
         if request.dry_run:
             return experiment
         shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
@@ -187,6 +189,7 @@ class ExperimentService:
                     "progress": e.progress.model_dump(),
                     "schedule_id": e.schedule_id,
                     "created_at": e.created_at.isoformat(),
+                    "created_by": e.created_by,
                     "finished_at": e.finished_at.isoformat() if e.finished_at else None,
                 }
                 for e in found

@@ -124,7 +124,7 @@ def content_sha256(image_sha256: str, expected: VoteExtraction, docs: str | None
 
 
 def build_entry(
-    entry_id: str, request: EntryRequest, image: EntryImage, source: EntrySource, now: datetime
+    entry_id: str, request: EntryRequest, image: EntryImage, source: EntrySource, now: datetime, *, created_by: str
 ) -> DatasetEntry:
     return DatasetEntry(
         id=entry_id,
@@ -135,6 +135,7 @@ def build_entry(
         validated=request.validated,
         source=source,
         created_at=now,
+        created_by=created_by,
         content_sha256=content_sha256(
             image.image_sha256, request.expected_output, request.reference_docs, request.tags, request.validated
         ),
@@ -146,6 +147,7 @@ def entry_from_extraction(
     tags: dict[str, str],
     now: datetime,
     *,
+    created_by: str,
     expected: VoteExtraction | None = None,
     validated: bool | None = None,
 ) -> DatasetEntry:
@@ -180,4 +182,4 @@ def entry_from_extraction(
         span_id=extraction.span_id,
         trace_id=extraction.trace_id,
     )
-    return build_entry(extraction.extraction_id, request, image, source, now)
+    return build_entry(extraction.extraction_id, request, image, source, now, created_by=created_by)

@@ -35,7 +35,7 @@ CSV_COLUMNS = (
     "created_at",
 )
 CSV_REQUIRED = {"id", "image_uri", "expected_output"}
-_EXPORT_ONLY_FIELDS = ("source", "created_at", "content_sha256")
+_EXPORT_ONLY_FIELDS = ("source", "created_at", "created_by", "content_sha256")  # the importer records its own
 _EXPORT_ONLY_INPUT_FIELDS = ("image_sha256", "content_type")
 MAX_REJECTIONS_REPORTED = 1000
 

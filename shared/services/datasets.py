@@ -127,12 +127,18 @@ class DatasetService:
 
     # datasets and versions
 
-    def create(self, request: CreateDatasetRequest) -> DatasetVersion:
+    def create(self, request: CreateDatasetRequest, *, created_by: str) -> DatasetVersion:
         now = datetime.now(UTC)
         dataset = Dataset(
-            name=check_name(request.name), description=request.description, metadata=request.metadata, created_at=now
+            name=check_name(request.name),
+            description=request.description,
+            metadata=request.metadata,
+            created_at=now,
+            created_by=created_by,
         )
-        version = DatasetVersion(version=check_version(request.version), created_at=now, updated_at=now)
+        version = DatasetVersion(
+            version=check_version(request.version), created_at=now, created_by=created_by, updated_at=now
+        )
         self._datasets.create(dataset, version)
         return version
 
@@ -159,6 +165,7 @@ class DatasetService:
             "entry_count": found.entry_count,
             "from_version": found.from_version,
             "created_at": found.created_at.isoformat(),
+            "created_by": found.created_by,
             "updated_at": found.updated_at.isoformat(),
             "datadog_dataset_id": found.datadog_dataset_id,
             "entries": [e.model_dump(mode="json") for e in entries],
@@ -195,18 +202,22 @@ class DatasetService:
         )
         return self._datasets.version(name, version), True
 
-    def new_version(self, name: str, request: NewVersionRequest) -> DatasetVersion:
+    def new_version(self, name: str, request: NewVersionRequest, *, created_by: str) -> DatasetVersion:
         source = self._datasets.version(check_name(name), check_version(request.from_version))
         now = datetime.now(UTC)
         target = DatasetVersion(
-            version=check_version(request.version), from_version=source.version, created_at=now, updated_at=now
+            version=check_version(request.version),
+            from_version=source.version,
+            created_at=now,
+            created_by=created_by,
+            updated_at=now,
         )
         self._datasets.copy_version(name, source.version, target)
         return self._datasets.version(name, target.version)
 
     # entries
 
-    def add_entries(self, name: str, version: str, requests: list[EntryRequest]) -> list[str]:
+    def add_entries(self, name: str, version: str, requests: list[EntryRequest], *, created_by: str) -> list[str]:
         """Add entries atomically (all or none)."""
         self._draft(name, version)
         if not requests:
@@ -223,13 +234,20 @@ class DatasetService:
         resolver = _ImageResolver(self._images, self._settings)
         now = datetime.now(UTC)
         entries = [
-            build_entry(entry_id, request, resolver.resolve(request.input), EntrySource(kind="manual"), now)
+            build_entry(
+                entry_id,
+                request,
+                resolver.resolve(request.input),
+                EntrySource(kind="manual"),
+                now,
+                created_by=created_by,
+            )
             for entry_id, request in zip(ids, requests, strict=True)
         ]
         self._datasets.add(name, version, entries)
         return ids
 
-    def from_trace(self, name: str, version: str, request: FromTraceRequest) -> str:
+    def from_trace(self, name: str, version: str, request: FromTraceRequest, *, created_by: str) -> str:
         self._draft(name, version)
         extraction = self._extractions.find_by_span(request.span_id)
         if extraction is None or extraction.trace_id != request.trace_id:
@@ -237,12 +255,12 @@ class DatasetService:
                 "No extraction has this span_id and trace_id.",
                 details={"span_id": request.span_id, "trace_id": request.trace_id},
             )
-        entry = entry_from_extraction(extraction, dict(request.tags), datetime.now(UTC))
+        entry = entry_from_extraction(extraction, dict(request.tags), datetime.now(UTC), created_by=created_by)
         self._datasets.add(name, version, [entry])
         self._extractions.mark_in_dataset([extraction.extraction_id], f"{name}@{version}")
         return entry.id
 
-    def add_candidates(self, name: str, version: str, request: CandidatesRequest) -> list[str]:
+    def add_candidates(self, name: str, version: str, request: CandidatesRequest, *, created_by: str) -> list[str]:
         """Add golden candidates in bulk: the ones named, or every open candidate."""
         self._draft(name, version)
         if request.extraction_ids is None:
@@ -252,7 +270,7 @@ class DatasetService:
         if not extractions:
             return []
         now = datetime.now(UTC)
-        entries = [entry_from_extraction(extraction, {}, now) for extraction in extractions]
+        entries = [entry_from_extraction(extraction, {}, now, created_by=created_by) for extraction in extractions]
         self._datasets.add(name, version, entries)
         self._extractions.mark_in_dataset([e.extraction_id for e in extractions], f"{name}@{version}")
         return [entry.id for entry in entries]
@@ -358,7 +376,7 @@ class DatasetService:
         return export_lines(self._datasets.stream(name, version), fmt=fmt)
 
     def import_entries(
-        self, name: str, version: str, lines: Iterable[bytes], *, fmt: str, all_or_nothing: bool
+        self, name: str, version: str, lines: Iterable[bytes], *, fmt: str, all_or_nothing: bool, created_by: str
     ) -> ImportReport:
         """Import line by line; each bad line is reported with its reason. `all_or_nothing`
         imports nothing unless every line is good."""
@@ -384,7 +402,8 @@ class DatasetService:
                 report.reject(number, error.message)
                 continue
             seen.add(entry_id)
-            chunk.append((number, build_entry(entry_id, request, image, EntrySource(kind="import"), now)))
+            entry = build_entry(entry_id, request, image, EntrySource(kind="import"), now, created_by=created_by)
+            chunk.append((number, entry))
             if len(chunk) == MAX_BATCH_ENTRIES:
                 held.append(chunk)
                 chunk = []

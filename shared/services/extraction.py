@@ -144,8 +144,9 @@ class ExtractionService:
         except InvalidField:
             raise NotFound(f"The image of extraction {extraction_id!r} is gone.") from None
 
-    def extract(self, options: ExtractOptions, source: ImageSource) -> ExtractionRecord:
-        """Everything a client sent is checked before anything is stored."""
+    def extract(self, options: ExtractOptions, source: ImageSource, *, created_by: str) -> ExtractionRecord:
+        """Everything a client sent is checked before anything is stored; `created_by` is the
+        caller's API key name, on the record, the spans and the evaluations' tags."""
         model_name = options.model or self._settings.resolved_default_model
         model = get_model_client(model_name, self._settings)
         params = model.validate_params(options.params)
@@ -153,7 +154,12 @@ class ExtractionService:
         image, stored = self._store_image(source)
 
         extraction_id = uuid.uuid4().hex
-        span_tags = {"extraction_id": extraction_id, "model": model_name, "prompt_version": prompt.version}
+        span_tags = {
+            "extraction_id": extraction_id,
+            "model": model_name,
+            "prompt_version": prompt.version,
+            "created_by": created_by,
+        }
         started = time.perf_counter()
         response: ModelResponse | None = None
         failure: ModelError | None = None
@@ -203,6 +209,7 @@ class ExtractionService:
             latency_ms=latency_ms,
             usage=response.usage if response else TokenUsage(),
             created_at=datetime.now(UTC),
+            created_by=created_by,
             golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
         )
         submissions = submissions_for(
@@ -210,7 +217,12 @@ class ExtractionService:
             id_prefix=record.extraction_id,
             span_id=record.span_id,
             trace_id=record.trace_id,
-            tags={"evaluation_provider": "vote-extractor", "model": record.model, "prompt_version": prompt.version},
+            tags={
+                "evaluation_provider": "vote-extractor",
+                "model": record.model,
+                "prompt_version": prompt.version,
+                "created_by": created_by,
+            },
             source_kind="extraction",
             created_at=record.created_at,
         )

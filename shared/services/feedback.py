@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
+from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, NotFound
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
@@ -53,6 +54,8 @@ class FeedbackRequest(BaseModel):
     tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=MAX_TAGS)
     feedback_id: StrictStr | None = Field(None, pattern=_ID.pattern)
     corrections: ExtractionCorrection | None = None
+    # Who gives it: the API key's name (None), or a person a delegating key names (`console:ada`).
+    author: StrictStr | None = Field(None, pattern=PERSON_NAME_PATTERN)
 
     @field_validator("tags")
     @classmethod
@@ -98,7 +101,11 @@ class FeedbackService:
             id_prefix=feedback.feedback_id,
             span_id=extraction.span_id,
             trace_id=extraction.trace_id,
-            tags={"feedback_id": feedback.feedback_id, "extraction_id": extraction.extraction_id},
+            tags={
+                "feedback_id": feedback.feedback_id,
+                "extraction_id": extraction.extraction_id,
+                "author": feedback.author or "",
+            },
             source_kind="feedback",
             created_at=feedback.created_at,
         )
@@ -160,6 +167,7 @@ class FeedbackService:
             evaluations=evaluations,
             request_sha256=request.fingerprint(),
             created_at=datetime.now(UTC),
+            author=request.author,
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
+from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
@@ -39,9 +40,8 @@ from shared.storage.review import (
     effective_state,
 )
 
-# A person's name as people write them (letters of any script, spaces, apostrophes, e-mail
-# characters); never a control character, a slash or a leading dot.
-REVIEWER_PATTERN = r"^[^\W_][\w .'’@+-]{0,99}$"
+# The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
+REVIEWER_PATTERN = PERSON_NAME_PATTERN
 REVIEW_VERSION = "1.0"
 AGREEMENT_EVALUATORS = ("consistency", "output_classification")  # always reported, even with no data
 Verdict = Literal["approved", "corrected", "rejected"]
@@ -50,7 +50,7 @@ Verdict = Literal["approved", "corrected", "rejected"]
 class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: StrictStr = Field(pattern=REVIEWER_PATTERN)
+    reviewer: StrictStr | None = Field(None, pattern=REVIEWER_PATTERN)  # None: the key's name
     reason: ReviewReason | None = None
     extraction_id: StrictStr | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -79,7 +79,7 @@ class AgreementQuery(BaseModel):
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reviewer: StrictStr = Field(pattern=REVIEWER_PATTERN)
+    reviewer: StrictStr | None = Field(None, pattern=REVIEWER_PATTERN)  # None: the key's name
     decision: Literal["approve", "reject", "skip"]
     corrections: ExtractionCorrection | None = None
     target: DatasetTarget | None = None
@@ -155,17 +155,18 @@ class ReviewService:
 
     def claim(self, request: ClaimRequest) -> dict[str, Any] | None:
         """The named item, or the oldest pending one (of a reason), under a lease; None if none."""
+        reviewer = _reviewer(request)
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=self._settings.review_claim_s)
         fields = {
-            "claimed_by": request.reviewer,
+            "claimed_by": reviewer,
             "claimed_at": now,
             "claim_expires_at": expires,
         }
         if request.extraction_id is not None:
-            item = self._review.claim_named(request.extraction_id, request.reviewer, fields, now)
+            item = self._review.claim_named(request.extraction_id, reviewer, fields, now)
         else:
-            found = self._review.claim_next(request.reviewer, request.reason, fields, now)
+            found = self._review.claim_next(reviewer, request.reason, fields, now)
             if found is None:
                 return None
             item = found
@@ -178,13 +179,14 @@ class ReviewService:
 
     def decide(self, extraction_id: str, request: DecisionRequest) -> dict[str, Any]:
         """Record a reviewer's decision; approve also adds the validated entry to the draft target."""
+        reviewer = _reviewer(request)
         now = datetime.now(UTC)
         item = self._review.get(extraction_id, now)
         if item.state == "done":
             if item.document.get("request_sha256") == request.fingerprint():
                 return _decision_body(item)  # a retried identical decision
             raise Conflict(f"Review item {extraction_id!r} is already decided.", details={"state": "done"})
-        _require_claim(item, request.reviewer)
+        _require_claim(item, reviewer)
         if request.decision == "skip":
             self._review.commit_decision(extraction_id, now, lambda batch, fresh: self._release(batch, fresh, request))
             return {"item": _item_body(self._review.get(extraction_id, datetime.now(UTC)))}
@@ -200,14 +202,14 @@ class ReviewService:
             reasoning=request.note,
             assessment="pass" if verdict == "approved" else "fail",
             evaluator_version=REVIEW_VERSION,
-            tags={"reviewer": request.reviewer, "decision": request.decision},
+            tags={"reviewer": reviewer, "decision": request.decision},
         )
         submissions = submissions_for(
             [evaluation],
             id_prefix=f"review-{extraction_id}",
             span_id=extraction.span_id,
             trace_id=extraction.trace_id,
-            tags={"extraction_id": extraction_id, "reviewer": request.reviewer, "decision": request.decision},
+            tags={"extraction_id": extraction_id, "reviewer": reviewer, "decision": request.decision},
             source_kind="review",
             created_at=now,
         )
@@ -216,7 +218,7 @@ class ReviewService:
             "closed": 1,
             "decision": request.decision,
             "verdict": verdict,
-            "decided_by": request.reviewer,
+            "decided_by": reviewer,
             "decided_at": now,
             "note": request.note,
             "claim_expires_at": None,
@@ -225,7 +227,7 @@ class ReviewService:
         }
 
         def record(batch: Any, fresh: ReviewItem) -> None:
-            _require_claim(fresh, request.reviewer)
+            _require_claim(fresh, reviewer)
             self._review.record_decision(batch, fresh, fields, entries)
 
         if request.decision == "approve":
@@ -233,7 +235,12 @@ class ReviewService:
             name, version = check_name(request.target.name), check_version(request.target.version)
             expected = apply_correction(extraction.result, request.corrections) if request.corrections else None
             entry = entry_from_extraction(
-                extraction, {"reviewer": request.reviewer}, now, expected=expected, validated=True
+                extraction,
+                {"reviewer": reviewer},
+                now,
+                created_by=reviewer,
+                expected=expected,
+                validated=True,
             )
             fields |= {"target": {"name": name, "version": version}, "entry_id": entry.id}
 
@@ -285,7 +292,7 @@ class ReviewService:
         return {"since": since.isoformat() if since else None, "n": decided, "evaluators": evaluators}
 
     def _release(self, batch: Any, fresh: ReviewItem, request: DecisionRequest) -> None:
-        _require_claim(fresh, request.reviewer)
+        _require_claim(fresh, _reviewer(request))
         batch.update(
             self._review.document(fresh.extraction_id),
             {"claimed_by": None, "claim_expires_at": None},
@@ -329,6 +336,13 @@ def _outcomes(extraction: ExtractionRecord) -> dict[str, dict[str, Any]]:
         for e in extraction.evaluations
         if e.assessment is not None and e.error is None
     }
+
+
+def _reviewer(request: ClaimRequest | DecisionRequest) -> str:
+    """The name the handler resolved from the API key (shared.web.recorded_name)."""
+    if request.reviewer is None:
+        raise InvalidField("Name the reviewer.", details={"field": "reviewer"})
+    return request.reviewer
 
 
 def _require_claim(item: ReviewItem, reviewer: str) -> None:

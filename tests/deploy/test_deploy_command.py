@@ -6,6 +6,7 @@ each call, so the commands, their order and what reaches gcloud's stdin are chec
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -23,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET_VALUES = {
     "DD_API_KEY": "dd-secret-4f9a0c7e1b2d4e6f8a9b",
     "GEMINI_API_KEY": "gem-secret-77c1d2e3f4a5b6c7d8e9",
-    "API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f",
+    # Named keys by digest (the console's key among them): production refuses the plain form.
+    "API_KEYS": '{"console": {"sha256": "' + hashlib.sha256(b"console-key-3b4c5d6e7f8a9b0c").hexdigest() + '", '
+    '"scopes": ["write", "review", "feedback"], "delegates": true}}',
     "CONSOLE_API_KEY": "console-key-3b4c5d6e7f8a9b0c",
 }
 BASH = shutil.which("bash") or "/bin/bash"
@@ -272,6 +275,21 @@ def test_deploy_without_a_terminal_adds_no_secret_version_unless_told(tmp_path):
     assert done.returncode == 0, done.stderr
     assert not [c for c in fake_gcloud.calls(log) if c["args"][:1] == ["secrets"]]
     assert "DD_API_KEY is set; not adding it" in done.stdout
+
+
+def test_deploy_refuses_a_plain_api_keys_secret_before_adding_anything(tmp_path):
+    log = fake_gcloud.install(tmp_path / "bin")
+
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), "--add-secret-versions",
+        env={"API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f", "FAKE_GCLOUD_LOG": str(log)},
+        path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "API_KEYS is a plain list of keys, which only ENVIRONMENT=local accepts" in done.stderr
+    assert "apikey-one" not in done.stdout + done.stderr
+    assert not fake_gcloud.calls(log)
 
 
 def test_deploy_without_gcloud_says_how_to_get_it(tmp_path):

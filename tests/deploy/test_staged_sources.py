@@ -8,6 +8,7 @@ production. Slow the first time (one venv per function, minutes each); cached af
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -26,7 +27,9 @@ COLD_IMPORT_LIMIT_S = 1.5
 # Production-like, but nothing to reach: no credentials lookup, no Datadog, no emulator.
 _OFFLINE_ENV = {
     "ENVIRONMENT": "production",
-    "API_KEYS": "staged-source-test-key",
+    "API_KEYS": json.dumps(
+        {"staged": {"sha256": hashlib.sha256(b"staged-source-test-key").hexdigest(), "scopes": ["admin"]}}
+    ),
     "LLMOBS_ENABLED": "false",
     "GCP_PROJECT": "staged-test",
     "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",

@@ -8,6 +8,7 @@ cannot be reached from here; in production the same code reads Google's certific
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -282,7 +283,8 @@ def google_certificates(configure):
         SCHEDULER_AUDIENCE=AUDIENCE,
         SCHEDULER_SERVICE_ACCOUNT=SCHEDULER_ACCOUNT,
         ENVIRONMENT="production",
-        API_KEYS="a-production-key",
+        # Production takes named keys only (sha256 digests); the key itself stays refused below.
+        API_KEYS=json.dumps({"ops": {"sha256": hashlib.sha256(b"a-production-key").hexdigest(), "scopes": ["admin"]}}),
     )
     yield certificates
     certificates.server.shutdown()

@@ -32,7 +32,7 @@ def render() -> None:
     if claim is None:
         # A reviewer's own live claims (held before a reload, say) can be taken up again.
         held = load("the claimed items", client.review_queue, state="claimed") if reviewer else {"items": []}
-        mine = [item["extraction_id"] for item in held.get("items", []) if item.get("claimed_by") == reviewer]
+        mine = [item["extraction_id"] for item in held.get("items", []) if _is_mine(item.get("claimed_by"), reviewer)]
         claim_panel(client, reviewer, mine + [item["extraction_id"] for item in queue.get("items", [])])
     else:
         review_panel(client, reviewer, claim)
@@ -51,6 +51,12 @@ def show_counts(counts: Json) -> None:
             for reason in reasons
         ]
     )
+
+
+def _is_mine(claimed_by: str | None, reviewer: str) -> bool:
+    """The API records the console's delegating key as `<key name>:<person>` (a local plain key:
+    the name as typed); a claim that is not really ours is refused by the API anyway."""
+    return bool(claimed_by) and (claimed_by == reviewer or str(claimed_by).endswith(f":{reviewer}"))
 
 
 def claim_panel(client: ApiClient, reviewer: str, pending: list[str]) -> None:
