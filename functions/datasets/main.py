@@ -156,6 +156,16 @@ def delete_entry(request: flask.Request, name: str, version: str, entry_id: str)
     return flask.Response(status=204)
 
 
+def delete_version(request: flask.Request, name: str, version: str) -> flask.Response:
+    dataset_service().delete_version(name, version)
+    return flask.Response(status=204)
+
+
+def delete_dataset(request: flask.Request, name: str) -> flask.Response:
+    dataset_service().delete_dataset(name)
+    return flask.Response(status=204)
+
+
 def diff(request: flask.Request, name: str) -> flask.Response:
     old, new = request.args.get("from"), request.args.get("to")
     if not old or not new:
@@ -198,6 +208,8 @@ ROUTES = (
     Route("GET", "/candidates", list_candidates),
     Route("GET", "/{name}/diff", diff),
     Route("POST", "/{name}/versions", new_version),
+    Route("DELETE", "/{name}/versions/{version}", delete_version),
+    Route("DELETE", "/{name}", delete_dataset),
     Route("GET", "/{name}/{version}", get_version),
     Route("POST", "/{name}/{version}/entries", add_entries),
     Route("POST", "/{name}/{version}/from-trace", add_from_trace),

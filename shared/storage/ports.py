@@ -213,6 +213,10 @@ class DatasetStore(DatasetDrafts, Protocol):
 
     def delete(self, name: str, version: str, entry_id: str) -> None: ...
 
+    def delete_version(self, name: str, version: str) -> None: ...
+
+    def delete_dataset(self, name: str) -> None: ...
+
 
 # The evaluation outbox (adapter: FirestoreEvaluationOutbox)
 
