@@ -233,6 +233,24 @@ class FirestoreDatasetRepository:
         if chunk:
             self.add(name, target.version, chunk)
 
+    # references from other records (collection-group queries over every version's entries)
+
+    def entries_from_extraction(self, extraction_id: str, *, limit: int) -> list[str]:
+        """`name@version/entry_id` of up to `limit` entries made from this extraction, in any version."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._client.collection_group(ENTRIES).where(
+            filter=FieldFilter("source.extraction_id", "==", extraction_id)
+        )
+        return [_entry_path(s.reference) for s in query.select([]).limit(limit).stream()]
+
+    def entries_using_image(self, image_uri: str, *, limit: int) -> list[str]:
+        """`name@version/entry_id` of up to `limit` entries whose input is the image at `image_uri`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._client.collection_group(ENTRIES).where(filter=FieldFilter("input.image_uri", "==", image_uri))
+        return [_entry_path(s.reference) for s in query.select([]).limit(limit).stream()]
+
     # deleting
 
     def delete_version(self, name: str, version: str) -> None:
@@ -341,6 +359,12 @@ class FirestoreDatasetRepository:
             except (exceptions.FailedPrecondition, exceptions.Aborted):
                 time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # another writer won; retry
         raise DependencyUnavailable(f"{name}@{version} is too busy; try again.")
+
+
+def _entry_path(entry: firestore.DocumentReference) -> str:
+    version = entry.parent.parent
+    assert version is not None and version.parent.parent is not None
+    return f"{version.parent.parent.id}@{version.id}/{entry.id}"
 
 
 def _deleting(snapshot: firestore.DocumentSnapshot) -> bool:
