@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, DependencyUnavailable, NotFound
 from shared.models import Dataset, DatasetEntry, DatasetVersion
+from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -316,15 +317,41 @@ class FirestoreDatasetRepository:
             )
 
     def _delete_entries(self, name: str, version: str) -> None:
-        """Every entry of a version, a batch of 500 at a time (ids only are read)."""
+        """Every entry of a version, a batch of 500 at a time. The extractions a page's entries
+        were made from are released first (no longer `in_dataset` unless another version holds
+        them: golden candidates again), so a crash in between leaves them released and the
+        repeat releases them again, harmlessly."""
         collection = self._entries(name, version)
         while True:
-            page = list(collection.select([]).limit(_DELETE_BATCH).stream())
+            page = list(collection.select(["source.extraction_id"]).limit(_DELETE_BATCH).stream())
             if not page:
                 return
+            taken = sorted({i for s in page if (i := ((s.to_dict() or {}).get("source") or {}).get("extraction_id"))})
+            if taken:
+                self._release_extractions(name, version, taken)
             batch = self._client.batch()
             for snapshot in page:
                 batch.delete(snapshot.reference)
+            batch.commit()
+
+    def _release_extractions(self, name: str, version: str, extraction_ids: list[str]) -> None:
+        from google.cloud import firestore
+
+        here = f"{name}@{version}/"
+        batch = self._client.batch()
+        extractions = self._client.collection(EXTRACTIONS)
+        writes = 0
+        for snapshot in self._client.get_all([extractions.document(i) for i in extraction_ids]):
+            if not snapshot.exists:
+                continue
+            fields: dict[str, Any] = {"datasets": firestore.ArrayRemove([f"{name}@{version}"])}
+            # An extraction is an entry at most once in a version (its id is the entry's id).
+            elsewhere = [p for p in self.entries_from_extraction(snapshot.id, limit=2) if not p.startswith(here)]
+            if not elsewhere:
+                fields["in_dataset"] = False
+            batch.update(snapshot.reference, fields)
+            writes += 1
+        if writes:
             batch.commit()
 
     def _write_to_draft(

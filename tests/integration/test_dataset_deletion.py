@@ -15,7 +15,7 @@ from shared.config import get_settings
 from shared.storage.clients import firestore_client
 from shared.synthetic.forms import generate_form
 from tests.integration.builders import HEADERS, new_draft, published_dataset
-from tests.integration.stored import image_names
+from tests.integration.stored import extraction_document, image_names
 from tests.openapi_contract import assert_matches_contract
 
 pytestmark = pytest.mark.integration
@@ -161,6 +161,26 @@ def test_paths_that_try_to_escape_are_4xx(datasets_client, path):
 
     assert 400 <= response.status_code < 500
     assert response.json["error"]["code"]
+
+
+def test_deleting_a_draft_releases_the_extractions_no_other_version_holds(datasets_client, extract_client):
+    form = generate_form(4320)
+    extracted = extract_client.post("/", json={"image_base64": base64.b64encode(form.image).decode()}, headers=HEADERS)
+    assert extracted.status_code == 200, extracted.json
+    extraction_id = extracted.json["extraction_id"]
+    name = new_draft(datasets_client, "del")
+    trace = {"span_id": extracted.json["span_id"], "trace_id": extracted.json["trace_id"]}
+    assert datasets_client.post(f"/{name}/v1/from-trace", json=trace, headers=HEADERS).status_code == 201
+    copied = datasets_client.post(f"/{name}/versions", json={"from_version": "v1", "version": "v2"}, headers=HEADERS)
+    assert copied.status_code == 201
+
+    assert datasets_client.delete(f"/{name}/versions/v2", headers=HEADERS).status_code == 204
+    assert extraction_document(extraction_id)["in_dataset"] is True  # v1 still holds it
+
+    assert datasets_client.delete(f"/{name}/versions/v1", headers=HEADERS).status_code == 204
+    released = extraction_document(extraction_id)
+    assert released["in_dataset"] is False
+    assert released["datasets"] == []
 
 
 # a dataset

@@ -130,9 +130,10 @@ def test_an_extraction_in_a_dataset_is_409_naming_the_entries_and_nothing_is_del
     assert stored.feedback_documents(extraction_id)
     assert image_object(extraction) in stored.image_names()
 
-    # Once no entry refers to it (the draft deleted), it may go, though its record says in_dataset.
+    # Once no entry refers to it (the draft deleted, which released it), it may go.
     assert datasets_client.delete(f"/{name}/versions/v1", headers=HEADERS).status_code == 204
-    assert stored.extraction_document(extraction_id)["in_dataset"] is True
+    released = stored.extraction_document(extraction_id)
+    assert released["in_dataset"] is False and released["datasets"] == []
     assert extract_client.delete(f"/{extraction_id}", headers=HEADERS).status_code == 204
     assert not record_exists(extraction_id)
 
