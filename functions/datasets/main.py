@@ -163,6 +163,16 @@ def delete_entry(request: flask.Request, name: str, version: str, entry_id: str)
     return flask.Response(status=204)
 
 
+def delete_version(request: flask.Request, name: str, version: str) -> flask.Response:
+    dataset_service().delete_version(name, version)
+    return flask.Response(status=204)
+
+
+def delete_dataset(request: flask.Request, name: str) -> flask.Response:
+    dataset_service().delete_dataset(name)
+    return flask.Response(status=204)
+
+
 def diff(request: flask.Request, name: str) -> flask.Response:
     old, new = request.args.get("from"), request.args.get("to")
     if not old or not new:
@@ -207,6 +217,8 @@ ROUTES = (
     Route("GET", "/candidates", list_candidates, "read"),
     Route("GET", "/{name}/diff", diff, "read"),
     Route("POST", "/{name}/versions", new_version, "write"),
+    Route("DELETE", "/{name}/versions/{version}", delete_version, "write"),
+    Route("DELETE", "/{name}", delete_dataset, "write"),
     Route("GET", "/{name}/{version}", get_version, "read"),
     Route("POST", "/{name}/{version}/entries", add_entries, "write"),
     Route("POST", "/{name}/{version}/from-trace", add_from_trace, "write"),

@@ -61,6 +61,13 @@ def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response
     return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
 
 
+def delete_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
+    if not _EXTRACTION_ID.match(extraction_id):
+        raise NotFound(f"No extraction {extraction_id[:100]!r}.")
+    extraction_service().delete(extraction_id)
+    return flask.Response(status=204)
+
+
 def list_extractions(request: flask.Request) -> flask.Response:
     page_size = int_arg(request, "page_size", default=50, low=1, high=MAX_PAGE_SIZE)
     fields = {name: value for name, value in request.args.items() if name not in _PAGING_ARGS}
@@ -124,5 +131,6 @@ ROUTES = (
     Route("GET", "/", list_extractions, "read"),
     Route("GET", "/options", extraction_options, "read"),  # before `/{extraction_id}`, which matches it too
     Route("GET", "/{extraction_id}", get_extraction, "read"),
+    Route("DELETE", "/{extraction_id}", delete_extraction, "write"),
     Route("GET", "/{extraction_id}/image", get_image, "read"),
 )

@@ -315,3 +315,36 @@ resource "google_firestore_index" "review_items_closed_decided_at" {
     order      = "ASCENDING"
   }
 }
+
+# One block per entry of SINGLE_FIELD_OVERRIDES in shared/storage/indexes.py: a collection-group
+# query on one field needs its collection-group index, which Firestore does not make by itself.
+# An index_config replaces the field's automatic indexes; no collection-scope query filters on
+# these fields (a version's entries are read in id order), so only the group's index is kept.
+
+resource "google_firestore_field" "entries_source_extraction_id" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "entries"
+  field      = "source.extraction_id"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
+resource "google_firestore_field" "entries_input_image_uri" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "entries"
+  field      = "input.image_uri"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}

@@ -215,6 +215,15 @@ class DatasetService:
         self._datasets.copy_version(name, source.version, target)
         return self._datasets.version(name, target.version)
 
+    def delete_version(self, name: str, version: str) -> None:
+        """Delete a draft version and its entries (images stay: they are shared by content).
+        409 when published; a repeat after a crash finishes what the first began."""
+        self._datasets.delete_version(check_name(name), check_version(version))
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a dataset whose versions are all drafts; 409 naming its published versions."""
+        self._datasets.delete_dataset(check_name(name))
+
     # entries
 
     def add_entries(self, name: str, version: str, requests: list[EntryRequest], *, created_by: str) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import DependencyUnavailable, InvalidField, ModelError, NotFound
+from shared.errors import Conflict, DependencyUnavailable, InvalidField, ModelError, NotFound
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
@@ -28,14 +28,25 @@ from shared.prompts import PROMPTS, get_prompt
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
+from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
+from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore, StoredImage
-from shared.storage.ports import EvaluationDeliveries, ExtractionListing, ImageStore, ReviewQueueProducer
+from shared.storage.ports import (
+    DatasetReferences,
+    EvaluationDeliveries,
+    ExtractionRemoval,
+    FeedbackRemoval,
+    ImageStoreWithDeletion,
+    ReviewQueueProducerWithRemoval,
+)
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
+_DELETE_ATTEMPTS = 5
+_REFERENCES_NAMED = 20
 
 
 class ExtractOptions(BaseModel):
@@ -90,16 +101,20 @@ class ExtractionService:
         self,
         *,
         settings: Settings,
-        extractions: ExtractionListing,
-        images: ImageStore,
+        extractions: ExtractionRemoval,
+        images: ImageStoreWithDeletion,
         outbox: EvaluationDeliveries,
-        review: ReviewQueueProducer,
+        review: ReviewQueueProducerWithRemoval,
+        feedback: FeedbackRemoval,
+        datasets: DatasetReferences,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
         self._images = images
         self._outbox = outbox
         self._review = review
+        self._feedback = feedback
+        self._datasets = datasets
         self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
 
     def get(self, extraction_id: str) -> ExtractionRecord:
@@ -143,6 +158,39 @@ class ExtractionService:
             return self._images.get(record.image_uri), record.image_content_type
         except InvalidField:
             raise NotFound(f"The image of extraction {extraction_id!r} is gone.") from None
+
+    def delete(self, extraction_id: str) -> None:
+        """Delete an extraction: its feedback, its review item, its image when nothing else uses
+        it, and the record last, so a delete cut short leaves the record and a repeat finishes.
+
+        409 while a dataset entry (any version) was made from it, naming the entries; its image
+        stays while another extraction or any entry uses it. Its evaluations already staged for
+        Datadog (`extraction~{id}` in the outbox) stay: they refer to the span, not the record.
+        The record is deleted only if unchanged since it was read (feedback or a dataset took it
+        meanwhile: start over, and the 409 applies).
+        """
+        for _ in range(_DELETE_ATTEMPTS):
+            record, read_at = self._extractions.get_for_delete(extraction_id)
+            entries = self._datasets.entries_from_extraction(extraction_id, limit=_REFERENCES_NAMED)
+            if entries:
+                raise Conflict(
+                    f"Extraction {extraction_id!r} is in a dataset ({', '.join(entries)}); delete those "
+                    "entries (drafts only) first.",
+                    details={"extraction_id": extraction_id, "dataset_entries": entries},
+                )
+            self._feedback.delete_for_extraction(extraction_id)
+            self._review.delete(extraction_id)
+            if not self._image_in_use(record.image_uri, extraction_id):
+                self._images.delete(record.image_uri)
+            if self._extractions.delete(extraction_id, unchanged_since=read_at):
+                return
+        raise DependencyUnavailable(f"Extraction {extraction_id!r} keeps changing; try the delete again.")
+
+    def _image_in_use(self, image_uri: str, extraction_id: str) -> bool:
+        """Images are content-addressed: other extractions and dataset entries may share this one."""
+        if self._extractions.others_using_image(image_uri, extraction_id):
+            return True
+        return bool(self._datasets.entries_using_image(image_uri, limit=1))
 
     def extract(self, options: ExtractOptions, source: ImageSource, *, created_by: str) -> ExtractionRecord:
         """Everything a client sent is checked before anything is stored; `created_by` is the
@@ -304,4 +352,6 @@ def extraction_service() -> ExtractionService:
         images=GcsImageStore(storage_client(), settings.images_bucket),
         outbox=FirestoreEvaluationOutbox(firestore_client()),
         review=FirestoreReviewRepository(firestore_client()),
+        feedback=FirestoreFeedbackRepository(firestore_client(), FirestoreEvaluationOutbox(firestore_client())),
+        datasets=FirestoreDatasetRepository(firestore_client()),
     )

@@ -5,6 +5,11 @@ Reading a version touches only that version's documents. Writes to a version go 
 atomic batch as the entries with a precondition that it has not changed since it was read, so a
 write racing a publish (or another write) is retried, never lost and never let into a frozen
 version. Images are not here: entries point at content-addressed objects in Cloud Storage.
+
+Deleting a draft first marks its version document `deleting` (through the same guarded write, so
+it cannot race a publish or an added entry); from then on the version reads as gone and takes no
+writes. Its entries go in batches of 500 and the version document last, so a crash between
+batches leaves a hidden, marked version that the same DELETE, repeated, finishes.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, DependencyUnavailable, NotFound
 from shared.models import Dataset, DatasetEntry, DatasetVersion
+from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
 COLLECTION = "datasets"
+ENTRIES = "entries"
 MAX_BATCH_ENTRIES = 499  # Firestore's 500 writes per batch, less the version document
+_DELETE_BATCH = 500  # Firestore's most writes in one batch
 _PAGE = 500
 _ATTEMPTS = 40
 
@@ -41,7 +49,7 @@ class FirestoreDatasetRepository:
         return self._dataset_ref(name).collection("versions").document(version)
 
     def _entries(self, name: str, version: str) -> firestore.CollectionReference:
-        return self._version_ref(name, version).collection("entries")
+        return self._version_ref(name, version).collection(ENTRIES)
 
     # datasets and versions
 
@@ -77,7 +85,9 @@ class FirestoreDatasetRepository:
         listed = []
         for snapshot in self._datasets.order_by("name").stream():
             versions = [
-                DatasetVersion.model_validate(v.to_dict()) for v in snapshot.reference.collection("versions").stream()
+                DatasetVersion.model_validate(v.to_dict())
+                for v in snapshot.reference.collection("versions").stream()
+                if not _deleting(v)
             ]
             listed.append((_dataset(snapshot.to_dict()), sorted(versions, key=lambda v: v.created_at)))
         return listed
@@ -86,7 +96,9 @@ class FirestoreDatasetRepository:
         """The most recently published version (a schedule's "latest")."""
         self.dataset(name)
         versions = [
-            DatasetVersion.model_validate(v.to_dict()) for v in self._dataset_ref(name).collection("versions").stream()
+            DatasetVersion.model_validate(v.to_dict())
+            for v in self._dataset_ref(name).collection("versions").stream()
+            if not _deleting(v)
         ]
         published = [v for v in versions if v.status == "published" and v.published_at is not None]
         if not published:
@@ -95,7 +107,7 @@ class FirestoreDatasetRepository:
 
     def version(self, name: str, version: str) -> DatasetVersion:
         snapshot = self._version_ref(name, version).get()
-        if not snapshot.exists:
+        if not snapshot.exists or _deleting(snapshot):
             self.dataset(name)  # says which is missing: the dataset or the version
             raise NotFound(f"Dataset {name!r} has no version {version!r}.", details={"name": name, "version": version})
         return DatasetVersion.model_validate(snapshot.to_dict())
@@ -222,6 +234,126 @@ class FirestoreDatasetRepository:
         if chunk:
             self.add(name, target.version, chunk)
 
+    # references from other records (collection-group queries over every version's entries)
+
+    def entries_from_extraction(self, extraction_id: str, *, limit: int) -> list[str]:
+        """`name@version/entry_id` of up to `limit` entries made from this extraction, in any version."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._client.collection_group(ENTRIES).where(
+            filter=FieldFilter("source.extraction_id", "==", extraction_id)
+        )
+        return [_entry_path(s.reference) for s in query.select([]).limit(limit).stream()]
+
+    def entries_using_image(self, image_uri: str, *, limit: int) -> list[str]:
+        """`name@version/entry_id` of up to `limit` entries whose input is the image at `image_uri`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._client.collection_group(ENTRIES).where(filter=FieldFilter("input.image_uri", "==", image_uri))
+        return [_entry_path(s.reference) for s in query.select([]).limit(limit).stream()]
+
+    # deleting
+
+    def delete_version(self, name: str, version: str) -> None:
+        """Delete a draft and its entries; 409 when published, 404 when unknown. A version left
+        half-deleted (marked, some entries gone) by a crash is finished by the next call."""
+        reference = self._version_ref(name, version)
+        snapshot = reference.get()
+        if not snapshot.exists:
+            self.version(name, version)  # raises the precise 404
+        if not _deleting(snapshot):
+            self._write_to_draft(name, version, lambda batch: {"deleting": True})
+        self._delete_entries(name, version)
+        reference.delete()
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a dataset with no published version: its drafts (each as `delete_version`), then
+        its document. 409 naming the published versions, before anything is deleted."""
+        from google.api_core import exceptions
+
+        dataset = self._dataset_ref(name)
+        snapshot = dataset.get()
+        if not snapshot.exists:
+            raise NotFound(f"No dataset {name!r}.", details={"name": name})
+        self._refuse_published(name)
+        # A version created while the drafts are deleted (a new version from a draft) is found by
+        # the next pass; one published meanwhile stops the deletion with the same 409.
+        for _ in range(_ATTEMPTS):
+            remaining = list(dataset.collection("versions").stream())
+            if not remaining:
+                break
+            self._refuse_published(name)
+            for version in remaining:
+                try:
+                    self.delete_version(name, version.id)
+                except NotFound:
+                    pass  # deleted meanwhile by someone else
+                except Conflict:
+                    self._refuse_published(name)  # published meanwhile: the 409 that names it
+                    raise
+        else:
+            raise DependencyUnavailable(f"Dataset {name!r} keeps getting new versions; try again.")
+        try:
+            dataset.delete(option=self._client.write_option(last_update_time=snapshot.update_time))
+        except (exceptions.FailedPrecondition, exceptions.NotFound):
+            # A version was created meanwhile (creating one rewrites the dataset document).
+            self._refuse_published(name)
+            raise Conflict(
+                f"Dataset {name!r} got a new version while it was deleted; send the DELETE again.",
+                details={"name": name, "versions": [v.id for v in dataset.collection("versions").stream()]},
+            ) from None
+
+    def _refuse_published(self, name: str) -> None:
+        published = sorted(
+            v.id
+            for v in self._dataset_ref(name).collection("versions").stream()
+            if v.get("status") == "published" and not _deleting(v)
+        )
+        if published:
+            raise Conflict(
+                f"Dataset {name!r} has published versions ({', '.join(published)}): they are frozen and "
+                "experiments pin them, so the dataset is kept.",
+                details={"name": name, "published_versions": published},
+            )
+
+    def _delete_entries(self, name: str, version: str) -> None:
+        """Every entry of a version, a batch of 500 at a time. The extractions a page's entries
+        were made from are released first (no longer `in_dataset` unless another version holds
+        them: golden candidates again), so a crash in between leaves them released and the
+        repeat releases them again, harmlessly."""
+        collection = self._entries(name, version)
+        while True:
+            page = list(collection.select(["source.extraction_id"]).limit(_DELETE_BATCH).stream())
+            if not page:
+                return
+            taken = sorted({i for s in page if (i := ((s.to_dict() or {}).get("source") or {}).get("extraction_id"))})
+            if taken:
+                self._release_extractions(name, version, taken)
+            batch = self._client.batch()
+            for snapshot in page:
+                batch.delete(snapshot.reference)
+            batch.commit()
+
+    def _release_extractions(self, name: str, version: str, extraction_ids: list[str]) -> None:
+        from google.cloud import firestore
+
+        here = f"{name}@{version}/"
+        batch = self._client.batch()
+        extractions = self._client.collection(EXTRACTIONS)
+        writes = 0
+        for snapshot in self._client.get_all([extractions.document(i) for i in extraction_ids]):
+            if not snapshot.exists:
+                continue
+            fields: dict[str, Any] = {"datasets": firestore.ArrayRemove([f"{name}@{version}"])}
+            # An extraction is an entry at most once in a version (its id is the entry's id).
+            elsewhere = [p for p in self.entries_from_extraction(snapshot.id, limit=2) if not p.startswith(here)]
+            if not elsewhere:
+                fields["in_dataset"] = False
+            batch.update(snapshot.reference, fields)
+            writes += 1
+        if writes:
+            batch.commit()
+
     def _write_to_draft(
         self, name: str, version: str, mutate: Callable[[firestore.WriteBatch], dict[str, Any]]
     ) -> None:
@@ -232,7 +364,7 @@ class FirestoreDatasetRepository:
         reference = self._version_ref(name, version)
         for attempt in range(_ATTEMPTS):
             snapshot = reference.get()
-            if not snapshot.exists:
+            if not snapshot.exists or _deleting(snapshot):
                 self.version(name, version)  # raises the precise 404
             if snapshot.get("status") == "published":
                 raise Conflict(
@@ -254,6 +386,17 @@ class FirestoreDatasetRepository:
             except (exceptions.FailedPrecondition, exceptions.Aborted):
                 time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # another writer won; retry
         raise DependencyUnavailable(f"{name}@{version} is too busy; try again.")
+
+
+def _entry_path(entry: firestore.DocumentReference) -> str:
+    version = entry.parent.parent
+    assert version is not None and version.parent.parent is not None
+    return f"{version.parent.parent.id}@{version.id}/{entry.id}"
+
+
+def _deleting(snapshot: firestore.DocumentSnapshot) -> bool:
+    """A version whose deletion has started (see the module's docstring): gone to readers."""
+    return bool((snapshot.to_dict() or {}).get("deleting"))
 
 
 def _dataset(document: dict[str, Any] | None) -> Dataset:

@@ -47,6 +47,33 @@ class FirestoreExtractionRepository:
             raise NotFound(f"No extraction {extraction_id!r}.", details={"extraction_id": extraction_id})
         return ExtractionRecord.model_validate(snapshot.to_dict())
 
+    def get_for_delete(self, extraction_id: str) -> tuple[ExtractionRecord, Any]:
+        """The record and its update time, which `delete` requires unchanged."""
+        snapshot = self._collection.document(extraction_id).get()
+        if not snapshot.exists:
+            raise NotFound(f"No extraction {extraction_id!r}.", details={"extraction_id": extraction_id})
+        return ExtractionRecord.model_validate(snapshot.to_dict()), snapshot.update_time
+
+    def others_using_image(self, image_uri: str, extraction_id: str) -> bool:
+        """Whether an extraction other than `extraction_id` was made from the image at `image_uri`."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("image_uri", "==", image_uri)).select([]).limit(2)
+        return any(snapshot.id != extraction_id for snapshot in query.stream())
+
+    def delete(self, extraction_id: str, *, unchanged_since: Any) -> bool:
+        """Delete the record unless it changed after `unchanged_since` (feedback or a dataset took it
+        meanwhile): False then, and the caller starts over."""
+        from google.api_core import exceptions
+
+        try:
+            self._collection.document(extraction_id).delete(
+                option=self._client.write_option(last_update_time=unchanged_since)
+            )
+        except (exceptions.FailedPrecondition, exceptions.NotFound):
+            return False
+        return True
+
     def find_by_span(self, span_id: str) -> ExtractionRecord | None:
         from google.cloud.firestore_v1.base_query import FieldFilter
 

@@ -63,6 +63,22 @@ class FirestoreFeedbackRepository:
         records = [FeedbackRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
         return sorted(records, key=lambda record: record.created_at)
 
+    def delete_for_extraction(self, extraction_id: str) -> int:
+        """Delete every feedback on an extraction, 500 to a batch; how many were deleted."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        deleted = 0
+        while True:
+            query = self._collection.where(filter=FieldFilter("extraction_id", "==", extraction_id))
+            page = list(query.select([]).limit(LIST_LIMIT).stream())
+            if not page:
+                return deleted
+            batch = self._client.batch()
+            for snapshot in page:
+                batch.delete(snapshot.reference)
+            batch.commit()
+            deleted += len(page)
+
     def counts_since(self, since: datetime) -> tuple[int, int]:
         """(feedbacks, thumbs-down feedbacks) created at or after `since`, by aggregation queries."""
         from google.cloud.firestore_v1.base_query import FieldFilter

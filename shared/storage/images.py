@@ -56,6 +56,22 @@ class GcsImageStore:
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Cloud Storage could not be read: {error.message}") from error
 
+    def delete(self, uri: str) -> bool:
+        """Delete an image this store put (content-addressed); True when it is gone, now or before.
+        An object under any other name was given by its owner (`image_uri`) and is left: False."""
+        from google.api_core import exceptions
+
+        name = self.object_name(uri)
+        if not _CONTENT_ADDRESSED.match(name):
+            return False
+        try:
+            self._bucket.blob(name).delete()
+        except exceptions.NotFound:
+            pass
+        except exceptions.GoogleAPICallError as error:
+            raise DependencyUnavailable(f"Cloud Storage could not delete the image: {error.message}") from error
+        return True
+
     def describe(self, uri: str) -> StoredImage:
         """What an existing object is, without copying it: content-addressed names carry their hash;
         any other object in the bucket is read once to hash it."""

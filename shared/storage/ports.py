@@ -45,6 +45,12 @@ class ImageStore(ImageReader, Protocol):
     def describe(self, uri: str) -> StoredImage: ...
 
 
+class ImageStoreWithDeletion(ImageStore, Protocol):
+    """And deletes the images it stored (the extract use case, deleting an extraction)."""
+
+    def delete(self, uri: str) -> bool: ...
+
+
 # Extractions (adapter: FirestoreExtractionRepository)
 
 
@@ -80,6 +86,16 @@ class ExtractionListing(ExtractionLookup, Protocol):
     ) -> list[ExtractionRecord]: ...
 
 
+class ExtractionRemoval(ExtractionListing, Protocol):
+    """And deletes one, unless it changed since it was read (the extract use case)."""
+
+    def get_for_delete(self, extraction_id: str) -> tuple[ExtractionRecord, Any]: ...
+
+    def others_using_image(self, image_uri: str, extraction_id: str) -> bool: ...
+
+    def delete(self, extraction_id: str, *, unchanged_since: Any) -> bool: ...
+
+
 class ExtractionsBySpan(Protocol):
     """The extraction an llm span belongs to (the feedback use case)."""
 
@@ -113,6 +129,12 @@ class FeedbackLog(Protocol):
     def for_extraction(self, extraction_id: str) -> list[FeedbackRecord]: ...
 
 
+class FeedbackRemoval(Protocol):
+    """Deletes an extraction's feedback with it (the extract use case)."""
+
+    def delete_for_extraction(self, extraction_id: str) -> int: ...
+
+
 # The review queue (adapter: FirestoreReviewRepository)
 
 
@@ -130,6 +152,12 @@ class ReviewQueueProducer(Protocol):
         span_id: str | None,
         trace_id: str | None,
     ) -> None: ...
+
+
+class ReviewQueueProducerWithRemoval(ReviewQueueProducer, Protocol):
+    """And removes an extraction's item when the extraction is deleted (the extract use case)."""
+
+    def delete(self, extraction_id: str) -> None: ...
 
 
 class ReviewQueue(Protocol):
@@ -212,6 +240,18 @@ class DatasetStore(DatasetDrafts, Protocol):
     ) -> DatasetEntry: ...
 
     def delete(self, name: str, version: str, entry_id: str) -> None: ...
+
+    def delete_version(self, name: str, version: str) -> None: ...
+
+    def delete_dataset(self, name: str) -> None: ...
+
+
+class DatasetReferences(Protocol):
+    """The dataset entries that still refer to an extraction or an image (deleting an extraction)."""
+
+    def entries_from_extraction(self, extraction_id: str, *, limit: int) -> list[str]: ...
+
+    def entries_using_image(self, image_uri: str, *, limit: int) -> list[str]: ...
 
 
 # The evaluation outbox (adapter: FirestoreEvaluationOutbox)

@@ -69,6 +69,10 @@ class FirestoreReviewRepository:
     def document(self, extraction_id: str) -> firestore.DocumentReference:
         return self._collection.document(extraction_id)
 
+    def delete(self, extraction_id: str) -> None:
+        """Remove an extraction's item, whatever its state (nothing when there is none)."""
+        self._collection.document(extraction_id).delete()
+
     def stage(
         self,
         batch: firestore.WriteBatch,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.storage.indexes import COMPOSITE_INDEXES, CompositeIndex, asc, desc
+from shared.storage.indexes import COMPOSITE_INDEXES, SINGLE_FIELD_OVERRIDES, CompositeIndex, asc, desc
 from tests.deploy.firestore_queries import Constraint, FoundQuery, scan_source, scan_tree
 from tests.deploy.terraform_config import ROOT, load_terraform
 
@@ -100,6 +100,41 @@ def test_terraform_creates_exactly_the_declared_indexes():
     assert in_terraform == declared
     for body in resources.values():
         assert body["database"] == "${google_firestore_database.main.name}"
+
+
+def test_every_single_field_collection_group_query_has_its_field_override(scanned):
+    declared = {(o.collection, o.field) for o in SINGLE_FIELD_OVERRIDES}
+    missing = [
+        q
+        for q in scanned.queries
+        if q.query_scope == "COLLECTION_GROUP" and len(q.fields) == 1 and (q.collection, *q.fields) not in declared
+    ]
+
+    assert not missing, "\n".join(
+        f"{q.location} queries the {q.collection} group on {sorted(q.fields)}: add it to SINGLE_FIELD_OVERRIDES "
+        "and a google_firestore_field to infra/terraform/firestore.tf"
+        for q in missing
+    )
+
+
+def test_the_scan_sees_the_collection_group_queries_of_deleting_an_extraction(scanned):
+    groups = {(q.collection, frozenset(q.fields)) for q in scanned.queries if q.query_scope == "COLLECTION_GROUP"}
+
+    assert ("entries", frozenset({"source.extraction_id"})) in groups
+    assert ("entries", frozenset({"input.image_uri"})) in groups
+
+
+def test_terraform_creates_exactly_the_declared_field_overrides():
+    resources = load_terraform().of_type("google_firestore_field")
+    in_terraform = set()
+    for body in resources.values():
+        assert body["database"] == "${google_firestore_database.main.name}"
+        for config in body["index_config"]:
+            for index in config["indexes"]:
+                in_terraform.add((body["collection"], body["field"], index["order"], index["query_scope"]))
+
+    assert in_terraform == {(o.collection, o.field, o.order, o.query_scope) for o in SINGLE_FIELD_OVERRIDES}
+    assert len(resources) == len(SINGLE_FIELD_OVERRIDES), "one google_firestore_field per declared override"
 
 
 # --- the scan itself, on small sources ------------------------------------------------------
