@@ -92,7 +92,7 @@ def test_a_2000_record_experiment_runs_in_shards_each_run_once_despite_a_redeliv
 
     assert status["status"] == "completed", status
     assert status["progress"] == {"done": 2000, "total": 2000, "failed": 0}
-    assert status["shards"] == {"total": 4, "pending": 0, "running": 0, "completed": 4, "failed": 0}
+    assert status["shards"] == {"total": 4, "pending": 0, "running": 0, "completed": 4, "failed": 0, "cancelled": 0}
     ids = run_documents(experiment_id)
     assert len(ids) == 2000 and set(ids) == {f"e{i:05d}~flash~0" for i in range(2000)}
     # Every run called the model exactly once, the redelivered shard included.
