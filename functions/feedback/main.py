@@ -12,9 +12,11 @@ import functions_framework
 
 from shared.errors import InvalidField, NotFound
 from shared.services.feedback import FeedbackRequest, feedback_service
-from shared.web import Route, json_body, json_response, parse_fields, serve
+from shared.web import Route, answer_routing_errors_as_json, json_body, json_response, parse_fields, serve
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http

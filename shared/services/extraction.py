@@ -33,6 +33,7 @@ from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
 from shared.storage.ports import EvaluationDeliveries, ExtractionListing, ImageStore, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.stored_keys import StorableMap, StorableTags
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -45,9 +46,9 @@ class ExtractOptions(BaseModel):
 
     model: str | None = Field(None, max_length=80)
     prompt_version: str | None = Field(None, max_length=80)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: StorableMap = Field(default_factory=dict)
     expected: VoteExtraction | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: StorableTags = Field(default_factory=dict)
 
     @field_validator("tags")
     @classmethod

@@ -31,6 +31,7 @@ from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.ports import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.stored_keys import StorableTags
 
 MAX_COMMENT = 2000
 MAX_TAGS = 20
@@ -50,7 +51,7 @@ class FeedbackRequest(BaseModel):
     feedback_type: Literal["thumbs_up", "thumbs_down"]
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     quality_score: StrictInt | None = Field(None, ge=1, le=5)
-    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: StorableTags = Field(default_factory=dict, max_length=MAX_TAGS)
     feedback_id: StrictStr | None = Field(None, pattern=_ID.pattern)
     corrections: ExtractionCorrection | None = None
 

@@ -132,6 +132,52 @@ def test_bad_entries_are_refused(datasets_client, draft, bad):
     assert entry_count(datasets_client, draft) == 0
 
 
+@pytest.mark.parametrize("metadata", [{"": 1}, {"__x__": 1}, {"x": {"": 1}}, {"x": [{"__y__": 1}]}])
+def test_metadata_keys_firestore_cannot_store_are_422(datasets_client, metadata):
+    # Found by the contract fuzzer: Firestore refused the field path and the answer was a 500.
+    name = f"meta_{uuid.uuid4().hex[:8]}"
+
+    response = datasets_client.post("/", json={"name": name, "version": "v1", "metadata": metadata}, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/datasets", "POST", 422, response.json)
+    assert all(d["name"] != name for d in datasets_client.get("/", headers=HEADERS).json["items"])
+
+
+@pytest.mark.parametrize("where", ["tags", "metadata"])
+@pytest.mark.parametrize("key", ["", "__x__"])
+def test_entry_keys_firestore_cannot_store_are_422(datasets_client, draft, image_b64, truth, where, key):
+    bad = entry(image_b64, truth, tags={key: "v"})
+    if where == "metadata":
+        bad = {"input": {"image_base64": image_b64, "metadata": {key: "v"}}, "expected_output": truth}
+
+    response = datasets_client.post(f"/{draft}/v1/entries", json=bad, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert entry_count(datasets_client, draft) == 0
+
+
+@pytest.mark.parametrize("extraction_id", ["", ".", "..", "a/b", "__x__", "x" * 65, "a\nb"])
+def test_candidate_ids_that_cannot_name_an_extraction_are_422(datasets_client, draft, extraction_id):
+    # Found by the contract fuzzer: these reached Firestore as document paths and answered 500.
+    response = datasets_client.post(
+        f"/{draft}/v1/candidates", json={"extraction_ids": [extraction_id]}, headers=HEADERS
+    )
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/datasets/{name}/{version}/candidates", "POST", 422, response.json)
+
+
+def test_a_newline_in_a_path_segment_is_a_json_404_and_a_wrong_method_names_the_right_ones(datasets_client, draft):
+    # Found by the contract fuzzer: Flask's HTML 404 page, and a 405 without Allow (RFC 9110).
+    not_found = datasets_client.get(f"/{draft}/v1%0A/entries/e1/image", headers=HEADERS)
+    wrong_method = datasets_client.put(f"/{draft}/v1/publish", headers=HEADERS)
+
+    assert not_found.status_code == 404 and not_found.mimetype == "application/json"
+    assert_matches_contract("/datasets/{name}/{version}/entries/{entry_id}/image", "GET", 404, not_found.json)
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+
+
 def test_a_malformed_jsonl_line_is_reported_and_the_others_imported(datasets_client, draft, image_b64, truth):
     lines = [
         json.dumps(entry(image_b64, truth, id="a")),

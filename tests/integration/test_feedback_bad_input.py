@@ -44,6 +44,8 @@ BAD = {
     "100-tags": (lambda e: {"json": valid(e, tags={f"k{i}": "v" for i in range(100)})}, 422, "invalid_field"),
     "nested-tag": (lambda e: {"json": valid(e, tags={"a": {"b": "c"}})}, 422, "invalid_field"),
     "long-tag-value": (lambda e: {"json": valid(e, tags={"a": "v" * 500})}, 422, "invalid_field"),
+    # Firestore reserves __name__-shaped field names: the write failed with a 500.
+    "reserved-tag-key": (lambda e: {"json": valid(e, tags={"__a__": "v"})}, 422, "invalid_field"),
     "unknown-field": (lambda e: {"json": valid(e, stars=5)}, 422, "invalid_field"),
     "hostile-feedback-id": (lambda e: {"json": valid(e, feedback_id="../../etc/passwd")}, 422, "invalid_field"),
     "control-chars-id": (lambda e: {"json": valid(e, feedback_id="abc\x00\x07")}, 422, "invalid_field"),
