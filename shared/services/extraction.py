@@ -22,7 +22,7 @@ from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
-from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction
+from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.prompts import PROMPTS, get_prompt
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
@@ -71,6 +71,8 @@ class ExtractionFilters(BaseModel):
     feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
     golden_candidate: bool | None = None
     since: datetime | None = None
+
+    _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
 
     @field_validator("since")
     @classmethod

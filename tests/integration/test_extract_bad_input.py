@@ -160,6 +160,16 @@ def test_wrong_method_and_path_are_json_errors(extract_client):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("since", ["0.5", "1700000000", "yesterday", "2026-11-27T09"])
+def test_a_since_that_is_not_iso_8601_is_422(extract_client, since):
+    # Found by the contract fuzzer: pydantic took "0.5" as a Unix time and the listing answered 200.
+    response = extract_client.get("/", query_string={"since": since}, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/extract", "GET", 422, response.json)
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("path", ["/abc%0Adef", "/abc%0A/image", "/robots.txt"])
 def test_a_path_flask_cannot_route_is_a_json_404(extract_client, path):
     # Found by the contract fuzzer: a newline in a path segment got Flask's HTML 404 page.
