@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
 
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
@@ -40,15 +40,16 @@ class VoteResult(BaseModel):
 
     candidate_name: str
     party: str | None = None
-    vote_count: int | None = None
+    # Strict: a count is a JSON integer, never true, 12.0 or "12" (lax int took all three).
+    vote_count: StrictInt | None = None
 
 
 class BallotStats(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    valid_votes: int | None = None
-    rejected_ballots: int | None = None
-    total_ballots: int | None = None
+    valid_votes: StrictInt | None = None
+    rejected_ballots: StrictInt | None = None
+    total_ballots: StrictInt | None = None
 
 
 class VoteExtraction(BaseModel):

@@ -58,7 +58,7 @@ def create_extraction(request: flask.Request) -> flask.Response:
 
 
 def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
 
@@ -76,7 +76,7 @@ def extraction_options(request: flask.Request) -> flask.Response:
 
 
 def get_image(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     image, content_type = extraction_service().image(extraction_id)
     return flask.Response(image, mimetype=content_type)

@@ -41,7 +41,7 @@ def list_feedback(request: flask.Request) -> flask.Response:
     extraction_id = request.args.get("extraction_id", "")
     if not extraction_id:
         raise InvalidField("Give ?extraction_id= to list its feedback.", details={"field": "extraction_id"})
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     items = feedback_service().list_for(extraction_id)
     return json_response({"items": [item.model_dump(mode="json") for item in items]})

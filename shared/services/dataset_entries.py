@@ -37,7 +37,12 @@ def check_name(name: str) -> str:
 
 
 def check_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION.match(version) or ".." in version or version in RESERVED_VERSIONS:
+    if (
+        not isinstance(version, str)
+        or not VERSION.fullmatch(version)
+        or ".." in version
+        or version in RESERVED_VERSIONS
+    ):
         raise InvalidField(
             "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
             "such as v1, v1.0 or 2026-11-27.",
@@ -47,7 +52,7 @@ def check_version(version: str) -> str:
 
 
 def check_entry_id(entry_id: str) -> str:
-    if not isinstance(entry_id, str) or not ENTRY_ID.match(entry_id) or ".." in entry_id:
+    if not isinstance(entry_id, str) or not ENTRY_ID.fullmatch(entry_id) or ".." in entry_id:
         raise InvalidField(
             "An entry id is 1-128 characters: letters, digits, '.', '_' and '-'.", details={"field": "id"}
         )

@@ -106,8 +106,19 @@ BAD_REQUESTS = {
     "unnamed-part": (lambda png: unnamed_part_multipart(png), 422, "invalid_field"),
     # Firestore reserves __name__-shaped field names: the write failed after the model ran (503).
     "reserved-tag-key": (lambda png: multipart(png, tags=json.dumps({"__a__": "x"})), 422, "invalid_field"),
+    # Found by the contract fuzzer: lax int took true, 12.0 and "12" as counts of a ground truth.
+    "boolean-count": (lambda png: with_expected(png, {"ballot_stats": {"total_ballots": True}}), 422, "invalid_field"),
+    "text-count": (
+        lambda png: with_expected(png, {"vote_results": [{"candidate_name": "A", "vote_count": "12"}]}),
+        422,
+        "invalid_field",
+    ),
     "reserved-params-key": (lambda png: multipart(png, params=json.dumps({"__a__": 1})), 422, "invalid_field"),
 }
+
+
+def with_expected(image: bytes, expected: dict) -> dict:
+    return {"json": {"image_base64": base64.b64encode(image).decode(), "model": "tesseract", "expected": expected}}
 
 
 def unnamed_part_multipart(image: bytes) -> dict:

@@ -80,4 +80,6 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(feedback_client, extracti
 def test_listing_needs_an_extraction_id(feedback_client):
     assert feedback_client.get("/", headers=HEADERS).status_code == 422
     assert feedback_client.get("/?extraction_id=../x", headers=HEADERS).status_code == 404
+    # re.match's $ took a trailing newline: the listing answered 200 for no possible extraction (fuzzer).
+    assert feedback_client.get("/?extraction_id=abc%0A", headers=HEADERS).status_code == 404
     assert feedback_client.get("/?extraction_id=unknown", headers=HEADERS).json == {"items": []}
