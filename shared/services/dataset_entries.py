@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from shared.errors import InvalidField, NotFound
 from shared.models import DatasetEntry, EntryImage, EntrySource, ExtractionRecord, VoteExtraction
-from shared.stored_keys import StorableMap, StorableTags
+from shared.storable_maps import StorableMap, StorableTags
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")

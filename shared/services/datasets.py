@@ -39,12 +39,12 @@ from shared.services.dataset_entries import (
 )
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.services.paging import decode_page_token, encode_page_token
+from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
 from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
-from shared.stored_keys import StorableMap, StorableTags
 
 
 class CreateDatasetRequest(BaseModel):

@@ -27,13 +27,13 @@ from shared.observability import llmobs
 from shared.prompts import PROMPTS, get_prompt
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
+from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore, StoredImage
 from shared.storage.ports import EvaluationDeliveries, ExtractionListing, ImageStore, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
-from shared.stored_keys import StorableMap, StorableTags
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200

@@ -143,9 +143,20 @@ def test_an_entry_id_with_a_trailing_newline_is_422(datasets_client, draft, imag
     assert entry_count(datasets_client, draft) == 0
 
 
-@pytest.mark.parametrize("metadata", [{"": 1}, {"__x__": 1}, {"x": {"": 1}}, {"x": [{"__y__": 1}]}])
-def test_metadata_keys_firestore_cannot_store_are_422(datasets_client, metadata):
-    # Found by the contract fuzzer: Firestore refused the field path and the answer was a 500.
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"": 1}, {"__x__": 1}, {"x": {"": 1}}, {"x": [{"__y__": 1}]}, {"x": [[1]]}, {"x": 2**63}, nested(25)],
+    ids=["empty-key", "reserved-key", "nested-empty-key", "key-in-array", "array-in-array", "int65", "25-deep"],
+)
+def test_metadata_firestore_cannot_store_is_422(datasets_client, metadata):
+    # Found by the contract fuzzer: Firestore refused the write and the answer was a 500.
     name = f"meta_{uuid.uuid4().hex[:8]}"
 
     response = datasets_client.post("/", json={"name": name, "version": "v1", "metadata": metadata}, headers=HEADERS)
