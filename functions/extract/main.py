@@ -87,6 +87,13 @@ def _read_multipart(request: flask.Request, max_bytes: int) -> tuple[ExtractOpti
     unknown |= set(request.files) - {"image"}
     if None in unknown or "" in unknown:  # a part whose Content-Disposition names no field
         raise InvalidField("Every form part needs a name (Content-Disposition: form-data; name=...).")
+    repeated = sorted(
+        name
+        for name in {*request.form, *request.files}
+        if len(request.form.getlist(name)) + len(request.files.getlist(name)) > 1
+    )
+    if repeated:
+        raise InvalidField(f"Give each form field once: {', '.join(repeated)}.", details={"fields": repeated})
     if unknown:
         raise InvalidField(f"Unknown form fields: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)})
     upload = request.files.get("image")

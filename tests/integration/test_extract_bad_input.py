@@ -105,6 +105,8 @@ BAD_REQUESTS = {
     # Found by the contract fuzzer: a part without a name was a 500 (sorting None with the names).
     "unnamed-part": (lambda png: unnamed_part_multipart(png), 422, "invalid_field"),
     # Firestore reserves __name__-shaped field names: the write failed after the model ran (503).
+    # Found by the deep contract fuzz: a repeated field (model twice) was answered with the first one.
+    "repeated-field": (lambda png: repeated_model_multipart(png), 422, "invalid_field"),
     "reserved-tag-key": (lambda png: multipart(png, tags=json.dumps({"__a__": "x"})), 422, "invalid_field"),
     # Found by the contract fuzzer: lax int took true, 12.0 and "12" as counts of a ground truth.
     "boolean-count": (lambda png: with_expected(png, {"ballot_stats": {"total_ballots": True}}), 422, "invalid_field"),
@@ -119,6 +121,23 @@ BAD_REQUESTS = {
 
 def with_expected(image: bytes, expected: dict) -> dict:
     return {"json": {"image_base64": base64.b64encode(image).decode(), "model": "tesseract", "expected": expected}}
+
+
+def repeated_model_multipart(image: bytes) -> dict:
+    boundary = "fuzz-boundary"
+    text_parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n'
+        for model in ("tesseract", "gemini-2.5-flash")
+    )
+    body = (
+        (
+            text_parts + f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 def unnamed_part_multipart(image: bytes) -> dict:
