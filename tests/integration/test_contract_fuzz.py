@@ -35,6 +35,9 @@ def fuzzed_gateway(
     process, url = start_gateway(tmp_path_factory.mktemp("fuzzed-gateway"))
     yield url
     process.stop()
+    # Thousands of generated records, among them enabled schedules that a later test's scheduler
+    # run would start: none of it may outlive this module.
+    reset_firestore(local_stack.firestore_host, local_stack.project)
 
 
 def test_every_operation_answers_as_the_document_says_for_generated_input(fuzzed_gateway: str, tmp_path: Path):
