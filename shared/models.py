@@ -3,11 +3,24 @@ where an LLM span is."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
+
+# A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
+# pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
+ISO_8601_SINCE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
+
+
+def iso_8601_since(since: object) -> object:
+    """A `mode="before"` validator for `since`: text must be ISO 8601 (see ISO_8601_SINCE)."""
+    if isinstance(since, str) and not re.fullmatch(ISO_8601_SINCE, since):
+        raise ValueError("since is an ISO 8601 date, or date and time, e.g. 2026-11-27T09:00:00Z")
+    return since
+
 
 MetricType = Literal["score", "categorical", "boolean", "json"]
 Assessment = Literal["pass", "fail"]
@@ -27,15 +40,16 @@ class VoteResult(BaseModel):
 
     candidate_name: str
     party: str | None = None
-    vote_count: int | None = None
+    # Strict: a count is a JSON integer, never true, 12.0 or "12" (lax int took all three).
+    vote_count: StrictInt | None = None
 
 
 class BallotStats(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    valid_votes: int | None = None
-    rejected_ballots: int | None = None
-    total_ballots: int | None = None
+    valid_votes: StrictInt | None = None
+    rejected_ballots: StrictInt | None = None
+    total_ballots: StrictInt | None = None
 
 
 class VoteExtraction(BaseModel):

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import flask
+import functions_framework
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound as RoutingNotFound
 
 from shared.api_keys import ApiKey, Scope, acting_as, find_key
 from shared.config import get_settings
@@ -94,7 +96,10 @@ def _answer(request: flask.Request, routes: Sequence[Route], authenticate: Authe
             if route.method not in allowed:
                 allowed.append(route.method)
         if allowed:
-            raise MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allowed)}.")
+            methods = ", ".join(allowed)
+            refused = error_response(MethodNotAllowed(f"{request.method} is not allowed here; use {methods}."))
+            refused.headers["Allow"] = methods  # RFC 9110: a 405 names the methods that work
+            return refused
         raise NotFound(f"No endpoint at {request.path}.")
     except RequestEntityTooLarge:
         return error_response(PayloadTooLarge("The request body is too large."))
@@ -109,6 +114,18 @@ def _answer(request: flask.Request, routes: Sequence[Route], authenticate: Authe
             return error_response(down)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(error)
+
+
+def answer_routing_errors_as_json() -> None:
+    """Call at the top of a function's main.py: the 404 that Flask answers before `serve` runs (a
+    path its `/<path:path>` rule cannot hold, such as one with a newline; /robots.txt) leaves as
+    our JSON error body, not Flask's HTML page."""
+    functions_framework.errorhandler(RoutingNotFound)(_routing_not_found)
+
+
+def _routing_not_found(error: RoutingNotFound) -> flask.Response:
+    path = flask.request.path if flask.has_request_context() else ""
+    return error_response(NotFound(f"No endpoint at {path!r}."))
 
 
 def origin_allowed(origin: str) -> bool:

@@ -30,12 +30,23 @@ from shared.services.review import (
     check_state,
     review_service,
 )
-from shared.web import Route, int_arg, json_body, json_response, parse_fields, recorded_name, serve
+from shared.web import (
+    Route,
+    answer_routing_errors_as_json,
+    int_arg,
+    json_body,
+    json_response,
+    parse_fields,
+    recorded_name,
+    serve,
+)
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_PAGE_SIZE = 500
 _EXTRACTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http

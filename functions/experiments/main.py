@@ -14,11 +14,23 @@ import functions_framework
 from shared.errors import InvalidField, NotFound
 from shared.experiments import ExperimentRequest, experiment_service
 from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
-from shared.web import Route, int_arg, json_body, json_response, limit_body, parse_fields, recorded_name, serve
+from shared.web import (
+    Route,
+    answer_routing_errors_as_json,
+    int_arg,
+    json_body,
+    json_response,
+    limit_body,
+    parse_fields,
+    recorded_name,
+    serve,
+)
 
 _EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 MAX_BODY_BYTES = 1024 * 1024  # an experiment or schedule is a few kilobytes of JSON
 MAX_PAGE_SIZE = 500
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http

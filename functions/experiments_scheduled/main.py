@@ -14,12 +14,14 @@ import functions_framework
 
 from shared.errors import InvalidField, MalformedRequest
 from shared.scheduler_auth import require_scheduler
-from shared.web import Route, json_response, serve
+from shared.web import Route, answer_routing_errors_as_json, json_response, serve
 
 # Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
 # carries the same time, so it lands in the same slot even when it arrives in the next one.
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 MAX_SCHEDULE_TIME_SKEW = timedelta(days=1)
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http

@@ -18,7 +18,16 @@ import functions_framework
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource, extraction_service
-from shared.web import Route, int_arg, json_body, json_response, parse_fields, recorded_name, serve
+from shared.web import (
+    Route,
+    answer_routing_errors_as_json,
+    int_arg,
+    json_body,
+    json_response,
+    parse_fields,
+    recorded_name,
+    serve,
+)
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
@@ -26,6 +35,8 @@ _TEXT_FORM_FIELDS = ("model", "prompt_version")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 _PAGING_ARGS = ("page_size", "page_token")
 MAX_PAGE_SIZE = 200
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http
@@ -56,7 +67,7 @@ def create_extraction(request: flask.Request) -> flask.Response:
 
 
 def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
 
@@ -81,7 +92,7 @@ def extraction_options(request: flask.Request) -> flask.Response:
 
 
 def get_image(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     image, content_type = extraction_service().image(extraction_id)
     return flask.Response(image, mimetype=content_type)
@@ -90,6 +101,15 @@ def get_image(request: flask.Request, extraction_id: str) -> flask.Response:
 def _read_multipart(request: flask.Request, max_bytes: int) -> tuple[ExtractOptions, ImageSource]:
     unknown = set(request.form) - set(_JSON_FORM_FIELDS) - set(_TEXT_FORM_FIELDS)
     unknown |= set(request.files) - {"image"}
+    if None in unknown or "" in unknown:  # a part whose Content-Disposition names no field
+        raise InvalidField("Every form part needs a name (Content-Disposition: form-data; name=...).")
+    repeated = sorted(
+        name
+        for name in {*request.form, *request.files}
+        if len(request.form.getlist(name)) + len(request.files.getlist(name)) > 1
+    )
+    if repeated:
+        raise InvalidField(f"Give each form field once: {', '.join(repeated)}.", details={"fields": repeated})
     if unknown:
         raise InvalidField(f"Unknown form fields: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)})
     upload = request.files.get("image")

@@ -12,9 +12,19 @@ import functions_framework
 
 from shared.errors import InvalidField, NotFound
 from shared.services.feedback import FeedbackRequest, feedback_service
-from shared.web import Route, json_body, json_response, parse_fields, recorded_name, serve
+from shared.web import (
+    Route,
+    answer_routing_errors_as_json,
+    json_body,
+    json_response,
+    parse_fields,
+    recorded_name,
+    serve,
+)
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+answer_routing_errors_as_json()
 
 
 @functions_framework.http
@@ -41,7 +51,7 @@ def list_feedback(request: flask.Request) -> flask.Response:
     extraction_id = request.args.get("extraction_id", "")
     if not extraction_id:
         raise InvalidField("Give ?extraction_id= to list its feedback.", details={"field": "extraction_id"})
-    if not _EXTRACTION_ID.match(extraction_id):
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No extraction {extraction_id!r}.")
     items = feedback_service().list_for(extraction_id)
     return json_response({"items": [item.model_dump(mode="json") for item in items]})

@@ -11,16 +11,17 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from shared.errors import InvalidField, NotFound
 from shared.models import DatasetEntry, EntryImage, EntrySource, ExtractionRecord, VoteExtraction
+from shared.storable_maps import StorableMap, StorableTags
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # what extract and feedback accept
 RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
 RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
 
@@ -36,7 +37,12 @@ def check_name(name: str) -> str:
 
 
 def check_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION.match(version) or ".." in version or version in RESERVED_VERSIONS:
+    if (
+        not isinstance(version, str)
+        or not VERSION.fullmatch(version)
+        or ".." in version
+        or version in RESERVED_VERSIONS
+    ):
         raise InvalidField(
             "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
             "such as v1, v1.0 or 2026-11-27.",
@@ -46,7 +52,7 @@ def check_version(version: str) -> str:
 
 
 def check_entry_id(entry_id: str) -> str:
-    if not isinstance(entry_id, str) or not ENTRY_ID.match(entry_id) or ".." in entry_id:
+    if not isinstance(entry_id, str) or not ENTRY_ID.fullmatch(entry_id) or ".." in entry_id:
         raise InvalidField(
             "An entry id is 1-128 characters: letters, digits, '.', '_' and '-'.", details={"field": "id"}
         )
@@ -65,7 +71,7 @@ class EntryInput(BaseModel):
 
     image_uri: StrictStr | None = None
     image_base64: StrictStr | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    metadata: StorableMap = Field(default_factory=dict, max_length=50)
 
 
 def no_negative_counts(expected: VoteExtraction | None) -> VoteExtraction | None:
@@ -88,7 +94,7 @@ class EntryRequest(BaseModel):
     input: EntryInput
     expected_output: VoteExtraction
     reference_docs: StrictStr | None = Field(None, max_length=50_000)
-    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=20)
+    tags: StorableTags = Field(default_factory=dict, max_length=20)
     validated: StrictBool = False
 
     @field_validator("id")
@@ -106,7 +112,7 @@ class EntryUpdate(BaseModel):
 
     expected_output: VoteExtraction | None = None
     reference_docs: StrictStr | None = Field(None, max_length=50_000)
-    tags: dict[StrictStr, StrictStr] | None = Field(None, max_length=20)
+    tags: StorableTags | None = Field(None, max_length=20)
     validated: StrictBool | None = None
 
     _counts = field_validator("expected_output")(no_negative_counts)

@@ -16,15 +16,16 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
 from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource
 from shared.services.dataset_entries import (
+    EXTRACTION_ID,
     EntryInput,
     EntryRequest,
     EntryUpdate,
@@ -38,6 +39,7 @@ from shared.services.dataset_entries import (
 )
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.services.paging import decode_page_token, encode_page_token
+from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
@@ -51,7 +53,7 @@ class CreateDatasetRequest(BaseModel):
     name: StrictStr
     version: StrictStr
     description: StrictStr = Field("", max_length=2000)
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    metadata: StorableMap = Field(default_factory=dict, max_length=50)
 
 
 class NewVersionRequest(BaseModel):
@@ -66,13 +68,15 @@ class FromTraceRequest(BaseModel):
 
     span_id: StrictStr = Field(min_length=1, max_length=64)
     trace_id: StrictStr = Field(min_length=1, max_length=64)
-    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=20)
+    tags: StorableTags = Field(default_factory=dict, max_length=20)
 
 
 class CandidatesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extraction_ids: list[StrictStr] | None = Field(None, max_length=MAX_BATCH_ENTRIES)
+    extraction_ids: list[Annotated[StrictStr, StringConstraints(pattern=EXTRACTION_ID.pattern)]] | None = Field(
+        None, max_length=MAX_BATCH_ENTRIES
+    )
 
 
 class _ImageResolver:

@@ -22,11 +22,12 @@ from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
-from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction
+from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.prompts import PROMPTS, get_prompt
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
+from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
@@ -56,9 +57,9 @@ class ExtractOptions(BaseModel):
 
     model: str | None = Field(None, max_length=80)
     prompt_version: str | None = Field(None, max_length=80)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: StorableMap = Field(default_factory=dict)
     expected: VoteExtraction | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: StorableTags = Field(default_factory=dict)
 
     @field_validator("tags")
     @classmethod
@@ -81,6 +82,8 @@ class ExtractionFilters(BaseModel):
     feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
     golden_candidate: bool | None = None
     since: datetime | None = None
+
+    _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
 
     @field_validator("since")
     @classmethod

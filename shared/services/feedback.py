@@ -26,6 +26,7 @@ from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, VoteExtraction
 from shared.observability import llmobs
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
+from shared.storable_maps import StorableTags
 from shared.storage.clients import firestore_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
@@ -51,7 +52,7 @@ class FeedbackRequest(BaseModel):
     feedback_type: Literal["thumbs_up", "thumbs_down"]
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     quality_score: StrictInt | None = Field(None, ge=1, le=5)
-    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict, max_length=MAX_TAGS)
+    tags: StorableTags = Field(default_factory=dict, max_length=MAX_TAGS)
     feedback_id: StrictStr | None = Field(None, pattern=_ID.pattern)
     corrections: ExtractionCorrection | None = None
     # Who gives it: the API key's name (None), or a person a delegating key names (`console:ada`).

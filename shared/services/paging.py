@@ -21,6 +21,6 @@ def decode_page_token(token: str) -> str:
         key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         key = ""
-    if not _KEY.match(key) or ".." in key:
+    if not _KEY.fullmatch(key) or ".." in key:
         raise MalformedRequest("page_token is not one this API gave out.")
     return key

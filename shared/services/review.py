@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
-from shared.models import Evaluation, ExtractionRecord
+from shared.models import Evaluation, ExtractionRecord, iso_8601_since
 from shared.observability import llmobs
 from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
@@ -68,6 +68,8 @@ class AgreementQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime | None = None
+
+    _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
 
     @model_validator(mode="after")
     def _utc_when_naive(self) -> AgreementQuery:

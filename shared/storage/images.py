@@ -96,6 +96,6 @@ class GcsImageStore:
         if not uri.startswith(prefix):
             raise InvalidField(f"image_uri must be inside gs://{self.bucket_name}/.", details={"field": "image_uri"})
         name = uri[len(prefix) :]
-        if not _OBJECT_NAME.match(name) or ".." in name.split("/") or "//" in name:
+        if not _OBJECT_NAME.fullmatch(name) or ".." in name.split("/") or "//" in name:
             raise InvalidField("image_uri is not a safe object path.", details={"field": "image_uri"})
         return name

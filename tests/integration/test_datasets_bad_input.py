@@ -52,7 +52,10 @@ def test_hostile_dataset_names_are_422(datasets_client, name):
     assert all(d["name"] != name for d in datasets_client.get("/", headers=HEADERS).json["items"])
 
 
-@pytest.mark.parametrize("version", ["..", "v1/..", "v1..2", "a/b", "ctl\x01", "x" * 40, "diff", "versions", ""])
+# "v1\n": re.match's $ took a trailing newline, and the version was created but unreachable (fuzzer).
+@pytest.mark.parametrize(
+    "version", ["..", "v1/..", "v1..2", "a/b", "ctl\x01", "x" * 40, "diff", "versions", "", "v1\n"]
+)
 def test_hostile_versions_are_422(datasets_client, version):
     name = f"ok_{uuid.uuid4().hex[:8]}"
     response = datasets_client.post("/", json={"name": name, "version": version}, headers=HEADERS)
@@ -130,6 +133,71 @@ def test_bad_entries_are_refused(datasets_client, draft, bad):
     assert response.status_code in (415, 422), response.json
     assert_matches_contract("/datasets/{name}/{version}/entries", "POST", response.status_code, response.json)
     assert entry_count(datasets_client, draft) == 0
+
+
+def test_an_entry_id_with_a_trailing_newline_is_422(datasets_client, draft, image_b64, truth):
+    # re.match's $ took a trailing newline: the entry was stored under an id no path can reach.
+    response = datasets_client.post(f"/{draft}/v1/entries", json=entry(image_b64, truth, id="e1\n"), headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert entry_count(datasets_client, draft) == 0
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"": 1}, {"__x__": 1}, {"x": {"": 1}}, {"x": [{"__y__": 1}]}, {"x": [[1]]}, {"x": 2**63}, nested(25)],
+    ids=["empty-key", "reserved-key", "nested-empty-key", "key-in-array", "array-in-array", "int65", "25-deep"],
+)
+def test_metadata_firestore_cannot_store_is_422(datasets_client, metadata):
+    # Found by the contract fuzzer: Firestore refused the write and the answer was a 500.
+    name = f"meta_{uuid.uuid4().hex[:8]}"
+
+    response = datasets_client.post("/", json={"name": name, "version": "v1", "metadata": metadata}, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/datasets", "POST", 422, response.json)
+    assert all(d["name"] != name for d in datasets_client.get("/", headers=HEADERS).json["items"])
+
+
+@pytest.mark.parametrize("where", ["tags", "metadata"])
+@pytest.mark.parametrize("key", ["", "__x__"])
+def test_entry_keys_firestore_cannot_store_are_422(datasets_client, draft, image_b64, truth, where, key):
+    bad = entry(image_b64, truth, tags={key: "v"})
+    if where == "metadata":
+        bad = {"input": {"image_base64": image_b64, "metadata": {key: "v"}}, "expected_output": truth}
+
+    response = datasets_client.post(f"/{draft}/v1/entries", json=bad, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert entry_count(datasets_client, draft) == 0
+
+
+@pytest.mark.parametrize("extraction_id", ["", ".", "..", "a/b", "__x__", "x" * 65, "a\nb"])
+def test_candidate_ids_that_cannot_name_an_extraction_are_422(datasets_client, draft, extraction_id):
+    # Found by the contract fuzzer: these reached Firestore as document paths and answered 500.
+    response = datasets_client.post(
+        f"/{draft}/v1/candidates", json={"extraction_ids": [extraction_id]}, headers=HEADERS
+    )
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/datasets/{name}/{version}/candidates", "POST", 422, response.json)
+
+
+def test_a_newline_in_a_path_segment_is_a_json_404_and_a_wrong_method_names_the_right_ones(datasets_client, draft):
+    # Found by the contract fuzzer: Flask's HTML 404 page, and a 405 without Allow (RFC 9110).
+    not_found = datasets_client.get(f"/{draft}/v1%0A/entries/e1/image", headers=HEADERS)
+    wrong_method = datasets_client.put(f"/{draft}/v1/publish", headers=HEADERS)
+
+    assert not_found.status_code == 404 and not_found.mimetype == "application/json"
+    assert_matches_contract("/datasets/{name}/{version}/entries/{entry_id}/image", "GET", 404, not_found.json)
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
 
 
 def test_a_malformed_jsonl_line_is_reported_and_the_others_imported(datasets_client, draft, image_b64, truth):

@@ -102,7 +102,56 @@ BAD_REQUESTS = {
         "invalid_field",
     ),
     "plain-text-body": (lambda png: {"data": b"hello", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    # Found by the contract fuzzer: a part without a name was a 500 (sorting None with the names).
+    "unnamed-part": (lambda png: unnamed_part_multipart(png), 422, "invalid_field"),
+    # Firestore reserves __name__-shaped field names: the write failed after the model ran (503).
+    # Found by the deep contract fuzz: a repeated field (model twice) was answered with the first one.
+    "repeated-field": (lambda png: repeated_model_multipart(png), 422, "invalid_field"),
+    "reserved-tag-key": (lambda png: multipart(png, tags=json.dumps({"__a__": "x"})), 422, "invalid_field"),
+    # Found by the contract fuzzer: lax int took true, 12.0 and "12" as counts of a ground truth.
+    "boolean-count": (lambda png: with_expected(png, {"ballot_stats": {"total_ballots": True}}), 422, "invalid_field"),
+    "text-count": (
+        lambda png: with_expected(png, {"vote_results": [{"candidate_name": "A", "vote_count": "12"}]}),
+        422,
+        "invalid_field",
+    ),
+    "reserved-params-key": (lambda png: multipart(png, params=json.dumps({"__a__": 1})), 422, "invalid_field"),
 }
+
+
+def with_expected(image: bytes, expected: dict) -> dict:
+    return {"json": {"image_base64": base64.b64encode(image).decode(), "model": "tesseract", "expected": expected}}
+
+
+def repeated_model_multipart(image: bytes) -> dict:
+    boundary = "fuzz-boundary"
+    text_parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{model}\r\n'
+        for model in ("tesseract", "gemini-2.5-flash")
+    )
+    body = (
+        (
+            text_parts + f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+def unnamed_part_multipart(image: bytes) -> dict:
+    boundary = "fuzz-boundary"
+    body = (
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nno name\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 @pytest.mark.integration
@@ -134,5 +183,27 @@ def test_unknown_extraction_id_is_404(extract_client, extraction_id):
 
 @pytest.mark.integration
 def test_wrong_method_and_path_are_json_errors(extract_client):
-    assert extract_client.delete("/", headers=HEADERS).status_code == 405
+    refused = extract_client.delete("/", headers=HEADERS)
+    assert refused.status_code == 405 and refused.json["error"]["code"] == "method_not_allowed"
+    assert refused.headers["Allow"] == "POST, GET"  # RFC 9110; found by the contract fuzzer
     assert extract_client.get("/a/b/c", headers=HEADERS).json["error"]["code"] == "not_found"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("since", ["0.5", "1700000000", "yesterday", "2026-11-27T09"])
+def test_a_since_that_is_not_iso_8601_is_422(extract_client, since):
+    # Found by the contract fuzzer: pydantic took "0.5" as a Unix time and the listing answered 200.
+    response = extract_client.get("/", query_string={"since": since}, headers=HEADERS)
+
+    assert response.status_code == 422, response.json
+    assert_matches_contract("/extract", "GET", 422, response.json)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", ["/abc%0Adef", "/abc%0A/image", "/robots.txt"])
+def test_a_path_flask_cannot_route_is_a_json_404(extract_client, path):
+    # Found by the contract fuzzer: a newline in a path segment got Flask's HTML 404 page.
+    response = extract_client.get(path, headers=HEADERS)
+
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    assert_matches_contract("/extract/{extraction_id}", "GET", 404, response.json)
