@@ -6,10 +6,15 @@ a corrected candidate the model missed is added.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StrictStr, model_validator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from shared.evaluation.matching import normalise_name
 from shared.models import VoteExtraction, VoteResult
+
+# A count Firestore can store (a 64-bit integer): a larger one was a 500 (found by contract fuzzing).
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class _Partial(BaseModel):
@@ -25,13 +30,13 @@ class FormCorrection(_Partial):
 class VoteResultCorrection(_Partial):
     candidate_name: StrictStr = Field(min_length=1, max_length=200)
     party: StrictStr | None = Field(None, max_length=200)
-    vote_count: NonNegativeInt | None = None
+    vote_count: Count | None = None
 
 
 class BallotStatsCorrection(_Partial):
-    valid_votes: NonNegativeInt | None = None
-    rejected_ballots: NonNegativeInt | None = None
-    total_ballots: NonNegativeInt | None = None
+    valid_votes: Count | None = None
+    rejected_ballots: Count | None = None
+    total_ballots: Count | None = None
 
 
 class ExtractionCorrection(_Partial):

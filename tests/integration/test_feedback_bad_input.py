@@ -55,6 +55,12 @@ BAD = {
         422,
         "invalid_field",
     ),
+    # Found by the deep contract fuzz: Firestore stores 64-bit integers only (was a 500).
+    "count-past-64-bits": (
+        lambda e: {"json": valid(e, corrections={"ballot_stats": {"rejected_ballots": 2**72}})},
+        422,
+        "invalid_field",
+    ),
     "no-api-key": (lambda e: {"json": valid(e), "headers": {}}, 401, "unauthenticated"),
     "not-json": (lambda e: {"data": b"thumbs up!", "content_type": "application/json"}, 400, "malformed_request"),
     "text-plain": (lambda e: {"data": b"thumbs up!", "content_type": "text/plain"}, 400, "malformed_request"),
