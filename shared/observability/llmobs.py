@@ -12,9 +12,9 @@ import contextvars
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.config import Settings
 from shared.models import SpanRef
@@ -44,6 +44,8 @@ class CapturedSpan:
             return None
         return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
 
+
+T = TypeVar("T")
 
 _capture: contextvars.ContextVar[CapturedSpan | None] = contextvars.ContextVar("llm_span_capture", default=None)
 
@@ -162,3 +164,35 @@ def annotation_context(*, tags: Mapping[str, str]) -> Iterator[None]:
 
     with LLMObs.annotation_context(tags=dict(tags)):
         yield
+
+
+def call_in_trace_of(span: SpanRef | None, call: Callable[[], T]) -> T:
+    """Run `call` with `span` (a finished llm span, e.g. an experiment run's) as the parent of the
+    spans it starts, so they land in the same LLMObs trace (a judge's call under the run it judges).
+
+    The parent is activated the way a distributed trace continues (`activate_distributed_headers`,
+    ddtrace's public API) inside a copy of the current context, so it never outlives the call.
+    Without LLMObs, or without a span, `call` simply runs.
+    """
+    if span is None or not _enabled:
+        return call()
+
+    def in_trace() -> T:
+        try:
+            from ddtrace.llmobs import LLMObs
+
+            llmobs_trace_id = int(span.trace_id, 16)
+            LLMObs.activate_distributed_headers(
+                {
+                    # The APM trace id is the low 64 bits; LLMObs keys its trace on its own 128-bit id.
+                    "x-datadog-trace-id": str(llmobs_trace_id & (2**64 - 1)),
+                    "x-datadog-parent-id": span.span_id,
+                    "x-datadog-sampling-priority": "1",
+                    "x-datadog-tags": f"_dd.p.llmobs_parent_id={span.span_id},_dd.p.llmobs_trace_id={llmobs_trace_id}",
+                }
+            )
+        except Exception:
+            logger.warning("could not continue the trace of span %s", span.span_id, exc_info=True)
+        return call()
+
+    return contextvars.copy_context().run(in_trace)
