@@ -30,19 +30,27 @@ class CapturedSpan:
     """The llm span started inside `capture_llm_span()`, whoever started it."""
 
     span: Any = None
+    started_ref: SpanRef | None = None  # exported as it started: see `ref`
 
     @property
     def ref(self) -> SpanRef | None:
-        if self.span is None:
-            return None
-        try:
-            from ddtrace.llmobs import LLMObs
+        # Exported when it started: once a trace's root span has finished, ddtrace drops the span's
+        # LLMObs data and export_span answers the APM trace id, which differs from the LLMObs trace
+        # id the span was sent under (an experiment run's llm span is such a root).
+        if self.started_ref is not None or self.span is None:
+            return self.started_ref
+        return _exported(self.span)
 
-            exported = LLMObs.export_span(self.span)
-        except Exception:
-            logger.warning("could not export the llm span", exc_info=True)
-            return None
-        return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
+
+def _exported(span: Any) -> SpanRef | None:
+    try:
+        from ddtrace.llmobs import LLMObs
+
+        exported = LLMObs.export_span(span)
+    except Exception:
+        logger.warning("could not export the llm span", exc_info=True)
+        return None
+    return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
 
 
 T = TypeVar("T")
@@ -90,6 +98,8 @@ def _remember_llm_span(span: Any) -> None:
     holder = _capture.get()
     if holder is not None and holder.span is None and getattr(span, "span_type", None) == "llm":
         holder.span = span
+        # LLMObs' own start listener, registered first, has given the span its LLMObs trace id.
+        holder.started_ref = _exported(span)
 
 
 @contextlib.contextmanager
@@ -181,14 +191,16 @@ def call_in_trace_of(span: SpanRef | None, call: Callable[[], T]) -> T:
         try:
             from ddtrace.llmobs import LLMObs
 
-            llmobs_trace_id = int(span.trace_id, 16)
+            trace_id = int(span.trace_id, 16)
             LLMObs.activate_distributed_headers(
                 {
-                    # The APM trace id is the low 64 bits; LLMObs keys its trace on its own 128-bit id.
-                    "x-datadog-trace-id": str(llmobs_trace_id & (2**64 - 1)),
+                    # The 128-bit trace id travels as its low 64 bits plus `_dd.p.tid` (the high ones),
+                    # and the LLMObs trace id as its own tag: a finished span exports the former.
+                    "x-datadog-trace-id": str(trace_id & (2**64 - 1)),
                     "x-datadog-parent-id": span.span_id,
                     "x-datadog-sampling-priority": "1",
-                    "x-datadog-tags": f"_dd.p.llmobs_parent_id={span.span_id},_dd.p.llmobs_trace_id={llmobs_trace_id}",
+                    "x-datadog-tags": f"_dd.p.tid={trace_id >> 64:016x},_dd.p.llmobs_parent_id={span.span_id},"
+                    f"_dd.p.llmobs_trace_id={trace_id}",
                 }
             )
         except Exception:
