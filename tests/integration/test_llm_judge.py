@@ -194,7 +194,8 @@ def test_online_judges_are_checked_against_reviewers_in_the_agreement(
         assert response.status_code == 200, response.json
         extractions.append(response.json)
     for extraction in extractions:
-        feedback = {"span_id": extraction["span_id"], "trace_id": extraction["trace_id"], "feedback_type": "thumbs_down"}
+        span = {"span_id": extraction["span_id"], "trace_id": extraction["trace_id"]}
+        feedback = span | {"feedback_type": "thumbs_down"}
         assert feedback_client.post("/", json=feedback, headers=HEADERS).status_code == 201
         claimed = datasets_client.post(
             "/review/claim", json={"reviewer": "ada", "extraction_id": extraction["extraction_id"]}, headers=HEADERS
