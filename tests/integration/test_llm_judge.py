@@ -121,6 +121,43 @@ def test_a_judged_experiment_records_value_reasoning_pass_fail_spans_tokens_and_
         assert COMPLETE in json.dumps(span["meta"]["input"])
         [run_span] = agent.wait_for(lambda r=run: agent.llmobs_spans(span_id=r["span_id"]))
         assert str(run_span["trace_id"]) == run["trace_id"]
+        # The judge's verdict is an evaluation joined on the run's span, in the trace it was sent under.
+        [verdict] = agent.wait_for(lambda r=run: agent.evaluations_for(r["span_id"], "llm_judge_complete"))
+        assert verdict["trace_id"] == run["trace_id"] and verdict["value"] == 4
+        assert verdict["assessment"] == "pass" and verdict["reasoning"] == "All candidates have counts."
+
+
+def test_what_the_judges_spend_stops_the_experiment_at_its_budget(datasets_client, experiments_client, gemini):
+    """The OCR model costs nothing, so only the judge's tokens can spend the budget: a judge call
+    billed 1M input tokens ($0.30 at gemini-2.5-flash's list price) spends all of $0.05, and the
+    experiment stops there (before, the worker took the stop for a failure and a redelivery spent
+    the budget again from zero)."""
+    forms = [generate_form(930 + i) for i in range(12)]
+    dataset, _ = published_dataset(datasets_client, forms)
+    expensive = text_reply(json.dumps({"reasoning": "ok", "value": 5}), prompt_tokens=1_000_000, output_tokens=10)
+    gemini.set_responder(lambda request: expensive)
+    body = {
+        "name": "judge budget",
+        "dataset": {"name": dataset, "version": "v1"},
+        "variants": [{"name": "ocr", "model": "tesseract"}],
+        "evaluators": [{"llm_judge": {"rubric": COMPLETE}}],
+        "concurrency": 1,
+        "budget_usd": 0.05,
+    }
+
+    started = experiments_client.post("/", json=body, headers=HEADERS)
+    assert started.status_code == 202, started.json
+    status = wait_done(experiments_client, started.json["experiment_id"])
+
+    assert started.json["estimated_cost_usd"] < 0.05  # the plan let it start
+    assert status["status"] == "failed" and "budget" in status["status_reason"], status
+    # A run holds its slot for the model call only, so later runs start while the first is judged
+    # (the OCR model is quick): a few may start before the first judge's cost is known, not all 12.
+    done = status["progress"]["done"]
+    assert 1 <= done < 12 and len(gemini.generate_requests) == done and status["progress"]["total"] == 12, status
+    assert status["summary"]["ocr"]["evaluator_cost_usd"]["total"] == pytest.approx(
+        done * estimated_cost_usd("gemini-2.5-flash", 1_000_000, 10)
+    )
 
 
 def test_the_dry_run_estimate_includes_the_judges(datasets_client, experiments_client):
