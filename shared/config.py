@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.api_keys import ApiKey, find_key, parse_api_keys
@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated origins a browser may call the API from (e.g. https://app.example.org); "
         "`*` for any; empty for none.",
+    )
+    llm_judge_model: str = Field(
+        "gemini-2.5-flash", description="Gemini model of an `llm_judge` evaluator that names no `model`."
+    )
+    online_judges: str = Field(
+        "",
+        description="`llm_judge` evaluators run on every extraction, as a JSON list of their params (each with "
+        'its own `label`, e.g. `[{"label": "faithful", "rubric": "...", "output": "boolean"}]`), so the review '
+        "queue's agreement endpoint checks them against reviewers' verdicts. Each adds one judge call (its "
+        "latency and tokens) to every extraction; empty: none.",
     )
     ml_app: str = Field("vote-extractor", description="LLM Observability ml_app of every span and evaluation.")
     llmobs_enabled: bool = Field(True, description="false turns LLM Observability off (evaluations still stored).")
@@ -146,6 +156,16 @@ class Settings(BaseSettings):
         # anyone) is for local use only.
         self._api_key_entries = parse_api_keys(self.api_keys, plain_allowed=self.environment == "local")
         return self
+
+    @field_validator("online_judges")
+    @classmethod
+    def _check_online_judges(cls, value: str) -> str:
+        # A field validator: an error shows this value only, not every setting (keys included).
+        if value.strip():
+            from shared.evaluation.llm_judge import parse_online_judges  # only when judges are configured
+
+            parse_online_judges(value)  # a bad judge stops the function at cold start, saying why
+        return value
 
     @property
     def api_key_entries(self) -> list[ApiKey]:

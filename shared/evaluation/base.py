@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.models import Assessment, MetricType, SpanRef, VoteExtraction
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Evaluator:
     declares its parameters as fields (`bounded` for a number with a range), and implements
     `evaluate`, which returns None when the metric does not apply (e.g. no expected output).
     `runs_in_thread` marks evaluators that call the network or burn CPU (the Ragas ones): the
-    experiment runner calls them off the event loop.
+    experiment runner calls them off the event loop. An evaluator whose parameters make several
+    distinct metrics (`llm_judge` with a rubric each) overrides `evaluation_label` and `result_metric_type`.
     """
 
     name: ClassVar[str]
@@ -62,6 +66,21 @@ class Evaluator:
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         raise NotImplementedError
+
+    @property
+    def evaluation_label(self) -> str:
+        """The label its evaluations are recorded and sent to Datadog under."""
+        return self.name
+
+    @property
+    def result_metric_type(self) -> MetricType:
+        """The metric type of its evaluations."""
+        return self.metric_type
+
+    def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
+        """(model, input tokens, output tokens) one evaluation is assumed to spend on a model, for an
+        experiment's cost estimate; None for an evaluator that calls no priced model."""
+        return None
 
 
 def bounded(default: float, low: float, high: float) -> Any:

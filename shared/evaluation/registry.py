@@ -29,7 +29,7 @@ def register(evaluator: E) -> E:
 def _load_built_ins() -> None:
     # The built-in evaluators register themselves when imported: only on the first lookup, so a
     # function that needs no evaluator (datasets: corrections only) does not import them at cold start.
-    from shared.evaluation import offline, online, ragas_metrics  # noqa: F401
+    from shared.evaluation import llm_judge, offline, online, ragas_metrics  # noqa: F401
 
 
 def evaluator_names() -> list[str]:
@@ -53,17 +53,23 @@ def run_evaluators(evaluators: Iterable[Evaluator], ctx: EvaluatorContext) -> li
     """Run each evaluator; one that raises becomes a recorded failure, never a crashed caller."""
     evaluations = []
     for evaluator in evaluators:
+        # Any object with name, version, metric_type and evaluate will do; the base's properties
+        # give an evaluator whose params make several metrics (llm_judge) its own label and type.
+        label = getattr(evaluator, "evaluation_label", evaluator.name)
+        metric_type = getattr(evaluator, "result_metric_type", evaluator.metric_type)
         try:
             result = evaluator.evaluate(ctx)
         except Exception as error:  # an evaluator bug must not lose the others' results
-            logger.warning("evaluator %s raised", evaluator.name, exc_info=True)
+            logger.warning("evaluator %s raised", label, exc_info=True)
             evaluations.append(
                 Evaluation(
-                    label=evaluator.name,
-                    metric_type=evaluator.metric_type,
+                    label=label,
+                    metric_type=metric_type,
                     value=None,
                     evaluator_version=evaluator.version,
                     error=f"{type(error).__name__}: {error}",
+                    # What the failed attempt still records, e.g. a judge's tokens (they were paid for).
+                    details=dict(getattr(error, "evaluation_details", None) or {}),
                 )
             )
             continue
@@ -71,8 +77,8 @@ def run_evaluators(evaluators: Iterable[Evaluator], ctx: EvaluatorContext) -> li
             continue
         evaluations.append(
             Evaluation(
-                label=evaluator.name,
-                metric_type=evaluator.metric_type,
+                label=label,
+                metric_type=metric_type,
                 value=result.value,
                 reasoning=result.reasoning,
                 assessment=result.assessment,

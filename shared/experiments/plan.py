@@ -84,8 +84,10 @@ class ExperimentRequest(RunSettings):
 
 
 def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
-    """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists."""
+    """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists
+    and that no two record under one label (two `llm_judge`s need a `label` each)."""
     specs = []
+    labels: set[str] = set()
     for item in given if given is not None else list(DEFAULT_EVALUATORS):
         if isinstance(item, str):
             spec: dict[str, Any] = {"name": item, "params": {}}
@@ -94,9 +96,27 @@ def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list
             spec = {"name": name, "params": params}
         else:
             raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
-        create_evaluator(spec["name"], spec["params"])  # unknown name or bad params: 422 now, not mid-run
+        # Unknown name or bad params: 422 now, not mid-run.
+        label = create_evaluator(spec["name"], spec["params"]).evaluation_label
+        if label in labels:
+            raise InvalidField(
+                f"Two evaluators would record their results as {label!r}: name each evaluator once, and give "
+                "each llm_judge its own label.",
+                details={"field": "evaluators", "label": label},
+            )
+        labels.add(label)
         specs.append(spec)
     return specs
+
+
+def evaluation_cost_per_run_usd(specs: list[dict[str, Any]], settings: Settings) -> float:
+    """What the evaluators are assumed to spend on models for one run (the judges' calls)."""
+    cost = 0.0
+    for spec in specs:
+        usage = create_evaluator(spec["name"], spec["params"]).estimated_usage(settings)
+        if usage is not None:
+            cost += estimated_cost_usd(*usage) or 0.0
+    return cost
 
 
 def plan_experiment(
@@ -122,6 +142,7 @@ def plan_experiment(
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions
+    evaluators = evaluator_specs(request.evaluators)
     estimate = (
         sum(
             # A model missing from the price table (a new Gemini id) is counted as free.
@@ -130,7 +151,7 @@ def plan_experiment(
         )
         * version.entry_count
         * request.repetitions
-    )
+    ) + evaluation_cost_per_run_usd(evaluators, settings) * total
     if request.budget_usd is not None and estimate > request.budget_usd:
         raise InvalidField(
             f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
@@ -142,7 +163,7 @@ def plan_experiment(
         dataset_name=request.dataset.name,
         dataset_version=request.dataset.version,
         variants=request.variants,
-        evaluators=evaluator_specs(request.evaluators),
+        evaluators=evaluators,
         repetitions=request.repetitions,
         concurrency=request.concurrency,
         run_timeout_s=request.run_timeout_s,

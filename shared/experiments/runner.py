@@ -24,6 +24,7 @@ from shared.config import Settings
 from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.base import Evaluator
+from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
 from shared.llm.pricing import estimated_cost_usd
@@ -289,7 +290,7 @@ class ExperimentRunner:
                 return
             spent["usd"] += (
                 estimated_cost_usd(job.variant.model, run.usage.input_tokens, run.usage.output_tokens) or 0.0
-            )
+            ) + evaluations_cost_usd(run.evaluations)  # judges' calls are paid from the same budget
             finished.append(run)
             writer.put(run)
 

@@ -4,7 +4,8 @@ rates, per-field accuracy, latency percentiles, token totals and an estimated co
 `summarise_variant` gives the shape `GET /experiments/{id}` answers for one variant:
 `{label: {"mean", "ci_low", "ci_high", "n", ...}}`, one entry per numeric or boolean metric
 (booleans as 0/1), per class of a categorical metric (`"completeness=excellent"`: the share of
-runs in that class), and for `latency_ms`, `input_tokens`, `output_tokens` and `cost_usd`.
+runs in that class), and for `latency_ms`, `input_tokens`, `output_tokens` and `cost_usd` (the
+variant's model), plus `evaluator_cost_usd` when evaluators called a model (llm_judge).
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.llm.pricing import estimated_cost_usd
 
 # Above this many values the BCa interval's jackknife (quadratic in n) costs more than it adds:
 # the percentile interval is as good there.
 _BCA_MAX_N = 5000
 
-LOWER_IS_BETTER = frozenset({"count_error", "latency_ms", "input_tokens", "output_tokens", "cost_usd"})
+LOWER_IS_BETTER = frozenset(
+    {"count_error", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "evaluator_cost_usd"}
+)
 
 _CANDIDATE_PATH = re.compile(r"^vote_results\[.*\](\.[A-Za-z_]+)$")
 
@@ -262,4 +266,8 @@ def summarise_variant(
         ]
         if costs and all(c is not None for c in costs):
             summary["cost_usd"] = interval(costs) | {"total": sum(c for c in costs if c)}
+    # What the evaluators spent on models (llm_judge's calls), apart from the variant's own cost.
+    evaluator_costs = [evaluations_cost_usd(evaluations) for evaluations in evaluations_per_run]
+    if any(evaluator_costs):
+        summary["evaluator_cost_usd"] = interval(evaluator_costs) | {"total": sum(evaluator_costs)}
     return summary

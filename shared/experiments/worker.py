@@ -30,7 +30,7 @@ from functools import lru_cache
 from shared.config import Settings, get_settings
 from shared.experiments.alerts import AlertCondition, AlertService
 from shared.experiments.cancel import finish_cancelled
-from shared.experiments.runner import EntryRange, ExperimentCancelled, ExperimentRunner, OutOfTime
+from shared.experiments.runner import EntryRange, ExperimentCancelled, ExperimentRunner, ExperimentStopped, OutOfTime
 from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.models import ExperimentRecord, RunRecord, ShardRecord
 from shared.storage.experiment_ports import ShardLeases
@@ -101,6 +101,12 @@ class ShardWorker:
             self._shards.stop(experiment_id, index, done=len(stopped.runs), failed=failed)
             self.finalise_if_last(experiment_id)
             return ShardOutcome("cancelled", len(stopped.runs), failed)
+        except ExperimentStopped as stopped:
+            # Its share of the budget is spent: a redelivery would start counting from zero and
+            # spend it again, so the shard ends here (the runs it finished are stored).
+            self._shards.fail(experiment_id, index, error=str(stopped))
+            self.finalise_if_last(experiment_id)
+            return ShardOutcome("failed")
         except OutOfTime as stopped:
             # Not a failure: the next delivery goes on from here, so the attempt is given back.
             self._shards.release(experiment_id, index, error=None, count_attempt=False)

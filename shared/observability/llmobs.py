@@ -12,9 +12,9 @@ import contextvars
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.config import Settings
 from shared.models import SpanRef
@@ -30,20 +30,30 @@ class CapturedSpan:
     """The llm span started inside `capture_llm_span()`, whoever started it."""
 
     span: Any = None
+    started_ref: SpanRef | None = None  # exported as it started: see `ref`
 
     @property
     def ref(self) -> SpanRef | None:
-        if self.span is None:
-            return None
-        try:
-            from ddtrace.llmobs import LLMObs
+        # Exported when it started: once a trace's root span has finished, ddtrace drops the span's
+        # LLMObs data and export_span answers the APM trace id, which differs from the LLMObs trace
+        # id the span was sent under (an experiment run's llm span is such a root).
+        if self.started_ref is not None or self.span is None:
+            return self.started_ref
+        return _exported(self.span)
 
-            exported = LLMObs.export_span(self.span)
-        except Exception:
-            logger.warning("could not export the llm span", exc_info=True)
-            return None
-        return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
 
+def _exported(span: Any) -> SpanRef | None:
+    try:
+        from ddtrace.llmobs import LLMObs
+
+        exported = LLMObs.export_span(span)
+    except Exception:
+        logger.warning("could not export the llm span", exc_info=True)
+        return None
+    return SpanRef(span_id=exported["span_id"], trace_id=exported["trace_id"]) if exported else None
+
+
+T = TypeVar("T")
 
 _capture: contextvars.ContextVar[CapturedSpan | None] = contextvars.ContextVar("llm_span_capture", default=None)
 
@@ -88,6 +98,8 @@ def _remember_llm_span(span: Any) -> None:
     holder = _capture.get()
     if holder is not None and holder.span is None and getattr(span, "span_type", None) == "llm":
         holder.span = span
+        # LLMObs' own start listener, registered first, has given the span its LLMObs trace id.
+        holder.started_ref = _exported(span)
 
 
 @contextlib.contextmanager
@@ -162,3 +174,37 @@ def annotation_context(*, tags: Mapping[str, str]) -> Iterator[None]:
 
     with LLMObs.annotation_context(tags=dict(tags)):
         yield
+
+
+def call_in_trace_of(span: SpanRef | None, call: Callable[[], T]) -> T:
+    """Run `call` with `span` (a finished llm span, e.g. an experiment run's) as the parent of the
+    spans it starts, so they land in the same LLMObs trace (a judge's call under the run it judges).
+
+    The parent is activated the way a distributed trace continues (`activate_distributed_headers`,
+    ddtrace's public API) inside a copy of the current context, so it never outlives the call.
+    Without LLMObs, or without a span, `call` simply runs.
+    """
+    if span is None or not _enabled:
+        return call()
+
+    def in_trace() -> T:
+        try:
+            from ddtrace.llmobs import LLMObs
+
+            trace_id = int(span.trace_id, 16)
+            LLMObs.activate_distributed_headers(
+                {
+                    # The 128-bit trace id travels as its low 64 bits plus `_dd.p.tid` (the high ones),
+                    # and the LLMObs trace id as its own tag: a finished span exports the former.
+                    "x-datadog-trace-id": str(trace_id & (2**64 - 1)),
+                    "x-datadog-parent-id": span.span_id,
+                    "x-datadog-sampling-priority": "1",
+                    "x-datadog-tags": f"_dd.p.tid={trace_id >> 64:016x},_dd.p.llmobs_parent_id={span.span_id},"
+                    f"_dd.p.llmobs_trace_id={trace_id}",
+                }
+            )
+        except Exception:
+            logger.warning("could not continue the trace of span %s", span.span_id, exc_info=True)
+        return call()
+
+    return contextvars.copy_context().run(in_trace)

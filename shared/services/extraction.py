@@ -119,6 +119,10 @@ class ExtractionService:
         self._feedback = feedback
         self._datasets = datasets
         self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
+        if settings.online_judges:  # llm_judge on every extraction: checked against reviewers' verdicts
+            from shared.evaluation.llm_judge import parse_online_judges
+
+            self._evaluators += parse_online_judges(settings.online_judges)
 
     def get(self, extraction_id: str) -> ExtractionRecord:
         return self._extractions.get(extraction_id)

@@ -258,8 +258,14 @@ class ReviewService:
 
     def agreement(self, *, since: datetime | None) -> dict[str, Any]:
         """Each online evaluator's pass/fail against the reviewers' verdicts (approved = right;
-        corrected or rejected = wrong): a confusion table, the observed agreement, Cohen's kappa."""
-        tables: dict[str, dict[str, dict[str, int]]] = {label: _empty_table() for label in AGREEMENT_EVALUATORS}
+        corrected or rejected = wrong): a confusion table, the observed agreement, Cohen's kappa.
+        The online judges (`ONLINE_JUDGES`, llm_judge) are online evaluators like the others."""
+        always = list(AGREEMENT_EVALUATORS)
+        if self._settings.online_judges:  # each configured judge is reported, verdicts or not
+            from shared.evaluation.llm_judge import parse_online_judges
+
+            always += [judge.evaluation_label for judge in parse_online_judges(self._settings.online_judges)]
+        tables: dict[str, dict[str, dict[str, int]]] = {label: _empty_table() for label in always}
         classes: dict[str, dict[str, dict[str, int]]] = {}
         decided = 0
         for document in self._review.decided(since=since):

@@ -1,0 +1,341 @@
+"""`llm_judge`: a rubric applied by a Gemini model (LLM-as-judge), configured per experiment.
+
+Params (validated when the evaluator is built, so a bad one is a 422 before anything runs):
+
+- `rubric` (required): the criteria, at most `MAX_RUBRIC_CHARS` characters.
+- `output`: `score` (an integer 1-5, passing at `pass_threshold`, default 4), `categorical`
+  (one of `classes`, 2-10 distinct strings, passing when in `pass_classes`) or `boolean`
+  (passing when true).
+- `label`: makes several judges in one experiment distinct: the evaluations are recorded as
+  `llm_judge_<label>` (plain `llm_judge` without one). Datadog labels allow letters, digits and
+  underscores only, hence the pattern.
+- `model`: a Gemini model id; empty means `LLM_JUDGE_MODEL`. Temperature is fixed at 0.
+
+The judge sees the rubric, the entry's expected output, its reference documents when it has
+some, and the model's output, and answers JSON `{reasoning, value}` (structured output). The
+result records the value, the reasoning and pass/fail; `details` hold the judge model, its token
+`usage` and `cost_usd`, which the experiment runner adds to what the experiment spent (budget),
+and the judge's own llm span. An answer that is not that JSON, or whose value is out of range,
+raises `JudgeAnswerInvalid`: a recorded evaluator failure (`error` set), whose `details` still
+carry the tokens paid for. Without a Gemini key, or without an output to judge, the result is
+skipped (as for the Ragas judges).
+
+The judge's call is an llm span (ddtrace's google-genai integration opens it, with the messages
+and token counts) in the same trace as the span it judges: the experiment run's llm span, or the
+extraction's for an online judge (`ONLINE_JUDGES`, which the review queue's agreement endpoint
+checks against reviewers' verdicts).
+
+google-genai is imported inside `evaluate` only: this module stays light for `extract`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
+from shared.evaluation.ragas_metrics import (
+    NO_KEY_REASON,
+    NO_OUTPUT_REASON,
+    canonical_json,
+    reference_docs,
+    skipped,
+)
+from shared.evaluation.registry import create_evaluator, register
+from shared.llm.pricing import estimated_cost_usd
+from shared.models import Assessment, MetricType
+from shared.observability import llmobs
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+JUDGE_OUTPUTS = ("score", "categorical", "boolean")
+MAX_RUBRIC_CHARS = 4000
+MAX_CLASSES = 10
+MAX_CLASS_CHARS = 40
+MAX_REASONING_CHARS = 2000
+_MAX_DOCS_CHARS = 20_000  # reference documents quoted to the judge, at most
+_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_MODEL = re.compile(r"^gemini[a-z0-9.\-]{0,74}$")
+# What one judge call is assumed to use, for cost estimates before any run: the instructions, the
+# expected and the produced extraction as JSON (about 250 tokens each) and some reference text,
+# plus the rubric itself (about 4 characters a token); out: the reasoning and the value, plus the
+# thinking tokens Gemini 2.5 models bill as output.
+ESTIMATED_JUDGE_INPUT_TOKENS = 900
+ESTIMATED_JUDGE_OUTPUT_TOKENS = 600
+_SYSTEM_INSTRUCTION = (
+    "You are an impartial judge of election result form extractions. Apply the rubric you are given "
+    "to the model output, using the expected output and reference documents as the truth. Answer "
+    "only with the JSON requested: first your reasoning, then the value."
+)
+
+
+class JudgeAnswerInvalid(ValueError):
+    """The judge's answer is not the JSON asked for, or its value is out of range: a recorded
+    evaluator failure. `evaluation_details` keep the tokens paid for and the raw answer."""
+
+    def __init__(self, message: str, *, evaluation_details: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.evaluation_details = dict(evaluation_details)
+
+
+@register
+@dataclass(frozen=True)
+class LlmJudge(Evaluator):
+    """A rubric judged by a Gemini model: value, reasoning and pass/fail (see the module doc)."""
+
+    name = "llm_judge"
+    version = "1.0"
+    metric_type = "score"  # the default `output`; `result_metric_type` follows `output`
+    runs_in_thread = True  # a network call: the experiment runner calls it off the event loop
+    temperature: ClassVar[float] = 0.0
+
+    rubric: str = ""
+    output: str = "score"
+    classes: Sequence[str] = ()
+    pass_threshold: int = 4
+    pass_classes: Sequence[str] = ()
+    label: str = ""
+    model: str = ""
+    # None reads the process's settings when evaluating; tests pass their own.
+    settings: Settings | None = field(default=None, kw_only=True, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from shared.config import Settings
+
+        if self.settings is not None and not isinstance(self.settings, Settings):
+            raise ValueError("settings is not a parameter")
+        if not isinstance(self.rubric, str) or not self.rubric.strip():
+            raise ValueError("rubric is required: the criteria the judge applies, as text")
+        if len(self.rubric) > MAX_RUBRIC_CHARS:
+            raise ValueError(f"rubric must be at most {MAX_RUBRIC_CHARS} characters (got {len(self.rubric)})")
+        if self.output not in JUDGE_OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(JUDGE_OUTPUTS)} (got {self.output!r})")
+        if not isinstance(self.label, str) or not (self.label == "" or _LABEL.match(self.label)):
+            raise ValueError("label must be 1-40 lower-case letters, digits or underscores, starting with a letter")
+        if not isinstance(self.model, str) or not (self.model == "" or _MODEL.match(self.model)):
+            raise ValueError(f"the judge model must be a Gemini model id such as gemini-2.5-flash (got {self.model!r})")
+        if isinstance(self.pass_threshold, bool) or not isinstance(self.pass_threshold, int):
+            raise ValueError("pass_threshold must be an integer from 1 to 5")
+        if not 1 <= self.pass_threshold <= 5:
+            raise ValueError(f"pass_threshold must be an integer from 1 to 5 (got {self.pass_threshold})")
+        classes = _strings("classes", self.classes)
+        pass_classes = _strings("pass_classes", self.pass_classes)
+        if self.output == "categorical":
+            if not 2 <= len(classes) <= MAX_CLASSES or len(set(classes)) != len(classes):
+                raise ValueError(f"a categorical judge needs 2 to {MAX_CLASSES} distinct classes")
+            if any(not c.strip() or len(c) > MAX_CLASS_CHARS for c in classes):
+                raise ValueError(f"each class must be 1 to {MAX_CLASS_CHARS} characters")
+            if not pass_classes or not set(pass_classes) <= set(classes):
+                raise ValueError("pass_classes must name one or more of the classes (the ones that pass)")
+        elif classes or pass_classes:
+            raise ValueError("classes and pass_classes go with output categorical only")
+        # Params arrive as JSON lists; a frozen evaluator keeps tuples.
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "pass_classes", pass_classes)
+
+    @property
+    def evaluation_label(self) -> str:
+        return f"{self.name}_{self.label}" if self.label else self.name
+
+    @property
+    def result_metric_type(self) -> MetricType:
+        return "score" if self.output == "score" else "categorical" if self.output == "categorical" else "boolean"
+
+    def judge_model(self, settings: Settings) -> str:
+        return self.model or settings.llm_judge_model
+
+    def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
+        return (
+            self.judge_model(settings),
+            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4,
+            ESTIMATED_JUDGE_OUTPUT_TOKENS,
+        )
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        settings = self._resolved_settings()
+        if not settings.gemini_configured:
+            return skipped(NO_KEY_REASON)
+        if ctx.output is None:
+            return skipped(NO_OUTPUT_REASON)
+        from google.genai import types  # heavy: not on the import path
+
+        from shared.llm.gemini import genai_client
+
+        model = self.judge_model(settings)
+        client = genai_client(settings)
+        config = types.GenerateContentConfig(
+            system_instruction=_SYSTEM_INSTRUCTION,
+            temperature=self.temperature,
+            response_mime_type="application/json",
+            response_schema=self._answer_schema(types),
+        )
+        tags = {"evaluator": self.evaluation_label, "judged_span_id": ctx.span.span_id if ctx.span else ""}
+
+        def call() -> tuple[Any, Any]:
+            with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
+                response = client.models.generate_content(model=model, contents=self.prompt(ctx), config=config)
+            return response, captured.ref
+
+        response, span = llmobs.call_in_trace_of(ctx.span, call)
+        details: dict[str, Any] = {"judge_model": model, **judge_usage(model, response.usage_metadata)}
+        if span is not None:
+            details |= {"judge_span_id": span.span_id, "judge_trace_id": span.trace_id}
+        value, reasoning = self.read_answer(response.text, details)
+        return EvaluatorResult(
+            value,
+            reasoning=reasoning,
+            assessment=self.assessment(value),
+            tags={"judge_model": model},
+            details=details,
+        )
+
+    def prompt(self, ctx: EvaluatorContext) -> str:
+        """What the judge is asked: the rubric, the answer's form, the truth, the output."""
+        lines = [
+            "Rubric:",
+            self.rubric.strip(),
+            "",
+            f'Answer with JSON: "reasoning" (at most three sentences naming what you checked), then "value": '
+            f"{self._value_instruction()}.",
+            "",
+            "Expected output (the form's verified figures):",
+            canonical_json(ctx.expected) if ctx.expected is not None else "not given",
+        ]
+        docs = "\n\n".join(reference_docs(ctx))
+        if docs:
+            lines += ["", "Reference documents:", docs[:_MAX_DOCS_CHARS]]
+        assert ctx.output is not None
+        lines += ["", "Model output:", canonical_json(ctx.output)]
+        return "\n".join(lines)
+
+    def read_answer(self, text: str | None, details: Mapping[str, Any]) -> tuple[Any, str]:
+        """The judge's (value, reasoning); JudgeAnswerInvalid when it is not what was asked."""
+
+        def invalid(why: str) -> JudgeAnswerInvalid:
+            return JudgeAnswerInvalid(
+                f"the judge's answer {why}", evaluation_details={**details, "answer": (text or "")[:500]}
+            )
+
+        if not text:
+            raise invalid("is empty")
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            raise invalid("is not JSON") from None
+        if not isinstance(answer, dict) or "value" not in answer:
+            raise invalid('has no "value"')
+        reasoning = answer.get("reasoning")
+        if not isinstance(reasoning, str) or not reasoning.strip():
+            raise invalid('has no "reasoning" text')
+        value = answer["value"]
+        if self.output == "score":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                raise invalid(f"value {value!r} is not an integer from 1 to 5")
+        elif self.output == "categorical":
+            if value not in self.classes:
+                raise invalid(f"value {value!r} is not one of the classes {list(self.classes)}")
+        elif not isinstance(value, bool):
+            raise invalid(f"value {value!r} is not true or false")
+        return value, reasoning.strip()[:MAX_REASONING_CHARS]
+
+    def assessment(self, value: Any) -> Assessment:
+        if self.output == "score":
+            passed = value >= self.pass_threshold
+        elif self.output == "categorical":
+            passed = value in self.pass_classes
+        else:
+            passed = value is True
+        return "pass" if passed else "fail"
+
+    def _value_instruction(self) -> str:
+        if self.output == "score":
+            return "an integer from 1 (fails the rubric entirely) to 5 (meets it fully)"
+        if self.output == "categorical":
+            return "exactly one of " + json.dumps(list(self.classes), ensure_ascii=False)
+        return "true when the output meets the rubric, false when it does not"
+
+    def _answer_schema(self, types: Any) -> Any:
+        if self.output == "score":
+            value = types.Schema(type="INTEGER", minimum=1, maximum=5)
+        elif self.output == "categorical":
+            value = types.Schema(type="STRING", enum=list(self.classes))
+        else:
+            value = types.Schema(type="BOOLEAN")
+        return types.Schema(
+            type="OBJECT",
+            properties={"reasoning": types.Schema(type="STRING"), "value": value},
+            required=["reasoning", "value"],
+            property_ordering=["reasoning", "value"],
+        )
+
+    def _resolved_settings(self) -> Settings:
+        if self.settings is not None:
+            return self.settings
+        from shared.config import get_settings
+
+        return get_settings()
+
+
+def _strings(name: str, given: Any) -> tuple[str, ...]:
+    if isinstance(given, str) or not isinstance(given, Sequence) or not all(isinstance(s, str) for s in given):
+        raise ValueError(f"{name} must be a list of strings")
+    return tuple(given)
+
+
+def judge_usage(model: str, usage: Any) -> dict[str, Any]:
+    """A judge call's `usage` (thinking tokens count as output: they are billed so) and `cost_usd`
+    (None for a model missing from the price table)."""
+    input_tokens = int(getattr(usage, "prompt_token_count", None) or 0)
+    output_tokens = int(getattr(usage, "candidates_token_count", None) or 0) + int(
+        getattr(usage, "thoughts_token_count", None) or 0
+    )
+    total = int(getattr(usage, "total_token_count", None) or input_tokens + output_tokens)
+    cost = estimated_cost_usd(model, input_tokens, output_tokens)
+    return {
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": total},
+        "cost_usd": round(cost, 8) if cost is not None else None,
+    }
+
+
+def evaluations_cost_usd(evaluations: Sequence[Any]) -> float:
+    """What a run's evaluations spent on models (`details["cost_usd"]`, set by judges), in US$."""
+    total = 0.0
+    for evaluation in evaluations:
+        details = evaluation.get("details") if isinstance(evaluation, Mapping) else getattr(evaluation, "details", None)
+        cost = (details or {}).get("cost_usd")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            total += float(cost)
+    return total
+
+
+def parse_online_judges(text: str) -> list[Evaluator]:
+    """`ONLINE_JUDGES`: a JSON list of `llm_judge` params, each judge with its own label.
+
+    Raises:
+        ValueError: not such a list, a bad judge, or two judges with one label.
+    """
+    if not text.strip():
+        return []
+    try:
+        given = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"ONLINE_JUDGES must be a JSON list of llm_judge params: {error}") from None
+    if not isinstance(given, list) or not all(isinstance(params, dict) for params in given):
+        raise ValueError("ONLINE_JUDGES must be a JSON list of objects (llm_judge params)")
+    judges = []
+    for params in given:
+        try:
+            judges.append(create_evaluator("llm_judge", params))
+        except Exception as error:  # InvalidField: a configuration error, not a client's
+            raise ValueError(f"ONLINE_JUDGES: {getattr(error, 'message', error)}") from None
+    labels = [judge.evaluation_label for judge in judges]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"ONLINE_JUDGES: give each judge its own label (got {labels})")
+    return judges
