@@ -14,7 +14,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CONSOLE_API_KEY, Screenshots
-from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, wait_idle
+from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, wait_idle
 
 pytestmark = pytest.mark.integration
 HEADERS = {"X-API-Key": CONSOLE_API_KEY}
@@ -46,8 +46,11 @@ def test_two_prompt_versions_side_by_side_and_a_label_moved(page: Page, api_url:
     expect(page.get_by_text(f"{name}@1", exact=True)).to_be_visible(timeout=30_000)
     expect(page.get_by_text(f"{name}@2", exact=True)).to_be_visible()
     expect(page.get_by_text(f"Diff {name}@1 → {name}@2")).to_be_visible()
-    text = page_text(page)
-    assert "+Check the totals against:" in text and "+{{reference_docs}}" in text, text[-2000:]
+    codes = page.locator('[data-testid="stCode"]')
+    expect(codes).to_have_count(3)
+    expect(codes.nth(0)).to_contain_text("Read the election form.")
+    expect(codes.nth(1)).to_contain_text("{{reference_docs}}")
+    expect(codes.nth(2)).to_contain_text("+Check the totals against:")
     screenshots.take(page, "prompts-side-by-side")
 
     choose(page, "Label", "production")
