@@ -331,6 +331,24 @@ def test_unknown_prompts_and_labels_are_422_wherever_a_prompt_version_goes(
         for ref in refs
     ]
 
+    schedules = [
+        experiments_client.post(
+            "/schedules",
+            json={
+                "schedule_id": f"bad-prompt-{i}",
+                "interval_minutes": 60,
+                "dataset": {"name": dataset},
+                "variants": [{"name": "x", "model": "tesseract", "prompt_version": ref}],
+            },
+            headers=HEADERS,
+        )
+        for i, ref in enumerate(refs)
+    ]
+
+    assert [r.status_code for r in schedules] == [422] * len(refs), [r.json for r in schedules]
+    assert [experiments_client.get(f"/schedules/bad-prompt-{i}", headers=HEADERS).status_code for i in range(3)] == [
+        404
+    ] * 3
     assert [r.status_code for r in extracts] == [422] * len(refs), [r.json for r in extracts]
     assert [r.status_code for r in experiments] == [422] * len(refs), [r.json for r in experiments]
     assert all(r.json["error"]["details"]["field"] == "prompt_version" for r in extracts)
@@ -360,3 +378,50 @@ def test_hostile_prompt_names_and_versions_never_get_a_5xx(experiments_client):
         (a.status_code, a.json) for a in answers if a.status_code >= 500 or a.status_code < 400
     ]
     assert unknown_label.status_code == 422 and missing_version.status_code == 404
+
+
+@pytest.fixture
+def idle_shards_topic(local_stack, configure):
+    """A fresh shards topic nothing consumes: the test looks at what the schedule started."""
+    from google.cloud import pubsub_v1
+
+    topic = f"shards-{uuid.uuid4().hex[:8]}"
+    publisher = pubsub_v1.PublisherClient()
+    publisher.create_topic(name=publisher.topic_path(local_stack.project, topic))
+    configure(SHARDS_TOPIC=topic)
+    return topic
+
+
+@pytest.mark.integration
+def test_a_schedule_follows_the_label_and_each_experiment_stores_the_version_it_ran(
+    fresh_prompts, datasets_client, experiments_client, scheduled_client, idle_shards_topic
+):
+    import datetime as dt
+
+    dataset, _ = published_dataset(datasets_client, [generate_form(1470)])
+    assert new_version(experiments_client, "prompt_b", NEW_B).status_code == 201
+    body = {
+        "schedule_id": "follows-production",
+        "interval_minutes": 60,
+        "dataset": {"name": dataset},
+        "variants": [{"name": "ocr", "model": "tesseract", "prompt_version": "prompt_b@production"}],
+        "evaluators": ["vote_count_accuracy"],
+    }
+    assert experiments_client.post("/schedules", json=body, headers=HEADERS).status_code == 201
+    slot = dt.datetime.now(dt.UTC).replace(minute=5, second=0, microsecond=0)
+
+    def start_slot(at: dt.datetime) -> list[dict]:
+        stamp = {"X-CloudScheduler-ScheduleTime": at.isoformat()}
+        answered = scheduled_client.post("/", headers=HEADERS | stamp)
+        assert answered.status_code == 200, answered.json
+        [started] = answered.json["started"]
+        return firestore_client().collection("experiments").document(started["experiment_id"]).get().get("variants")
+
+    first = start_slot(slot)
+    experiments_client.post("/prompts/prompt_b/labels", json={"label": "production", "version": 2}, headers=HEADERS)
+    second = start_slot(slot + dt.timedelta(hours=1))
+
+    assert [v["prompt_version"] for v in first] == ["prompt_b@1"]
+    assert [v["prompt_version"] for v in second] == ["prompt_b@2"]
+    schedule = experiments_client.get("/schedules/follows-production", headers=HEADERS).json
+    assert schedule["variants"][0]["prompt_version"] == "prompt_b@production"
