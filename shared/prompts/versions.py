@@ -162,6 +162,12 @@ def parse_ref(ref: Any, *, field_name: str = "prompt_version") -> PromptRef:
     )
 
 
+def as_stored(ref: str) -> str:
+    """The exact version a stored `prompt_version` names: `name@n` as it is; a bare name, stored
+    before prompts had versions, is the text that ran then, which was seeded as its version 1."""
+    return ref if "@" in ref else f"{ref}@1"
+
+
 def check_template(template: Any, variables: Any) -> tuple[str, list[str]]:
     """The template and its declared variables, or the error a client needs: 413 over
     MAX_TEMPLATE_BYTES, 422 for an empty template, an undeclared or unused variable, `{{image}}`,

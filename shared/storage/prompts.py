@@ -96,8 +96,7 @@ class FirestorePromptRepository:
 
         @firestore.transactional
         def move(transaction: firestore.Transaction) -> dict[str, Any]:
-            snapshot = head_ref.get(transaction=transaction)
-            head = snapshot.to_dict()
+            head = head_ref.get(transaction=transaction).to_dict() or {}
             previous = (head.get("labels") or {}).get(label)
             labels = {**(head.get("labels") or {}), label: number}
             moves = {**(head.get("label_moves") or {}), label: {"by": moved_by, "at": at, "from": previous}}

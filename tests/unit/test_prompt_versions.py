@@ -8,7 +8,7 @@ import pytest
 
 from shared.errors import InvalidField, PayloadTooLarge
 from shared.models import ExtractionRecord, RunRecord
-from shared.prompts import BUILTIN_PROMPTS, Prompt, builtin_prompt, parse_ref, split_prompt_params
+from shared.prompts import BUILTIN_PROMPTS, Prompt, as_stored, builtin_prompt, parse_ref, split_prompt_params
 from shared.prompts.versions import PromptRef, check_template
 
 
@@ -117,4 +117,5 @@ def test_records_and_runs_from_before_versioned_prompts_still_read():
 
     assert record.prompt_version == "prompt_a" and record.reference_docs is None
     assert run.prompt_version is None and run.rag_enabled is False
-    assert parse_ref(record.prompt_version) == PromptRef("prompt_a")  # still resolves (its production label)
+    # An old experiment resumed runs the text it ran then (version 1), whatever the label says now.
+    assert as_stored("prompt_a") == "prompt_a@1" and as_stored("prompt_b@3") == "prompt_b@3"
