@@ -252,9 +252,9 @@ def _model() -> Any:
 
 def _request(image: bytes) -> Any:
     from shared.llm import ModelRequest
-    from shared.prompts import get_prompt
+    from shared.prompts import builtin_prompt
 
-    return ModelRequest(image=image, content_type="image/png", prompt=get_prompt("prompt_a"))
+    return ModelRequest(image=image, content_type="image/png", prompt=builtin_prompt("prompt_a"))
 
 
 def _warm_up(image: bytes) -> None:

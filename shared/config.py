@@ -57,7 +57,16 @@ class Settings(BaseSettings):
         description="Model used when a request names none; empty means gemini-2.5-flash when Gemini "
         "is configured, otherwise tesseract.",
     )
-    default_prompt_version: str = Field("prompt_a", description="Prompt version used when a request names none.")
+    default_prompt_version: str = Field(
+        "prompt_a",
+        description="Prompt used when a request names none: `name` (its production label), `name@n` or `name@label`.",
+    )
+    prompt_cache_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long an instance keeps what a prompt label (or bare name) points at; a moved label "
+        "reaches every instance within this long (0: read Firestore on every request).",
+    )
     max_upload_bytes: int = Field(10 * 1024 * 1024, description="Largest accepted image, in bytes.")
     max_image_pixels: int = Field(40_000_000, description="Largest accepted image area (width x height).")
     gemini_api_key: str = Field("", description="Gemini API key (Google AI Studio); from Secret Manager in production.")

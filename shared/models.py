@@ -119,7 +119,8 @@ class ExtractionRecord(BaseModel):
     trace_id: str | None = None
     span_id: str | None = None
     model: str
-    prompt_version: str
+    prompt_version: str  # `name@n` (older records: the bare name, which was version 1's text)
+    reference_docs: str | None = None  # what the prompt's {{reference_docs}} got, if anything
     params: dict[str, Any] = Field(default_factory=dict)
     status: ExtractionStatus
     result: VoteExtraction | None = None
@@ -328,6 +329,8 @@ class RunRecord(BaseModel):
     variant: str
     repetition: int
     image_uri: str | None = None
+    prompt_version: str | None = None  # the resolved `name@n` this run's prompt was (None: older runs)
+    rag_enabled: bool = False  # the entry's reference documents were in the prompt
     status: Literal["succeeded", "failed"]
     output: VoteExtraction | None = None
     error: str | None = None

@@ -274,6 +274,26 @@ class ApiClient:
     def alerts(self, limit: int = 20) -> list[Json]:
         return self.get("/experiments/alerts", limit=limit)["items"]
 
+    # --- prompts (versions are immutable; labels move) ----------------------------------------
+
+    def prompts(self) -> list[Json]:
+        return self.get("/experiments/prompts")["items"]
+
+    def prompt(self, name: str) -> Json:
+        return self.get(f"/experiments/prompts/{_segment(name)}")
+
+    def prompt_version(self, name: str, version: str) -> Json:
+        return self.get(f"/experiments/prompts/{_segment(name)}/{_segment(version)}")
+
+    def prompt_diff(self, name: str, old: str, new: str) -> Json:
+        return self.get(f"/experiments/prompts/{_segment(name)}/diff", **{"from": old, "to": new})
+
+    def create_prompt_version(self, body: Json) -> Json:
+        return self.post("/experiments/prompts", body)
+
+    def move_prompt_label(self, name: str, label: str, version: int) -> Json:
+        return self.post(f"/experiments/prompts/{_segment(name)}/labels", {"label": label, "version": version})
+
 
 def _segment(value: str) -> str:
     """A path segment, percent-encoded (a hostile id cannot change the path)."""

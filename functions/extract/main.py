@@ -31,7 +31,7 @@ from shared.web import (
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
-_TEXT_FORM_FIELDS = ("model", "prompt_version")
+_TEXT_FORM_FIELDS = ("model", "prompt_version", "reference_docs")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 _PAGING_ARGS = ("page_size", "page_token")
 MAX_PAGE_SIZE = 200

@@ -50,6 +50,21 @@ def post_form(base_url: str, api_key: str, form: SyntheticForm) -> dict[str, Any
     return body
 
 
+def seeded_prompts(base_url: str, api_key: str) -> str:
+    """The prompts the stack has (listing them seeds prompt_a and prompt_b as version 1 when
+    missing, create-if-absent: running the demo twice changes nothing)."""
+    response = requests.get(f"{base_url}/experiments/prompts", headers={"X-API-Key": api_key}, timeout=30)
+    if response.status_code != 200:
+        return f"prompts: {response.status_code} {response.text[:200]}"
+    items = response.json()["items"]
+    listed = ", ".join(
+        f"{item['name']}@{item['latest_version']}"
+        + (f" ({', '.join(f'{label}={n}' for label, n in sorted(item['labels'].items()))})" if item["labels"] else "")
+        for item in items
+    )
+    return f"prompts: {listed}"
+
+
 def summarise(forms: list[SyntheticForm], answers: list[dict[str, Any]]) -> str:
     correct = total = exact_forms = 0
     classes: Counter[str] = Counter()
@@ -86,6 +101,7 @@ def main() -> int:
     parser.add_argument("--agent-url", default=os.environ.get("DD_TRACE_AGENT_URL", "http://127.0.0.1:8126"))
     args = parser.parse_args()
 
+    print(seeded_prompts(args.base_url, args.api_key), flush=True)
     forms = demo_forms(args.forms)
     print(f"demo: extracting {len(forms)} generated forms through {args.base_url}/extract ...", flush=True)
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -19,7 +19,7 @@ from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
-from shared.prompts import get_prompt
+from shared.prompts import REFERENCE_DOCS, get_prompt, split_prompt_params
 from shared.services.dataset_entries import check_name, check_version
 from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
 
@@ -137,8 +137,10 @@ def plan_experiment(
         )
     for variant in request.variants:
         model = get_model_client(variant.model, settings)
-        variant.params = model.validate_params(variant.params)
-        get_prompt(variant.prompt_version)
+        model_params, reference_docs = split_prompt_params(variant.params)
+        variant.params = model.validate_params(model_params) | ({REFERENCE_DOCS: True} if reference_docs else {})
+        # Stored resolved (`name@n`): the experiment says exactly which text ran, whatever a label does later.
+        variant.prompt_version = get_prompt(variant.prompt_version).version
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions

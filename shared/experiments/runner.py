@@ -30,7 +30,7 @@ from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_clien
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
-from shared.prompts import get_prompt
+from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
 from shared.storage.ports import ImageReader
@@ -247,6 +247,9 @@ class ExperimentRunner:
         if not started:
             return [], _CANCELLED, 0
         models = {v.name: get_model_client(v.model, self._settings) for v in experiment.variants}
+        # Resolved once per shard, the runs read no Firestore for it. Stored variants name `name@n`
+        # (an experiment stored before prompts had versions names the bare name: its version 1).
+        prompts = {v.name: get_prompt(as_stored(v.prompt_version)) for v in experiment.variants}
         evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
         writer = RunWriter(self._experiments, experiment, self._settings).start()
         limiter = AdaptiveLimiter(experiment.concurrency)
@@ -285,7 +288,10 @@ class ExperimentRunner:
             return True
 
         async def one(job: _Job) -> None:
-            run = await self._run_one(experiment, job, models[job.variant.name], evaluators, limiter, images, may_start)
+            arm = job.variant.name
+            run = await self._run_one(
+                experiment, job, models[arm], prompts[arm], evaluators, limiter, images, may_start
+            )
             if run is None:
                 return
             spent["usd"] += (
@@ -349,6 +355,7 @@ class ExperimentRunner:
         experiment: ExperimentRecord,
         job: _Job,
         model: ModelClient,
+        prompt: Prompt,
         evaluators: list[Evaluator],
         limiter: AdaptiveLimiter,
         images: _ImageCache,
@@ -358,7 +365,8 @@ class ExperimentRunner:
             "experiment": experiment.name,
             "experiment_id": experiment.experiment_id,
             "variant": job.variant.name,
-            "prompt_version": job.variant.prompt_version,
+            "prompt_version": prompt.version,
+            "rag_enabled": "false",
             "model": job.variant.model,
             "entry_id": job.entry.id,
             "repetition": str(job.repetition),
@@ -382,17 +390,24 @@ class ExperimentRunner:
             except Exception as error:  # a missing image fails this run, not the experiment
                 failure = ModelUnavailable(f"the entry's image could not be read: {error}")
                 image = b""
+            model_params, wants_docs = split_prompt_params(job.variant.params)
+            variables = {REFERENCE_DOCS: job.entry.reference_docs} if wants_docs and job.entry.reference_docs else {}
+            tags["rag_enabled"] = "true" if variables else "false"
             request = ModelRequest(
                 image=image,
                 content_type=job.entry.input.content_type,
-                prompt=get_prompt(job.variant.prompt_version),
-                params=job.variant.params,
+                prompt=prompt,
+                params=model_params,
+                variables=variables,
             )
             while failure is None:
                 attempts += 1
                 await self._call_rate.wait()
                 remaining = deadline - time.perf_counter()
-                with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
+                with (
+                    llmobs.capture_llm_span() as captured,
+                    llmobs.annotation_context(tags=tags, prompt=prompt.annotation(variables)),
+                ):
                     try:
                         # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
                         async with asyncio.timeout(max(0.01, remaining)):
@@ -432,6 +447,8 @@ class ExperimentRunner:
             variant=job.variant.name,
             repetition=job.repetition,
             image_uri=job.entry.input.image_uri,
+            prompt_version=prompt.version,
+            rag_enabled=bool(variables),
             status="succeeded" if response else "failed",
             output=response.extraction if response else None,
             error=failure.message if failure else None,

@@ -12,12 +12,18 @@ from shared.prompts import Prompt
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """One image to read, with the prompt and the variant's parameters."""
+    """One image to read, with the prompt, its variables and the variant's parameters."""
 
     image: bytes
     content_type: str
     prompt: Prompt
     params: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)  # the template's values (reference_docs)
+
+    @property
+    def text(self) -> str:
+        """The prompt's text as the model gets it: the template rendered with `variables`."""
+        return self.prompt.render(self.variables)
 
 
 @dataclass(frozen=True)

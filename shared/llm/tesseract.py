@@ -44,7 +44,7 @@ class TesseractModel:
             annotate(
                 span,
                 input_data=[
-                    {"role": "user", "content": request.prompt.text},
+                    {"role": "user", "content": request.text},
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
                 ],
                 metadata={"prompt_version": request.prompt.version, **params},

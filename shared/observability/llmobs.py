@@ -165,14 +165,16 @@ def _safely(call: Any, *args: Any, **kwargs: Any) -> None:
 
 
 @contextlib.contextmanager
-def annotation_context(*, tags: Mapping[str, str]) -> Iterator[None]:
-    """Tags for every span started inside the block (how an integration's span gets ours)."""
+def annotation_context(*, tags: Mapping[str, str], prompt: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Tags for every span started inside the block (how an integration's span gets ours), and
+    the prompt annotation of its llm span (ddtrace's form: id, version, template, variables,
+    rag_context_variables)."""
     if not _enabled:
         yield
         return
     from ddtrace.llmobs import LLMObs
 
-    with LLMObs.annotation_context(tags=dict(tags)):
+    with LLMObs.annotation_context(tags=dict(tags), prompt=dict(prompt) if prompt else None):
         yield
 
 

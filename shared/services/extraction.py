@@ -24,7 +24,13 @@ from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
-from shared.prompts import PROMPTS, get_prompt
+from shared.prompts import (
+    MAX_REFERENCE_DOCS_CHARS,
+    REFERENCE_DOCS,
+    check_reference_docs,
+    get_prompt,
+    prompt_registry,
+)
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
@@ -57,6 +63,7 @@ class ExtractOptions(BaseModel):
 
     model: str | None = Field(None, max_length=80)
     prompt_version: str | None = Field(None, max_length=80)
+    reference_docs: str | None = Field(None, max_length=MAX_REFERENCE_DOCS_CHARS)
     params: StorableMap = Field(default_factory=dict)
     expected: VoteExtraction | None = None
     tags: StorableTags = Field(default_factory=dict)
@@ -153,7 +160,7 @@ class ExtractionService:
         """What a client may pick: models with their params, prompt versions and the defaults."""
         return {
             "models": model_options(self._settings),
-            "prompt_versions": sorted(PROMPTS),
+            "prompt_versions": [prompt["name"] for prompt in prompt_registry().listing()],
             "default_model": self._settings.resolved_default_model,
             "default_prompt_version": self._settings.default_prompt_version,
         }
@@ -206,6 +213,8 @@ class ExtractionService:
         model = get_model_client(model_name, self._settings)
         params = model.validate_params(options.params)
         prompt = get_prompt(options.prompt_version or self._settings.default_prompt_version)
+        reference_docs = check_reference_docs(options.reference_docs)
+        variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
         image, stored = self._store_image(source)
 
         extraction_id = uuid.uuid4().hex
@@ -213,16 +222,26 @@ class ExtractionService:
             "extraction_id": extraction_id,
             "model": model_name,
             "prompt_version": prompt.version,
+            "rag_enabled": "true" if reference_docs else "false",
             "created_by": created_by,
         }
         started = time.perf_counter()
         response: ModelResponse | None = None
         failure: ModelError | None = None
         with llmobs.workflow_span("extract", tags={**options.tags, **span_tags}) as workflow:
-            with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=span_tags):
+            with (
+                llmobs.capture_llm_span() as captured,
+                llmobs.annotation_context(tags=span_tags, prompt=prompt.annotation(variables)),
+            ):
                 try:
                     response = model.extract(
-                        ModelRequest(image=image, content_type=stored.content_type, prompt=prompt, params=params)
+                        ModelRequest(
+                            image=image,
+                            content_type=stored.content_type,
+                            prompt=prompt,
+                            params=params,
+                            variables=variables,
+                        )
                     )
                 except ModelError as error:
                     failure = error
@@ -233,7 +252,7 @@ class ExtractionService:
                 expected=options.expected,
                 raw_output=response.raw_output if response else _raw_output_of(failure),
                 error=failure.message if failure else None,
-                input={"image_uri": stored.uri},
+                input={"image_uri": stored.uri, REFERENCE_DOCS: reference_docs},
                 metadata={"model": model_name, "prompt_version": prompt.version},
                 span=span,
             )
@@ -250,6 +269,7 @@ class ExtractionService:
             span_id=span.span_id if span else None,
             model=model_name,
             prompt_version=prompt.version,
+            reference_docs=reference_docs,
             params=params,
             status="succeeded" if response else "failed",
             result=response.extraction if response else None,

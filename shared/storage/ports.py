@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.models import Dataset, DatasetEntry, DatasetVersion, ExtractionRecord, FeedbackRecord, OutboxEntry
+from shared.prompts.versions import PromptHead, PromptVersion
 from shared.storage.images import StoredImage
 from shared.storage.review import ReviewItem, ReviewReason
 
@@ -192,6 +193,31 @@ class ReviewQueue(Protocol):
     ) -> None: ...
 
     def precondition(self, item: ReviewItem) -> Any: ...
+
+
+# Prompts (adapter: FirestorePromptRepository)
+
+
+class PromptStore(Protocol):
+    """Prompt versions and labels (the prompt registry, shared/prompts)."""
+
+    def head(self, name: str) -> PromptHead | None: ...
+
+    def heads(self) -> list[PromptHead]: ...
+
+    def version(self, name: str, number: int) -> PromptVersion | None: ...
+
+    def versions(self, name: str) -> list[PromptVersion]: ...
+
+    def add_version(self, version: PromptVersion) -> PromptVersion:
+        """Stored under the prompt's next number (unique under concurrency); returned numbered."""
+        ...
+
+    def seed(self, version: PromptVersion, labels: dict[str, int]) -> bool:
+        """Create the prompt with `version` as 1 and `labels`, only if it does not exist."""
+        ...
+
+    def move_label(self, name: str, label: str, number: int, *, moved_by: str | None, at: datetime) -> PromptHead: ...
 
 
 # Datasets (adapter: FirestoreDatasetRepository)

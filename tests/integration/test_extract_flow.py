@@ -65,7 +65,7 @@ def test_extract_stores_traces_and_evaluates_a_form(extract_client, clean_test_a
     body = response.json
     assert_matches_contract("/extract", "POST", 200, body)
     assert API_FIELDS <= set(body)
-    assert body["status"] == "succeeded" and body["model"] == "tesseract" and body["prompt_version"] == "prompt_a"
+    assert body["status"] == "succeeded" and body["model"] == "tesseract" and body["prompt_version"] == "prompt_a@1"
     assert body["image_sha256"] == hashlib.sha256(form.image).hexdigest()
     assert stored.image_bytes(body["image_uri"]) == form.image
     labels = {e["label"] for e in body["evaluations"]}
@@ -110,7 +110,7 @@ def test_the_same_bytes_are_stored_once_and_can_be_extracted_again_by_uri(extrac
     assert [r.status_code for r in (first, second, by_uri)] == [200, 200, 200]
     assert first.json["image_uri"] == second.json["image_uri"] == by_uri.json["image_uri"]
     assert len({first.json["extraction_id"], second.json["extraction_id"], by_uri.json["extraction_id"]}) == 3
-    assert second.json["prompt_version"] == "prompt_b"
+    assert second.json["prompt_version"] == "prompt_b@1"  # stored resolved: the production label's version
     assert sum(name.endswith(form_hash(form)) for name in stored.image_names()) == 1
 
 
@@ -137,7 +137,7 @@ def test_gemini_extraction_records_usage_and_joins_evaluations_on_the_integratio
     [llm_span] = agent.wait_for(lambda: agent.llmobs_spans(span_id=body["span_id"]))
     assert llm_span["meta"]["span"]["kind"] == "llm" and llm_span["ml_app"] == "vote-extractor"
     assert "gemini-2.5-flash" in llm_span["meta"]["model_name"]
-    assert llm_span["tag_map"].get("prompt_version") == "prompt_a"
+    assert llm_span["tag_map"].get("prompt_version") == "prompt_a@1"
     agent.wait_for(lambda: len(agent.evaluations_for(body["span_id"])) >= len(ONLINE_LABELS))
 
 

@@ -31,7 +31,7 @@ from shared.errors import (
 from shared.llm.base import ModelRequest
 from shared.llm.gemini import GeminiModel, clear_client_cache
 from shared.models import TokenUsage, VoteExtraction
-from shared.prompts import get_prompt
+from shared.prompts import builtin_prompt
 from tests.fakes.gemini_server import (
     FAKE_ACCESS_TOKEN,
     REDACTED,
@@ -84,7 +84,7 @@ def make_settings(server: FakeGeminiServer, **overrides: Any) -> Settings:
 
 
 def make_request(**params: Any) -> ModelRequest:
-    return ModelRequest(image=PNG_BYTES, content_type="image/png", prompt=get_prompt("prompt_a"), params=params)
+    return ModelRequest(image=PNG_BYTES, content_type="image/png", prompt=builtin_prompt("prompt_a"), params=params)
 
 
 # The request google-genai sends.
@@ -103,7 +103,7 @@ def test_request_carries_the_inline_image_the_prompt_and_the_response_schema(ser
     # Proto JSON `bytes`: google-genai sends web-safe base64, which Google accepts like standard base64.
     assert inline["data"] in {base64.urlsafe_b64encode(PNG_BYTES).decode(), base64.b64encode(PNG_BYTES).decode()}
     assert sent.images == [InlineImage(mime_type="image/png", data=PNG_BYTES)]
-    assert sent.texts == [get_prompt("prompt_a").text]
+    assert sent.texts == [builtin_prompt("prompt_a").text]
     config = sent.generation_config
     assert config["responseMimeType"] == "application/json"
     assert set(config["responseSchema"]["properties"]) == {"form", "vote_results", "ballot_stats"}
@@ -140,7 +140,7 @@ def test_the_responder_answers_each_image_with_its_own_extraction(server: FakeGe
 
     server.set_responder(responder)
     model = GeminiModel(MODEL, settings=make_settings(server))
-    prompt = get_prompt("prompt_b")
+    prompt = builtin_prompt("prompt_b")
 
     codes = [
         model.extract(

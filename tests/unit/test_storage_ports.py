@@ -19,6 +19,7 @@ from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
+from shared.storage.prompts import FirestorePromptRepository
 from shared.storage.review import FirestoreReviewRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 from shared.storage.shards import FirestoreShardRepository
@@ -41,6 +42,7 @@ ADAPTERS: dict[type, type] = {
     ports.DatasetStore: FirestoreDatasetRepository,
     ports.DatasetReferences: FirestoreDatasetRepository,
     ports.EvaluationDeliveries: FirestoreEvaluationOutbox,
+    ports.PromptStore: FirestorePromptRepository,
     experiment_ports.ExperimentHistory: FirestoreExperimentRepository,
     experiment_ports.ExperimentTracker: FirestoreExperimentRepository,
     experiment_ports.ExperimentStore: FirestoreExperimentRepository,

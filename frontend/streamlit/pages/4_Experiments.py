@@ -1,6 +1,7 @@
 """Experiments: start one with its cost estimate, watch it run, read its verdicts and report.
 
-Also the schedules (the experiments Cloud Scheduler starts every hour) and recent alerts.
+Also the prompts (versions side by side, their diff, labels to move, a new version), the
+schedules (the experiments Cloud Scheduler starts every hour) and recent alerts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
+PROMPT_LABELS = ("production", "candidate")
+LISTED_VERSIONS = 10  # per prompt, newest first, in the variants' prompt picker
 DEFAULT_VARIANTS = [
     {
         "name": "on",
@@ -38,6 +41,7 @@ def render() -> None:
         {
             "Experiments": lambda: list_panel(client),
             "Start an experiment": lambda: start_panel(client),
+            "Prompts": lambda: prompts_panel(client),
             "Schedules and alerts": lambda: schedules_panel(client),
         },
     )
@@ -235,6 +239,11 @@ def start_panel(client: ApiClient) -> None:
     name = st.text_input("Name", value="preprocessing on vs off", key="new-name")
     dataset = st.selectbox("Dataset version", published, key="new-dataset")
     st.markdown("**Variants** (model x prompt x params; params as JSON)")
+    st.caption(
+        "A prompt is a name (its production label), name@label or name@version; the experiment stores the "
+        'version it resolves to. `"reference_docs": true` in params puts each entry\'s reference documents in '
+        "the prompt: two variants with and without it compare like any pair."
+    )
     models = [m["id"] for m in model_options["models"]]
     variants = st.data_editor(
         DEFAULT_VARIANTS,
@@ -245,7 +254,9 @@ def start_panel(client: ApiClient) -> None:
         column_config={
             "name": st.column_config.TextColumn("Name", required=True),
             "model": st.column_config.SelectboxColumn("Model", options=models, required=True),
-            "prompt_version": st.column_config.SelectboxColumn("Prompt", options=model_options["prompt_versions"]),
+            "prompt_version": st.column_config.SelectboxColumn(
+                "Prompt", options=prompt_refs(load("the prompts", client.prompts))
+            ),
             "params": st.column_config.TextColumn("Params (JSON)"),
         },
     )
@@ -327,6 +338,94 @@ def _experiment_body(
     return body, None
 
 
+def prompt_refs(prompts: list[Json]) -> list[str]:
+    """What a variant may name: each prompt bare (its production label), by label, and by its
+    newest versions."""
+    refs: list[str] = []
+    for prompt in prompts:
+        name = prompt["name"]
+        refs.append(name)
+        refs += [f"{name}@{label}" for label in sorted(prompt.get("labels") or {})]
+        newest = int(prompt["latest_version"])
+        refs += [f"{name}@{n}" for n in range(newest, max(0, newest - LISTED_VERSIONS), -1)]
+    return refs
+
+
+def prompts_panel(client: ApiClient) -> None:
+    prompts = load("the prompts", client.prompts)
+    if not prompts:
+        st.info("No prompts yet.")
+        return
+    st.table(
+        [
+            {
+                "prompt": p["name"],
+                "newest version": p["latest_version"],
+                "labels": ", ".join(f"{label} → {n}" for label, n in sorted(p["labels"].items())) or "none",
+            }
+            for p in prompts
+        ],
+    )
+    name = st.selectbox("Prompt", [p["name"] for p in prompts], key="prompt-chosen")
+    described = load("the prompt", client.prompt, name)
+    labels_of: dict[int, list[str]] = {}
+    for label, number in described["labels"].items():
+        labels_of.setdefault(number, []).append(label)
+    numbers = [v["version"] for v in described["versions"]]
+
+    def named(number: int) -> str:
+        return f"{number} ({', '.join(sorted(labels_of[number]))})" if number in labels_of else str(number)
+
+    left, right = st.columns(2)
+    old = left.selectbox("Version", numbers, index=max(0, len(numbers) - 2), format_func=named, key=f"prompt-a-{name}")
+    new = right.selectbox("beside version", numbers, index=len(numbers) - 1, format_func=named, key=f"prompt-b-{name}")
+    shown = {}
+    for column, number in ((left, old), (right, new)):
+        version = attempt("Loading the version", client.prompt_version, name, str(number))
+        if version is None:
+            return
+        shown[number] = version
+        column.markdown(f"**{version['ref']}**")
+        column.caption(
+            f"by {version.get('created_by') or 'unknown'}, {short_time(version.get('created_at'))}; variables: "
+            f"{', '.join(version['variables']) or 'none'}"
+        )
+        column.code(version["template"], language=None, wrap_lines=True)
+    diff = attempt("The diff", client.prompt_diff, name, str(old), str(new))
+    if diff is not None:
+        st.markdown(f"**Diff {name}@{old} → {name}@{new}**")
+        st.code(diff["diff"] or "(the same template)", language="diff")
+    move_label_form(client, name, numbers, described["labels"])
+    with st.expander("New version"):
+        new_version_form(client, name, shown[new]["template"], shown[new]["variables"])
+
+
+def move_label_form(client: ApiClient, name: str, numbers: list[int], labels: dict[str, int]) -> None:
+    left, middle, right = st.columns([2, 2, 1])
+    label = left.selectbox("Label", PROMPT_LABELS, key=f"label-{name}")
+    current = labels.get(label)
+    index = numbers.index(current) if current in numbers else len(numbers) - 1
+    target = middle.selectbox("points at version", numbers, index=index, key=f"label-target-{name}")
+    right.write("")
+    if right.button("Move the label", key=f"label-move-{name}"):
+        if attempt("Moving the label", client.move_prompt_label, name, label, int(target)) is not None:
+            st.success(f"{name}@{label} is now version {target}.")
+            st.rerun()
+
+
+def new_version_form(client: ApiClient, name: str, template: str, variables: list[str]) -> None:
+    with st.form(f"new-prompt-version-{name}"):
+        prompt_name = st.text_input("Prompt name (a new name makes a new prompt)", value=name)
+        text = st.text_area("Template ({{reference_docs}} is the one variable)", value=template, height=220)
+        declared = st.multiselect("Variables", ["reference_docs"], default=variables)
+        if st.form_submit_button("Create the version", type="primary"):
+            body = {"name": prompt_name.strip(), "template": text, "variables": declared}
+            created = attempt("Creating the version", client.create_prompt_version, body)
+            if created is not None:
+                st.success(f"Created {created['ref']}.")
+                st.rerun()
+
+
 def schedules_panel(client: ApiClient) -> None:
     schedules = load("the schedules", client.schedules)
     if schedules:
@@ -382,7 +481,7 @@ def schedule_form(client: ApiClient) -> None:
         interval = st.number_input("Every (minutes)", min_value=5, max_value=10080, value=60, step=5)
         dataset = st.selectbox("Dataset (its newest published version)", datasets)
         model = st.text_input("Model", value="tesseract")
-        prompt = st.text_input("Prompt version", value="prompt_a")
+        prompt = st.text_input("Prompt version", value="prompt_a", help="name, name@label or name@version")
         min_quality = st.slider("Alert when vote_count_accuracy is below", 0.0, 1.0, 0.9, 0.01)
         if st.form_submit_button("Create the schedule", type="primary"):
             body = {

@@ -112,7 +112,7 @@ class GeminiModel:
                 span,
                 input_data=[
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
-                    {"role": "user", "content": request.prompt.text},
+                    {"role": "user", "content": request.text},
                 ],
                 metadata={"prompt_version": request.prompt.version, **params},
             )

@@ -22,7 +22,7 @@ def request_contents(request: ModelRequest) -> types.Content:
         role="user",
         parts=[
             types.Part.from_bytes(data=request.image, mime_type=request.content_type),
-            types.Part.from_text(text=request.prompt.text),
+            types.Part.from_text(text=request.text),
         ],
     )
 

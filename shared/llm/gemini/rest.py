@@ -77,13 +77,7 @@ def rest_body(request: ModelRequest, params: Mapping[str, Any]) -> bytes:
     generation_config["responseMimeType"] = "application/json"
     generation_config["responseSchema"] = _response_schema()
     head = '{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":' + json.dumps(request.content_type)
-    tail = (
-        '"}},{"text":'
-        + json.dumps(request.prompt.text)
-        + '}]}],"generationConfig":'
-        + json.dumps(generation_config)
-        + "}"
-    )
+    tail = '"}},{"text":' + json.dumps(request.text) + '}]}],"generationConfig":' + json.dumps(generation_config) + "}"
     return b"".join((head.encode(), b',"data":"', _base64(request.image), tail.encode()))
 
 

@@ -1,0 +1,50 @@
+"""Prompts as data: named templates in immutable numbered versions, with movable labels.
+
+A `prompt_version` anywhere in the API is `name`, `name@3` or `name@label`; `get_prompt` resolves
+it to the exact version (`Prompt.version` is `name@n`, what records and runs store). The registry
+and its Firestore storage load on first use, not on import.
+"""
+
+from __future__ import annotations
+
+from shared.prompts.builtin import BUILTIN_PROMPTS
+from shared.prompts.registry import (
+    PromptRegistry,
+    builtin_prompt,
+    forget_cached_prompts,
+    get_prompt,
+    prompt_registry,
+)
+from shared.prompts.versions import (
+    LABELS,
+    MAX_REFERENCE_DOCS_CHARS,
+    MAX_TEMPLATE_BYTES,
+    REFERENCE_DOCS,
+    Prompt,
+    PromptHead,
+    PromptVersion,
+    as_stored,
+    check_reference_docs,
+    parse_ref,
+    split_prompt_params,
+)
+
+__all__ = [
+    "BUILTIN_PROMPTS",
+    "LABELS",
+    "MAX_REFERENCE_DOCS_CHARS",
+    "MAX_TEMPLATE_BYTES",
+    "REFERENCE_DOCS",
+    "Prompt",
+    "PromptHead",
+    "PromptRegistry",
+    "PromptVersion",
+    "as_stored",
+    "builtin_prompt",
+    "check_reference_docs",
+    "forget_cached_prompts",
+    "get_prompt",
+    "parse_ref",
+    "prompt_registry",
+    "split_prompt_params",
+]

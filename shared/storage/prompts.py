@@ -1,0 +1,110 @@
+"""Firestore repository for prompts: `prompts/{name}` (newest number, labels) and
+`prompts/{name}/versions/{n}` (immutable).
+
+A version's number comes from a transaction over its prompt's document, so two concurrent
+creations never share a number, and the version document is created (never set): nothing can
+overwrite a version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import NotFound
+from shared.prompts.versions import PromptHead, PromptVersion
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+COLLECTION = "prompts"
+VERSIONS = "versions"
+MAX_LISTED = 500
+
+
+class FirestorePromptRepository:
+    def __init__(self, client: firestore.Client) -> None:
+        self._client = client
+        self._prompts = client.collection(COLLECTION)
+
+    def _head_ref(self, name: str) -> firestore.DocumentReference:
+        return self._prompts.document(name)
+
+    def _version_ref(self, name: str, number: int) -> firestore.DocumentReference:
+        return self._head_ref(name).collection(VERSIONS).document(str(number))
+
+    def head(self, name: str) -> PromptHead | None:
+        snapshot = self._head_ref(name).get()
+        return PromptHead.model_validate(snapshot.to_dict()) if snapshot.exists else None
+
+    def heads(self) -> list[PromptHead]:
+        """Every prompt, by name (at most MAX_LISTED)."""
+        query = self._prompts.order_by("name").limit(MAX_LISTED)
+        return [PromptHead.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def version(self, name: str, number: int) -> PromptVersion | None:
+        snapshot = self._version_ref(name, number).get()
+        return PromptVersion.model_validate(snapshot.to_dict()) if snapshot.exists else None
+
+    def versions(self, name: str) -> list[PromptVersion]:
+        """Every version of `name`, oldest first (at most MAX_LISTED)."""
+        query = self._head_ref(name).collection(VERSIONS).order_by("version").limit(MAX_LISTED)
+        return [PromptVersion.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
+
+    def add_version(self, version: PromptVersion) -> PromptVersion:
+        """Store `version` under the next number of its prompt (made with it when new); the stored
+        version, with its number, is returned."""
+        from google.cloud import firestore
+
+        head_ref = self._head_ref(version.name)
+
+        @firestore.transactional
+        def add(transaction: firestore.Transaction) -> PromptVersion:
+            snapshot = head_ref.get(transaction=transaction)
+            head = snapshot.to_dict() if snapshot.exists else None
+            numbered = version.model_copy(update={"version": (head["latest"] if head else 0) + 1})
+            transaction.create(self._version_ref(version.name, numbered.version), numbered.model_dump())
+            if head:
+                transaction.update(head_ref, {"latest": numbered.version, "updated_at": version.created_at})
+            else:
+                transaction.create(head_ref, _new_head(version.name, numbered.version, version.created_at, {}))
+            return numbered
+
+        return add(self._client.transaction())
+
+    def seed(self, version: PromptVersion, labels: dict[str, int]) -> bool:
+        """Create the prompt with `version` as its version 1 and `labels`, only when the prompt does
+        not exist; False (nothing written) when it does."""
+        from google.api_core import exceptions
+
+        batch = self._client.batch()
+        batch.create(self._head_ref(version.name), _new_head(version.name, 1, version.created_at, labels))
+        batch.create(self._version_ref(version.name, 1), version.model_copy(update={"version": 1}).model_dump())
+        try:
+            batch.commit()
+        except exceptions.AlreadyExists:
+            return False
+        return True
+
+    def move_label(self, name: str, label: str, number: int, *, moved_by: str | None, at: datetime) -> PromptHead:
+        """Point `label` at version `number` (which must exist); the prompt's head afterwards."""
+        if self.version(name, number) is None:
+            raise NotFound(f"Prompt {name!r} has no version {number}.", details={"name": name, "version": number})
+        from google.cloud import firestore
+
+        head_ref = self._head_ref(name)
+
+        @firestore.transactional
+        def move(transaction: firestore.Transaction) -> dict[str, Any]:
+            head = head_ref.get(transaction=transaction).to_dict() or {}
+            previous = (head.get("labels") or {}).get(label)
+            labels = {**(head.get("labels") or {}), label: number}
+            moves = {**(head.get("label_moves") or {}), label: {"by": moved_by, "at": at, "from": previous}}
+            transaction.update(head_ref, {"labels": labels, "label_moves": moves, "updated_at": at})
+            return {**head, "labels": labels, "label_moves": moves, "updated_at": at}
+
+        return PromptHead.model_validate(move(self._client.transaction()))
+
+
+def _new_head(name: str, latest: int, at: datetime, labels: dict[str, int]) -> dict[str, Any]:
+    return {"name": name, "latest": latest, "labels": labels, "label_moves": {}, "created_at": at, "updated_at": at}
