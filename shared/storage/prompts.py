@@ -8,10 +8,11 @@ overwrite a version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.prompts.versions import PromptHead, PromptVersion
 
 if TYPE_CHECKING:
@@ -19,7 +20,11 @@ if TYPE_CHECKING:
 
 COLLECTION = "prompts"
 VERSIONS = "versions"
+T = TypeVar("T")
 MAX_LISTED = 500
+# Concurrent writers of one prompt retry their transaction; past this many attempts the caller is
+# told to try again (a 409) rather than a 500 (the client library raises a bare ValueError).
+_TRANSACTION_ATTEMPTS = 20
 
 
 class FirestorePromptRepository:
@@ -70,7 +75,7 @@ class FirestorePromptRepository:
                 transaction.create(head_ref, _new_head(version.name, numbered.version, version.created_at, {}))
             return numbered
 
-        return add(self._client.transaction())
+        return _contended(version.name, lambda: add(self._client.transaction(max_attempts=_TRANSACTION_ATTEMPTS)))
 
     def seed(self, version: PromptVersion, labels: dict[str, int]) -> bool:
         """Create the prompt with `version` as its version 1 and `labels`, only when the prompt does
@@ -103,7 +108,17 @@ class FirestorePromptRepository:
             transaction.update(head_ref, {"labels": labels, "label_moves": moves, "updated_at": at})
             return {**head, "labels": labels, "label_moves": moves, "updated_at": at}
 
-        return PromptHead.model_validate(move(self._client.transaction()))
+        moved = _contended(name, lambda: move(self._client.transaction(max_attempts=_TRANSACTION_ATTEMPTS)))
+        return PromptHead.model_validate(moved)
+
+
+def _contended(name: str, write: Callable[[], T]) -> T:
+    try:
+        return write()
+    except ValueError as error:  # "Failed to commit transaction in N attempts."
+        raise Conflict(
+            f"Prompt {name!r} is being changed by someone else at this moment; try again.", details={"name": name}
+        ) from error
 
 
 def _new_head(name: str, latest: int, at: datetime, labels: dict[str, int]) -> dict[str, Any]:
