@@ -1,9 +1,8 @@
 """Firestore repository for prompts: `prompts/{name}` (newest number, labels) and
 `prompts/{name}/versions/{n}` (immutable).
 
-A version's number comes from a transaction over its prompt's document, so two concurrent
-creations never share a number, and the version document is created (never set): nothing can
-overwrite a version.
+A version document is created (never set) in one commit with its prompt's `latest`, so two
+concurrent creations never share a number and nothing can overwrite a version.
 """
 
 from __future__ import annotations
@@ -58,24 +57,35 @@ class FirestorePromptRepository:
 
     def add_version(self, version: PromptVersion) -> PromptVersion:
         """Store `version` under the next number of its prompt (made with it when new); the stored
-        version, with its number, is returned."""
-        from google.cloud import firestore
+        version, with its number, is returned.
+
+        Optimistic, not a transaction: the version document is created (fails if the number is
+        taken) in one commit with the head's `latest`, and a writer that lost the number re-reads
+        the head and takes the next. Concurrent transactions on one head abort each other on the
+        emulator (and contend in production) until their attempts run out.
+        """
+        from google.api_core import exceptions
 
         head_ref = self._head_ref(version.name)
-
-        @firestore.transactional
-        def add(transaction: firestore.Transaction) -> PromptVersion:
-            snapshot = head_ref.get(transaction=transaction)
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            snapshot = head_ref.get()
             head = snapshot.to_dict() if snapshot.exists else None
             numbered = version.model_copy(update={"version": (head["latest"] if head else 0) + 1})
-            transaction.create(self._version_ref(version.name, numbered.version), numbered.model_dump())
+            batch = self._client.batch()
+            batch.create(self._version_ref(version.name, numbered.version), numbered.model_dump())
             if head:
-                transaction.update(head_ref, {"latest": numbered.version, "updated_at": version.created_at})
+                batch.update(head_ref, {"latest": numbered.version, "updated_at": version.created_at})
             else:
-                transaction.create(head_ref, _new_head(version.name, numbered.version, version.created_at, {}))
+                batch.create(head_ref, _new_head(version.name, numbered.version, version.created_at, {}))
+            try:
+                batch.commit()
+            except exceptions.AlreadyExists:
+                continue  # another writer took this number (or made the head) first
             return numbered
-
-        return _contended(version.name, lambda: add(self._client.transaction(max_attempts=_TRANSACTION_ATTEMPTS)))
+        raise Conflict(
+            f"Prompt {version.name!r} is being changed by someone else at this moment; try again.",
+            details={"name": version.name},
+        )
 
     def seed(self, version: PromptVersion, labels: dict[str, int]) -> bool:
         """Create the prompt with `version` as its version 1 and `labels`, only when the prompt does
