@@ -107,6 +107,32 @@ def test_experiments_start_form_offers_the_apis_evaluators_and_estimates(console
     assert plan_line.startswith(f"{2 * entries} runs, estimated cost $0.0000")  # two tesseract variants
 
 
+def test_a_rubric_judge_configured_on_the_page_is_in_the_planned_experiment(console_env: str) -> None:
+    from infra.local.seed_dataset import seed
+
+    seed(console_env, API_KEY, 4)
+    app = run_page("4_Experiments.py", **{"experiments-tab": "Start an experiment"})
+    assert "llm_judge" not in app.multiselect(key="new-evaluators").options  # it needs a rubric: the form below
+    app.selectbox(key="new-dataset").set_value("demo_forms@v1").run()
+    app.checkbox(key="judge-on").check().run()
+    app.text_input(key="judge-label").set_value("names").run()
+    app.radio(key="judge-output").set_value("categorical").run()
+    app.multiselect(key="judge-passing").set_value([]).run()
+    assert any("one passing class" in warning.value for warning in app.warning)  # a sentence, no request
+
+    app.multiselect(key="judge-passing").set_value(["right", "partly"]).run()
+    app.button(key="estimate").click().run()
+
+    assert not app.exception, app.exception
+    [plan_line] = [info.value for info in app.info if "estimated cost" in info.value]
+    planned = app.session_state["plan"][1]
+    assert "llm_judge" in planned["evaluators"]
+    # The page's variants are tesseract, which is free: what the plan costs is the judge's calls.
+    assert planned["estimated_cost_usd"] > 0 and not plan_line.startswith(
+        f"{planned['progress']['total']} runs, estimated cost $0.0000"
+    )
+
+
 def test_unreachable_api_is_a_banner(monkeypatch: pytest.MonkeyPatch) -> None:
     [port] = free_ports(1)
     monkeypatch.setenv("API_BASE_URL", f"http://127.0.0.1:{port}")

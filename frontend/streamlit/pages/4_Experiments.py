@@ -17,6 +17,7 @@ from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
 PROMPT_LABELS = ("production", "candidate")
+JUDGE = "llm_judge"
 LISTED_VERSIONS = 10  # per prompt, newest first, in the variants' prompt picker
 DEFAULT_VARIANTS = [
     {
@@ -260,9 +261,18 @@ def start_panel(client: ApiClient) -> None:
             "params": st.column_config.TextColumn("Params (JSON)"),
         },
     )
-    evaluators = st.multiselect(
-        "Evaluators", options["evaluators"], default=options["default_evaluators"], key="new-evaluators"
+    evaluators: list[Any] = st.multiselect(
+        "Evaluators",
+        [name for name in options["evaluators"] if name != JUDGE],  # a judge needs its rubric: below
+        default=options["default_evaluators"],
+        key="new-evaluators",
     )
+    judge, problem = judge_form()
+    if problem:
+        st.warning(problem)
+        return
+    if judge:
+        evaluators = [*evaluators, {JUDGE: judge}]
     left, right = st.columns(2)
     repetitions = left.number_input("Repetitions", 1, options["max_repetitions"], 1, key="new-repetitions")
     concurrency = right.number_input("Concurrency", 1, options["max_concurrency"], 8, key="new-concurrency")
@@ -292,6 +302,38 @@ def start_panel(client: ApiClient) -> None:
             st.rerun()
 
 
+def judge_form() -> tuple[Json | None, str | None]:
+    """An optional rubric judge (`llm_judge`): Gemini at temperature 0 grades each run against the
+    criteria; (its params, or None) and a sentence when the form is not usable yet."""
+    with st.expander("Rubric judge (an LLM grades each run against your criteria)"):
+        if not st.checkbox("Add a rubric judge", key="judge-on"):
+            return None, None
+        label = st.text_input("Label (letters, digits, _)", value="rubric", key="judge-label").strip()
+        rubric = st.text_area(
+            "Criteria",
+            value="Every candidate on the form is in the output with the vote count printed on the form.",
+            key="judge-rubric",
+        ).strip()
+        output = st.radio("Answer", ["score", "boolean", "categorical"], horizontal=True, key="judge-output")
+        judge: Json = {"label": label, "rubric": rubric, "output": output}
+        if output == "score":
+            judge["pass_threshold"] = int(st.slider("Passes at (1-5)", 1, 5, 4, key="judge-threshold"))
+        elif output == "categorical":
+            given = st.text_input("Classes (comma-separated)", value="right, partly, wrong", key="judge-classes")
+            classes = _words(given)
+            passing = st.multiselect("Passing classes", classes, default=classes[:1], key="judge-passing")
+            judge.update(classes=classes, pass_classes=passing)
+            if len(classes) < 2 or not passing:
+                return None, "A categorical judge needs at least two classes and one passing class."
+        if not rubric:
+            return None, "Write the judge's criteria, or untick the rubric judge."
+        return judge, None
+
+
+def _words(text: str) -> list[str]:
+    return [word.strip() for word in text.split(",") if word.strip()]
+
+
 def started_panel(client: ApiClient) -> None:
     """The experiment this person just started, watched until it finishes."""
     experiment_id = st.session_state.get("last-started")
@@ -304,7 +346,7 @@ def started_panel(client: ApiClient) -> None:
 
 
 def _experiment_body(
-    name: str, dataset: str, variants: list[Json], evaluators: list[str], repetitions: int, concurrency: int
+    name: str, dataset: str, variants: list[Json], evaluators: list[Any], repetitions: int, concurrency: int
 ) -> tuple[Json, str | None]:
     parsed = []
     for row in variants:
