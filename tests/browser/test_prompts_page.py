@@ -64,3 +64,23 @@ def test_two_prompt_versions_side_by_side_and_a_label_moved(page: Page, api_url:
     open_tab(page, "Start an experiment")
     expect(page.get_by_text("name@label or name@version")).to_be_visible(timeout=30_000)
     no_traceback(page)
+
+
+def test_a_rubric_judge_is_configured_on_the_start_form_and_priced(page: Page, screenshots: Screenshots) -> None:
+    open_page(page, "/Experiments", "🧪 Experiments")
+    open_tab(page, "Start an experiment")
+    page.get_by_text("Rubric judge (an LLM grades each run against your criteria)").click()
+    page.get_by_text("Add a rubric judge").click()
+    wait_idle(page)
+    expect(page.get_by_text("Criteria", exact=True)).to_be_visible(timeout=30_000)
+    page.get_by_text("categorical", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text("Passing classes")).to_be_visible()
+    page.get_by_role("button", name="Estimate the cost (dry run)").click()
+    wait_idle(page)
+    # The demo's variants are tesseract (free): the estimate is the judge's calls.
+    estimate = page.get_by_text("estimated cost $")
+    expect(estimate).to_be_visible(timeout=30_000)
+    assert "estimated cost $0.0000" not in estimate.inner_text()
+    screenshots.take(page, "rubric-judge", full_page=True)
+    no_traceback(page)
