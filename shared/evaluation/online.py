@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
-from shared.evaluation.matching import compare_extractions
+from shared.evaluation.matching import compare_extractions, row_problems
 from shared.evaluation.registry import register
 from shared.models import VoteExtraction
 
@@ -32,10 +32,14 @@ GOLDEN_ACCURACY = 0.95
 @register
 @dataclass(frozen=True)
 class ExtractionQuality(Evaluator):
-    """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95)."""
+    """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95).
+
+    The whole result is compared: an extra row (a candidate the expected output does not have)
+    counts as one more wrong field, a missing row's fields are wrong, and the reasoning names
+    them ("1 extra row: ...")."""
 
     name = "extraction_quality"
-    version = "1.0"
+    version = "2.0"
     metric_type = "score"
 
     pass_threshold: float = bounded(9.5, 0, 10)
@@ -47,10 +51,11 @@ class ExtractionQuality(Evaluator):
         score = round(10 * comparison.accuracy, 2)
         wrong = [path for path, ok in comparison.fields.items() if not ok]
         reasoning = f"{comparison.correct} of {comparison.total} expected fields right"
+        problems = row_problems(comparison)
         if wrong:
-            reasoning += "; wrong: " + ", ".join(wrong[:10]) + (" ..." if len(wrong) > 10 else "")
-        if comparison.spurious_candidates:
-            reasoning += f"; {comparison.spurious_candidates} candidate(s) not on the form"
+            problems.append("wrong: " + ", ".join(wrong[:10]) + (" ..." if len(wrong) > 10 else ""))
+        if problems:
+            reasoning += "; " + "; ".join(problems)
         return EvaluatorResult(
             value=score,
             reasoning=reasoning,
