@@ -41,6 +41,19 @@ PROMPTS: dict[str, Prompt] = {
 }
 
 
+# The cross check's second reading (not a client's choice, so not in PROMPTS): terse, and it
+# asks for a transcription only; no arithmetic check, so the second reading stays independent
+# of the consistency evaluator.
+CROSS_CHECK_PROMPT = Prompt(
+    version="cross_check",
+    text=(
+        "Transcribe this election result form. For each candidate row copy the name, party and "
+        "votes exactly as printed, in the form's order; then valid votes, rejected ballots and total "
+        "ballots. Do not compute or correct anything. " + _SCHEMA_HINT
+    ),
+)
+
+
 def get_prompt(version: str) -> Prompt:
     try:
         return PROMPTS[version]

@@ -6,6 +6,8 @@
 - `schema_valid`: the model's answer is a VoteExtraction.
 - `golden_dataset_candidate`: `approved` when the output matches `expected` with accuracy above
   0.95 (guide 1.3); feedback can approve a candidate later too.
+- `cross_check` (in `cross_check.py`): agreement with an independent second reading of the
+  image, made by the extract service before it answers (CROSS_CHECK in `shared/config.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ONLINE_EVALUATORS = (
     "consistency",
     "schema_valid",
     "golden_dataset_candidate",
+    "cross_check",
 )
 GOLDEN_ACCURACY = 0.95
 
