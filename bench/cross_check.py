@@ -1,6 +1,7 @@
 """How many wrong extractions the consistency check and the cross check catch, on rough forms.
 
     python -m bench.cross_check [--forms N] [--seed S] [--workers W] [--layouts all|development|holdout] [--list]
+    python -m bench.cross_check --cost [--forms N] [--seed S]
 
 Generates N forms (default 100, seeded: the same arguments give the same forms), each degraded as
 a phone photo: tilted 1-2.5 degrees, blurred (sigma 1.1-1.5), saved as JPEG quality 55; layouts
@@ -13,12 +14,21 @@ Prints the detection table: wrong extractions flagged / missed and right extract
 `consistency` alone, `cross_check` alone, and either; then the seconds each reader took per
 form. `--list` also prints every wrong extraction that no check flagged and every right one
 that was flagged, with the disagreeing fields.
+
+`--cost` measures what the cross check adds to one extract request on the tesseract path (the
+product's tesseract with preprocessing as primary; no Gemini key, so the second reader is
+`tesseract-alternate`), one form at a time (default 10 forms), with the extract service's own
+`start_second_reading` / `finish_second_reading` around the primary call: the client's wait
+(wall time) and the CPU time of this process and its Tesseract subprocesses, cross check off
+against on.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,16 +155,76 @@ def listing(outcomes: Sequence[FormOutcome]) -> str:
     return "\n".join(lines) or "(every wrong extraction flagged, no right one flagged)"
 
 
+def _cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measure_cost(*, forms: int = 10, seed: int = 0) -> str:
+    """Wall and CPU seconds of the extract path's model step, cross check off and on, per form."""
+    from shared.config import Settings
+    from shared.llm.base import ModelRequest
+    from shared.llm.tesseract import TesseractModel
+    from shared.prompts import get_prompt
+    from shared.services.extraction import finish_second_reading, start_second_reading
+
+    chosen = LAYOUT_CHOICES["all"]
+    model = TesseractModel()
+    prompt = get_prompt("prompt_a")
+    rows: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    for n in range(forms):
+        form = generate_form(seed + n, layout=chosen[n % len(chosen)], degradation=rough_degradation(seed + n))
+        request = ModelRequest(image=form.image, content_type=form.content_type, prompt=prompt)
+        for switch in ("off", "on"):
+            settings = Settings(cross_check=switch, cross_check_reader="", gemini_api_key="", gemini_use_vertex=False)
+            wall, cpu = time.perf_counter(), _cpu_s()
+            pending = start_second_reading(
+                settings, "tesseract", model.validate_params({}), form.image, form.content_type, {}
+            )
+            model.extract(request)
+            reading = finish_second_reading(settings, pending)
+            rows[switch].append((time.perf_counter() - wall, _cpu_s() - cpu))
+            assert (reading is None) == (switch == "off")
+
+    def line(label: str, values: list[float]) -> str:
+        return f"{label:<34} {statistics.mean(values):>8.2f} {statistics.median(values):>8.2f} {max(values):>8.2f}"
+
+    off_wall = [w for w, _ in rows["off"]]
+    on_wall = [w for w, _ in rows["on"]]
+    off_cpu = [c for _, c in rows["off"]]
+    on_cpu = [c for _, c in rows["on"]]
+    header = f"{'seconds per request':<34} {'mean':>8} {'median':>8} {'max':>8}"
+    return "\n".join(
+        [
+            f"{forms} rough forms, one at a time; primary tesseract (preprocessing on), second reader "
+            "tesseract-alternate, started beside the primary call",
+            header,
+            "-" * len(header),
+            line("client wait, cross check off", off_wall),
+            line("client wait, cross check on", on_wall),
+            line("added client wait", [b - a for a, b in zip(off_wall, on_wall, strict=True)]),
+            line("CPU, cross check off", off_cpu),
+            line("CPU, cross check on", on_cpu),
+            line("added CPU", [b - a for a, b in zip(off_cpu, on_cpu, strict=True)]),
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--forms", type=int, default=100, help="forms (default 100)")
+    parser.add_argument("--forms", type=int, default=None, help="forms (default 100; with --cost 10)")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--layouts", choices=sorted(LAYOUT_CHOICES), default="all", help="layouts (default all)")
     parser.add_argument("--list", action="store_true", help="list the missed and the falsely flagged forms")
+    parser.add_argument("--cost", action="store_true", help="measure the cross check's cost per request instead")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    outcomes = run(forms=args.forms, seed=args.seed, workers=args.workers, layouts=args.layouts)
+    if args.cost:
+        print(measure_cost(forms=args.forms or 10, seed=args.seed))
+        print(f"\nmeasured in {time.perf_counter() - started:.0f} s")
+        return
+    outcomes = run(forms=args.forms or 100, seed=args.seed, workers=args.workers, layouts=args.layouts)
     print(detection_table(outcomes))
     if args.list:
         print("\n" + listing(outcomes))

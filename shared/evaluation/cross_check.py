@@ -21,11 +21,11 @@ check switched off or not sampled) it does not apply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
-from shared.evaluation.matching import BALLOT_FIELDS, match_candidates
+from shared.evaluation.matching import BALLOT_FIELDS, compare_extractions, match_candidates
 from shared.evaluation.registry import register
 from shared.models import VoteExtraction
 
@@ -127,7 +127,14 @@ class CrossCheck(Evaluator):
             reading = self._read_offline(ctx)
             if reading is None:
                 return None
-        return cross_check_result(ctx.output, reading)
+        result = cross_check_result(ctx.output, reading)
+        if ctx.expected is not None and result.value is not None:
+            # offline: whether the output was right, so a summary can tell how often agreement
+            # coincides with being right (`vote_count_exact`'s rule)
+            comparison = compare_extractions(ctx.output, ctx.expected)
+            right = comparison.vote_counts()[0] == comparison.vote_counts()[1]
+            result = replace(result, details={**result.details, "primary_right": right})
+        return result
 
     def _read_offline(self, ctx: EvaluatorContext) -> SecondReading | None:
         image = ctx.input.get("image")

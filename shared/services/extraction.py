@@ -225,7 +225,7 @@ class ExtractionService:
         response: ModelResponse | None = None
         failure: ModelError | None = None
         with llmobs.workflow_span("extract", tags={**options.tags, **span_tags}) as workflow:
-            second = self._start_second_reading(model_name, params, image, stored.content_type, span_tags)
+            second = start_second_reading(self._settings, model_name, params, image, stored.content_type, span_tags)
             with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=span_tags):
                 try:
                     response = model.extract(
@@ -235,7 +235,7 @@ class ExtractionService:
                     failure = error
             latency_ms = round((time.perf_counter() - started) * 1000, 1)
             span = captured.ref
-            second_reading = self._second_reading(second)
+            second_reading = finish_second_reading(self._settings, second)
             context = EvaluatorContext(
                 output=response.extraction if response else None,
                 expected=options.expected,
@@ -304,42 +304,6 @@ class ExtractionService:
         send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
         return record
 
-    def _start_second_reading(
-        self, model_name: str, params: dict[str, Any], image: bytes, content_type: str, span_tags: dict[str, str]
-    ) -> tuple[str, Future[SecondReading]] | None:
-        """Start the cross check's second reading beside the primary call (None: off or not sampled).
-
-        It runs in a thread with a copy of this context, so its llm span joins the request's
-        trace; the answer waits for it (`_second_reading`): a deployed function gets no CPU after
-        its response, so nothing may be left running then.
-        """
-        settings = self._settings
-        if settings.cross_check != "on" or random.random() >= settings.cross_check_sample_rate:
-            return None
-        from shared.llm.second_reader import choose_second_reader, read_again
-
-        reader = choose_second_reader(model_name, params, settings=settings)
-
-        def read() -> SecondReading:
-            with llmobs.annotation_context(tags=span_tags):
-                return read_again(reader, image=image, content_type=content_type, settings=settings)
-
-        return reader, _second_readers.submit(contextvars.copy_context().run, read)
-
-    def _second_reading(self, pending: tuple[str, Future[SecondReading]] | None) -> SecondReading | None:
-        if pending is None:
-            return None
-        reader, future = pending
-        timeout_s = self._settings.cross_check_timeout_s
-        try:
-            return future.result(timeout=timeout_s)
-        except FutureTimeout:
-            from shared.llm.second_reader import SecondReading
-
-            return SecondReading(
-                reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
-            )
-
     def _store_image(self, source: ImageSource) -> tuple[bytes, StoredImage]:
         limits = {"max_bytes": self._settings.max_upload_bytes, "max_pixels": self._settings.max_image_pixels}
         if (source.data is None) == (source.uri is None):
@@ -371,6 +335,51 @@ class ExtractionService:
             self._extractions.create(record, entries, also=review_item)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
+
+
+def start_second_reading(
+    settings: Settings,
+    model_name: str,
+    params: dict[str, Any],
+    image: bytes,
+    content_type: str,
+    span_tags: dict[str, str],
+) -> tuple[str, Future[SecondReading]] | None:
+    """Start the cross check's second reading beside the primary call (None: off or not sampled).
+
+    It runs in a thread with a copy of the caller's context, so its llm span joins the request's
+    trace. The answer waits for it (`finish_second_reading`): a deployed function gets no CPU
+    after its response, so nothing may be left running then.
+    """
+    if settings.cross_check != "on" or random.random() >= settings.cross_check_sample_rate:
+        return None
+    from shared.llm.second_reader import choose_second_reader, read_again
+
+    reader = choose_second_reader(model_name, params, settings=settings)
+
+    def read() -> SecondReading:
+        with llmobs.annotation_context(tags=span_tags):
+            return read_again(reader, image=image, content_type=content_type, settings=settings)
+
+    return reader, _second_readers.submit(contextvars.copy_context().run, read)
+
+
+def finish_second_reading(
+    settings: Settings, pending: tuple[str, Future[SecondReading]] | None
+) -> SecondReading | None:
+    """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S (then one with an error)."""
+    if pending is None:
+        return None
+    reader, future = pending
+    timeout_s = settings.cross_check_timeout_s
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        from shared.llm.second_reader import SecondReading
+
+        return SecondReading(
+            reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
+        )
 
 
 def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> list[ReviewReason]:
