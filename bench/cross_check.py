@@ -15,22 +15,27 @@ Prints the detection table: wrong extractions flagged / missed and right extract
 form. `--list` also prints every wrong extraction that no check flagged and every right one
 that was flagged, with the disagreeing fields.
 
-`--cost` measures what the cross check adds to one extract request on the tesseract path (the
-product's tesseract with preprocessing as primary; no Gemini key, so the second reader is
-`tesseract-alternate`), one form at a time (default 10 forms), with the extract service's own
-`start_second_reading` / `finish_second_reading` around the primary call: the client's wait
-(wall time) and the CPU time of this process and its Tesseract subprocesses, cross check off
-against on.
+`--cost` measures what the cross check adds to one extract request, one form at a time (default
+10 forms), with the extract service's own `start_second_reading` / `finish_second_reading`
+around the primary call: the client's wait (wall time) and the CPU time of this process and its
+Tesseract subprocesses, cross check off against on. Two paths: tesseract (preprocessing on; no
+Gemini key, so the second reader is `tesseract-alternate`), and Gemini (a simulated
+gemini-2.5-flash: the local stand-in answering after `--gemini-latency-ms`, default 3000) with
+tesseract as the second reader.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -160,44 +165,60 @@ def _cpu_s() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def measure_cost(*, forms: int = 10, seed: int = 0) -> str:
-    """Wall and CPU seconds of the extract path's model step, cross check off and on, per form."""
+def measure_cost(*, forms: int = 10, seed: int = 0, gemini_latency_ms: float = 3000.0) -> str:
+    """Wall and CPU seconds of the extract path's model step, cross check off and on, per form:
+    on the tesseract path, and on the Gemini path (a simulated Gemini: the local stand-in with a
+    fixed latency) with tesseract as the second reader."""
     from shared.config import Settings
+    from shared.llm import get_model_client
     from shared.llm.base import ModelRequest
-    from shared.llm.tesseract import TesseractModel
     from shared.prompts import get_prompt
     from shared.services.extraction import finish_second_reading, start_second_reading
 
     chosen = LAYOUT_CHOICES["all"]
-    model = TesseractModel()
     prompt = get_prompt("prompt_a")
-    rows: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
-    for n in range(forms):
-        form = generate_form(seed + n, layout=chosen[n % len(chosen)], degradation=rough_degradation(seed + n))
-        request = ModelRequest(image=form.image, content_type=form.content_type, prompt=prompt)
-        for switch in ("off", "on"):
-            settings = Settings(cross_check=switch, cross_check_reader="", gemini_api_key="", gemini_use_vertex=False)
-            wall, cpu = time.perf_counter(), _cpu_s()
-            pending = start_second_reading(
-                settings, "tesseract", model.validate_params({}), form.image, form.content_type, {}
+    sections = []
+    with _simulated_gemini(gemini_latency_ms) as gemini_url:
+        paths = {
+            "tesseract": ("tesseract", {"gemini_api_key": ""}),
+            "gemini": ("gemini-2.5-flash", {"gemini_api_key": "bench-key", "gemini_base_url": gemini_url}),
+        }
+        for path, (model_name, gemini) in paths.items():
+            rows: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+            readers = set()
+            for n in range(forms):
+                form = generate_form(seed + n, layout=chosen[n % len(chosen)], degradation=rough_degradation(seed + n))
+                for switch in ("off", "on"):
+                    settings = Settings(cross_check=switch, cross_check_reader="", gemini_use_vertex=False, **gemini)
+                    model = get_model_client(model_name, settings)
+                    params = model.validate_params({})
+                    request = ModelRequest(
+                        image=form.image, content_type=form.content_type, prompt=prompt, params=params
+                    )
+                    wall, cpu = time.perf_counter(), _cpu_s()
+                    pending = start_second_reading(settings, model_name, params, form.image, form.content_type, {})
+                    model.extract(request)
+                    reading = finish_second_reading(settings, pending)
+                    rows[switch].append((time.perf_counter() - wall, _cpu_s() - cpu))
+                    if reading is not None:
+                        readers.add(reading.reader)
+            title = f"{path} path: primary {model_name}" + (
+                f" (simulated, {gemini_latency_ms:.0f} ms)" if path == "gemini" else " (preprocessing on)"
             )
-            model.extract(request)
-            reading = finish_second_reading(settings, pending)
-            rows[switch].append((time.perf_counter() - wall, _cpu_s() - cpu))
-            assert (reading is None) == (switch == "off")
+            sections.append(_cost_table(f"{title}, second reader {', '.join(sorted(readers))}", rows))
+    return f"{forms} rough forms, one request at a time\n\n" + "\n\n".join(sections)
 
+
+def _cost_table(title: str, rows: dict[str, list[tuple[float, float]]]) -> str:
     def line(label: str, values: list[float]) -> str:
         return f"{label:<34} {statistics.mean(values):>8.2f} {statistics.median(values):>8.2f} {max(values):>8.2f}"
 
-    off_wall = [w for w, _ in rows["off"]]
-    on_wall = [w for w, _ in rows["on"]]
-    off_cpu = [c for _, c in rows["off"]]
-    on_cpu = [c for _, c in rows["on"]]
+    off_wall, on_wall = [w for w, _ in rows["off"]], [w for w, _ in rows["on"]]
+    off_cpu, on_cpu = [c for _, c in rows["off"]], [c for _, c in rows["on"]]
     header = f"{'seconds per request':<34} {'mean':>8} {'median':>8} {'max':>8}"
     return "\n".join(
         [
-            f"{forms} rough forms, one at a time; primary tesseract (preprocessing on), second reader "
-            "tesseract-alternate, started beside the primary call",
+            title,
             header,
             "-" * len(header),
             line("client wait, cross check off", off_wall),
@@ -210,6 +231,28 @@ def measure_cost(*, forms: int = 10, seed: int = 0) -> str:
     )
 
 
+@contextlib.contextmanager
+def _simulated_gemini(latency_ms: float) -> Iterator[str]:
+    """The local Gemini stand-in in its own process (off this one's GIL), answering after `latency_ms`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "tests.fakes.gemini_server", "--port", str(port), "--latency-ms", str(latency_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the Gemini stand-in did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--forms", type=int, default=None, help="forms (default 100; with --cost 10)")
@@ -218,10 +261,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--layouts", choices=sorted(LAYOUT_CHOICES), default="all", help="layouts (default all)")
     parser.add_argument("--list", action="store_true", help="list the missed and the falsely flagged forms")
     parser.add_argument("--cost", action="store_true", help="measure the cross check's cost per request instead")
+    parser.add_argument(
+        "--gemini-latency-ms", type=float, default=3000.0, help="the simulated Gemini's latency with --cost"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.cost:
-        print(measure_cost(forms=args.forms or 10, seed=args.seed))
+        print(measure_cost(forms=args.forms or 10, seed=args.seed, gemini_latency_ms=args.gemini_latency_ms))
         print(f"\nmeasured in {time.perf_counter() - started:.0f} s")
         return
     outcomes = run(forms=args.forms or 100, seed=args.seed, workers=args.workers, layouts=args.layouts)

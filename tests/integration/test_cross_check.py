@@ -16,9 +16,11 @@ import pytest
 from shared.models import VoteExtraction
 from shared.prompts import CROSS_CHECK_PROMPT
 from shared.storage.clients import firestore_client
-from shared.synthetic.forms import generate_form
+from shared.synthetic.forms import Degradation, generate_form
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply
+from tests.integration.builders import published_dataset
+from tests.integration.test_experiments_flow import wait_done
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
@@ -148,3 +150,42 @@ def test_off_or_sampled_out_runs_no_second_reading(extract_client, gemini, confi
     agent.wait_for(lambda: agent.llmobs_spans(span_id=body["span_id"]))
     in_trace = [s for s in agent.llmobs_span_events() if str(s["trace_id"]) == body["trace_id"]]
     assert [s["name"] for s in in_trace if s["meta"]["span"]["kind"] == "llm"] == ["extract_votes"]
+
+
+@pytest.mark.integration
+def test_an_experiment_reports_how_often_two_readers_agree_and_whether_agreement_means_right(
+    datasets_client, experiments_client
+):
+    forms = [
+        generate_form(400 + i, degradation=Degradation(rotation_deg=(1.0 + 0.5 * (i % 3)) * (-1) ** i, blur_sigma=1.0))
+        for i in range(6)
+    ]
+    dataset, _ = published_dataset(datasets_client, forms)
+    body = {
+        "name": "cross check offline",
+        "dataset": {"name": dataset, "version": "v1"},
+        "variants": [{"name": "raw", "model": "tesseract", "params": {"deskew": False, "remove_lines": False}}],
+        "evaluators": ["vote_count_exact", {"cross_check": {"reader": "tesseract"}}],
+        "concurrency": 2,
+    }
+
+    started = experiments_client.post("/", json=body, headers=HEADERS)
+    assert started.status_code == 202, started.json
+    status = wait_done(experiments_client, started.json["experiment_id"])
+
+    assert status["status"] == "completed", status
+    summary = status["summary"]["raw"]
+    cross = summary["cross_check"]
+    assert cross["n"] == 6 and cross["errors"] == 0 and cross["skipped"] == 0
+    assert cross["agreement_rate"] == pytest.approx(cross["pass_rate"])
+    for share in ("right_when_agreeing", "wrong_when_disagreeing", "wrong_caught"):
+        assert share in cross and (cross[share] is None or 0.0 <= cross[share] <= 1.0)
+    rows = experiments_client.get(f"/{started.json['experiment_id']}/results", headers=HEADERS).json["items"]
+    exact = {r["entry_id"]: next(e for e in r["evaluations"] if e["label"] == "vote_count_exact") for r in rows}
+    checks = {r["entry_id"]: next(e for e in r["evaluations"] if e["label"] == "cross_check") for r in rows}
+    assert {e["details"]["reader"] for e in checks.values()} == {"tesseract"}
+    # the summary's coincidence figures are computed from these runs
+    agreeing = [entry for entry, e in checks.items() if e["assessment"] == "pass"]
+    if agreeing:
+        right = sum(exact[entry]["value"] is True for entry in agreeing)
+        assert cross["right_when_agreeing"] == pytest.approx(right / len(agreeing))
