@@ -11,7 +11,7 @@ import hashlib
 import random
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,9 +55,6 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
 _DELETE_ATTEMPTS = 5
 _REFERENCES_NAMED = 20
-# The cross check's second readings run here, beside the primary model call (a subprocess or a
-# network wait: they overlap), and are joined before the answer.
-_second_readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cross-check")
 
 
 class ExtractOptions(BaseModel):
@@ -361,7 +358,16 @@ def start_second_reading(
         with llmobs.annotation_context(tags=span_tags):
             return read_again(reader, image=image, content_type=content_type, settings=settings)
 
-    return reader, _second_readers.submit(contextvars.copy_context().run, read)
+    return reader, _second_readers().submit(contextvars.copy_context().run, read)
+
+
+@lru_cache(maxsize=1)
+def _second_readers() -> Any:
+    """The threads second readings run in, beside the primary model call (a subprocess or a
+    network wait: they overlap); made on first use, off the cold-start path."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cross-check")
 
 
 def finish_second_reading(
