@@ -12,8 +12,8 @@ when `vote_count_exact` passes against the form's truth (every count, no extra o
 
 Prints the detection table: wrong extractions flagged / missed and right extractions flagged, by
 `consistency` alone, `cross_check` alone, and either; then the seconds each reader took per
-form. `--list` also prints every wrong extraction that no check flagged and every right one
-that was flagged, with the disagreeing fields.
+form. `--list` also prints every wrong extraction a check missed and every right one a check
+flagged, with the exactness reasoning and the disagreeing fields.
 
 `--cost` measures what the cross check adds to one extract request, one form at a time (default
 10 forms), with the extract service's own `start_second_reading` / `finish_second_reading`
@@ -146,18 +146,24 @@ def detection_table(outcomes: Sequence[FormOutcome]) -> str:
 
 
 def listing(outcomes: Sequence[FormOutcome]) -> str:
+    """Every form some check got wrong: a wrong extraction a check missed, a right one flagged."""
     lines = []
     for o in outcomes:
-        flagged = o.consistency_flag or o.cross_check_flag
-        if o.right == flagged:
-            kind = "right, flagged" if o.right else "wrong, missed"
-            d = o.degradation
-            lines.append(
-                f"seed {o.seed} {o.layout} (tilt {d.rotation_deg}, blur {d.blur_sigma}): {kind}\n"
-                f"    exact: {o.exact_reasoning}\n    consistency: {o.consistency_reasoning}\n"
-                f"    cross_check: {'; '.join(o.disagreements) or 'agree'}"
-            )
-    return "\n".join(lines) or "(every wrong extraction flagged, no right one flagged)"
+        missed_by = [
+            name
+            for name, flagged in (("consistency", o.consistency_flag), ("cross_check", o.cross_check_flag))
+            if flagged == o.right
+        ]
+        if not missed_by:
+            continue
+        kind = "right, flagged by " if o.right else "wrong, missed by "
+        d = o.degradation
+        lines.append(
+            f"seed {o.seed} {o.layout} (tilt {d.rotation_deg}, blur {d.blur_sigma}): {kind}{' and '.join(missed_by)}\n"
+            f"    exact: {o.exact_reasoning}\n    consistency: {o.consistency_reasoning}\n"
+            f"    cross_check: {'; '.join(o.disagreements) or 'agree'}"
+        )
+    return "\n".join(lines) or "(every wrong extraction flagged by both checks, no right one flagged)"
 
 
 def _cpu_s() -> float:
@@ -259,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--layouts", choices=sorted(LAYOUT_CHOICES), default="all", help="layouts (default all)")
-    parser.add_argument("--list", action="store_true", help="list the missed and the falsely flagged forms")
+    parser.add_argument("--list", action="store_true", help="list the forms a check missed or flagged falsely")
     parser.add_argument("--cost", action="store_true", help="measure the cross check's cost per request instead")
     parser.add_argument(
         "--gemini-latency-ms", type=float, default=3000.0, help="the simulated Gemini's latency with --cost"

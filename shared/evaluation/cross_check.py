@@ -7,6 +7,7 @@ image bytes, and the two readings are compared per field:
 - rows are paired by candidate name, normalised as `matching` does (case, spacing, punctuation,
   one misread letter), never by position: counts read onto the wrong rows disagree;
 - each paired row's vote count, and each ballot statistic either reading has, must be equal;
+  a candidate's count neither reading has is not agreement (nothing was confirmed);
 - a row only one reading has is a disagreement, except a row of the second reading that holds no
   count (the second reader's stray line asserts nothing to check).
 
@@ -74,6 +75,8 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
         compared += 1
         if other is None:
             disagreements.append(Disagreement(path, row.vote_count, None, "row only in the primary reading"))
+        elif row.vote_count is None and other.vote_count is None:
+            disagreements.append(Disagreement(path, None, None, "neither reading has a count"))
         elif other.vote_count != row.vote_count:
             disagreements.append(Disagreement(path, row.vote_count, other.vote_count, "counts differ"))
     for row in second.vote_results:

@@ -143,3 +143,20 @@ def test_the_summary_tells_how_often_agreement_coincides_with_being_right():
     assert entry["wrong_when_disagreeing"] == pytest.approx(2 / 3)
     assert entry["wrong_caught"] == pytest.approx(2 / 3)
     assert agreement_coincidence([])["agreement_rate"] is None
+
+
+def test_a_count_neither_reading_has_is_not_agreement():
+    primary = reading(("Amina Okafor", 120), ("John Smith", None), ("Li Wei", 15), valid=215)
+    second = reading(("Amina Okafor", 120), ("John Smith", None), ("Li Wei", 15), valid=215)
+
+    result = cross_check(primary, second)
+
+    assert result.assessment == "fail"
+    assert result.details["disagreements"] == [
+        {
+            "field": "vote_results[John Smith].vote_count",
+            "primary": None,
+            "second": None,
+            "why": "neither reading has a count",
+        }
+    ]
