@@ -7,7 +7,8 @@ is another model family, or the same OCR with other preprocessing:
 |--------------------------|-------------------------------------------------------------------|
 | a Gemini model           | `tesseract` where it is installed (free; locally, tests, a        |
 |                          | container deploy), else CROSS_CHECK_GEMINI_MODEL (gemini-2.5-     |
-|                          | flash-lite) with the terse transcription prompt                    |
+|                          | flash-lite; gemini-2.5-flash when that is the primary) with the   |
+|                          | terse transcription prompt                                         |
 | tesseract                | CROSS_CHECK_GEMINI_MODEL when Gemini is configured; else          |
 |                          | tesseract with preprocessing when the primary ran without it,     |
 |                          | or `tesseract-alternate` (other page variants and modes first)     |
@@ -31,6 +32,8 @@ from shared.observability import llmobs
 
 TESSERACT_READERS = ("tesseract", "tesseract-alternate")
 SPAN_TAGS = {"reading": "cross_check"}
+# The second reader of an extraction by CROSS_CHECK_GEMINI_MODEL itself: another model.
+FALLBACK_GEMINI_READER = "gemini-2.5-flash"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,10 @@ def choose_second_reader(primary_model: str, primary_params: Mapping[str, Any], 
     if settings.cross_check_reader:
         return check_reader_name(settings.cross_check_reader)
     if primary_model != "tesseract":
-        return "tesseract" if tesseract_installed() else settings.cross_check_gemini_model
+        if tesseract_installed():
+            return "tesseract"
+        cheaper = settings.cross_check_gemini_model
+        return cheaper if cheaper != primary_model else FALLBACK_GEMINI_READER
     if settings.gemini_configured:
         return settings.cross_check_gemini_model
     preprocessed = primary_params.get("deskew", True) and primary_params.get("remove_lines", True)

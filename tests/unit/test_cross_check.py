@@ -114,6 +114,7 @@ def test_the_reader_param_is_checked_when_the_evaluator_is_built():
         ("tesseract", {}, "", "", "tesseract-alternate"),
         ("tesseract", {"deskew": False, "remove_lines": False}, "", "", "tesseract"),
         ("gemini-2.5-pro", {}, "k", "gemini-2.5-flash", "gemini-2.5-flash"),
+        ("gemini-2.5-pro", {}, "k", "tesseract-alternate", "tesseract-alternate"),
     ],
 )
 def test_the_second_reader_is_chosen_to_err_differently(primary, params, gemini_key, reader, chosen):
@@ -160,3 +161,34 @@ def test_a_count_neither_reading_has_is_not_agreement():
             "why": "neither reading has a count",
         }
     ]
+
+
+def test_a_failed_cross_check_is_a_review_reason_with_its_fields():
+    from shared.models import Evaluation
+    from shared.services.extraction import cross_check_fields, review_reasons
+
+    disagreements = [{"field": "ballot_stats.valid_votes", "primary": 215, "second": 251, "why": "counts differ"}]
+    failed = Evaluation(
+        label="cross_check",
+        metric_type="score",
+        value=0.8,
+        assessment="fail",
+        evaluator_version="1.0",
+        details={"disagreements": disagreements},
+    )
+    passed = failed.model_copy(update={"assessment": "pass", "value": 1.0, "details": {"disagreements": []}})
+
+    assert review_reasons([failed], golden_candidate=False) == ["cross_check"]
+    assert cross_check_fields([failed]) == disagreements
+    assert review_reasons([passed], golden_candidate=False) == []
+    assert cross_check_fields([passed]) is None
+
+
+def test_without_tesseract_a_gemini_extraction_is_read_again_by_another_gemini_model(monkeypatch):
+    import shared.llm.second_reader as second_reader
+
+    monkeypatch.setattr(second_reader.shutil, "which", lambda name: None)  # as in the Cloud Functions runtime
+    settings = Settings(gemini_api_key="k")
+
+    assert choose_second_reader("gemini-2.5-flash", {}, settings=settings) == "gemini-2.5-flash-lite"
+    assert choose_second_reader("gemini-2.5-flash-lite", {}, settings=settings) == "gemini-2.5-flash"
