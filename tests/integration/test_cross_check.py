@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from shared.experiments.report_values import format_value
 from shared.models import VoteExtraction
 from shared.prompts import CROSS_CHECK_PROMPT
 from shared.storage.clients import firestore_client
@@ -189,3 +190,6 @@ def test_an_experiment_reports_how_often_two_readers_agree_and_whether_agreement
     if agreeing:
         right = sum(exact[entry]["value"] is True for entry in agreeing)
         assert cross["right_when_agreeing"] == pytest.approx(right / len(agreeing))
+    report = experiments_client.get(f"/{started.json['experiment_id']}/report", headers=HEADERS).get_data(as_text=True)
+    assert "Second reading (cross_check)" in report
+    assert f"raw: the second reading agreed on {format_value(cross['agreement_rate'], 'rate')} of runs" in report
