@@ -230,6 +230,9 @@ class ExtractionService:
                     )
                 except ModelError as error:
                     failure = error
+                except BaseException:
+                    finish_second_reading(self._settings, second)  # nothing left running after the answer
+                    raise
             latency_ms = round((time.perf_counter() - started) * 1000, 1)
             span = captured.ref
             second_reading = finish_second_reading(self._settings, second)
