@@ -77,6 +77,30 @@ class Settings(BaseSettings):
     gemini_retry_attempts: int = Field(4, description="Attempts per Gemini call on 408/429/5xx (1 = no retry).")
     gemini_retry_initial_delay_s: float = Field(1.0, description="First backoff delay between Gemini attempts.")
     gemini_retry_max_delay_s: float = Field(16.0, description="Longest backoff delay between Gemini attempts.")
+    cross_check: Literal["off", "on"] = Field(
+        "on",
+        description="`on`: every extraction (or a sample, CROSS_CHECK_SAMPLE_RATE) is read a second time by "
+        "another reader before the answer, and the `cross_check` evaluation compares the two; `off` runs nothing.",
+    )
+    cross_check_sample_rate: float = Field(
+        1.0, ge=0, le=1, description="Share of extractions cross-checked when CROSS_CHECK=on (1 = every one)."
+    )
+    cross_check_reader: str = Field(
+        "",
+        description="The second reader: `tesseract`, `tesseract-alternate` (other page variants first) or a "
+        "Gemini model id; empty chooses: for a Gemini extraction tesseract where it is installed, else "
+        "CROSS_CHECK_GEMINI_MODEL; for a tesseract extraction CROSS_CHECK_GEMINI_MODEL when Gemini is "
+        "configured, else tesseract with other preprocessing.",
+    )
+    cross_check_gemini_model: str = Field(
+        "gemini-2.5-flash-lite", description="The cheaper Gemini model a chosen Gemini second reader uses."
+    )
+    cross_check_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest the answer waits for the second reading after the primary one; later, the "
+        "cross check is recorded as skipped.",
+    )
     cors_allowed_origins: str = Field(
         "",
         description="Comma-separated origins a browser may call the API from (e.g. https://app.example.org); "

@@ -48,7 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
     `local_stack` fixture runs. The emulators themselves start lazily, on first use.
     """
     stack = LocalStack(ports=StackPorts.free(), project=TEST_PROJECT)
-    environment = stack.env() | {"API_KEYS": TEST_API_KEY}
+    # The cross check (a second reading of every extraction) is on in the product; tests of other
+    # features run without it (no extra OCR time, no extra Gemini stand-in request, no extra review
+    # reason); tests/integration/test_cross_check.py switches it on.
+    environment = stack.env() | {"API_KEYS": TEST_API_KEY, "CROSS_CHECK": "off"}
     config.stash[_LOCAL_STACK_KEY] = stack
     config.stash[_SAVED_ENVIRON_KEY] = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)

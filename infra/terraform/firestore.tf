@@ -301,6 +301,21 @@ resource "google_firestore_index" "review_items_reason_flags_classification_low_
   }
 }
 
+resource "google_firestore_index" "review_items_reason_flags_cross_check_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.cross_check"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
 resource "google_firestore_index" "review_items_closed_decided_at" {
   project    = var.project
   database   = google_firestore_database.main.name

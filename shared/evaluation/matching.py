@@ -54,12 +54,19 @@ class FieldComparison:
     """Which expected fields the prediction got right.
 
     `fields` maps a field path (e.g. `vote_results[Jane Doe].vote_count`,
-    `ballot_stats.valid_votes`) to whether it matched; `spurious_candidates` counts predicted
-    candidates that match nobody expected (each counts as one wrong field).
+    `ballot_stats.valid_votes`) to whether it matched. `extra_rows` names the predicted candidate
+    rows that match nobody expected (a header or stray line read as a candidate): each counts as
+    one wrong field, and as one wrong vote count. `missing_rows` names the expected candidates
+    the prediction has no row for (their fields are already wrong in `fields`).
     """
 
     fields: dict[str, bool] = field(default_factory=dict)
-    spurious_candidates: int = 0
+    extra_rows: tuple[str, ...] = ()
+    missing_rows: tuple[str, ...] = ()
+
+    @property
+    def spurious_candidates(self) -> int:
+        return len(self.extra_rows)
 
     @property
     def total(self) -> int:
@@ -74,9 +81,10 @@ class FieldComparison:
         return self.correct / self.total if self.total else 1.0
 
     def vote_counts(self) -> tuple[int, int]:
-        """(correct, total) over vote counts only: candidates' votes and the ballot statistics."""
+        """(correct, total) over vote counts only: candidates' votes and the ballot statistics,
+        plus one wrong count for each extra row (a count the form does not have)."""
         counted = {k: v for k, v in self.fields.items() if k.endswith("vote_count") or k.startswith("ballot_")}
-        return sum(counted.values()), len(counted)
+        return sum(counted.values()), len(counted) + len(self.extra_rows)
 
 
 def compare_extractions(
@@ -103,8 +111,38 @@ def compare_extractions(
         want_text = getattr(expected.form, name)
         if want_text is not None:
             fields[f"form.{name}"] = _same_text(getattr(predicted.form, name), want_text)
-    matched = sum(1 for _, got in pairs if got is not None)
-    return FieldComparison(fields=fields, spurious_candidates=len(predicted.vote_results) - matched)
+    unpaired = list(predicted.vote_results)
+    for _, got in pairs:
+        if got is not None:
+            del unpaired[next(i for i, row in enumerate(unpaired) if row is got)]
+    return FieldComparison(
+        fields=fields,
+        extra_rows=tuple(row.candidate_name for row in unpaired),
+        missing_rows=tuple(want.candidate_name for want, got in pairs if got is None),
+    )
+
+
+def row_problems(comparison: FieldComparison, *, listed: int = 5) -> list[str]:
+    """Sentences for the rows that do not line up: "1 extra row: 'Votes Obtained' (...)"."""
+
+    def names(rows: tuple[str, ...]) -> str:
+        shown = ", ".join(repr(name) for name in rows[:listed])
+        return shown + (" ..." if len(rows) > listed else "")
+
+    problems = []
+    if comparison.extra_rows:
+        count = len(comparison.extra_rows)
+        problems.append(
+            f"{count} extra row{'s' if count > 1 else ''}: {names(comparison.extra_rows)} "
+            "(not in the expected output; each counts as a wrong vote count)"
+        )
+    if comparison.missing_rows:
+        count = len(comparison.missing_rows)
+        problems.append(
+            f"{count} missing row{'s' if count > 1 else ''}: {names(comparison.missing_rows)} "
+            "(expected, not read; its vote count is wrong)"
+        )
+    return problems
 
 
 def _same_text(got: str | None, want: str) -> bool:

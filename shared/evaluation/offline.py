@@ -1,8 +1,16 @@
 """The evaluators experiments run against a dataset's expected outputs, registered by name.
 
-- `vote_count_exact`: boolean, every expected vote count (candidates' and ballot statistics) right.
-- `vote_count_accuracy`: score 0-1, the share of expected vote counts right; `details["fields"]`
-  holds every compared field's outcome (`{path: bool}`), for per-field breakdowns.
+- `vote_count_exact`: boolean, every expected vote count (candidates' and ballot statistics) right
+  and the rows the same: exact means exact.
+- `vote_count_accuracy`: score 0-1, the share of expected vote counts right, an extra row
+  counting as one more wrong count; `details["fields"]` holds every compared field's outcome
+  (`{path: bool}`), for per-field breakdowns.
+
+The rule both state in their reasoning: the whole result is compared. A candidate row in the
+output that is not in the expected one (a header or a stray line read as a candidate) is "1 extra
+row: ..." and makes the output not exact; an expected candidate with no row is "1 missing row:
+...". Rows are paired by candidate name (normalised; one misread letter tolerated), never by
+position, so counts read on the wrong rows are wrong counts.
 - `candidate_f1`: score 0-1, F1 over candidates matched by name (precision and recall in details).
 - `count_error`: score, mean absolute error over expected vote counts (lower is better).
 - `completeness`: failed | incomplete | good | excellent, the online `output_classification`.
@@ -18,7 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
-from shared.evaluation.matching import BALLOT_FIELDS, FieldComparison, compare_extractions, match_candidates
+from shared.evaluation.matching import (
+    BALLOT_FIELDS,
+    FieldComparison,
+    compare_extractions,
+    match_candidates,
+    row_problems,
+)
 from shared.evaluation.online import OutputClassification
 from shared.evaluation.registry import register
 from shared.models import VoteExtraction
@@ -45,33 +59,41 @@ def _listed(paths: list[str]) -> str:
 @register
 @dataclass(frozen=True)
 class VoteCountExact(Evaluator):
-    """Passes only when every vote count `expected` states was read exactly."""
+    """Passes only when every vote count `expected` states was read exactly and the output has
+    exactly the expected rows: an extra row (a candidate the expected output does not have) or a
+    missing one makes it not exact, and the reasoning says so ("1 extra row: ...")."""
 
     name = "vote_count_exact"
-    version = "1.0"
+    version = "2.0"
     metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.expected is None:
             return None
-        counts = vote_count_fields(compare_extractions(ctx.output, ctx.expected))
-        if not counts:
+        comparison = compare_extractions(ctx.output, ctx.expected)
+        counts = vote_count_fields(comparison)
+        if not counts and not comparison.extra_rows:
             return None
         wrong = [path for path, ok in counts.items() if not ok]
+        problems = row_problems(comparison)
         if wrong:
-            return EvaluatorResult(
-                False, reasoning=f"{len(wrong)} of {len(counts)} vote counts wrong: {_listed(wrong)}", assessment="fail"
-            )
-        return EvaluatorResult(True, reasoning=f"all {len(counts)} vote counts exact", assessment="pass")
+            problems.append(f"{len(wrong)} of {len(counts)} vote counts wrong: {_listed(wrong)}")
+        if problems:
+            return EvaluatorResult(False, reasoning="not exact: " + "; ".join(problems), assessment="fail")
+        return EvaluatorResult(
+            True, reasoning=f"all {len(counts)} vote counts exact, no extra or missing row", assessment="pass"
+        )
 
 
 @register
 @dataclass(frozen=True)
 class VoteCountAccuracy(Evaluator):
-    """The share of expected vote counts read exactly; passes at `pass_threshold` (default 1.0)."""
+    """The share of vote counts read exactly, over the expected counts plus one per extra row
+    (a row the expected output does not have is a count the form does not hold: an error);
+    passes at `pass_threshold` (default 1.0)."""
 
     name = "vote_count_accuracy"
-    version = "1.0"
+    version = "2.0"
     metric_type = "score"
 
     pass_threshold: float = bounded(1.0, 0, 1)
@@ -81,19 +103,29 @@ class VoteCountAccuracy(Evaluator):
             return None
         comparison = compare_extractions(ctx.output, ctx.expected)
         counts = vote_count_fields(comparison)
-        if not counts:
+        correct, total = comparison.vote_counts()
+        if not total:
             return None
-        correct = sum(counts.values())
-        accuracy = correct / len(counts)
+        accuracy = correct / total
         wrong = [path for path, ok in counts.items() if not ok]
-        reasoning = f"{correct} of {len(counts)} vote counts right"
+        reasoning = f"{correct} of {total} vote counts right"
+        if comparison.extra_rows:
+            reasoning += f" ({len(counts)} expected + {len(comparison.extra_rows)} extra)"
+        problems = row_problems(comparison)
         if wrong:
-            reasoning += "; wrong: " + _listed(wrong)
+            problems.append("wrong: " + _listed(wrong))
+        if problems:
+            reasoning += "; " + "; ".join(problems)
         return EvaluatorResult(
             round(accuracy, 6),
             reasoning=reasoning,
             assessment="pass" if accuracy >= self.pass_threshold else "fail",
-            details={"fields": dict(comparison.fields), "spurious_candidates": comparison.spurious_candidates},
+            details={
+                "fields": dict(comparison.fields),
+                "spurious_candidates": comparison.spurious_candidates,
+                "extra_rows": list(comparison.extra_rows),
+                "missing_rows": list(comparison.missing_rows),
+            },
         )
 
 

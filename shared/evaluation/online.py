@@ -6,6 +6,8 @@
 - `schema_valid`: the model's answer is a VoteExtraction.
 - `golden_dataset_candidate`: `approved` when the output matches `expected` with accuracy above
   0.95 (guide 1.3); feedback can approve a candidate later too.
+- `cross_check` (in `cross_check.py`): agreement with an independent second reading of the
+  image, made by the extract service before it answers (CROSS_CHECK in `shared/config.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
-from shared.evaluation.matching import compare_extractions
+from shared.evaluation.matching import compare_extractions, row_problems
 from shared.evaluation.registry import register
 from shared.models import VoteExtraction
 
@@ -25,6 +27,7 @@ ONLINE_EVALUATORS = (
     "consistency",
     "schema_valid",
     "golden_dataset_candidate",
+    "cross_check",
 )
 GOLDEN_ACCURACY = 0.95
 
@@ -32,10 +35,14 @@ GOLDEN_ACCURACY = 0.95
 @register
 @dataclass(frozen=True)
 class ExtractionQuality(Evaluator):
-    """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95)."""
+    """0-10 against `expected`; passes at 9.5 and above (the golden-candidate bar is accuracy > 0.95).
+
+    The whole result is compared: an extra row (a candidate the expected output does not have)
+    counts as one more wrong field, a missing row's fields are wrong, and the reasoning names
+    them ("1 extra row: ...")."""
 
     name = "extraction_quality"
-    version = "1.0"
+    version = "2.0"
     metric_type = "score"
 
     pass_threshold: float = bounded(9.5, 0, 10)
@@ -47,10 +54,11 @@ class ExtractionQuality(Evaluator):
         score = round(10 * comparison.accuracy, 2)
         wrong = [path for path, ok in comparison.fields.items() if not ok]
         reasoning = f"{comparison.correct} of {comparison.total} expected fields right"
+        problems = row_problems(comparison)
         if wrong:
-            reasoning += "; wrong: " + ", ".join(wrong[:10]) + (" ..." if len(wrong) > 10 else "")
-        if comparison.spurious_candidates:
-            reasoning += f"; {comparison.spurious_candidates} candidate(s) not on the form"
+            problems.append("wrong: " + ", ".join(wrong[:10]) + (" ..." if len(wrong) > 10 else ""))
+        if problems:
+            reasoning += "; " + "; ".join(problems)
         return EvaluatorResult(
             value=score,
             reasoning=reasoning,

@@ -29,7 +29,7 @@ def register(evaluator: E) -> E:
 def _load_built_ins() -> None:
     # The built-in evaluators register themselves when imported: only on the first lookup, so a
     # function that needs no evaluator (datasets: corrections only) does not import them at cold start.
-    from shared.evaluation import llm_judge, offline, online, ragas_metrics  # noqa: F401
+    from shared.evaluation import cross_check, llm_judge, offline, online, ragas_metrics  # noqa: F401
 
 
 def evaluator_names() -> list[str]:

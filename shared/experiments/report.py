@@ -39,6 +39,7 @@ def render_report(
         verdict_section(compare_for_report(experiment, runs, baseline)),
         _legend(variants, colour),
         _metric_cards(experiment.summary, variants, colour),
+        _reader_agreement(experiment.summary, variants),
         _field_chart(runs, variants, colour),
         _latency_chart(runs, variants, colour),
         _disagreements(runs, variants, images),
@@ -114,6 +115,25 @@ def _metric_cards(summary: dict[str, Any], variants: list[str], colour: dict[str
         + (f"<div class='grid'>{''.join(cards)}</div>" if cards else "")
         + folded
     )
+
+
+def _reader_agreement(summary: dict[str, Any], variants: list[str]) -> str:
+    """How often the cross check's two readers agreed, and whether agreement meant right."""
+    per_variant = summary.get("variants", summary)
+    lines = []
+    for variant in variants:
+        entry = (per_variant.get(variant) or {}).get("cross_check")
+        if not isinstance(entry, dict) or entry.get("agreement_rate") is None:
+            continue
+        sentence = f"{variant}: the second reading agreed on {format_value(entry['agreement_rate'], 'rate')} of runs"
+        if entry.get("right_when_agreeing") is not None:
+            sentence += f"; when it agreed, the output was right {format_value(entry['right_when_agreeing'], 'rate')}"
+        if entry.get("wrong_caught") is not None:
+            sentence += f"; it disagreed on {format_value(entry['wrong_caught'], 'rate')} of the wrong outputs"
+        lines.append(f"<li>{html.escape(sentence)}.</li>")
+    if not lines:
+        return ""
+    return "<h2>Second reading (cross_check)</h2><ul>" + "".join(lines) + "</ul>"
 
 
 def _is_interval(value: Any) -> bool:

@@ -432,7 +432,12 @@ class ExperimentRunner:
             expected=job.entry.expected_output,
             raw_output=response.raw_output if response else None,
             error=failure.message if failure else None,
-            input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
+            input={
+                "image_uri": job.entry.input.image_uri,
+                "reference_docs": job.entry.reference_docs,
+                "image": image,  # the bytes the model read: `cross_check` reads them again
+                "content_type": job.entry.input.content_type,
+            },
             metadata={"variant": job.variant.name, "model": job.variant.model},
             span=span,
         )

@@ -183,6 +183,32 @@ def numeric_value(evaluation: Any) -> float | None:
     return None
 
 
+def agreement_coincidence(runs: Sequence[tuple[bool, bool]]) -> dict[str, Any]:
+    """How often two readers' agreement coincides with the output being right.
+
+    Args:
+        runs: (the readers agreed, the output was right against the expected one), per run.
+
+    Returns:
+        `agreement_rate`, `right_when_agreeing` (precision of agreement as a sign of a right
+        output), `wrong_when_disagreeing`, and `wrong_caught` (the share of wrong outputs the
+        disagreement flagged); None where there is nothing to divide by.
+    """
+
+    def share(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    agreed = [right for agree, right in runs if agree]
+    disagreed = [right for agree, right in runs if not agree]
+    wrong = [agree for agree, right in runs if not right]
+    return {
+        "agreement_rate": share(len(agreed), len(runs)),
+        "right_when_agreeing": share(sum(agreed), len(agreed)),
+        "wrong_when_disagreeing": share(len(disagreed) - sum(disagreed), len(disagreed)),
+        "wrong_caught": share(sum(1 for agree in wrong if not agree), len(wrong)),
+    }
+
+
 def summarise_variant(
     evaluations_per_run: Sequence[Sequence[Any]],
     latencies: Sequence[float | None] = (),
@@ -218,6 +244,8 @@ def summarise_variant(
     assessments: dict[str, list[str]] = defaultdict(list)
     classes: dict[str, list[str]] = defaultdict(list)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
+    # (agreed, right) per run of an evaluator that says whether the output was right (`cross_check`)
+    agreement: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for evaluations in evaluations_per_run:
         for evaluation in evaluations:
             label = str(_field(evaluation, "label"))
@@ -230,6 +258,8 @@ def summarise_variant(
                 continue
             if _field(evaluation, "assessment") is not None:
                 assessments[label].append(_field(evaluation, "assessment"))
+                if isinstance(details.get("primary_right"), bool):
+                    agreement[label].append((_field(evaluation, "assessment") == "pass", details["primary_right"]))
             if _field(evaluation, "metric_type") == "categorical" and isinstance(_field(evaluation, "value"), str):
                 classes[label].append(_field(evaluation, "value"))
                 continue
@@ -246,6 +276,8 @@ def summarise_variant(
             entry["pass_rate"] = pass_rate(assessments[label]).mean
         entry["skipped"] = counts[label]["skipped"]
         entry["errors"] = counts[label]["errors"]
+        if agreement.get(label):
+            entry |= agreement_coincidence(agreement[label])
         summary[label] = entry
     for label, seen in sorted(classes.items()):
         for name in sorted(set(seen)):

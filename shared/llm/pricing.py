@@ -6,6 +6,7 @@ from __future__ import annotations
 # configuration, not truth: check the provider's price page before trusting a cost estimate.
 PRICES_PER_MILLION_TOKENS: dict[str, tuple[float, float]] = {
     "gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.5-flash-lite": (0.10, 0.40),  # the cross check's default second reader
     "gemini-2.5-pro": (1.25, 10.00),
     "tesseract": (0.0, 0.0),
 }

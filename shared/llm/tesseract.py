@@ -26,8 +26,15 @@ class TesseractParams(BaseModel):
 
 
 class TesseractModel:
+    """`alternate=True` reads with other page variants and segmentation modes first (the cross
+    check's second reading); `span_name` names its llm span."""
+
     model_name = "tesseract"
     provider = "tesseract-ocr"
+
+    def __init__(self, *, alternate: bool = False, span_name: str = "extract_votes") -> None:
+        self.alternate = alternate
+        self.span_name = span_name
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -40,19 +47,24 @@ class TesseractModel:
 
     def extract(self, request: ModelRequest) -> ModelResponse:
         params = self.validate_params(request.params)
-        with explicit_llm_span(model_name=self.model_name, provider=self.provider, name="extract_votes") as span:
+        with explicit_llm_span(model_name=self.model_name, provider=self.provider, name=self.span_name) as span:
             annotate(
                 span,
                 input_data=[
                     {"role": "user", "content": request.text},
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
                 ],
-                metadata={"prompt_version": request.prompt.version, **params},
+                metadata={"prompt_version": request.prompt.version, "alternate_passes": self.alternate, **params},
             )
             try:
-                from shared.llm.ocr.reader import read_form
+                from shared.llm.ocr.reader import ALTERNATE_PASSES, TESSERACT_PASSES, read_form
 
-                reading = read_form(request.image, deskew=params["deskew"], remove_lines=params["remove_lines"])
+                reading = read_form(
+                    request.image,
+                    deskew=params["deskew"],
+                    remove_lines=params["remove_lines"],
+                    passes=ALTERNATE_PASSES if self.alternate else TESSERACT_PASSES,
+                )
             except ValueError as error:
                 raise ModelOutputInvalid(f"Tesseract could not read the image: {error}") from error
             except (OSError, RuntimeError) as error:  # tesseract missing or crashed

@@ -7,7 +7,7 @@ and its Firestore storage load on first use, not on import.
 
 from __future__ import annotations
 
-from shared.prompts.builtin import BUILTIN_PROMPTS
+from shared.prompts.builtin import BUILTIN_PROMPTS, CROSS_CHECK_TEMPLATE
 from shared.prompts.registry import (
     PromptRegistry,
     builtin_prompt,
@@ -29,8 +29,12 @@ from shared.prompts.versions import (
     split_prompt_params,
 )
 
+# The cross check's second reading: fixed in code, its version named by the evaluator's version.
+CROSS_CHECK_PROMPT = Prompt(name="cross_check", number=1, template=CROSS_CHECK_TEMPLATE)
+
 __all__ = [
     "BUILTIN_PROMPTS",
+    "CROSS_CHECK_PROMPT",
     "LABELS",
     "MAX_REFERENCE_DOCS_CHARS",
     "MAX_TEMPLATE_BYTES",

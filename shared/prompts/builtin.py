@@ -26,3 +26,12 @@ BUILTIN_PROMPTS: dict[str, str] = {
         "rejected equals the total; if they do not, re-read the digits. " + _SCHEMA_HINT
     ),
 }
+
+# The cross check's second reading (not a client's choice, so not in the registry): terse, and it
+# asks for a transcription only; no arithmetic check, so the second reading stays independent
+# of the consistency evaluator.
+CROSS_CHECK_TEMPLATE = (
+    "Transcribe this election result form. For each candidate row copy the name, party and "
+    "votes exactly as printed, in the form's order; then valid votes, rejected ballots and total "
+    "ballots. Do not compute or correct anything. " + _SCHEMA_HINT
+)

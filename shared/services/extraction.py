@@ -6,13 +6,17 @@ written in one batch before anything is sent, and a model failure is recorded, n
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import random
 import time
 import uuid
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
@@ -49,6 +53,9 @@ from shared.storage.ports import (
     ReviewQueueProducerWithRemoval,
 )
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
+
+if TYPE_CHECKING:
+    from shared.llm.second_reader import SecondReading
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -229,6 +236,7 @@ class ExtractionService:
         response: ModelResponse | None = None
         failure: ModelError | None = None
         with llmobs.workflow_span("extract", tags={**options.tags, **span_tags}) as workflow:
+            second = start_second_reading(self._settings, model_name, params, image, stored.content_type, span_tags)
             with (
                 llmobs.capture_llm_span() as captured,
                 llmobs.annotation_context(tags=span_tags, prompt=prompt.annotation(variables)),
@@ -245,15 +253,24 @@ class ExtractionService:
                     )
                 except ModelError as error:
                     failure = error
+                except BaseException:
+                    finish_second_reading(self._settings, second)  # nothing left running after the answer
+                    raise
             latency_ms = round((time.perf_counter() - started) * 1000, 1)
             span = captured.ref
+            second_reading = finish_second_reading(self._settings, second)
             context = EvaluatorContext(
                 output=response.extraction if response else None,
                 expected=options.expected,
                 raw_output=response.raw_output if response else _raw_output_of(failure),
                 error=failure.message if failure else None,
                 input={"image_uri": stored.uri, REFERENCE_DOCS: reference_docs},
-                metadata={"model": model_name, "prompt_version": prompt.version},
+                metadata={
+                    "model": model_name,
+                    "prompt_version": prompt.version,
+                    "params": params,
+                    **({"second_reading": second_reading} if second_reading is not None else {}),
+                },
                 span=span,
             )
             evaluations = run_evaluators(self._evaluators, context)
@@ -335,6 +352,7 @@ class ExtractionService:
                 model=record.model,
                 span_id=record.span_id,
                 trace_id=record.trace_id,
+                cross_check_fields=cross_check_fields(record.evaluations),
             )
 
         try:
@@ -343,16 +361,80 @@ class ExtractionService:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
 
 
+def start_second_reading(
+    settings: Settings,
+    model_name: str,
+    params: dict[str, Any],
+    image: bytes,
+    content_type: str,
+    span_tags: dict[str, str],
+) -> tuple[str, Future[SecondReading]] | None:
+    """Start the cross check's second reading beside the primary call (None: off or not sampled).
+
+    It runs in a thread with a copy of the caller's context, so its llm span joins the request's
+    trace. The answer waits for it (`finish_second_reading`): a deployed function gets no CPU
+    after its response, so nothing may be left running then.
+    """
+    if settings.cross_check != "on" or random.random() >= settings.cross_check_sample_rate:
+        return None
+    from shared.llm.second_reader import choose_second_reader, read_again
+
+    reader = choose_second_reader(model_name, params, settings=settings)
+
+    def read() -> SecondReading:
+        with llmobs.annotation_context(tags=span_tags):
+            return read_again(reader, image=image, content_type=content_type, settings=settings)
+
+    return reader, _second_readers().submit(contextvars.copy_context().run, read)
+
+
+@lru_cache(maxsize=1)
+def _second_readers() -> Any:
+    """The threads second readings run in, beside the primary model call (a subprocess or a
+    network wait: they overlap); made on first use, off the cold-start path."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cross-check")
+
+
+def finish_second_reading(
+    settings: Settings, pending: tuple[str, Future[SecondReading]] | None
+) -> SecondReading | None:
+    """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S (then one with an error)."""
+    if pending is None:
+        return None
+    reader, future = pending
+    timeout_s = settings.cross_check_timeout_s
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        from shared.llm.second_reader import SecondReading
+
+        return SecondReading(
+            reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
+        )
+
+
 def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> list[ReviewReason]:
-    """Why an extraction needs a person: a failed consistency check, a low classification, or
-    a golden candidate to confirm."""
+    """Why an extraction needs a person: a failed consistency check, a low classification, a
+    second reading that disagrees on a count (`cross_check`), or a golden candidate to confirm."""
     reasons: list[ReviewReason] = ["golden_candidate"] if golden_candidate else []
     for evaluation in evaluations:
         if evaluation.label == "consistency" and evaluation.value is False:
             reasons.append("consistency_failed")
         if evaluation.label == "output_classification" and evaluation.value in ("failed", "incomplete"):
             reasons.append("classification_low")
+        if evaluation.label == "cross_check" and evaluation.assessment == "fail":
+            reasons.append("cross_check")
     return reasons
+
+
+def cross_check_fields(evaluations: list[Evaluation]) -> list[dict[str, Any]] | None:
+    """The disagreeing fields of a failed cross check, for the reviewer (None when it passed)."""
+    for evaluation in evaluations:
+        if evaluation.label == "cross_check" and evaluation.assessment == "fail":
+            return list(evaluation.details.get("disagreements") or [])
+    return None
 
 
 def _listed(record: ExtractionRecord) -> dict[str, Any]:

@@ -374,6 +374,8 @@ def _item_body(item: ReviewItem) -> dict[str, Any]:
         "created_at": _iso(document.get("created_at")),
         "model": document.get("model"),
     }
+    if document.get("cross_check_fields"):
+        body["cross_check_fields"] = document["cross_check_fields"]
     if item.state == "claimed":
         body |= {"claimed_by": document.get("claimed_by"), "claim_expires_at": _iso(document.get("claim_expires_at"))}
     if item.state == "done":

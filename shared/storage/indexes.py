@@ -83,6 +83,7 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
             "reason_flags.thumbs_down",
             "reason_flags.consistency_failed",
             "reason_flags.classification_low",
+            "reason_flags.cross_check",
         )
     ),
     # review.decided(since=...): decided items since a time (GET /datasets/review/agreement).

@@ -152,6 +152,7 @@ class ReviewQueueProducer(Protocol):
         model: str,
         span_id: str | None,
         trace_id: str | None,
+        cross_check_fields: list[dict[str, Any]] | None = None,
     ) -> None: ...
 
 

@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 COLLECTION = "review_items"
-ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low"]
+ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check"]
 ReviewState = Literal["pending", "claimed", "done"]
-REASONS: tuple[ReviewReason, ...] = ("golden_candidate", "thumbs_down", "consistency_failed", "classification_low")
+REASONS: tuple[ReviewReason, ...] = (
+    "golden_candidate",
+    "thumbs_down",
+    "consistency_failed",
+    "classification_low",
+    "cross_check",
+)
 _CANDIDATES_PAGE = 20
 _ATTEMPTS = 20
 
@@ -83,8 +89,12 @@ class FirestoreReviewRepository:
         model: str,
         span_id: str | None,
         trace_id: str | None,
+        cross_check_fields: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Add the item, or add reasons to it, in `batch`; a claimed or done item keeps its state."""
+        """Add the item, or add reasons to it, in `batch`; a claimed or done item keeps its state.
+
+        `cross_check_fields`: the fields a second reading disagreed on (reason `cross_check`),
+        kept on the item for the reviewer."""
         from google.cloud import firestore as firestore_module
 
         wanted = sorted(set(reasons))
@@ -100,6 +110,8 @@ class FirestoreReviewRepository:
             "span_id": span_id,
             "trace_id": trace_id,
         }
+        if cross_check_fields:
+            fields["cross_check_fields"] = cross_check_fields
         batch.set(self.document(extraction_id), fields, merge=True)
 
     def get(self, extraction_id: str, now: datetime) -> ReviewItem:
@@ -125,6 +137,8 @@ class FirestoreReviewRepository:
             query = query.where(filter=FieldFilter("reason_flags.consistency_failed", "==", True))
         elif reason == "classification_low":
             query = query.where(filter=FieldFilter("reason_flags.classification_low", "==", True))
+        elif reason == "cross_check":
+            query = query.where(filter=FieldFilter("reason_flags.cross_check", "==", True))
         query = start_after_document(query, self._collection, after)
         return list(query.limit(limit).stream())
 
@@ -157,6 +171,8 @@ class FirestoreReviewRepository:
             query = query.where(filter=FieldFilter("reason_flags.thumbs_down", "==", True))
         elif reason == "consistency_failed":
             query = query.where(filter=FieldFilter("reason_flags.consistency_failed", "==", True))
+        elif reason == "cross_check":
+            query = query.where(filter=FieldFilter("reason_flags.cross_check", "==", True))
         else:
             query = query.where(filter=FieldFilter("reason_flags.classification_low", "==", True))
         return int(query.count().get()[0][0].value)

@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -111,6 +112,61 @@ def test_reviewers_claim_apart_and_approve_into_golden_v2(
     corrected = {r["candidate_name"]: r["vote_count"] for r in entry["expected_output"]["vote_results"]}
     assert corrected[correction["candidate_name"]] == correction["vote_count"]
     test_agent.wait_for(lambda: test_agent.evaluations_for(record["span_id"], "human_review"), timeout=20)
+
+
+def test_a_reviewer_sees_the_fields_a_second_reading_disagreed_on(
+    browser: Browser, local_stack: Any, tmp_path: Path, screenshots: Screenshots
+) -> None:
+    """A gateway with the cross check on, Gemini as the local stand-in (no Gemini is reachable
+    here) answering a deliberate misread that adds up; tesseract's second reading disagrees."""
+    from tests.fakes.gemini_server import FakeGeminiServer, extraction_reply
+    from tests.integration.processes import start_gateway
+
+    form = generate_form(21)
+    misread = form.truth.model_copy(deep=True)
+    first, second = misread.vote_results[0], misread.vote_results[1]
+    first.vote_count, second.vote_count = second.vote_count, first.vote_count
+    gemini = FakeGeminiServer(api_key="browser-gemini-key").start()
+    gateway, gateway_url = start_gateway(
+        tmp_path,
+        GEMINI_API_KEY="browser-gemini-key",
+        GEMINI_BASE_URL=gemini.base_url,
+        CROSS_CHECK="on",
+        CROSS_CHECK_READER="",
+    )
+    console = start_console_for(gateway_url, tmp_path)
+    try:
+        gemini.enqueue(extraction_reply(misread))
+        record = api(
+            "POST",
+            f"{gateway_url}/extract",
+            files={"image": ("f.png", form.image, "image/png")},
+            data={"model": "gemini-2.5-flash"},
+        ).json()
+        queue = api("GET", f"{gateway_url}/datasets/review/queue", params={"reason": "cross_check"}).json()
+        [item] = [i for i in queue["items"] if i["extraction_id"] == record["extraction_id"]]
+
+        reviewer = browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 1000}).new_page()
+        open_page(reviewer, "/Review_Queue", "🧑‍⚖️ Review Queue")
+        reviewer.get_by_label("Your name (recorded with every decision)").fill("ada")
+        reviewer.keyboard.press("Enter")
+        wait_idle(reviewer)
+        choose(reviewer, "Or a pending item", record["extraction_id"])
+        reviewer.get_by_role("button", name="Claim this item").click()
+        expect(reviewer.get_by_text(f"Reviewing {record['extraction_id']}")).to_be_visible(timeout=30_000)
+        expect(reviewer.get_by_text("A second reading by tesseract disagrees on 2 field(s)")).to_be_visible(
+            timeout=30_000
+        )
+        text = page_text(reviewer)
+        for disagreement in item["cross_check_fields"]:
+            assert disagreement["field"] in text
+        assert f"{first.vote_count}" in text and f"{second.vote_count}" in text
+        screenshots.take(reviewer, "review-queue-cross-check")
+        no_traceback(reviewer)
+    finally:
+        console.stop()
+        gateway.stop()
+        gemini.stop()
 
 
 # --- c. the dataset manager ------------------------------------------------------------------

@@ -140,3 +140,38 @@ def test_unreachable_api_is_a_banner(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("1_Vote_Extractor.py", "2_Review_Queue.py", "3_Dataset_Manager.py", "4_Experiments.py"):
         app = run_page(name)
         assert any("API unreachable" in error.value for error in app.error), name
+
+
+def test_review_queue_highlights_the_fields_a_second_reading_disagreed_on(console_env: str) -> None:
+    from google.cloud import firestore
+
+    from shared.storage.clients import firestore_client
+    from tests.browser.test_console_flows import thumbs_down_extraction
+
+    record, _ = thumbs_down_extraction(console_env, seed=9102)
+    first = record["result"]["vote_results"][0]
+    field = f"vote_results[{first['candidate_name']}].vote_count"
+    # What the extract service stages for a failed cross check (tests/integration/test_cross_check.py
+    # makes one end to end); the gateway here runs with the cross check off.
+    firestore_client().collection("review_items").document(record["extraction_id"]).update(
+        {
+            "reasons": firestore.ArrayUnion(["cross_check"]),
+            "reason_flags.cross_check": True,
+            "cross_check_fields": [
+                {"field": field, "primary": first["vote_count"], "second": 4321, "why": "counts differ"}
+            ],
+        }
+    )
+    app = run_page("2_Review_Queue.py")
+    app.text_input(key="reviewer").set_value("lin").run()
+    app.selectbox(key="claim-named").set_value(record["extraction_id"]).run()
+    app.button(key="claim-this").click().run()
+
+    assert not app.exception, app.exception
+    [warning] = [w.value for w in app.warning if "second reading" in w.value]
+    assert "disagrees on 1 field" in warning
+    tables = [t.value for t in app.table]
+    rows = [row for table in tables if "second reading" in table.columns for row in table.to_dict("records")]
+    assert rows == [
+        {"field": field, "this extraction": first["vote_count"], "second reading": 4321, "why": "counts differ"}
+    ]

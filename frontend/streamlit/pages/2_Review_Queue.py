@@ -1,7 +1,8 @@
 """Review Queue: people turn real traffic into golden data, and check the automatic evaluators.
 
 Items are extractions that need a person (golden candidates, thumbs down, failed consistency,
-a low output classification). A reviewer claims the next one under a lease (nobody else gets
+a low output classification, a second reading that disagrees: `cross_check`, whose disagreeing
+fields are highlighted for the reviewer). A reviewer claims the next one under a lease (nobody else gets
 it meanwhile), compares the image with the result, and approves it into a draft dataset version
 (corrected first if need be), rejects it, or skips it. The agreement table says how often the
 online evaluators agree with the reviewers' verdicts.
@@ -17,7 +18,13 @@ from console_page import attempt, load, run_page, short_time, start_page, unreac
 from extraction_view import corrections_editor, show_extraction
 
 Json = dict[str, Any]
-REASONS = ("golden_candidate", "thumbs_down", "consistency_failed", "classification_low")  # as the API names them
+REASONS = (  # as the API names them
+    "golden_candidate",
+    "thumbs_down",
+    "consistency_failed",
+    "classification_low",
+    "cross_check",
+)
 STATES = ("pending", "claimed", "done")
 
 
@@ -112,6 +119,7 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
         + f" · your claim holds until {short_time(claim.get('claim_expires_at'))} UTC"
     )
     image = _image(client, extraction_id)
+    show_disagreements(item, record)
     show_extraction(record, image)
     feedback = attempt("Loading its feedback", client.feedback_for, extraction_id) or []
     for given in feedback:
@@ -148,6 +156,46 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
         st.session_state.pop("held_claim", None)
         st.session_state["last_decision"] = (extraction_id, decision, answer.get("entry_id"))
         st.rerun()
+
+
+def disagreements_of(item: Json, record: Json) -> list[Json]:
+    """The fields a second reading disagreed on: the item's, else the record's cross_check evaluation's."""
+    if item.get("cross_check_fields"):
+        return list(item["cross_check_fields"])
+    for evaluation in record.get("evaluations") or []:
+        if evaluation.get("label") == "cross_check" and evaluation.get("assessment") == "fail":
+            return list((evaluation.get("details") or {}).get("disagreements") or [])
+    return []
+
+
+def show_disagreements(item: Json, record: Json) -> None:
+    """Highlight the vote counts a second, independent reading read differently: check those first."""
+    disagreements = disagreements_of(item, record)
+    if not disagreements:
+        return
+    reader = next(
+        (
+            (e.get("details") or {}).get("reader")
+            for e in record.get("evaluations") or []
+            if e.get("label") == "cross_check"
+        ),
+        None,
+    )
+    st.warning(
+        f"A second reading{f' by {reader}' if reader else ''} disagrees on {len(disagreements)} "
+        "field(s): check these against the image first."
+    )
+    st.table(
+        [
+            {
+                "field": d.get("field"),
+                "this extraction": "—" if d.get("primary") is None else d.get("primary"),
+                "second reading": "—" if d.get("second") is None else d.get("second"),
+                "why": d.get("why", ""),
+            }
+            for d in disagreements
+        ]
+    )
 
 
 def agreement_panel(client: ApiClient) -> None:

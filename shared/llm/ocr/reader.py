@@ -24,6 +24,14 @@ TESSERACT_PASSES: tuple[tuple[str, str], ...] = (
     ("enlarged", "--psm 6"),
     ("binarized", "--psm 4"),
 )
+# A second, independent reading (the cross check of a tesseract extraction): other page variants
+# first and the other page-segmentation mode, so the two readings do not share one failure.
+ALTERNATE_PASSES: tuple[tuple[str, str], ...] = (
+    ("binarized", "--psm 6"),
+    ("enlarged", "--psm 4"),
+    ("sharpened", "--psm 4"),
+    ("as_is", "--psm 6"),
+)
 _VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as_is": lambda page: page,
     "sharpened": preprocess.sharpen,
@@ -52,7 +60,13 @@ class _Word:
     height: int
 
 
-def read_form(image: bytes, *, deskew: bool = True, remove_lines: bool = True) -> OcrReading:
+def read_form(
+    image: bytes,
+    *,
+    deskew: bool = True,
+    remove_lines: bool = True,
+    passes: tuple[tuple[str, str], ...] = TESSERACT_PASSES,
+) -> OcrReading:
     """OCR one result form image and parse it into a VoteExtraction.
 
     Tesseract runs with --psm 4 first. When that reading fails the form's own arithmetic
@@ -65,6 +79,8 @@ def read_form(image: bytes, *, deskew: bool = True, remove_lines: bool = True) -
         image: PNG, JPEG, WebP or TIFF bytes.
         deskew: Level a page photographed up to about 5 degrees off before OCR.
         remove_lines: Erase table grid lines before OCR.
+        passes: The (page variant, Tesseract options) tried in order; ALTERNATE_PASSES for a
+            second reading.
 
     Returns:
         The extraction (unreadable values are null), the laid-out OCR text and the skew angle.
@@ -74,7 +90,7 @@ def read_form(image: bytes, *, deskew: bool = True, remove_lines: bool = True) -
     """
     page, angle = preprocess.prepare(image, deskew_page=deskew, remove_table_lines=remove_lines)
     best: tuple[tuple[int, ...], VoteExtraction, str] | None = None
-    for variant, config in TESSERACT_PASSES:
+    for variant, config in passes:
         text = ocr_layout_text(_VARIANTS[variant](page), config=config)
         extraction = parser.parse_form_text(text)
         quality = parser.consistency(extraction)
