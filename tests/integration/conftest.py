@@ -31,6 +31,7 @@ def _clear_instance_caches() -> None:
     from shared.services.datasets import dataset_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
+    from shared.services.review import review_service
     from shared.storage.clients import firestore_client, storage_client
 
     forget_cached_prompts()
@@ -38,6 +39,7 @@ def _clear_instance_caches() -> None:
         get_settings,
         extraction_service,
         feedback_service,
+        review_service,
         dataset_service,
         experiment_service,
         schedule_service,
