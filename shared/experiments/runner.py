@@ -391,7 +391,7 @@ class ExperimentRunner:
                 attempts += 1
                 await self._call_rate.wait()
                 remaining = deadline - time.perf_counter()
-                with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
+                with llmobs.capture_llm_span(tags=tags) as captured:
                     try:
                         # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
                         async with asyncio.timeout(max(0.01, remaining)):
