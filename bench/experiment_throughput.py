@@ -18,11 +18,25 @@ process, so it does not share our GIL), and for each concurrency c, in the same 
   ddtrace 4.16 reads back) and points ddtrace's experiments client at it; its spans still go to
   the test agent like ours.
 
-Ideal wall time is N x latency / c. Firestore and Cloud Storage emulators and the test agent start
+Ideal wall time is N x latency / c. `bare` is the ceiling, not a peer: it only posts the request
+and reads the answer. CPU per run is measured apart from wall time (wall time on a shared or
+2-core machine also pays for the emulators' CPU, which production does not have):
+
+- the runner's own process: this bench process (every runner runs in it, one after another),
+  user + system CPU of all its threads (`getrusage(RUSAGE_SELF)`) over that runner's window: its
+  timed run, then a flush of ddtrace's buffered spans (so a runner's tracing is charged to it,
+  not to the next). ddtrace's row excludes the CPU of this bench's stand-in of Datadog's REST API
+  (measured per request thread and shown apart: production has no such server in-process).
+- every helper process by its process group, from /proc: Firestore emulator (Java), fake-gcs-server,
+  the test agent and the model stand-in, over the same window. The bench starts no Pub/Sub
+  emulator: shards run inline, their messages are held.
+
+ Firestore and Cloud Storage emulators and the test agent start
 on free ports. A concurrency of 1 uses fewer entries (`--records-c1`, default 100) to keep the run
 short; the output says so.
 
     python -m bench.experiment_throughput [--records 1000] [--concurrency 1,8,64] [--latency-ms 200]
+        [--runners ours,pydantic_evals,ddtrace,bare] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -58,6 +73,17 @@ EVALUATORS = ("vote_count_exact", "vote_count_accuracy")
 PROJECT, BUCKET = "vote-extractor-bench", "vote-extractor-images"
 
 
+# The helper processes whose CPU is reported apart, in the order of the table's columns.
+SERVICES = ("firestore", "gcs", "agent", "model", "dd_api")
+SERVICE_TITLES = {
+    "firestore": "Firestore emulator (Java)",
+    "gcs": "fake-gcs-server",
+    "agent": "Datadog test agent",
+    "model": "model stand-in (tests.fakes.gemini_server)",
+    "dd_api": "stand-in of Datadog's experiments REST API (threads of this process; ddtrace's row only)",
+}
+
+
 @dataclass(frozen=True)
 class Row:
     runner: str
@@ -66,10 +92,73 @@ class Row:
     wall_s: float
     ideal_s: float
     check: str
+    cpu_s: float = 0.0  # the runner's own process, all threads, over the runner's window
+    services_cpu_s: tuple[float, ...] = ()  # SERVICES' CPU over the same window
 
     @property
     def share_of_ideal(self) -> float:
         return self.ideal_s / self.wall_s
+
+    def per_run_ms(self, cpu_s: float) -> float:
+        return 1000 * cpu_s / self.records
+
+
+class CpuMeter:
+    """CPU seconds (user + system, all threads) of this process and of each helper process group."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        self._groups = groups  # service name -> process group id (each helper leads its own group)
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self.in_process_s = {"dd_api": 0.0}  # CPU spent in this process on a helper's behalf
+        self._lock = threading.Lock()
+
+    def add_in_process(self, service: str, seconds: float) -> None:
+        with self._lock:
+            self.in_process_s[service] += seconds
+
+    def sample(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        sample = {"self": usage.ru_utime + usage.ru_stime, **self.in_process_s}
+        for name, pgid in self._groups.items():
+            sample[name] = self._group_cpu_s(pgid)
+        return sample
+
+    def _group_cpu_s(self, pgid: int) -> float:
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # "pid (comm) state ppid pgrp ... utime stime cutime cstime": comm may hold spaces.
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                ticks += sum(int(value) for value in fields[11:15])  # own + reaped children's
+        return ticks / self._ticks
+
+
+class _RunnerWindow:
+    """The CPU used during a runner's timed run and the flush of its buffered spans (not its check),
+    per process: `self` (the runner's own process, less what it spent on in-process helpers) and
+    each of SERVICES."""
+
+    def __init__(self, meter: CpuMeter) -> None:
+        self._meter = meter
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> _RunnerWindow:
+        self._before = self._meter.sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from ddtrace.llmobs import LLMObs
+
+        LLMObs.flush()  # a runner's spans are encoded and sent on its own account
+        after = self._meter.sample()
+        self.used = {name: value - self._before[name] for name, value in after.items()}
+        self.used["self"] -= sum(self.used[name] for name in self._meter.in_process_s)
 
 
 def main() -> None:
@@ -80,6 +169,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,64")
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--runners", default="ours,pydantic_evals,ddtrace,bare")
+    parser.add_argument("--rounds", type=int, default=1, help="Repeat every concurrency, runners interleaved.")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     runners = args.runners.split(",")
@@ -100,18 +190,28 @@ def main() -> None:
             "DD_APM_TRACING_ENABLED": "false",
         }
     )
+    load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
-        for process in (
-            start_firestore(firestore_port, logs),
-            start_gcs(gcs_port, logs),
-            start_test_agent(agent_port, logs, otlp_http_port=otlp_http, otlp_grpc_port=otlp_grpc),
+        groups: dict[str, int] = {}
+        for name, process in (
+            ("firestore", start_firestore(firestore_port, logs)),
+            ("gcs", start_gcs(gcs_port, logs)),
+            ("agent", start_test_agent(agent_port, logs, otlp_http_port=otlp_http, otlp_grpc_port=otlp_grpc)),
         ):
             stack.callback(process.stop)
-        stack.enter_context(_gemini_server(gemini_port, args.latency_ms, logs))
+            groups[name] = process.pgid
+        groups["model"] = stack.enter_context(_gemini_server(gemini_port, args.latency_ms, logs))
         ensure_bucket(f"http://127.0.0.1:{gcs_port}", PROJECT, BUCKET)
-        rows = run(args, concurrencies, runners, agent_url=f"http://127.0.0.1:{agent_port}")
+        meter = CpuMeter(groups)
+        rows = run(args, concurrencies, runners, agent_url=f"http://127.0.0.1:{agent_port}", meter=meter)
+    load_after = os.getloadavg()
 
     print(describe_machine())
+    print(
+        "load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+            *load_before, *load_after
+        )
+    )
     print(
         f"simulated model: tests.fakes.gemini_server in its own process, {args.latency_ms:g} ms per call; "
         "Firestore emulator + fake-gcs-server + Datadog test agent; ddtrace experiments against this "
@@ -119,17 +219,33 @@ def main() -> None:
     )
     if args.records_c1 and 1 in concurrencies and args.records_c1 != args.records:
         print(f"concurrency 1 runs {args.records_c1} entries (not {args.records}) to keep the run short")
-    header = f"{'runner':15s} {'conc':>5s} {'N':>6s} {'wall s':>8s} {'ideal s':>8s} {'% ideal':>8s}  check"
-    print(header)
+    print(
+        "bare is the ceiling, not a peer: the same HTTP request from a plain aiohttp loop, nothing parsed, "
+        "traced, evaluated or stored"
+    )
+    print(
+        "cpu ms/run: user + system CPU (all threads) per run; 'runner' is the runner's own process (this bench "
+        "process over the runner's window: its run, then a flush of buffered spans), the rest are the helpers, "
+        "measured apart by process group over the same window:"
+    )
+    for name in SERVICES:
+        print(f"  {name:9s} {SERVICE_TITLES[name]}")
+    print(
+        f"{'runner':15s} {'conc':>5s} {'N':>6s} {'wall s':>8s} {'ideal s':>8s} {'% ideal':>8s} "
+        f"{'runner':>7s} " + " ".join(f"{name:>9s}" for name in SERVICES) + "  check"
+    )
     for row in rows:
         print(
             f"{row.runner:15s} {row.concurrency:5d} {row.records:6d} {row.wall_s:8.2f} {row.ideal_s:8.2f} "
-            f"{100 * row.share_of_ideal:7.1f}%  {row.check}"
+            f"{100 * row.share_of_ideal:7.1f}% {row.per_run_ms(row.cpu_s):7.2f} "
+            + " ".join(f"{row.per_run_ms(value):9.2f}" for value in row.services_cpu_s)
+            + f"  {row.check}"
         )
 
 
 @contextlib.contextmanager
-def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[None]:
+def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[int]:
+    """The model stand-in in its own process group; yields the group id."""
     log = (logs / "gemini.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.gemini_server", "--port", str(port), "--latency-ms", str(latency_ms)],
@@ -143,7 +259,7 @@ def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[None]:
         line = process.stdout.readline() if process.stdout else ""
         if "listening" not in line:
             raise RuntimeError(f"the fake Gemini server did not start: {line!r} (see {logs / 'gemini.log'})")
-        yield
+        yield process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -197,7 +313,9 @@ def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
 # The three runners.
 
 
-def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str) -> list[Row]:
+def run(
+    args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str, meter: CpuMeter
+) -> list[Row]:
     from shared.config import get_settings
     from shared.experiments import shard_worker
     from shared.storage.clients import storage_client
@@ -208,32 +326,35 @@ def run(args: argparse.Namespace, concurrencies: list[int], runners: list[str], 
     worker = shard_worker()  # enables LLM Observability (ddtrace) once
     settings = get_settings()
     image = GcsImageStore(storage_client(), settings.images_bucket).get(image_uri)
-    stand_in = _ExperimentsApiStandIn().start()
+    stand_in = _ExperimentsApiStandIn(meter).start()
     _point_ddtrace_experiments_at(stand_in.url)
     latency_s = args.latency_ms / 1000
     rows: list[Row] = []
     try:
         _warm_up(image)
-        for c in concurrencies:
-            n = _records_for(args, c)
-            ideal = n * latency_s / c
-            if "ours" in runners:
-                wall, check = _ours(worker, names[n], c, agent_url)
-                rows.append(Row("ours", c, n, wall, ideal, check))
-            if "pydantic_evals" in runners:
-                wall, check = _pydantic_evals(image, n, c)
-                rows.append(Row("pydantic_evals", c, n, wall, ideal, check))
-            if "ddtrace" in runners:
-                wall, check = _ddtrace(image, n, c, stand_in)
-                rows.append(Row("ddtrace", c, n, wall, ideal, check))
-            if "bare" in runners:
-                wall, check = _bare(image, n, c)
-                rows.append(Row("bare", c, n, wall, ideal, check))
-            for row in rows[-len(runners) :]:
-                print(
-                    f"  {row.runner} c={c} N={n}: {row.wall_s:.2f} s, {100 * row.share_of_ideal:.1f}% of ideal",
-                    flush=True,
-                )
+        for _ in range(args.rounds):
+            for c in concurrencies:
+                n = _records_for(args, c)
+                for name in runners:
+                    window = _RunnerWindow(meter)
+                    if name == "ours":
+                        wall, check = _ours(worker, names[n], c, agent_url, window)
+                    elif name == "pydantic_evals":
+                        wall, check = _pydantic_evals(image, n, c, window)
+                    elif name == "ddtrace":
+                        wall, check = _ddtrace(image, n, c, stand_in, window)
+                    else:
+                        wall, check = _bare(image, n, c, window)
+                    cpu = window.used
+                    rows.append(
+                        Row(name, c, n, wall, n * latency_s / c, check, cpu["self"], tuple(cpu[s] for s in SERVICES))
+                    )
+                    row = rows[-1]
+                    print(
+                        f"  {name} c={c} N={n}: {row.wall_s:.2f} s, {100 * row.share_of_ideal:.1f}% of ideal, "
+                        f"{row.per_run_ms(row.cpu_s):.2f} ms CPU per run in the runner's process",
+                        flush=True,
+                    )
     finally:
         stand_in.stop()
     return rows
@@ -287,7 +408,7 @@ class _HeldMessages:
         return [True] * len(messages)
 
 
-def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[float, str]:
+def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _RunnerWindow) -> tuple[float, str]:
     from infra.local.test_agent import TestAgent
     from shared.config import get_settings
     from shared.experiments import ExperimentRequest, ExperimentService
@@ -318,9 +439,10 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[
         publisher=_HeldMessages(),
     )
     experiment = service.start(request, created_by="bench")
-    started = time.perf_counter()
-    finished = worker.run_inline(experiment.experiment_id)
-    wall = time.perf_counter() - started
+    with window:
+        started = time.perf_counter()
+        finished = worker.run_inline(experiment.experiment_id)
+        wall = time.perf_counter() - started
 
     runs = list(experiments.runs(experiment.experiment_id))
     total = experiment.progress.total
@@ -339,7 +461,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str) -> tuple[
     return wall, check
 
 
-def _bare(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
+def _bare(image: bytes, records: int, concurrency: int, window: _RunnerWindow) -> tuple[float, str]:
     """The machine's ceiling: the same HTTP request from a plain asyncio loop with aiohttp, and
     nothing else (no parsing into models, no tracing, no evaluation, no storage)."""
     import aiohttp
@@ -360,9 +482,11 @@ def _bare(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
 
             return sum(await asyncio.gather(*(call() for _ in range(records))))
 
-    started = time.perf_counter()
-    ok = asyncio.run(main())
-    return time.perf_counter() - started, f"answers {ok}/{records} (calibration: the ceiling on this machine)"
+    with window:
+        started = time.perf_counter()
+        ok = asyncio.run(main())
+        wall = time.perf_counter() - started
+    return wall, f"answers {ok}/{records} (calibration: the ceiling on this machine)"
 
 
 def _llm_span_ids(agent: Any, wanted: set[str]) -> set[str] | None:
@@ -370,7 +494,7 @@ def _llm_span_ids(agent: Any, wanted: set[str]) -> set[str] | None:
     return found if found == wanted else None
 
 
-def _pydantic_evals(image: bytes, records: int, concurrency: int) -> tuple[float, str]:
+def _pydantic_evals(image: bytes, records: int, concurrency: int, window: _RunnerWindow) -> tuple[float, str]:
     from pydantic_evals import Case, Dataset
     from pydantic_evals.evaluators import Evaluator, EvaluatorContext
 
@@ -393,13 +517,16 @@ def _pydantic_evals(image: bytes, records: int, concurrency: int) -> tuple[float
         cases=[Case(name=f"r{i:06d}", inputs=f"r{i:06d}", expected_output=expected) for i in range(records)],
         evaluators=[VoteCounts()],
     )
-    started = time.perf_counter()
-    report = asyncio.run(dataset.evaluate(task, max_concurrency=concurrency, progress=False))
-    wall = time.perf_counter() - started
+    with window:
+        started = time.perf_counter()
+        report = asyncio.run(dataset.evaluate(task, max_concurrency=concurrency, progress=False))
+        wall = time.perf_counter() - started
     return wall, f"cases {len(report.cases)}/{records}, failures {len(report.failures)}"
 
 
-def _ddtrace(image: bytes, records: int, concurrency: int, stand_in: _ExperimentsApiStandIn) -> tuple[float, str]:
+def _ddtrace(
+    image: bytes, records: int, concurrency: int, stand_in: _ExperimentsApiStandIn, window: _RunnerWindow
+) -> tuple[float, str]:
     from ddtrace.llmobs import LLMObs
 
     from tests.fakes.gemini_server import SAMPLE_EXTRACTION
@@ -431,9 +558,10 @@ def _ddtrace(image: bytes, records: int, concurrency: int, stand_in: _Experiment
         evaluators=[vote_count_exact, vote_count_accuracy],
     )
     stand_in.metrics_received = 0
-    started = time.perf_counter()
-    result = experiment.run(jobs=concurrency)
-    wall = time.perf_counter() - started
+    with window:
+        started = time.perf_counter()
+        result = experiment.run(jobs=concurrency)
+        wall = time.perf_counter() - started
     rows = result["rows"]
     errors = sum(bool((row.get("error") or {}).get("message")) for row in rows)
     return wall, f"rows {len(rows)}/{records}, task errors {errors}, metrics posted {stand_in.metrics_received}"
@@ -464,7 +592,7 @@ def _point_ddtrace_experiments_at(url: str) -> None:
 class _ExperimentsApiStandIn:
     """Projects, datasets (create, batch update), experiments (create, update, events), in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, meter: CpuMeter) -> None:
         self.metrics_received = 0
         routes: list[tuple[str, re.Pattern[str], Callable[[dict[str, Any], re.Match[str]], Any]]] = [
             ("POST", re.compile(r"^/api/unstable/llm-obs/v1/projects$"), lambda b, m: {"data": {"id": "project-1"}}),
@@ -496,6 +624,13 @@ class _ExperimentsApiStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
+                started = time.thread_time()
+                try:
+                    self._reply()
+                finally:
+                    meter.add_in_process("dd_api", time.thread_time() - started)
+
+            def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 for method, pattern, reply in routes:

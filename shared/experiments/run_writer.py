@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
 import threading
-import time
+from collections import deque
 from datetime import UTC, datetime
 
 from shared.config import Settings
@@ -39,7 +38,12 @@ class RunWriter:
         self._settings = settings
         self._batch_size = batch_size
         self._interval_s = interval_s
-        self._queue: queue.Queue[RunRecord | None] = queue.Queue()
+        # The event loop only appends (a deque's append is atomic and wakes no thread): a
+        # queue.Queue woke this thread for every run, each time taking the GIL from the loop.
+        # The thread looks every `interval_s`, or as soon as a batch is full.
+        self._pending: deque[RunRecord] = deque()
+        self._wake = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._loop, name=f"runs-{experiment.experiment_id}", daemon=True)
         self.error: BaseException | None = None
 
@@ -48,36 +52,32 @@ class RunWriter:
         return self
 
     def put(self, run: RunRecord) -> None:
-        self._queue.put(run)
+        self._pending.append(run)
+        if len(self._pending) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
 
     def close(self) -> None:
-        self._queue.put(None)
+        self._closing = True
+        self._wake.set()
         self._thread.join()
         if self.error is not None:
             raise self.error
 
     def _loop(self) -> None:
-        pending: list[RunRecord] = []
-        closing = False
-        while not closing:
-            deadline = time.monotonic() + self._interval_s
-            while len(pending) < self._batch_size:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            closing = self._closing  # read before taking the runs: no put() comes after close()
+            runs = [self._pending.popleft() for _ in range(len(self._pending))]
+            if runs:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    closing = True
-                    break
-                pending.append(item)
-            if pending:
-                try:
-                    self._flush(pending)
+                    self._flush(runs)
                 except BaseException as error:  # surfaced by close(): the experiment is marked failed
-                    logger.exception("could not persist %d runs", len(pending))
+                    logger.exception("could not persist %d runs", len(runs))
                     self.error = error
                     return
-                pending = []
+            if closing:
+                return
 
     def _flush(self, runs: list[RunRecord]) -> None:
         # The one outbox policy: runs and their evaluations staged in one write, sent after, the

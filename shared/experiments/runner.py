@@ -15,7 +15,7 @@ import importlib
 import logging
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,19 +52,29 @@ class AdaptiveLimiter:
         self.limit = self.current = limit
         self._in_flight = 0
         self._successes = 0
-        self._changed = asyncio.Condition()
+        # Runs waiting for a slot, oldest first; a freed slot is handed to the oldest directly.
+        # The loop is one thread, so no lock: an asyncio.Condition took its lock twice per run and
+        # had each woken run take it again to re-check.
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._in_flight < self.current)
+        if self._in_flight < self.current and not self._waiters:
             self._in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed a slot as it was cancelled
+                self._release()
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
-        async with self._changed:
-            self._in_flight -= 1
-            # Wake only as many waiters as there are free slots: notify_all would wake every
-            # queued run (all of an experiment's runs queue here) on each release.
-            self._changed.notify(max(0, self.current - self._in_flight))
+        self._release()
 
     def rate_limited(self) -> None:
         self.current = max(1, self.current // 2)
@@ -75,6 +85,18 @@ class AdaptiveLimiter:
         if self._successes >= _GROW_AFTER_SUCCESSES and self.current < self.limit:
             self.current += 1
             self._successes = 0
+            self._hand_over()
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        while self._waiters and self._in_flight < self.current:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
 
 
 class CallRate:
@@ -404,10 +426,7 @@ class ExperimentRunner:
                 attempts += 1
                 await self._call_rate.wait()
                 remaining = deadline - time.perf_counter()
-                with (
-                    llmobs.capture_llm_span() as captured,
-                    llmobs.annotation_context(tags=tags, prompt=prompt.annotation(variables)),
-                ):
+                with llmobs.capture_llm_span(tags=tags, prompt=prompt.annotation(variables)) as captured:
                     try:
                         # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
                         async with asyncio.timeout(max(0.01, remaining)):

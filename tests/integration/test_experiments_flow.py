@@ -228,3 +228,48 @@ def test_a_gemini_model_missing_from_the_price_table_still_plans(datasets_client
 
     assert planned.status_code == 200, planned.json
     assert planned.json["estimated_cost_usd"] == 0.0
+
+
+@pytest.mark.integration
+def test_each_run_is_one_llm_span_with_its_experiment_tags_request_and_answer(
+    datasets_client, experiments_client, gemini, clean_test_agent
+):
+    """The Gemini stand-in answers; the spans are the ones the Datadog test agent received."""
+    dataset, truths = published_dataset(datasets_client, [generate_form(91 + i) for i in range(3)])
+    gemini.set_responder(truth_responder(truths))
+    started = experiments_client.post(
+        "/",
+        json={
+            "name": "tagged spans",
+            "dataset": {"name": dataset, "version": "v1"},
+            "variants": [
+                {"name": "a", "model": "gemini-2.5-flash"},
+                {"name": "b", "model": "gemini-2.5-flash", "prompt_version": "prompt_b"},
+            ],
+            "evaluators": ["vote_count_exact"],
+        },
+        headers=HEADERS,
+    )
+    experiment_id = started.json["experiment_id"]
+    assert wait_done(experiments_client, experiment_id)["status"] == "completed"
+    runs = experiments_client.get(f"/{experiment_id}/results", headers=HEADERS).json["items"]
+    wanted = {run["span_id"]: run for run in runs}
+    agent = clean_test_agent
+
+    def received() -> dict | None:
+        spans = {span["span_id"]: span for span in agent.llmobs_span_events() if span["span_id"] in wanted}
+        return spans if len(spans) == len(wanted) else None
+
+    spans = agent.wait_for(received, timeout=15)
+
+    assert len(wanted) == len(runs) == 6
+    for span_id, run in wanted.items():
+        span, tags = spans[span_id], spans[span_id]["tag_map"]
+        assert span["meta"]["span"]["kind"] == "llm"
+        assert tags["experiment_id"] == experiment_id and tags["experiment"] == "tagged spans"
+        assert tags["variant"] == run["variant"] and tags["entry_id"] == run["entry_id"]
+        assert tags["prompt_version"] == {"a": "prompt_a", "b": "prompt_b"}[run["variant"]]
+        assert tags["repetition"] == str(run["repetition"])
+        assert [m["role"] for m in span["meta"]["input"]["messages"]] == ["user", "user"]
+        assert span["meta"]["output"]["messages"][0]["content"]
+        assert span["metrics"]["input_tokens"] > 0

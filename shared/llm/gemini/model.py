@@ -108,21 +108,27 @@ class GeminiModel:
             return read_sdk_response(response, model=self._ref)
         endpoint = rest_endpoint(self.client_options, self.model_name)
         with explicit_llm_span(model_name=self.model_name, provider=self.provider, name="generate_content") as span:
-            annotate(
-                span,
-                input_data=[
+            # One annotation per call, made when the answer is in (or the call failed): each
+            # LLMObs.annotate validates and copies what it is given.
+            request_fields = {
+                "input_data": [
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
                     {"role": "user", "content": request.text},
                 ],
-                metadata={"prompt_version": request.prompt.version, **params},
-            )
+                "metadata": {"prompt_version": request.prompt.version, **params},
+            }
             try:
-                body = await post_generate_content(self.client_options, endpoint, rest_body(request, params))
-            except Exception as error:
-                raise model_error(error, model=self._ref, options=self.client_options) from error
-            answer = read_rest_answer(body, model=self._ref)
+                try:
+                    body = await post_generate_content(self.client_options, endpoint, rest_body(request, params))
+                except Exception as error:
+                    raise model_error(error, model=self._ref, options=self.client_options) from error
+                answer = read_rest_answer(body, model=self._ref)
+            except BaseException:  # failed or cancelled (a run's deadline): the span still shows the request
+                annotate(span, **request_fields)
+                raise
             annotate(
                 span,
+                **request_fields,
                 output_data=[{"role": "assistant", "content": answer.raw_output}],
                 metrics={
                     "input_tokens": answer.usage.input_tokens,

@@ -73,12 +73,20 @@ def rest_body(request: ModelRequest, params: Mapping[str, Any]) -> bytes:
     Built around the base64 image rather than through json.dumps: base64 needs no JSON escaping,
     and scanning a ~100 kB string for escapes on every call cost more than the rest of the body.
     """
-    generation_config: dict[str, Any] = {_PARAM_REST_NAMES[name]: value for name, value in params.items()}
+    head, tail = _body_around_image(request.content_type, request.text, tuple(params.items()))
+    return b"".join((head, b',"data":"', _base64(request.image), tail))
+
+
+@lru_cache(maxsize=64)
+def _body_around_image(content_type: str, prompt_text: str, params: tuple[tuple[str, Any], ...]) -> tuple[bytes, bytes]:
+    # The same for every call of a variant: encoding the response schema on each call was the
+    # largest JSON work of a run.
+    generation_config: dict[str, Any] = {_PARAM_REST_NAMES[name]: value for name, value in params}
     generation_config["responseMimeType"] = "application/json"
     generation_config["responseSchema"] = _response_schema()
-    head = '{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":' + json.dumps(request.content_type)
-    tail = '"}},{"text":' + json.dumps(request.text) + '}]}],"generationConfig":' + json.dumps(generation_config) + "}"
-    return b"".join((head.encode(), b',"data":"', _base64(request.image), tail.encode()))
+    head = '{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":' + json.dumps(content_type)
+    tail = '"}},{"text":' + json.dumps(prompt_text) + '}]}],"generationConfig":' + json.dumps(generation_config) + "}"
+    return head.encode(), tail.encode()
 
 
 async def post_generate_content(options: ClientOptions, endpoint: RestEndpoint, body: bytes) -> dict[str, Any]:
