@@ -268,7 +268,9 @@ def test_each_run_is_one_llm_span_with_its_experiment_tags_request_and_answer(
         assert span["meta"]["span"]["kind"] == "llm"
         assert tags["experiment_id"] == experiment_id and tags["experiment"] == "tagged spans"
         assert tags["variant"] == run["variant"] and tags["entry_id"] == run["entry_id"]
-        assert tags["prompt_version"] == {"a": "prompt_a", "b": "prompt_b"}[run["variant"]]
+        prompt_name = {"a": "prompt_a", "b": "prompt_b"}[run["variant"]]
+        assert tags["prompt_version"] == run["prompt_version"] and run["prompt_version"].startswith(f"{prompt_name}@")
+        assert span["meta"]["input"]["prompt"]["id"] == prompt_name  # the prompt annotation, set as the span starts
         assert tags["repetition"] == str(run["repetition"])
         assert [m["role"] for m in span["meta"]["input"]["messages"]] == ["user", "user"]
         assert span["meta"]["output"]["messages"][0]["content"]
