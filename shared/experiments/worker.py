@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -67,6 +68,7 @@ class ShardWorker:
         if not self._slots.acquire(blocking=False):
             raise ShardBusy(f"This instance already runs {self._settings.max_concurrent_shards} shards.")
         try:
+            freeze_loaded_heap()
             return self._process(message)
         finally:
             self._slots.release()
@@ -195,6 +197,19 @@ class ShardWorker:
         )
         self.finalise_if_last(experiment_id)
         return ShardOutcome("failed")
+
+
+def freeze_loaded_heap() -> None:
+    """Once per instance: move what it has loaded (modules, clients, evaluators, ~290,000 objects)
+    out of the garbage collector's reach, so full collections walk only what runs allocate.
+
+    Measured (bench.experiment_throughput, c=64, 1,000 runs): collections took 0.6-0.8 ms of a
+    run's ~2.5 ms CPU, each full one walking the whole loaded heap. What is garbage at that moment
+    is collected first, so nothing collectable is frozen; later allocations are collected as usual.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 @lru_cache(maxsize=1)
