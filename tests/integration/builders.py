@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 
 from shared.config import get_settings
@@ -80,3 +81,14 @@ def large_published_dataset(datasets_client, forms, size: int) -> tuple[str, lis
     assert imported.status_code == 200 and imported.json["imported"] == size - len(forms), imported.json
     assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
     return name, [i % len(forms) for i in range(size)]
+
+
+def wait_done(experiments_client, experiment_id: str, timeout: float = 240) -> dict:
+    """The experiment once it has finished (completed or failed), polled through the API."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = experiments_client.get(f"/{experiment_id}", headers=HEADERS).json
+        if status["status"] in ("completed", "failed"):
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)

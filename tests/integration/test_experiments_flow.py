@@ -12,20 +12,10 @@ import pytest
 from shared.synthetic.forms import Degradation, generate_form
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import error_reply
-from tests.integration.builders import published_dataset, truth_responder
+from tests.integration.builders import published_dataset, truth_responder, wait_done
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
-
-
-def wait_done(experiments_client, experiment_id: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = experiments_client.get(f"/{experiment_id}", headers=HEADERS).json
-        if status["status"] in ("completed", "failed"):
-            return status
-        assert time.monotonic() < deadline, status
-        time.sleep(0.2)
 
 
 def test_preprocessing_on_beats_off_on_mildly_degraded_forms(datasets_client, experiments_client):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pytest
 
@@ -17,23 +16,13 @@ from shared.llm.pricing import estimated_cost_usd
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply, text_reply
-from tests.integration.builders import published_dataset
+from tests.integration.builders import published_dataset, wait_done
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 COMPLETE = "Every candidate on the form is listed with a party and a vote count."
 SUMS = "Classify how the candidate votes relate to the valid votes."
 JUDGE_TOKENS = {"prompt_tokens": 640, "output_tokens": 45}
-
-
-def wait_done(experiments_client, experiment_id: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = experiments_client.get(f"/{experiment_id}", headers=HEADERS).json
-        if status["status"] in ("completed", "failed"):
-            return status
-        assert time.monotonic() < deadline, status
-        time.sleep(0.2)
 
 
 def model_and_judges(truths: dict[bytes, dict]):

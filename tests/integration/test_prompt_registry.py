@@ -22,7 +22,7 @@ from shared.storage.prompts import FirestorePromptRepository
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply
-from tests.integration.builders import published_dataset, truth_responder
+from tests.integration.builders import published_dataset, truth_responder, wait_done
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
@@ -40,16 +40,6 @@ def fresh_prompts(clean_firestore):
 
 def new_version(experiments_client, name: str, template: str, **fields):
     return experiments_client.post("/prompts", json={"name": name, "template": template, **fields}, headers=HEADERS)
-
-
-def wait_done(experiments_client, experiment_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = experiments_client.get(f"/{experiment_id}", headers=HEADERS).json
-        if status["status"] in ("completed", "failed"):
-            return status
-        assert time.monotonic() < deadline, status
-        time.sleep(0.2)
 
 
 def extract_with(extract_client, form, **fields):
