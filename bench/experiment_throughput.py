@@ -172,6 +172,9 @@ class _RunnerWindow:
         self.used["self"] -= sum(self.used[name] for name in self._meter.in_process_s)
 
 
+DEFAULT_GC_THRESHOLDS = gc.get_threshold()
+
+
 def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -348,9 +351,11 @@ def run(
                 n = _records_for(args, c)
                 for name in runners:
                     # Every runner starts from the process's ordinary collector state: ours freezes
-                    # the loaded heap in its worker (as a deployed instance does once), the peers
-                    # would not, so what ours froze is handed back before each window.
+                    # the loaded heap and enlarges the young generation in its worker (as a
+                    # deployed instance does once); the peers would not, so both are undone before
+                    # each window.
                     gc.unfreeze()
+                    gc.set_threshold(*DEFAULT_GC_THRESHOLDS)
                     window = _RunnerWindow(meter)
                     if name == "ours":
                         wall, check = _ours(worker, names[n], c, agent_url, window)
