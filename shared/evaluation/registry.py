@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -43,6 +44,16 @@ def create_evaluator(name: str, params: Mapping[str, Any] | None = None) -> Eval
     factory = _REGISTRY.get(name)
     if factory is None:
         raise InvalidField(f"Unknown evaluator {name!r}.", details={"known": evaluator_names()})
+    accepted = (
+        sorted(f.name for f in dataclasses.fields(factory) if f.init) if dataclasses.is_dataclass(factory) else None
+    )
+    unknown = sorted(set(params or {}) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise InvalidField(
+            f"Evaluator {name!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are {', '.join(accepted) or 'none'}.",
+            details={"evaluator": name, "unknown": unknown, "parameters": accepted},
+        )
     try:
         return factory(**dict(params or {}))
     except (TypeError, ValueError, ValidationError) as error:

@@ -258,3 +258,14 @@ def test_a_judge_call_through_the_gemini_stand_in():
     assert evaluations_cost_usd([good, bad]) == pytest.approx(
         estimated_cost_usd("gemini-2.5-flash", 700, 40) + estimated_cost_usd("gemini-2.5-flash", 690, 12)
     )
+
+
+def test_an_unknown_parameter_is_named_in_a_sentence_with_the_ones_accepted():
+    from shared.errors import InvalidField
+    from shared.evaluation import create_evaluator
+
+    with pytest.raises(InvalidField) as refused:
+        create_evaluator("llm_judge", {"rubric": "All candidates present.", "temperature": 0.7})
+
+    assert refused.value.message.startswith("Evaluator 'llm_judge' has no parameter 'temperature'; its parameters are ")
+    assert "rubric" in refused.value.details["parameters"] and refused.value.details["unknown"] == ["temperature"]
