@@ -38,7 +38,6 @@ from shared.storage.ports import ImageReader
 logger = logging.getLogger(__name__)
 
 _GROW_AFTER_SUCCESSES = 20
-_ENTRY_PAGE = 500
 _MAX_BACKOFF_S = 8.0
 CANCEL_POLL_S = 2.0  # how often a running shard re-reads its experiment's status for a cancel
 _CANCELLED = "cancelled"
@@ -342,23 +341,21 @@ class ExperimentRunner:
         self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
     ) -> AsyncIterator[_Job]:
         """The runs still to do, page by page: the first runs start while later entries are read
-        (reading 1,000 entries took about 0.4 s before any model call could start)."""
-        after = entries.after
-        page_size = max(32, 2 * experiment.concurrency)
+        (a published version's snapshot comes in chunks of about 800 entries; without one,
+        reading 1,000 entry documents took about 0.4 s before any model call could start)."""
+        pages = self._datasets.pages(
+            experiment.dataset_name,
+            experiment.dataset_version,
+            after=entries.after,
+            last=entries.last,
+            page_size=max(32, 2 * experiment.concurrency),
+        )
         order = random.Random(experiment.experiment_id)
-        while True:
-            page = await asyncio.to_thread(
-                self._datasets.page,
-                experiment.dataset_name,
-                experiment.dataset_version,
-                page_size=page_size,
-                after=after,
-            )
-            in_range = [entry for entry in page if entries.last is None or entry.id <= entries.last]
+        while (page := await asyncio.to_thread(next, pages, None)) is not None:
             jobs = [
                 _Job(entry, variant, repetition)
                 for repetition in range(experiment.repetitions)
-                for entry in in_range
+                for entry in page
                 for variant in experiment.variants
                 if run_id(entry.id, variant.name, repetition) not in succeeded
             ]
@@ -367,10 +364,6 @@ class ExperimentRunner:
             order.shuffle(jobs)
             for job in jobs:
                 yield job
-            if len(page) < page_size or len(in_range) < len(page):
-                return
-            after = page[-1].id
-            page_size = _ENTRY_PAGE
 
     async def _run_one(
         self,

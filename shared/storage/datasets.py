@@ -14,6 +14,7 @@ batches leaves a hidden, marked version that the same DELETE, repeated, finishes
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, DependencyUnavailable, NotFound
 from shared.models import Dataset, DatasetEntry, DatasetVersion
+from shared.storage import dataset_snapshots
 from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ MAX_BATCH_ENTRIES = 499  # Firestore's 500 writes per batch, less the version do
 _DELETE_BATCH = 500  # Firestore's most writes in one batch
 _PAGE = 500
 _ATTEMPTS = 40
+
+logger = logging.getLogger(__name__)
 
 
 class FirestoreDatasetRepository:
@@ -123,7 +127,28 @@ class FirestoreDatasetRepository:
             return {"status": "published", "published_at": now}
 
         self._write_to_draft(name, version, freeze)
+        try:
+            self.ensure_snapshot(name, version)
+        except Exception:  # published all the same: its experiments read the entries one by one
+            logger.warning("could not write the snapshot of %s@%s", name, version, exc_info=True)
         return self.version(name, version)
+
+    def ensure_snapshot(self, name: str, version: str) -> bool:
+        """Give a published version its snapshot (dataset_snapshots) if it has none; False for a
+        draft, or a version one of whose entries is too large for a chunk."""
+        reference = self._version_ref(name, version)
+        document = reference.get().to_dict() or {}
+        if document.get("status") != "published" or _deleting_document(document):
+            return False
+        if dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
+            return True
+        entries = (entry for page in self._query_pages(name, version, after=None, page_size=_PAGE) for entry in page)
+        try:
+            dataset_snapshots.write_snapshot(self._client, reference, entries)
+        except dataset_snapshots.EntryTooLarge as error:
+            logger.info("%s@%s keeps no snapshot: %s", name, version, error)
+            return False
+        return True
 
     # entries
 
@@ -133,15 +158,39 @@ class FirestoreDatasetRepository:
             query = query.start_after({"id": after})
         return [DatasetEntry.model_validate(s.to_dict()) for s in query.stream()]
 
+    def pages(
+        self, name: str, version: str, *, after: str | None = None, last: str | None = None, page_size: int = _PAGE
+    ) -> Iterator[list[DatasetEntry]]:
+        """The entries after `after` up to `last` inclusive (None: from the first, to the end), in id
+        order, a list at a time: a published version's from its snapshot, others `page_size` at a time."""
+        reference = self._version_ref(name, version)
+        document = reference.get().to_dict() or {}
+        if dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
+            yield from dataset_snapshots.snapshot_pages(reference, after=after, last=last)
+            return
+        for page in self._query_pages(name, version, after=after, page_size=page_size):
+            in_range = [entry for entry in page if last is None or entry.id <= last]
+            if in_range:
+                yield in_range
+            if len(in_range) < len(page):
+                return
+
     def stream(self, name: str, version: str) -> Iterator[DatasetEntry]:
         """Every entry in id order, a page at a time (memory does not grow with the version)."""
-        after: str | None = None
-        while True:
-            page = self.page(name, version, page_size=_PAGE, after=after)
+        for page in self.pages(name, version):
             yield from page
-            if len(page) < _PAGE:
+
+    def _query_pages(
+        self, name: str, version: str, *, after: str | None, page_size: int
+    ) -> Iterator[list[DatasetEntry]]:
+        """Entry documents by query, the first page `page_size` long, then _PAGE."""
+        while True:
+            page = self.page(name, version, page_size=page_size, after=after)
+            if page:
+                yield page
+            if len(page) < page_size:
                 return
-            after = page[-1].id
+            after, page_size = page[-1].id, _PAGE
 
     def existing_ids(self, name: str, version: str, ids: Iterable[str]) -> set[str]:
         refs = [self._entries(name, version).document(i) for i in ids]
@@ -396,7 +445,11 @@ def _entry_path(entry: firestore.DocumentReference) -> str:
 
 def _deleting(snapshot: firestore.DocumentSnapshot) -> bool:
     """A version whose deletion has started (see the module's docstring): gone to readers."""
-    return bool((snapshot.to_dict() or {}).get("deleting"))
+    return _deleting_document(snapshot.to_dict() or {})
+
+
+def _deleting_document(document: dict[str, Any]) -> bool:
+    return bool(document.get("deleting"))
 
 
 def _dataset(document: dict[str, Any] | None) -> Dataset:

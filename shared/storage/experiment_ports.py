@@ -173,15 +173,20 @@ class AlertStore(Protocol):
 
 class DatasetReader(Protocol):
     """A dataset version and its entries, read (ExperimentService, ExperimentRunner, plan_shards,
-    ScheduleService for a schedule's "latest")."""
+    ScheduleService for a schedule's "latest"); and a published version's snapshot, which only
+    makes reading it cheaper (ExperimentService, as an experiment starts)."""
 
     def version(self, name: str, version: str) -> DatasetVersion: ...
 
     def latest_published(self, name: str) -> DatasetVersion: ...
 
-    def page(self, name: str, version: str, *, page_size: int, after: str | None) -> list[DatasetEntry]: ...
+    def pages(
+        self, name: str, version: str, *, after: str | None = None, last: str | None = None, page_size: int = 500
+    ) -> Iterator[list[DatasetEntry]]: ...
 
     def stream(self, name: str, version: str) -> Iterator[DatasetEntry]: ...
+
+    def ensure_snapshot(self, name: str, version: str) -> bool: ...
 
 
 class FeedbackCounts(Protocol):
