@@ -363,3 +363,14 @@ resource "google_firestore_field" "entries_input_image_uri" {
     }
   }
 }
+
+# One block per entry of INDEX_EXEMPTIONS: a snapshot chunk's entries (up to 900 KB of JSON) are
+# never queried; an empty index_config keeps the field out of every index.
+resource "google_firestore_field" "snapshot_entries" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "snapshot"
+  field      = "entries"
+
+  index_config {}
+}

@@ -107,3 +107,10 @@ SINGLE_FIELD_OVERRIDES: tuple[FieldOverride, ...] = (
     # datasets.entries_using_image (DELETE /extract/{id}: its image stays while an entry uses it).
     FieldOverride("entries", "input.image_uri"),
 )
+
+# Fields kept out of every index (a `google_firestore_field` with an empty index_config): large
+# values no query looks at, which would otherwise be indexed on every write.
+INDEX_EXEMPTIONS: tuple[tuple[str, str], ...] = (
+    # dataset_snapshots: a chunk's entries, up to 900 KB of JSON; chunks are found by last_id.
+    ("snapshot", "entries"),
+)
