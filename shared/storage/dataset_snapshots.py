@@ -80,15 +80,19 @@ def marker_of(version_document: dict[str, Any], entry_count: int) -> dict[str, i
 
 
 def snapshot_pages(
-    version: firestore.DocumentReference, *, after: str | None, last: str | None
+    version: firestore.DocumentReference, marker: dict[str, int], *, after: str | None, last: str | None
 ) -> Iterator[list[DatasetEntry]]:
-    """The entries after `after` up to `last` (None: from the first, to the end), a chunk at a time."""
+    """The entries after `after` up to `last` (None: from the first, to the end), a chunk at a time.
+    Only the chunks the marker counts: a write that died before its marker may have left more,
+    cut for another chunk size, which the write that succeeded did not overwrite."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     query = version.collection(SNAPSHOT).order_by("last_id")
     if after is not None:
         query = query.where(filter=FieldFilter("last_id", ">", after))
     for document in query.stream():
+        if int(document.id) >= marker["chunks"]:
+            continue
         fields = document.to_dict() or {}
         if last is not None and fields["first_id"] > last:
             return

@@ -165,8 +165,8 @@ class FirestoreDatasetRepository:
         order, a list at a time: a published version's from its snapshot, others `page_size` at a time."""
         reference = self._version_ref(name, version)
         document = reference.get().to_dict() or {}
-        if dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
-            yield from dataset_snapshots.snapshot_pages(reference, after=after, last=last)
+        if marker := dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
+            yield from dataset_snapshots.snapshot_pages(reference, marker, after=after, last=last)
             return
         for page in self._query_pages(name, version, after=after, page_size=page_size):
             in_range = [entry for entry in page if last is None or entry.id <= last]

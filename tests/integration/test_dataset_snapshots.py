@@ -8,13 +8,16 @@ import base64
 import itertools
 
 import pytest
+from pydantic import TypeAdapter
 
+from shared.models import DatasetEntry
 from shared.storage import dataset_snapshots
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.synthetic.forms import generate_form
 from tests.integration.builders import HEADERS, large_published_dataset, new_draft, truth_responder, wait_done
 
+ENTRIES = TypeAdapter(list[DatasetEntry])
 SMALL_CHUNKS = 20_000  # bytes of JSON: about 25 entries a chunk, so 150 entries make several
 
 
@@ -95,6 +98,22 @@ def test_the_snapshot_is_what_a_published_version_is_read_from(datasets_client, 
 
     assert by_query(repository, name, "e00006", "e00007")[0].tags == {"changed": "behind the product's back"}
     assert flat(repository.pages(name, "v1", after="e00006", last="e00007"))[0].tags == {}
+
+
+def test_chunks_left_by_a_write_that_died_are_not_read(datasets_client, repository, forms, monkeypatch):
+    """A snapshot write that died before its marker, cut for a smaller chunk size, left more chunks
+    than the write that succeeded: only the chunks the marker counts are read."""
+    monkeypatch.setattr(dataset_snapshots, "CHUNK_BYTES", SMALL_CHUNKS)
+    name, _ = large_published_dataset(datasets_client, forms, 60)
+    chunks = len(chunk_bounds(name))
+    version = firestore_client().collection("datasets").document(name).collection("versions").document("v1")
+    stale = flat(repository.pages(name, "v1", after="e00040", last="e00050"))
+    version.collection(dataset_snapshots.SNAPSHOT).document(f"{chunks + 3:05d}").set(
+        {"first_id": "e00041", "last_id": "e00050", "count": len(stale), "entries": ENTRIES.dump_json(stale)}
+    )
+
+    assert flat(repository.pages(name, "v1")) == by_query(repository, name, None, None)
+    assert flat(repository.pages(name, "v1", after="e00040")) == by_query(repository, name, "e00040", None)
 
 
 def test_a_draft_has_no_snapshot_and_is_read_by_query(datasets_client, repository, forms):
