@@ -1,8 +1,9 @@
 """`experiments-scheduled`: the Cloud Scheduler target (API.md "experiments").
 
 Starts every due schedule once per time slot, republishes the shards of experiments that stopped
-moving, then resends what Datadog has not accepted yet (evaluations and alert events). Called
-with Cloud Scheduler's OIDC token; locally the API key works too (shared.scheduler_auth).
+moving, summarises cancelled experiments whose worker died before it could, then resends what
+Datadog has not accepted yet (evaluations and alert events). Called with Cloud Scheduler's OIDC
+token; locally the API key works too (shared.scheduler_auth).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def run_due_schedules(request: flask.Request) -> flask.Response:
 
     report: dict = schedule_service().run_due(_schedule_time(request))
     report["recovered_shards"] = experiment_service().recover_stalled_shards()
+    report["summarised_cancelled"] = experiment_service().finish_abandoned_cancels()
     report["resent"] = {
         "evaluations": resend_pending(max_rounds=5).delivered,
         "alert_events": alert_service().resend_events(),

@@ -142,6 +142,26 @@ class ExperimentService:
                 recovered[experiment.experiment_id] = sorted(published)
         return recovered
 
+    def finish_abandoned_cancels(self) -> list[str]:
+        """Summarise the cancelled experiments whose running shard's worker died (its lease ran
+        out) before it could stop the shard and summarise: that shard is marked cancelled, and the
+        experiment summarised from its stored runs. A shard whose lease still runs is left to its
+        worker. The ids of the experiments summarised now."""
+        from shared.experiments.cancel import finish_cancelled
+
+        now = datetime.now(UTC)
+        summarised = []
+        for experiment in self._experiments.cancelled_unsummarised():
+            shards = self._shards.all(experiment.experiment_id)
+            for shard in shards:
+                if shard.status == "running" and (shard.lease_until is None or shard.lease_until < now):
+                    self._shards.stop(experiment.experiment_id, shard.index, done=shard.done, failed=shard.failed)
+                    shard.status = "cancelled"
+            finished = finish_cancelled(self._experiments, [s.status for s in shards], experiment.experiment_id)
+            if finished is not None and finished.finished_at is not None:
+                summarised.append(experiment.experiment_id)
+        return summarised
+
     def cancel(self, experiment_id: str) -> ExperimentRecord:
         """Cancel a queued or running experiment: no run starts after it (pending shards are
         cancelled now, running ones stop within CANCEL_POLL_S), finished runs stay and are

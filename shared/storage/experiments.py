@@ -87,6 +87,16 @@ class FirestoreExperimentRepository:
         query = self._collection.where(filter=FieldFilter("status", "in", ["queued", "running"]))
         return [ExperimentRecord.model_validate(s.to_dict()) for s in query.stream()]
 
+    def cancelled_unsummarised(self) -> list[ExperimentRecord]:
+        """Experiments cancelled and not yet summarised (the scheduled function finishes those whose
+        running shard's worker died, which nobody else would)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        # Only experiments in progress have no finished_at, so this reads few; one field, no index.
+        query = self._collection.where(filter=FieldFilter("finished_at", "==", None))
+        found = [ExperimentRecord.model_validate(s.to_dict()) for s in query.stream()]
+        return [experiment for experiment in found if experiment.status == "cancelled"]
+
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None:
         self._collection.document(experiment_id).update(fields)
 

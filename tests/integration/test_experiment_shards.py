@@ -196,3 +196,54 @@ def test_a_shard_whose_worker_died_is_republished_by_the_scheduled_trigger(datas
     assert triggered.json()["recovered_shards"] == {experiment.experiment_id: [0]}
     status = wait_finished(url, experiment.experiment_id, timeout=120)
     assert status["status"] == "completed" and status["progress"] == {"done": 3, "total": 3, "failed": 0}
+
+
+def test_a_cancelled_experiment_whose_worker_died_is_summarised_by_the_scheduled_trigger(
+    datasets_client, shard_gateway
+):
+    url, _, _ = shard_gateway
+    dataset, _ = published_dataset(datasets_client, [generate_form(980 + i) for i in range(3)])
+
+    def cancelled_while_running(lease_until: datetime) -> ExperimentRecord:
+        experiment = ExperimentRecord(
+            experiment_id=f"cancel-orphan-{uuid.uuid4().hex[:8]}",
+            name="cancelled, worker killed",
+            dataset_name=dataset,
+            dataset_version="v1",
+            variants=[Variant(name="flash", model="gemini-2.5-flash")],
+            evaluators=[{"name": "vote_count_exact", "params": {}}],
+            repetitions=1,
+            concurrency=2,
+            run_timeout_s=30,
+            progress=ExperimentProgress(total=3),
+            status="cancelled",
+            status_reason="cancelled by request",
+            created_at=datetime.now(UTC),
+            shard_count=1,
+        )
+        [shard] = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
+        running = shard.model_copy(
+            update={"status": "running", "published": True, "attempts": 1, "lease_until": lease_until}
+        )
+        FirestoreShardRepository(firestore_client()).create_experiment(experiment, [running])
+        return experiment
+
+    # Cancelled while its one shard ran; the worker was killed before it noticed: its lease ran out.
+    orphan = cancelled_while_running(datetime.now(UTC) - timedelta(seconds=5))
+    # Cancelled while its shard runs on a live worker (lease ahead): that worker summarises it.
+    alive = cancelled_while_running(datetime.now(UTC) + timedelta(minutes=5))
+
+    triggered = requests.post(f"{url}/experiments-scheduled", headers=HEADERS, timeout=60)
+
+    assert triggered.status_code == 200, triggered.text
+    summarised = triggered.json()["summarised_cancelled"]
+    assert orphan.experiment_id in summarised and alive.experiment_id not in summarised
+    status = requests.get(f"{url}/experiments/{orphan.experiment_id}", headers=HEADERS, timeout=30).json()
+    assert status["status"] == "cancelled" and status["finished_at"], status
+    assert status["status_reason"] == "cancelled: 0 of 3 runs had finished; the summary is of those"
+    assert status["shards"]["cancelled"] == 1 and status["shards"]["running"] == 0, status["shards"]
+    still = requests.get(f"{url}/experiments/{alive.experiment_id}", headers=HEADERS, timeout=30).json()
+    assert still["finished_at"] is None and still["shards"]["running"] == 1, still
+
+    again = requests.post(f"{url}/experiments-scheduled", headers=HEADERS, timeout=60)
+    assert orphan.experiment_id not in again.json()["summarised_cancelled"]
