@@ -135,18 +135,22 @@ class FirestoreDatasetRepository:
 
     def ensure_snapshot(self, name: str, version: str) -> bool:
         """Give a published version its snapshot (dataset_snapshots) if it has none; False for a
-        draft, or a version one of whose entries is too large for a chunk."""
+        draft, or a version one of whose entries is too large for a chunk (remembered, so the
+        entries are not read again for nothing at the next experiment's start)."""
         reference = self._version_ref(name, version)
         document = reference.get().to_dict() or {}
         if document.get("status") != "published" or _deleting_document(document):
             return False
-        if dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
+        if dataset_snapshots.marker_of(document):
             return True
+        if dataset_snapshots.has_no_snapshot(document):
+            return False
         entries = (entry for page in self._query_pages(name, version, after=None, page_size=_PAGE) for entry in page)
         try:
             dataset_snapshots.write_snapshot(self._client, reference, entries)
         except dataset_snapshots.EntryTooLarge as error:
             logger.info("%s@%s keeps no snapshot: %s", name, version, error)
+            dataset_snapshots.mark_without_snapshot(reference, str(error))
             return False
         return True
 
@@ -165,7 +169,7 @@ class FirestoreDatasetRepository:
         order, a list at a time: a published version's from its snapshot, others `page_size` at a time."""
         reference = self._version_ref(name, version)
         document = reference.get().to_dict() or {}
-        if marker := dataset_snapshots.marker_of(document, document.get("entry_count", 0)):
+        if marker := dataset_snapshots.marker_of(document):
             yield from dataset_snapshots.snapshot_pages(reference, marker, after=after, last=last)
             return
         for page in self._query_pages(name, version, after=after, page_size=page_size):

@@ -37,15 +37,13 @@ def version_document(name: str, version: str = "v1") -> dict:
 
 
 def chunk_bounds(name: str) -> list[tuple[str, str]]:
-    chunks = (
-        firestore_client()
-        .collection("datasets")
-        .document(name)
-        .collection("versions")
-        .document("v1")
-        .collection(dataset_snapshots.SNAPSHOT)
-    )
-    return [(c.get("first_id"), c.get("last_id")) for c in chunks.order_by("last_id").stream()]
+    marker = version_document(name)[dataset_snapshots.SNAPSHOT]
+    return [(chunk["first"], chunk["last"]) for chunk in marker["chunks"]]
+
+
+def chunks_collection(name: str):
+    version = firestore_client().collection("datasets").document(name).collection("versions").document("v1")
+    return version.collection(dataset_snapshots.SNAPSHOT)
 
 
 def by_query(repository: FirestoreDatasetRepository, name: str, after: str | None, last: str | None) -> list:
@@ -65,7 +63,8 @@ def test_publishing_writes_a_snapshot_that_reads_back_as_the_entries_over_any_ra
 
     marker = version_document(name)[dataset_snapshots.SNAPSHOT]
     bounds = chunk_bounds(name)
-    assert marker == {"chunks": len(bounds), "entries": 150} and len(bounds) >= 4, (marker, bounds)
+    assert marker["entries"] == 150 and sum(c["count"] for c in marker["chunks"]) == 150
+    assert len(bounds) >= 4 and len(list(chunks_collection(name).stream())) == len(bounds), bounds
     assert all(first <= last for first, last in bounds)
     assert all(a_last < b_first for (_, a_last), (b_first, _) in itertools.pairwise(bounds)), bounds
 
@@ -101,19 +100,32 @@ def test_the_snapshot_is_what_a_published_version_is_read_from(datasets_client, 
 
 
 def test_chunks_left_by_a_write_that_died_are_not_read(datasets_client, repository, forms, monkeypatch):
-    """A snapshot write that died before its marker, cut for a smaller chunk size, left more chunks
-    than the write that succeeded: only the chunks the marker counts are read."""
+    """A snapshot write that died before its marker left chunks of its own cut (perhaps for
+    another chunk size): only the chunks the marker lists are read."""
     monkeypatch.setattr(dataset_snapshots, "CHUNK_BYTES", SMALL_CHUNKS)
     name, _ = large_published_dataset(datasets_client, forms, 60)
-    chunks = len(chunk_bounds(name))
-    version = firestore_client().collection("datasets").document(name).collection("versions").document("v1")
-    stale = flat(repository.pages(name, "v1", after="e00040", last="e00050"))
-    version.collection(dataset_snapshots.SNAPSHOT).document(f"{chunks + 3:05d}").set(
-        {"first_id": "e00041", "last_id": "e00050", "count": len(stale), "entries": ENTRIES.dump_json(stale)}
-    )
+    marker = version_document(name)[dataset_snapshots.SNAPSHOT]
+    again = by_query(repository, name, "e00040", "e00050")
+    for stale in ("0123456789ab-00000", f"{marker['cut']}-{len(marker['chunks']):05d}"):
+        chunks_collection(name).document(stale).set({"entries": ENTRIES.dump_json(again)})
 
     assert flat(repository.pages(name, "v1")) == by_query(repository, name, None, None)
     assert flat(repository.pages(name, "v1", after="e00040")) == by_query(repository, name, "e00040", None)
+
+
+def test_a_chunk_changed_by_hand_is_an_error_not_a_silent_gap(datasets_client, repository, forms, monkeypatch):
+    monkeypatch.setattr(dataset_snapshots, "CHUNK_BYTES", SMALL_CHUNKS)
+    name, _ = large_published_dataset(datasets_client, forms, 60)
+    marker = version_document(name)[dataset_snapshots.SNAPSHOT]
+    second = chunks_collection(name).document(f"{marker['cut']}-00001")
+    kept = ENTRIES.validate_json(second.get().get("entries"))
+    second.set({"entries": ENTRIES.dump_json(kept[1:])})
+
+    with pytest.raises(dataset_snapshots.SnapshotDamaged, match="00001"):
+        flat(repository.pages(name, "v1"))
+    second.delete()
+    with pytest.raises(dataset_snapshots.SnapshotDamaged, match="missing"):
+        flat(repository.pages(name, "v1", after=kept[0].id))
 
 
 def test_a_draft_has_no_snapshot_and_is_read_by_query(datasets_client, repository, forms):
@@ -145,7 +157,9 @@ def test_an_entry_too_large_for_a_chunk_leaves_the_version_read_by_query(
     published = datasets_client.post(f"/{name}/v1/publish", headers=HEADERS)
 
     assert published.status_code == 200, published.json
-    assert dataset_snapshots.SNAPSHOT not in version_document(name)
+    # Remembered: an experiment's start does not read every entry again to fail the same way.
+    assert "b-large" in version_document(name)[dataset_snapshots.SNAPSHOT]["none"]
+    assert repository.ensure_snapshot(name, "v1") is False
     assert [e.id for e in repository.stream(name, "v1")] == ["a-small", "b-large"]
 
 
@@ -170,7 +184,8 @@ def test_a_version_published_before_snapshots_gets_one_when_an_experiment_starts
     started = experiments_client.post("/", json=body, headers=HEADERS)
     assert started.status_code == 202, started.json
 
-    assert version_document(name)[dataset_snapshots.SNAPSHOT] == {"chunks": 1, "entries": 30}
+    marker = version_document(name)[dataset_snapshots.SNAPSHOT]
+    assert marker["entries"] == 30 and [c["count"] for c in marker["chunks"]] == [30]
     status = wait_done(experiments_client, started.json["experiment_id"])
     assert status["status"] == "completed" and status["progress"] == {"done": 30, "total": 30, "failed": 0}
     assert status["summary"]["a"]["vote_count_exact"]["mean"] == 1.0, status["summary"]

@@ -44,6 +44,24 @@ def test_chunks_keep_every_entry_in_order_and_each_chunk_within_its_size(chunk_b
         assert len(encoded.dump_json([*chunk, following[0]])) > chunk_bytes
 
 
+def test_chunk_sizes_are_bytes_of_utf8_not_characters():
+    """Names and documents in Amharic, Arabic or with accents: three bytes a character here."""
+    entries = [entry(i, docs="ሰላም" * 100) for i in range(20)]
+    encoded = TypeAdapter(list[DatasetEntry])
+
+    chunks = list(chunked(entries, chunk_bytes=3_000))
+
+    assert [e for chunk in chunks for e in chunk] == entries
+    assert all(len(encoded.dump_json(chunk)) <= 3_000 for chunk in chunks)
+
+
+def test_a_chunk_may_be_exactly_its_size():
+    entries = [entry(i) for i in range(6)]
+    exact = len(TypeAdapter(list[DatasetEntry]).dump_json(entries[:3]))
+
+    assert [len(chunk) for chunk in chunked(entries, chunk_bytes=exact)] == [3, 3]
+
+
 def test_an_entry_larger_than_a_chunk_is_refused_by_name():
     with pytest.raises(EntryTooLarge, match="e00002"):
         list(chunked([entry(1), entry(2, docs="x" * 5_000)], chunk_bytes=2_000))
