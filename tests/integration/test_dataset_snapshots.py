@@ -80,6 +80,30 @@ def test_publishing_writes_a_snapshot_that_reads_back_as_the_entries_over_any_ra
     assert list(repository.stream(name, "v1")) == by_query(repository, name, None, None)
 
 
+def test_a_version_of_several_megabytes_gets_its_snapshot_in_full_size_chunks(datasets_client, repository, forms):
+    """Real chunk sizes: 120 entries of 50,000-character documents are about 6 MB, so several
+    900 KB chunks and more than one commit, each under gRPC's 4 MiB message."""
+    name = new_draft(datasets_client, "mb")
+    image = {"image_base64": base64.b64encode(forms[0].image).decode()}
+    for start in range(0, 120, 20):
+        entries = [
+            {
+                "id": f"e{i:05d}",
+                "input": image,
+                "expected_output": forms[0].truth.model_dump(),
+                "reference_docs": f"{i} " + "ballot " * 7_000,
+            }
+            for i in range(start, start + 20)
+        ]
+        added = datasets_client.post(f"/{name}/v1/entries", json={"entries": entries}, headers=HEADERS)
+        assert added.status_code == 201, added.json
+    assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
+
+    marker = version_document(name)[dataset_snapshots.SNAPSHOT]
+    assert "cut" in marker and len(marker["chunks"]) > dataset_snapshots.CHUNKS_PER_COMMIT, marker
+    assert flat(repository.pages(name, "v1")) == by_query(repository, name, None, None)
+
+
 def test_the_snapshot_is_what_a_published_version_is_read_from(datasets_client, repository, forms, monkeypatch):
     """Proof of the path: an entry document changed behind the product's back (nothing in the
     product can change a published entry) is not what the runner's reads see."""
