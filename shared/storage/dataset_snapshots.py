@@ -2,14 +2,15 @@
 
 Reading entries by query cost this process about 0.5 ms of CPU per entry (gRPC streams one message
 per document, and the client decodes every value through proto-plus): at experiment start and
-again in the runner, that was a third of a run's CPU. The same 1,000 entries as two JSON
-documents cost 0.10 s of CPU against 0.69 s (5,000: 0.28 s against 3.19 s). A published version never changes, so its snapshot never goes
-stale. It is written once, after the freeze, as chunks `versions/{v}/snapshot/{cut}-{n}` in id
-order, then named on the version document: `snapshot: {cut, entries, chunks: [{first, last,
-count}]}`. A reader fetches exactly the chunks that marker lists and overlap its range, so chunks
-of a write that died (another cut) are never read, and two writers racing each name only their
-own. The entry documents stay the record: a version without a snapshot (published before
-snapshots existed, or whose snapshot could not be written) is read entry by entry, as before.
+again in the runner, that was a third of a run's CPU. The same 1,000 entries as two JSON documents
+cost 0.10 s of CPU against 0.69 s (5,000: 0.28 s against 3.19 s). A published version never
+changes, so its snapshot never goes stale. It is written once, after the freeze, as chunks
+`versions/{v}/snapshot/{cut}-{n}` in id order, then named on the version document:
+`snapshot: {cut, entries, chunks: [{first, last, count}]}`. A reader fetches exactly the chunks
+that marker lists and overlap its range, so chunks of a write that died (another cut) are never
+read, and two writers racing each name only their own. The entry documents stay the record: a
+version without a snapshot (published before snapshots existed, or whose snapshot could not be
+written) is read entry by entry, as before.
 """
 
 from __future__ import annotations

@@ -158,10 +158,8 @@ def test_a_shard_that_keeps_failing_is_reported_not_dropped(datasets_client, gem
     assert status["shards"]["completed"] == 1
 
 
-def test_a_shard_whose_worker_died_is_republished_by_the_scheduled_trigger(datasets_client, gemini, shard_gateway):
-    url, _, _ = shard_gateway
-    dataset, truths = published_dataset(datasets_client, [generate_form(970 + i) for i in range(3)])
-    gemini.set_responder(truth_responder(truths))
+def stored_with_a_running_shard(dataset: str, status: str, *, lease_until: datetime) -> ExperimentRecord:
+    """An experiment of 3 runs in one shard, stored as a worker holding that shard left it."""
     experiment = ExperimentRecord(
         experiment_id=f"orphan-{uuid.uuid4().hex[:8]}",
         name="worker killed",
@@ -173,22 +171,25 @@ def test_a_shard_whose_worker_died_is_republished_by_the_scheduled_trigger(datas
         concurrency=2,
         run_timeout_s=30,
         progress=ExperimentProgress(total=3),
-        status="running",
+        status=status,
         created_at=datetime.now(UTC),
+        shard_count=1,
     )
     [shard] = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
-    experiment.shard_count = 1
+    running = shard.model_copy(
+        update={"status": "running", "published": True, "attempts": 1, "lease_until": lease_until}
+    )
+    FirestoreShardRepository(firestore_client()).create_experiment(experiment, [running])
+    return experiment
+
+
+def test_a_shard_whose_worker_died_is_republished_by_the_scheduled_trigger(datasets_client, gemini, shard_gateway):
+    url, _, _ = shard_gateway
+    dataset, truths = published_dataset(datasets_client, [generate_form(970 + i) for i in range(3)])
+    gemini.set_responder(truth_responder(truths))
     # A worker took the shard and was killed (its timeout, or out of memory): the lease has run out,
     # and its message is gone (acked, or dead-lettered after the busy redeliveries).
-    shard = shard.model_copy(
-        update={
-            "status": "running",
-            "published": True,
-            "attempts": 1,
-            "lease_until": datetime.now(UTC) - timedelta(seconds=5),
-        }
-    )
-    FirestoreShardRepository(firestore_client()).create_experiment(experiment, [shard])
+    experiment = stored_with_a_running_shard(dataset, "running", lease_until=datetime.now(UTC) - timedelta(seconds=5))
 
     triggered = requests.post(f"{url}/experiments-scheduled", headers=HEADERS, timeout=60)
 
@@ -204,34 +205,10 @@ def test_a_cancelled_experiment_whose_worker_died_is_summarised_by_the_scheduled
     url, _, _ = shard_gateway
     dataset, _ = published_dataset(datasets_client, [generate_form(980 + i) for i in range(3)])
 
-    def cancelled_while_running(lease_until: datetime) -> ExperimentRecord:
-        experiment = ExperimentRecord(
-            experiment_id=f"cancel-orphan-{uuid.uuid4().hex[:8]}",
-            name="cancelled, worker killed",
-            dataset_name=dataset,
-            dataset_version="v1",
-            variants=[Variant(name="flash", model="gemini-2.5-flash")],
-            evaluators=[{"name": "vote_count_exact", "params": {}}],
-            repetitions=1,
-            concurrency=2,
-            run_timeout_s=30,
-            progress=ExperimentProgress(total=3),
-            status="cancelled",
-            status_reason="cancelled by request",
-            created_at=datetime.now(UTC),
-            shard_count=1,
-        )
-        [shard] = plan_shards(FirestoreDatasetRepository(firestore_client()), experiment, 500)
-        running = shard.model_copy(
-            update={"status": "running", "published": True, "attempts": 1, "lease_until": lease_until}
-        )
-        FirestoreShardRepository(firestore_client()).create_experiment(experiment, [running])
-        return experiment
-
     # Cancelled while its one shard ran; the worker was killed before it noticed: its lease ran out.
-    orphan = cancelled_while_running(datetime.now(UTC) - timedelta(seconds=5))
+    orphan = stored_with_a_running_shard(dataset, "cancelled", lease_until=datetime.now(UTC) - timedelta(seconds=5))
     # Cancelled while its shard runs on a live worker (lease ahead): that worker summarises it.
-    alive = cancelled_while_running(datetime.now(UTC) + timedelta(minutes=5))
+    alive = stored_with_a_running_shard(dataset, "cancelled", lease_until=datetime.now(UTC) + timedelta(minutes=5))
 
     triggered = requests.post(f"{url}/experiments-scheduled", headers=HEADERS, timeout=60)
 
