@@ -75,14 +75,21 @@ class ExperimentService:
         experiment.schedule_id, experiment.slot, experiment.created_by = schedule_id, slot, created_by
         if request.dry_run:
             return experiment
-        # A version published before snapshots existed gets one now, and the shards are planned
-        # from it (one query read of the entries, which planning did anyway).
-        self._datasets.ensure_snapshot(experiment.dataset_name, experiment.dataset_version)
+        self._snapshot_dataset(experiment)
         shards = plan_shards(self._datasets, experiment, self._settings.shard_size)
         experiment.shard_count = len(shards)
         self._shards.create_experiment(experiment, shards)
         self.publish_unpublished(experiment.experiment_id)
         return experiment
+
+    def _snapshot_dataset(self, experiment: ExperimentRecord) -> None:
+        """A version published before snapshots existed gets one now: the shards are planned and
+        their entries read from it (one query read of the entries, which planning did anyway)."""
+        name, version = experiment.dataset_name, experiment.dataset_version
+        try:
+            self._datasets.ensure_snapshot(name, version)
+        except Exception:  # the entries are read one by one instead
+            logger.warning("could not snapshot %s@%s", name, version, exc_info=True)
 
     def publish_unpublished(self, experiment_id: str, *, include_unfinished: bool = False) -> list[int]:
         """Publish the shards not yet published (or, to resume, every shard not finished)."""

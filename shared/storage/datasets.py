@@ -127,21 +127,16 @@ class FirestoreDatasetRepository:
             return {"status": "published", "published_at": now}
 
         self._write_to_draft(name, version, freeze)
-        self.ensure_snapshot(name, version)
+        try:
+            self.ensure_snapshot(name, version)
+        except Exception:  # published all the same: its experiments read the entries one by one
+            logger.warning("could not write the snapshot of %s@%s", name, version, exc_info=True)
         return self.version(name, version)
 
     def ensure_snapshot(self, name: str, version: str) -> bool:
         """Give a published version its snapshot (dataset_snapshots) if it has none; False for a
-        draft, for a version one of whose entries is too large for a chunk (remembered, so the
-        entries are not read again for nothing at the next experiment's start), and when it could
-        not be written: never raises, since the version is read entry by entry without one."""
-        try:
-            return self._ensure_snapshot(name, version)
-        except Exception:
-            logger.warning("could not write the snapshot of %s@%s", name, version, exc_info=True)
-            return False
-
-    def _ensure_snapshot(self, name: str, version: str) -> bool:
+        draft, or a version one of whose entries is too large for a chunk (remembered, so the
+        entries are not read again for nothing at the next experiment's start)."""
         reference = self._version_ref(name, version)
         document = reference.get().to_dict() or {}
         if document.get("status") != "published" or _deleting_document(document):
