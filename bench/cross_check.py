@@ -16,7 +16,7 @@ form. `--list` also prints every wrong extraction a check missed and every right
 flagged, with the exactness reasoning and the disagreeing fields.
 
 `--cost` measures what the cross check adds to one extract request, one form at a time (default
-10 forms), with the extract service's own `start_second_reading` / `finish_second_reading`
+10 forms), with the extract path's own reading pipeline (`shared.reading`)
 around the primary call: the client's wait (wall time) and the CPU time of this process and its
 Tesseract subprocesses, cross check off against on. Two paths: tesseract (preprocessing on; no
 Gemini key, so the second reader is `tesseract-alternate`), and Gemini (a simulated
@@ -179,7 +179,7 @@ def measure_cost(*, forms: int = 10, seed: int = 0, gemini_latency_ms: float = 3
     from shared.llm import get_model_client
     from shared.llm.base import ModelRequest
     from shared.prompts import get_prompt
-    from shared.services.extraction import finish_second_reading, start_second_reading
+    from shared.reading import ONLINE_RETRIES, FormReader, run_blocking
 
     chosen = LAYOUT_CHOICES["all"]
     prompt = get_prompt("prompt_a")
@@ -201,13 +201,21 @@ def measure_cost(*, forms: int = 10, seed: int = 0, gemini_latency_ms: float = 3
                     request = ModelRequest(
                         image=form.image, content_type=form.content_type, prompt=prompt, params=params
                     )
+                    reader = FormReader(settings=settings)
                     wall, cpu = time.perf_counter(), _cpu_s()
-                    pending = start_second_reading(settings, model_name, params, form.image, form.content_type, {})
-                    model.extract(request)
-                    reading = finish_second_reading(settings, pending)
+                    reading = run_blocking(
+                        reader.read(
+                            model,
+                            request,
+                            tags={},
+                            timeout_s=None,
+                            retry=ONLINE_RETRIES,
+                            second_reader=reader.online_second_reader(model_name, params),
+                        )
+                    )
                     rows[switch].append((time.perf_counter() - wall, _cpu_s() - cpu))
-                    if reading is not None:
-                        readers.add(reading.reader)
+                    if reading.second is not None:
+                        readers.add(reading.second.reader)
             title = f"{path} path: primary {model_name}" + (
                 f" (simulated, {gemini_latency_ms:.0f} ms)" if path == "gemini" else " (preprocessing on)"
             )

@@ -13,25 +13,21 @@ image bytes, and the two readings are compared per field:
 
 Value: the agreement score (agreeing fields / compared fields, 0-1). `details["disagreements"]`
 lists the disagreeing fields with both values, for a reviewer. Assessment: fail when any count
-disagrees. Online the second reading is made by the extract service before it answers and
-handed in as `ctx.metadata["second_reading"]`; offline (an experiment) the evaluator reads the
-image itself (`ctx.input["image"]`, the bytes the runner read). When neither is there (cross
-check switched off or not sampled) it does not apply.
+disagrees. The second reading is made by the reading pipeline (`shared.reading`) beside the
+primary call, online and in an experiment alike, and handed in as `ctx.metadata["second_reading"]`;
+without one (cross check switched off or not sampled) the evaluator does not apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
 from shared.evaluation.matching import BALLOT_FIELDS, compare_extractions, match_candidates
 from shared.evaluation.registry import register
+from shared.llm.second_reader import SecondReading, check_reader_name
 from shared.models import VoteExtraction
-
-if TYPE_CHECKING:
-    from shared.llm.second_reader import SecondReading
 
 _LISTED = 8
 
@@ -105,21 +101,18 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
 @dataclass(frozen=True)
 class CrossCheck(Evaluator):
     """Agreement of the output with an independent second reading of the same image; fails
-    when any vote count disagrees. `reader` names the second reader offline ("" chooses as the
-    extract service does: see `shared.llm.second_reader.choose_second_reader`)."""
+    when any vote count disagrees. In an experiment `reader` names the second reader the runner
+    asks the reading pipeline for ("" chooses as online: `shared.llm.second_reader`)."""
 
     name = "cross_check"
     version = "1.0"
     metric_type = "score"
-    runs_in_thread = True  # offline it reads the image again (OCR or a model call)
 
     reader: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.reader:
-            from shared.llm.second_reader import check_reader_name
-
             check_reader_name(self.reader)
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
@@ -127,9 +120,7 @@ class CrossCheck(Evaluator):
             return None
         reading = ctx.metadata.get("second_reading")
         if reading is None:
-            reading = self._read_offline(ctx)
-            if reading is None:
-                return None
+            return None
         result = cross_check_result(ctx.output, reading)
         if ctx.expected is not None and result.value is not None:
             # offline: whether the output was right, so a summary can tell how often agreement
@@ -138,22 +129,6 @@ class CrossCheck(Evaluator):
             right = comparison.vote_counts()[0] == comparison.vote_counts()[1]
             result = replace(result, details={**result.details, "primary_right": right})
         return result
-
-    def _read_offline(self, ctx: EvaluatorContext) -> SecondReading | None:
-        image = ctx.input.get("image")
-        if not isinstance(image, bytes | bytearray) or not image:
-            return None
-        from shared.config import get_settings
-        from shared.llm.second_reader import choose_second_reader, read_again
-
-        settings = get_settings()
-        model = str(ctx.metadata.get("model") or "")
-        params = ctx.metadata.get("params")
-        reader = self.reader or choose_second_reader(
-            model, params if isinstance(params, Mapping) else {}, settings=settings
-        )
-        content_type = str(ctx.input.get("content_type") or "image/png")
-        return read_again(reader, image=bytes(image), content_type=content_type, settings=settings)
 
 
 def cross_check_result(primary: VoteExtraction, reading: SecondReading) -> EvaluatorResult:

@@ -19,18 +19,20 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.config import Settings
-from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
-from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+from shared.errors import ModelUnavailable
+from shared.evaluation import create_evaluator
 from shared.evaluation.base import Evaluator
+from shared.evaluation.cross_check import CrossCheck
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.experiments.run_writer import RunWriter
-from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
+from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
-from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
-from shared.observability import llmobs
+from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant
 from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
+from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
 from shared.storage.ports import ImageReader
@@ -38,10 +40,8 @@ from shared.storage.ports import ImageReader
 logger = logging.getLogger(__name__)
 
 _GROW_AFTER_SUCCESSES = 20
-_MAX_BACKOFF_S = 8.0
 CANCEL_POLL_S = 2.0  # how often a running shard re-reads its experiment's status for a cancel
 _CANCELLED = "cancelled"
-_RETRYABLE_UNAVAILABLE = {"model_unavailable", "model_bad_response"}
 
 
 class AdaptiveLimiter:
@@ -187,6 +187,7 @@ class ExperimentRunner:
         self._datasets = datasets
         self._images = images
         self._call_rate = CallRate(settings.model_calls_per_second)
+        self._reader = FormReader(settings=settings)
 
     async def run_range(
         self,
@@ -267,13 +268,10 @@ class ExperimentRunner:
         )
         if not started:
             return [], _CANCELLED, 0
-        models = {v.name: get_model_client(v.model, self._settings) for v in experiment.variants}
-        # Resolved once per shard, the runs read no Firestore for it. Stored variants name `name@n`
-        # (an experiment stored before prompts had versions names the bare name: its version 1).
-        prompts = {v.name: get_prompt(as_stored(v.prompt_version)) for v in experiment.variants}
         evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
+        arms = {v.name: self._arm(v, evaluators) for v in experiment.variants}
         writer = RunWriter(self._experiments, experiment, self._settings).start()
-        limiter = AdaptiveLimiter(experiment.concurrency)
+        pacing = _ShardPacing(AdaptiveLimiter(experiment.concurrency), self._call_rate)
         images = _ImageCache(self._images)
         spent = {"usd": 0.0}
         reason: str | None = None
@@ -309,10 +307,8 @@ class ExperimentRunner:
             return True
 
         async def one(job: _Job) -> None:
-            arm = job.variant.name
-            run = await self._run_one(
-                experiment, job, models[arm], prompts[arm], evaluators, limiter, images, may_start
-            )
+            arm = arms[job.variant.name]
+            run = await self._run_one(experiment, job, arm, evaluators, pacing, images, may_start)
             if run is None:
                 return
             spent["usd"] += (
@@ -336,6 +332,23 @@ class ExperimentRunner:
             writer.close()
             await summary_ready
         return finished, reason, left
+
+    def _arm(self, variant: Variant, evaluators: list[Evaluator]) -> _Arm:
+        # Resolved once per shard, the runs read no Firestore for it. Stored variants name `name@n`
+        # (an experiment stored before prompts had versions names the bare name: its version 1).
+        model_params, wants_docs = split_prompt_params(variant.params)
+        cross_check = next((e for e in evaluators if isinstance(e, CrossCheck)), None)
+        return _Arm(
+            model=get_model_client(variant.model, self._settings),
+            prompt=get_prompt(as_stored(variant.prompt_version)),
+            params=model_params,
+            wants_docs=wants_docs,
+            second_reader=(
+                self._reader.second_reader_for(cross_check.reader, variant.model, model_params)
+                if cross_check is not None
+                else None
+            ),
+        )
 
     async def _jobs(
         self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
@@ -369,121 +382,115 @@ class ExperimentRunner:
         self,
         experiment: ExperimentRecord,
         job: _Job,
-        model: ModelClient,
-        prompt: Prompt,
+        arm: _Arm,
         evaluators: list[Evaluator],
-        limiter: AdaptiveLimiter,
+        pacing: _ShardPacing,
         images: _ImageCache,
         may_start: Callable[[], bool],
     ) -> RunRecord | None:
-        tags = {
-            "experiment": experiment.name,
-            "experiment_id": experiment.experiment_id,
-            "variant": job.variant.name,
-            "prompt_version": prompt.version,
-            "rag_enabled": "false",
-            "model": job.variant.model,
-            "entry_id": job.entry.id,
-            "repetition": str(job.repetition),
-            "created_by": experiment.created_by or "",
-        }
-        response: ModelResponse | None = None
-        failure: ModelError | None = None
-        attempts = 0
-        span = None
         # The run's span is its llm span, tagged with experiment, variant and prompt_version (the
-        # guide's 3.5); a workflow span around each run doubled the tracing cost per run.
-        # Only the image read and the model call hold a slot: evaluating and recording a run
-        # must not keep the model waiting.
-        async with limiter:
+        # guide's 3.5). Only the image read and the reading hold a slot: evaluating and recording
+        # a run must not keep the model waiting.
+        async with pacing.limiter:
             if not may_start():
                 return None
-            started = time.perf_counter()  # the run's clock starts when it gets a slot
-            deadline = started + experiment.run_timeout_s
-            try:
-                image = await images.get(job.entry.input.image_uri)
-            except Exception as error:  # a missing image fails this run, not the experiment
-                failure = ModelUnavailable(f"the entry's image could not be read: {error}")
-                image = b""
-            model_params, wants_docs = split_prompt_params(job.variant.params)
-            variables = {REFERENCE_DOCS: job.entry.reference_docs} if wants_docs and job.entry.reference_docs else {}
-            tags["rag_enabled"] = "true" if variables else "false"
-            request = ModelRequest(
-                image=image,
-                content_type=job.entry.input.content_type,
-                prompt=prompt,
-                params=model_params,
-                variables=variables,
+            request, unreadable = await _request(job, arm, images)
+            reading = unreadable or await self._reader.read(
+                arm.model,
+                request,
+                tags=_run_tags(experiment, job, request),
+                timeout_s=experiment.run_timeout_s,
+                retry=EXPERIMENT_RETRIES,
+                pacing=pacing,
+                second_reader=arm.second_reader,
             )
-            while failure is None:
-                attempts += 1
-                await self._call_rate.wait()
-                remaining = deadline - time.perf_counter()
-                with llmobs.capture_llm_span(tags=tags, prompt=prompt.annotation(variables)) as captured:
-                    try:
-                        # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
-                        async with asyncio.timeout(max(0.01, remaining)):
-                            response = await model.extract_async(request)
-                    except (TimeoutError, ModelTimeout):
-                        failure = ModelTimeout(f"the run took longer than {experiment.run_timeout_s:.0f} s")
-                    except ModelRateLimited as error:
-                        limiter.rate_limited()
-                        failure = error if not await _backoff(attempts, deadline) else None
-                    except ModelUnavailable as error:
-                        retry = error.code in _RETRYABLE_UNAVAILABLE and attempts < 5
-                        failure = error if not (retry and await _backoff(attempts, deadline)) else None
-                    except ModelError as error:
-                        failure = error
-                span = captured.ref or span
-                if response is not None:
-                    limiter.succeeded()
-                    break
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        context = EvaluatorContext(
-            output=response.extraction if response else None,
+        evaluations = await evaluate(
+            evaluators,
+            reading,
             expected=job.entry.expected_output,
-            raw_output=response.raw_output if response else None,
-            error=failure.message if failure else None,
-            input={
-                "image_uri": job.entry.input.image_uri,
-                "reference_docs": job.entry.reference_docs,
-                "image": image,  # the bytes the model read: `cross_check` reads them again
-                "content_type": job.entry.input.content_type,
-            },
-            metadata={"variant": job.variant.name, "model": job.variant.model},
-            span=span,
+            input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
+            metadata={"variant": job.variant.name, "model": job.variant.model, "params": request.params},
         )
-        inline = [e for e in evaluators if not e.runs_in_thread]
-        threaded = [e for e in evaluators if e.runs_in_thread]
-        evaluations = run_evaluators(inline, context)
-        if threaded:
-            evaluations += await asyncio.to_thread(run_evaluators, threaded, context)
-        return RunRecord(
-            run_id=run_id(job.entry.id, job.variant.name, job.repetition),
-            entry_id=job.entry.id,
-            variant=job.variant.name,
-            repetition=job.repetition,
-            image_uri=job.entry.input.image_uri,
-            prompt_version=prompt.version,
-            rag_enabled=bool(variables),
-            status="succeeded" if response else "failed",
-            output=response.extraction if response else None,
-            error=failure.message if failure else None,
-            error_code=failure.code if failure else None,
-            latency_ms=latency_ms,
-            usage=response.usage if response else TokenUsage(),
-            attempts=attempts,
-            trace_id=span.trace_id if span else None,
-            span_id=span.span_id if span else None,
-            evaluations=evaluations,
-            finished_at=datetime.now(UTC),
-        )
+        return _run_record(job, request, reading, evaluations)
 
 
-async def _backoff(attempt: int, deadline: float) -> bool:
-    """Sleep before another attempt; False when the run's deadline leaves no time for one."""
-    delay = random.uniform(0.5, 1.0) * min(_MAX_BACKOFF_S, 0.25 * 2**attempt)
-    if time.perf_counter() + delay >= deadline:
-        return False
-    await asyncio.sleep(delay)
-    return True
+@dataclass(frozen=True)
+class _Arm:
+    """A variant as its runs need it: the model client, the resolved prompt, the params the model
+    takes, whether the prompt gets the entry's reference documents, and the second reader."""
+
+    model: ModelClient
+    prompt: Prompt
+    params: dict[str, Any]
+    wants_docs: bool
+    second_reader: str | None
+
+
+class _ShardPacing:
+    """The shard's adaptive limit and the process's call rate, as the reading pipeline's pacing."""
+
+    def __init__(self, limiter: AdaptiveLimiter, call_rate: CallRate) -> None:
+        self.limiter = limiter
+        self._call_rate = call_rate
+
+    async def wait(self) -> None:
+        await self._call_rate.wait()
+
+    def rate_limited(self) -> None:
+        self.limiter.rate_limited()
+
+    def succeeded(self) -> None:
+        self.limiter.succeeded()
+
+
+async def _request(job: _Job, arm: _Arm, images: _ImageCache) -> tuple[ModelRequest, Reading | None]:
+    """The run's model request; with a failed Reading when the entry's image cannot be read (that
+    fails this run, not the experiment)."""
+    variables = {REFERENCE_DOCS: job.entry.reference_docs} if arm.wants_docs and job.entry.reference_docs else {}
+    failed: Reading | None = None
+    try:
+        image = await images.get(job.entry.input.image_uri)
+    except Exception as error:
+        image = b""
+        failed = Reading(None, ModelUnavailable(f"the entry's image could not be read: {error}"), 0.0, 0, None)
+    content_type = job.entry.input.content_type
+    request = ModelRequest(
+        image=image, content_type=content_type, prompt=arm.prompt, params=arm.params, variables=variables
+    )
+    return request, failed
+
+
+def _run_tags(experiment: ExperimentRecord, job: _Job, request: ModelRequest) -> dict[str, str]:
+    return reading_tags(
+        job.variant.model,
+        request,
+        experiment=experiment.name,
+        experiment_id=experiment.experiment_id,
+        variant=job.variant.name,
+        entry_id=job.entry.id,
+        repetition=str(job.repetition),
+        created_by=experiment.created_by or "",
+    )
+
+
+def _run_record(job: _Job, request: ModelRequest, reading: Reading, evaluations: list[Evaluation]) -> RunRecord:
+    return RunRecord(
+        run_id=run_id(job.entry.id, job.variant.name, job.repetition),
+        entry_id=job.entry.id,
+        variant=job.variant.name,
+        repetition=job.repetition,
+        image_uri=job.entry.input.image_uri,
+        prompt_version=request.prompt.version,
+        rag_enabled=bool(request.variables),
+        status="succeeded" if reading.response else "failed",
+        output=reading.output,
+        error=reading.error_message,
+        error_code=reading.error.code if reading.error else None,
+        latency_ms=reading.latency_ms,
+        usage=reading.usage,
+        attempts=reading.attempts,
+        trace_id=reading.span.trace_id if reading.span else None,
+        span_id=reading.span.span_id if reading.span else None,
+        evaluations=evaluations,
+        finished_at=datetime.now(UTC),
+    )

@@ -74,15 +74,18 @@ def choose_second_reader(primary_model: str, primary_params: Mapping[str, Any], 
     return "tesseract-alternate" if preprocessed else "tesseract"
 
 
-def read_again(reader: str, *, image: bytes, content_type: str, settings: Settings) -> SecondReading:
-    """Read the image with `reader`; never raises (a failure is a reading with an error)."""
+def read_again(
+    reader: str, *, image: bytes, content_type: str, settings: Settings, tags: Mapping[str, str]
+) -> SecondReading:
+    """Read the image with `reader`; never raises (a failure is a reading with an error). Its llm
+    span gets the primary reading's `tags` and `reading:cross_check`."""
     from shared.llm.base import ModelRequest
     from shared.prompts import CROSS_CHECK_PROMPT
 
     started = time.perf_counter()
     try:
         client, params = _client(reader, settings)
-        with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=SPAN_TAGS):
+        with llmobs.capture_llm_span(tags={**tags, **SPAN_TAGS}) as captured:
             response = client.extract(
                 ModelRequest(image=image, content_type=content_type, prompt=CROSS_CHECK_PROMPT, params=params)
             )

@@ -6,27 +6,22 @@ written in one batch before anything is sent, and a model failure is recorded, n
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
-import random
-import time
 import uuid
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings, get_settings
-from shared.errors import Conflict, DependencyUnavailable, InvalidField, ModelError, NotFound
-from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
+from shared.evaluation import create_evaluator
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
-from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
-from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
+from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
+from shared.models import Evaluation, ExtractionRecord, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.prompts import (
     MAX_REFERENCE_DOCS_CHARS,
@@ -35,6 +30,7 @@ from shared.prompts import (
     get_prompt,
     prompt_registry,
 )
+from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
@@ -53,9 +49,6 @@ from shared.storage.ports import (
     ReviewQueueProducerWithRemoval,
 )
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
-
-if TYPE_CHECKING:
-    from shared.llm.second_reader import SecondReading
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -132,6 +125,7 @@ class ExtractionService:
         self._review = review
         self._feedback = feedback
         self._datasets = datasets
+        self._reader = FormReader(settings=settings)
         self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
         if settings.online_judges:  # llm_judge on every extraction: checked against reviewers' verdicts
             from shared.evaluation.llm_judge import parse_online_judges
@@ -216,117 +210,53 @@ class ExtractionService:
     def extract(self, options: ExtractOptions, source: ImageSource, *, created_by: str) -> ExtractionRecord:
         """Everything a client sent is checked before anything is stored; `created_by` is the
         caller's API key name, on the record, the spans and the evaluations' tags."""
-        model_name = options.model or self._settings.resolved_default_model
-        model = get_model_client(model_name, self._settings)
+        model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
         params = model.validate_params(options.params)
         prompt = get_prompt(options.prompt_version or self._settings.default_prompt_version)
         reference_docs = check_reference_docs(options.reference_docs)
-        variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
         image, stored = self._store_image(source)
-
+        variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
+        request = ModelRequest(
+            image=image, content_type=stored.content_type, prompt=prompt, params=params, variables=variables
+        )
         extraction_id = uuid.uuid4().hex
-        span_tags = {
-            "extraction_id": extraction_id,
-            "model": model_name,
-            "prompt_version": prompt.version,
-            "rag_enabled": "true" if reference_docs else "false",
-            "created_by": created_by,
-        }
-        started = time.perf_counter()
-        response: ModelResponse | None = None
-        failure: ModelError | None = None
-        with llmobs.workflow_span("extract", tags={**options.tags, **span_tags}) as workflow:
-            second = start_second_reading(self._settings, model_name, params, image, stored.content_type, span_tags)
-            with (
-                llmobs.capture_llm_span() as captured,
-                llmobs.annotation_context(tags=span_tags, prompt=prompt.annotation(variables)),
-            ):
-                try:
-                    response = model.extract(
-                        ModelRequest(
-                            image=image,
-                            content_type=stored.content_type,
-                            prompt=prompt,
-                            params=params,
-                            variables=variables,
-                        )
-                    )
-                except ModelError as error:
-                    failure = error
-                except BaseException:
-                    finish_second_reading(self._settings, second)  # nothing left running after the answer
-                    raise
-            latency_ms = round((time.perf_counter() - started) * 1000, 1)
-            span = captured.ref
-            second_reading = finish_second_reading(self._settings, second)
-            context = EvaluatorContext(
-                output=response.extraction if response else None,
-                expected=options.expected,
-                raw_output=response.raw_output if response else _raw_output_of(failure),
-                error=failure.message if failure else None,
-                input={"image_uri": stored.uri, REFERENCE_DOCS: reference_docs},
-                metadata={
-                    "model": model_name,
-                    "prompt_version": prompt.version,
-                    "params": params,
-                    **({"second_reading": second_reading} if second_reading is not None else {}),
-                },
-                span=span,
-            )
-            evaluations = run_evaluators(self._evaluators, context)
+        tags = reading_tags(model.model_name, request, extraction_id=extraction_id, created_by=created_by)
+        with llmobs.workflow_span("extract", tags={**options.tags, **tags}) as workflow:
+            reading, evaluations = run_blocking(self._read(model, request, tags, options.expected, stored.uri))
             llmobs.annotate(
                 workflow,
-                input_data={"image_uri": stored.uri, "model": model_name, "prompt_version": prompt.version},
-                output_data=response.extraction.model_dump() if response else {"error": context.error},
+                input_data={"image_uri": stored.uri, "model": model.model_name, "prompt_version": prompt.version},
+                output_data=reading.output.model_dump() if reading.output else {"error": reading.error_message},
             )
-
-        record = ExtractionRecord(
-            extraction_id=extraction_id,
-            trace_id=span.trace_id if span else None,
-            span_id=span.span_id if span else None,
-            model=model_name,
-            prompt_version=prompt.version,
-            reference_docs=reference_docs,
-            params=params,
-            status="succeeded" if response else "failed",
-            result=response.extraction if response else None,
-            error=failure.message if failure else None,
-            error_code=failure.code if failure else None,
-            evaluations=evaluations,
-            image_uri=stored.uri,
-            image_sha256=stored.sha256,
-            image_content_type=stored.content_type,
-            expected=options.expected,
-            tags=options.tags,
-            latency_ms=latency_ms,
-            usage=response.usage if response else TokenUsage(),
-            created_at=datetime.now(UTC),
-            created_by=created_by,
-            golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
-        )
-        submissions = submissions_for(
-            record.evaluations,
-            id_prefix=record.extraction_id,
-            span_id=record.span_id,
-            trace_id=record.trace_id,
-            tags={
-                "evaluation_provider": "vote-extractor",
-                "model": record.model,
-                "prompt_version": prompt.version,
-                "created_by": created_by,
-            },
-            source_kind="extraction",
-            created_at=record.created_at,
-        )
-        entries = outbox_entries(
-            submissions,
-            entry_id=f"extraction~{record.extraction_id}",
-            source_kind="extraction",
-            created_at=record.created_at,
-        )
-        self._save(record, entries)
-        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
+        record = _record(extraction_id, model.model_name, options, request, stored, reading, evaluations, created_by)
+        self._save(record, prompt_version=prompt.version)
         return record
+
+    async def _read(
+        self,
+        model: ModelClient,
+        request: ModelRequest,
+        tags: dict[str, str],
+        expected: VoteExtraction | None,
+        image_uri: str,
+    ) -> tuple[Reading, list[Evaluation]]:
+        """The reading pipeline, online: the adapter's retries only, the cross check when sampled."""
+        reading = await self._reader.read(
+            model,
+            request,
+            tags=tags,
+            timeout_s=None,
+            retry=ONLINE_RETRIES,
+            second_reader=self._reader.online_second_reader(model.model_name, request.params),
+        )
+        evaluations = await evaluate(
+            self._evaluators,
+            reading,
+            expected=expected,
+            input={"image_uri": image_uri, REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS)},
+            metadata={"model": model.model_name, "prompt_version": request.prompt.version, "params": request.params},
+        )
+        return reading, evaluations
 
     def _store_image(self, source: ImageSource) -> tuple[bytes, StoredImage]:
         limits = {"max_bytes": self._settings.max_upload_bytes, "max_pixels": self._settings.max_image_pixels}
@@ -340,8 +270,30 @@ class ExtractionService:
         content_type = validate_image(image, **limits)
         return image, StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
 
-    def _save(self, record: ExtractionRecord, entries: list[OutboxEntry]) -> None:
+    def _save(self, record: ExtractionRecord, *, prompt_version: str) -> None:
+        """The record, its review item and its evaluations bound for Datadog in one write; then sent."""
         from google.api_core import exceptions
+
+        submissions = submissions_for(
+            record.evaluations,
+            id_prefix=record.extraction_id,
+            span_id=record.span_id,
+            trace_id=record.trace_id,
+            tags={
+                "evaluation_provider": "vote-extractor",
+                "model": record.model,
+                "prompt_version": prompt_version,
+                "created_by": record.created_by or "",
+            },
+            source_kind="extraction",
+            created_at=record.created_at,
+        )
+        entries = outbox_entries(
+            submissions,
+            entry_id=f"extraction~{record.extraction_id}",
+            source_kind="extraction",
+            created_at=record.created_at,
+        )
 
         def review_item(batch: Any) -> None:
             self._review.stage(
@@ -359,60 +311,43 @@ class ExtractionService:
             self._extractions.create(record, entries, also=review_item)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
+        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
 
 
-def start_second_reading(
-    settings: Settings,
+def _record(
+    extraction_id: str,
     model_name: str,
-    params: dict[str, Any],
-    image: bytes,
-    content_type: str,
-    span_tags: dict[str, str],
-) -> tuple[str, Future[SecondReading]] | None:
-    """Start the cross check's second reading beside the primary call (None: off or not sampled).
-
-    It runs in a thread with a copy of the caller's context, so its llm span joins the request's
-    trace. The answer waits for it (`finish_second_reading`): a deployed function gets no CPU
-    after its response, so nothing may be left running then.
-    """
-    if settings.cross_check != "on" or random.random() >= settings.cross_check_sample_rate:
-        return None
-    from shared.llm.second_reader import choose_second_reader, read_again
-
-    reader = choose_second_reader(model_name, params, settings=settings)
-
-    def read() -> SecondReading:
-        with llmobs.annotation_context(tags=span_tags):
-            return read_again(reader, image=image, content_type=content_type, settings=settings)
-
-    return reader, _second_readers().submit(contextvars.copy_context().run, read)
-
-
-@lru_cache(maxsize=1)
-def _second_readers() -> Any:
-    """The threads second readings run in, beside the primary model call (a subprocess or a
-    network wait: they overlap); made on first use, off the cold-start path."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cross-check")
-
-
-def finish_second_reading(
-    settings: Settings, pending: tuple[str, Future[SecondReading]] | None
-) -> SecondReading | None:
-    """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S (then one with an error)."""
-    if pending is None:
-        return None
-    reader, future = pending
-    timeout_s = settings.cross_check_timeout_s
-    try:
-        return future.result(timeout=timeout_s)
-    except FutureTimeout:
-        from shared.llm.second_reader import SecondReading
-
-        return SecondReading(
-            reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
-        )
+    options: ExtractOptions,
+    request: ModelRequest,
+    stored: StoredImage,
+    reading: Reading,
+    evaluations: list[Evaluation],
+    created_by: str,
+) -> ExtractionRecord:
+    return ExtractionRecord(
+        extraction_id=extraction_id,
+        trace_id=reading.span.trace_id if reading.span else None,
+        span_id=reading.span.span_id if reading.span else None,
+        model=model_name,
+        prompt_version=request.prompt.version,
+        reference_docs=request.variables.get(REFERENCE_DOCS),
+        params=dict(request.params),
+        status=reading.status,
+        result=reading.output,
+        error=reading.error_message,
+        error_code=reading.error.code if reading.error else None,
+        evaluations=evaluations,
+        image_uri=stored.uri,
+        image_sha256=stored.sha256,
+        image_content_type=stored.content_type,
+        expected=options.expected,
+        tags=options.tags,
+        latency_ms=reading.latency_ms,
+        usage=reading.usage,
+        created_at=datetime.now(UTC),
+        created_by=created_by,
+        golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
+    )
 
 
 def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> list[ReviewReason]:
@@ -443,11 +378,6 @@ def _listed(record: ExtractionRecord) -> dict[str, Any]:
         evaluation["reasoning"] = None
         evaluation.pop("details", None)
     return body
-
-
-def _raw_output_of(failure: ModelError | None) -> str | None:
-    details = failure.details if failure else None
-    return details.get("raw_output") if isinstance(details, dict) else None
 
 
 @lru_cache(maxsize=1)

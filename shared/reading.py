@@ -1,0 +1,324 @@
+"""One reading of a form, the way extract (online) and the experiment runner (offline) both make it.
+
+`FormReader.read` calls a model once per attempt inside its llm span, tagged as it starts, with
+the prompt annotation; retries within a deadline under a `RetryPolicy`; and, when asked, makes the
+cross check's second reading beside the primary call, joined before it returns. `evaluate` is the
+one evaluation step after a reading. The answer is a `Reading`: output, raw answer, error, usage,
+latency and the llm span it made, handed back rather than left in a context variable.
+
+The reading is async (the runner's event loop); extract, a sync handler, runs the same coroutine
+on this process's reading loop (`run_blocking`), in a copy of its context so the spans join its
+trace, and so that a model's HTTP sessions live as long as the instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import random
+import threading
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from shared.config import Settings
+from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
+from shared.evaluation import EvaluatorContext, run_evaluators
+from shared.evaluation.base import Evaluator
+from shared.llm import ModelClient, ModelRequest, ModelResponse
+from shared.llm.second_reader import SecondReading, choose_second_reader, read_again
+from shared.models import Evaluation, SpanRef, TokenUsage, VoteExtraction
+from shared.observability import llmobs
+
+T = TypeVar("T")
+
+# Errors an adapter raises after its own transport retries that another attempt may still cure.
+_RETRYABLE_UNAVAILABLE = frozenset({"model_unavailable", "model_bad_response"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts beyond the adapter's own (Gemini's client already retried 408/429/5xx inside one
+    attempt): a rate limit backs off and tries again while the deadline allows; an unavailable or
+    garbled answer is tried again up to `attempts` in all. One attempt: no retry of ours."""
+
+    attempts: int = 1
+    rate_limits_until_deadline: bool = False  # a 429 is tried again, however often, until the deadline
+    max_backoff_s: float = 8.0
+
+
+# Online a person waits: the adapter's retries are the only ones. An experiment waits out its
+# quota (its pacing halves the concurrency on each 429) until each run's deadline.
+ONLINE_RETRIES = RetryPolicy(attempts=1)
+EXPERIMENT_RETRIES = RetryPolicy(attempts=5, rate_limits_until_deadline=True)
+
+
+class Pacing(Protocol):
+    """How a caller shares the model's quota between its readings (the runner's adaptive limit
+    and call rate); online there is none."""
+
+    async def wait(self) -> None: ...
+
+    def rate_limited(self) -> None: ...
+
+    def succeeded(self) -> None: ...
+
+
+class _Unpaced:
+    async def wait(self) -> None:
+        return None
+
+    def rate_limited(self) -> None:
+        return None
+
+    def succeeded(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one reading produced: the model's answer or its error, and how it went."""
+
+    response: ModelResponse | None
+    error: ModelError | None
+    latency_ms: float
+    attempts: int
+    span: SpanRef | None
+    second: SecondReading | None = None
+
+    @property
+    def output(self) -> VoteExtraction | None:
+        return self.response.extraction if self.response else None
+
+    @property
+    def raw_output(self) -> str | None:
+        if self.response is not None:
+            return self.response.raw_output
+        details = self.error.details if self.error else None
+        return details.get("raw_output") if isinstance(details, dict) else None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error.message if self.error else None
+
+    @property
+    def usage(self) -> TokenUsage:
+        return self.response.usage if self.response else TokenUsage()
+
+    @property
+    def status(self) -> str:
+        return "succeeded" if self.response else "failed"
+
+
+def reading_tags(model: str, request: ModelRequest, **context: str) -> dict[str, str]:
+    """The tags of a reading's spans and evaluations: who asked (`context`: the extraction, or the
+    experiment, variant, entry and repetition; `created_by`), and what read with what."""
+    return {
+        **context,
+        "model": model,
+        "prompt_version": request.prompt.version,
+        "rag_enabled": "true" if request.variables else "false",
+    }
+
+
+class FormReader:
+    """Reads forms with a model; one instance per process or shard, safe to share across readings."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        self._settings = settings
+
+    def online_second_reader(self, model: str, params: Mapping[str, Any]) -> str | None:
+        """The second reader of an extraction when the cross check is on and samples it, else None."""
+        settings = self._settings
+        if settings.cross_check != "on" or random.random() >= settings.cross_check_sample_rate:
+            return None
+        return choose_second_reader(model, params, settings=settings)
+
+    def second_reader_for(self, reader: str, model: str, params: Mapping[str, Any]) -> str:
+        """The `cross_check` evaluator's reader in an experiment ("" chooses as online)."""
+        return reader or choose_second_reader(model, params, settings=self._settings)
+
+    async def read(
+        self,
+        model: ModelClient,
+        request: ModelRequest,
+        *,
+        tags: Mapping[str, str],
+        timeout_s: float | None,
+        retry: RetryPolicy,
+        pacing: Pacing | None = None,
+        second_reader: str | None = None,
+    ) -> Reading:
+        """Read `request.image` with `model`; a ModelError is the Reading's error, never raised.
+
+        `tags` (see `reading_tags`) go on every attempt's llm span as it starts, with the prompt
+        annotation; the second reader, if any, reads the same bytes beside it, its span tagged
+        the same plus reading:cross_check, and is joined on every way out: nothing is left running.
+        """
+        second = self._start_second_reading(second_reader, request, tags)
+        started = time.perf_counter()
+        try:
+            response, failure, attempts, span = await self._attempts(
+                model, request, tags, timeout_s, retry, pacing or _Unpaced()
+            )
+        finally:
+            second_reading = await self._second_reading(second)
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return Reading(response, failure, latency_ms, attempts, span, second_reading)
+
+    async def _attempts(
+        self,
+        model: ModelClient,
+        request: ModelRequest,
+        tags: Mapping[str, str],
+        timeout_s: float | None,
+        retry: RetryPolicy,
+        pace: Pacing,
+    ) -> tuple[ModelResponse | None, ModelError | None, int, SpanRef | None]:
+        deadline = time.perf_counter() + timeout_s if timeout_s is not None else None
+        prompt = request.prompt.annotation(request.variables)
+        response: ModelResponse | None = None
+        failure: ModelError | None = None
+        attempts = 0
+        span: SpanRef | None = None
+        while response is None and failure is None:
+            attempts += 1
+            await pace.wait()
+            with llmobs.capture_llm_span(tags=tags, prompt=prompt) as captured:
+                try:
+                    # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
+                    async with asyncio.timeout(_remaining(deadline)):
+                        response = await model.extract_async(request)
+                except (TimeoutError, ModelTimeout) as error:
+                    failure = _timed_out(error, timeout_s)
+                except ModelRateLimited as error:
+                    pace.rate_limited()
+                    failure = None if await _backoff(retry, attempts, deadline, rate_limited=True) else error
+                except ModelUnavailable as error:
+                    retryable = error.code in _RETRYABLE_UNAVAILABLE
+                    failure = None if retryable and await _backoff(retry, attempts, deadline) else error
+                except ModelError as error:
+                    failure = error
+            span = captured.ref or span
+        if response is not None:
+            pace.succeeded()
+        return response, failure, attempts, span
+
+    def _start_second_reading(
+        self, reader: str | None, request: ModelRequest, tags: Mapping[str, str]
+    ) -> tuple[str, asyncio.Future[SecondReading]] | None:
+        if reader is None:
+            return None
+        reading = asyncio.to_thread(
+            read_again,
+            reader,
+            image=request.image,
+            content_type=request.content_type,
+            settings=self._settings,
+            tags=tags,
+        )
+        return reader, asyncio.ensure_future(reading)
+
+    async def _second_reading(self, pending: tuple[str, asyncio.Future[SecondReading]] | None) -> SecondReading | None:
+        """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S after the primary one."""
+        if pending is None:
+            return None
+        reader, future = pending
+        timeout_s = self._settings.cross_check_timeout_s
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return SecondReading(
+                reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
+            )
+
+
+async def evaluate(
+    evaluators: Sequence[Evaluator],
+    reading: Reading,
+    *,
+    expected: VoteExtraction | None,
+    input: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+) -> list[Evaluation]:
+    """The evaluation step after a reading: the cheap evaluators inline, the ones that call a model
+    or burn CPU (`runs_in_thread`) off the event loop. The second reading is in the metadata."""
+    second = {"second_reading": reading.second} if reading.second is not None else {}
+    context = EvaluatorContext(
+        output=reading.output,
+        expected=expected,
+        raw_output=reading.raw_output,
+        error=reading.error_message,
+        input=input,
+        metadata={**metadata, **second},
+        span=reading.span,
+    )
+    evaluations = run_evaluators([e for e in evaluators if not e.runs_in_thread], context)
+    threaded = [e for e in evaluators if e.runs_in_thread]
+    if threaded:
+        evaluations += await asyncio.to_thread(run_evaluators, threaded, context)
+    return evaluations
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.01, deadline - time.perf_counter())
+
+
+def _timed_out(error: Exception, timeout_s: float | None) -> ModelError:
+    """The deadline's own sentence when it ran out; otherwise the adapter's timeout as it was."""
+    if timeout_s is not None:
+        return ModelTimeout(f"the reading took longer than {timeout_s:.0f} s")
+    return error if isinstance(error, ModelTimeout) else ModelTimeout("the model did not answer in time")
+
+
+async def _backoff(retry: RetryPolicy, attempt: int, deadline: float | None, *, rate_limited: bool = False) -> bool:
+    """Sleep before another attempt; False when the policy or the deadline leaves none."""
+    until_deadline = rate_limited and retry.rate_limits_until_deadline and deadline is not None
+    if attempt >= retry.attempts and not until_deadline:
+        return False
+    delay = random.uniform(0.5, 1.0) * min(retry.max_backoff_s, 0.25 * 2**attempt)
+    if deadline is not None and time.perf_counter() + delay >= deadline:
+        return False
+    await asyncio.sleep(delay)
+    return True
+
+
+# --- the process's reading loop, for sync callers ---------------------------------------------
+
+_loop_lock = threading.Lock()
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on this process's reading loop in a copy of the caller's context (its
+    active spans), and wait for its result."""
+    loop = _reading_loop()
+    context = contextvars.copy_context()
+    result: Future[T] = Future()
+
+    def settle(task: asyncio.Task[T]) -> None:
+        if task.cancelled():
+            result.cancel()
+        elif (error := task.exception()) is not None:
+            result.set_exception(error)
+        else:
+            result.set_result(task.result())
+
+    def start() -> None:
+        loop.create_task(coroutine, context=context).add_done_callback(settle)
+
+    loop.call_soon_threadsafe(start)
+    return result.result()
+
+
+def _reading_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid():  # a forked child starts its own
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="reading-loop", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
