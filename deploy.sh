@@ -135,7 +135,7 @@ command_local() {
       ;;
     --resend)
       [[ -x $VENV/bin/python ]] || fail "$VENV does not exist, so no local stack can be running."
-      exec "$VENV/bin/python" -m infra.local.stack run -- "$VENV/bin/python" -m shared.services.evaluation_resend
+      exec "$VENV/bin/python" -m infra.local.stack run -- "$VENV/bin/python" -m shared.wiring.evaluations
       ;;
     *)
       printf 'unknown option for local: %s\n' "$1" >&2

@@ -32,7 +32,7 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 
 def run_due_schedules(request: flask.Request) -> flask.Response:
     from shared.experiments import alert_service, experiment_service, schedule_service
-    from shared.services.evaluation_resend import resend_pending
+    from shared.wiring.evaluations import resend_pending
 
     report: dict = schedule_service().run_due(_schedule_time(request))
     report["recovered_shards"] = experiment_service().recover_stalled_shards()

@@ -8,8 +8,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from infra.local.test_agent import TestAgent
-from shared.services.evaluation_resend import resend_pending
 from shared.synthetic.forms import generate_form
+from shared.wiring.evaluations import resend_pending
 from tests.conftest import TEST_API_KEY
 from tests.integration import stored
 
