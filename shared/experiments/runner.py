@@ -30,10 +30,11 @@ from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_clien
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
-from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
+from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, split_prompt_params
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
 from shared.storage.ports import ImageReader
+from shared.wiring.prompts import get_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,9 @@ class ExperimentRunner:
         # Resolved once per shard, the runs read no Firestore for it. Stored variants name `name@n`
         # (an experiment stored before prompts had versions names the bare name: its version 1).
         prompts = {v.name: get_prompt(as_stored(v.prompt_version)) for v in experiment.variants}
-        evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
+        evaluators = [
+            create_evaluator(e["name"], e.get("params"), settings=self._settings) for e in experiment.evaluators
+        ]
         writer = RunWriter(self._experiments, experiment, self._settings).start()
         limiter = AdaptiveLimiter(experiment.concurrency)
         images = _ImageCache(self._images)

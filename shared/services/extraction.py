@@ -22,19 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, ModelError, NotFound
-from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+from shared.evaluation import EvaluatorContext, create_evaluator, parse_online_judges, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
-from shared.prompts import (
-    MAX_REFERENCE_DOCS_CHARS,
-    REFERENCE_DOCS,
-    check_reference_docs,
-    get_prompt,
-    prompt_registry,
-)
+from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, check_reference_docs
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
@@ -53,6 +47,7 @@ from shared.storage.ports import (
     ReviewQueueProducerWithRemoval,
 )
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.wiring.prompts import get_prompt, prompt_registry
 
 if TYPE_CHECKING:
     from shared.llm.second_reader import SecondReading
@@ -132,11 +127,9 @@ class ExtractionService:
         self._review = review
         self._feedback = feedback
         self._datasets = datasets
-        self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
-        if settings.online_judges:  # llm_judge on every extraction: checked against reviewers' verdicts
-            from shared.evaluation.llm_judge import parse_online_judges
-
-            self._evaluators += parse_online_judges(settings.online_judges)
+        self._evaluators = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
+        # llm_judge on every extraction, checked against reviewers' verdicts; a bad list stops here.
+        self._evaluators += parse_online_judges(settings.online_judges, settings=settings)
 
     def get(self, extraction_id: str) -> ExtractionRecord:
         return self._extractions.get(extraction_id)
