@@ -178,8 +178,8 @@ def measure_cost(*, forms: int = 10, seed: int = 0, gemini_latency_ms: float = 3
     from shared.config import Settings
     from shared.llm import get_model_client
     from shared.llm.base import ModelRequest
-    from shared.prompts import get_prompt
     from shared.reading import ONLINE_RETRIES, FormReader, run_blocking
+    from shared.wiring.prompts import get_prompt
 
     chosen = LAYOUT_CHOICES["all"]
     prompt = get_prompt("prompt_a")

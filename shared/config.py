@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.api_keys import ApiKey, find_key, parse_api_keys
@@ -189,16 +189,6 @@ class Settings(BaseSettings):
         # anyone) is for local use only.
         self._api_key_entries = parse_api_keys(self.api_keys, plain_allowed=self.environment == "local")
         return self
-
-    @field_validator("online_judges")
-    @classmethod
-    def _check_online_judges(cls, value: str) -> str:
-        # A field validator: an error shows this value only, not every setting (keys included).
-        if value.strip():
-            from shared.evaluation.llm_judge import parse_online_judges  # only when judges are configured
-
-            parse_online_judges(value)  # a bad judge stops the function at cold start, saying why
-        return value
 
     @property
     def api_key_entries(self) -> list[ApiKey]:

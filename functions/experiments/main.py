@@ -234,7 +234,7 @@ MAX_PROMPT_BODY_BYTES = 128 * 1024  # a template is at most 64 KB; JSON escaping
 
 
 def create_prompt_version(request: flask.Request) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     limit_body(request, MAX_PROMPT_BODY_BYTES)
     wanted = parse_fields(PromptVersionRequest, json_body(request), what="prompt version")
@@ -250,19 +250,19 @@ def create_prompt_version(request: flask.Request) -> flask.Response:
 
 
 def list_prompts(request: flask.Request) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     return json_response({"items": prompt_registry().listing()})
 
 
 def get_prompt(request: flask.Request, name: str) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     return json_response(prompt_registry().describe(name))
 
 
 def get_prompt_version(request: flask.Request, name: str, version: str) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     return json_response(prompt_registry().version(name, version))
 
@@ -276,7 +276,7 @@ def refuse_prompt_edit(request: flask.Request, name: str, version: str) -> flask
 
 
 def diff_prompt_versions(request: flask.Request, name: str) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     unknown = set(request.args) - {"from", "to"}
     missing = {"from", "to"} - set(request.args)
@@ -289,7 +289,7 @@ def diff_prompt_versions(request: flask.Request, name: str) -> flask.Response:
 
 
 def move_prompt_label(request: flask.Request, name: str) -> flask.Response:
-    from shared.prompts import prompt_registry
+    from shared.wiring.prompts import prompt_registry
 
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(LabelMove, json_body(request), what="label move")

@@ -7,7 +7,7 @@ dataclasses and may be called concurrently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.models import Assessment, MetricType, SpanRef, VoteExtraction
@@ -52,6 +52,8 @@ class Evaluator:
     `runs_in_thread` marks evaluators that call the network or burn CPU (the Ragas ones): the
     experiment runner calls them off the event loop. An evaluator whose parameters make several
     distinct metrics (`llm_judge` with a rubric each) overrides `evaluation_label` and `result_metric_type`.
+    What an evaluator needs from the process (its `settings`) is a `wired` field: the caller hands
+    it in (`create_evaluator(..., settings=)`), an experiment's config cannot name it.
     """
 
     name: ClassVar[str]
@@ -81,6 +83,27 @@ class Evaluator:
         """(model, input tokens, output tokens) one evaluation is assumed to spend on a model, for an
         experiment's cost estimate; None for an evaluator that calls no priced model."""
         return None
+
+
+def wired() -> Any:
+    """An evaluator field its caller fills in from the process (settings), not a parameter: an
+    experiment's config cannot set it, and it takes no part in equality or repr."""
+    return field(default=None, kw_only=True, repr=False, compare=False, metadata={"wired": True})
+
+
+def is_wired(param: Field[Any]) -> bool:
+    return bool(param.metadata.get("wired"))
+
+
+def settings_given(evaluator: Evaluator, settings: Settings | None) -> Settings:
+    """The settings an evaluator was built with; one built without them cannot run (a recorded
+    failure that says how to build it)."""
+    if settings is None:
+        raise RuntimeError(
+            f"evaluator {evaluator.name!r} was built without settings: build it with "
+            "create_evaluator(name, params, settings=...)"
+        )
+    return settings
 
 
 def bounded(default: float, low: float, high: float) -> Any:

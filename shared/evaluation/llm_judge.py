@@ -33,10 +33,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, settings_given, wired
 from shared.evaluation.ragas_metrics import (
     NO_KEY_REASON,
     NO_OUTPUT_REASON,
@@ -44,7 +44,7 @@ from shared.evaluation.ragas_metrics import (
     reference_docs,
     skipped,
 )
-from shared.evaluation.registry import create_evaluator, register
+from shared.evaluation.registry import register
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import Assessment, MetricType
 from shared.observability import llmobs
@@ -100,15 +100,11 @@ class LlmJudge(Evaluator):
     pass_classes: Sequence[str] = ()
     label: str = ""
     model: str = ""
-    # None reads the process's settings when evaluating; tests pass their own.
-    settings: Settings | None = field(default=None, kw_only=True, repr=False, compare=False)
+    # Handed in by whoever builds it (`create_evaluator(..., settings=)`): its Gemini configuration.
+    settings: Settings | None = wired()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from shared.config import Settings
-
-        if self.settings is not None and not isinstance(self.settings, Settings):
-            raise ValueError("settings is not a parameter")
         if not isinstance(self.rubric, str) or not self.rubric.strip():
             raise ValueError("rubric is required: the criteria the judge applies, as text")
         if len(self.rubric) > MAX_RUBRIC_CHARS:
@@ -157,7 +153,7 @@ class LlmJudge(Evaluator):
         )
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
-        settings = self._resolved_settings()
+        settings = settings_given(self, self.settings)
         if not settings.gemini_configured:
             return skipped(NO_KEY_REASON)
         if ctx.output is None:
@@ -275,13 +271,6 @@ class LlmJudge(Evaluator):
             property_ordering=["reasoning", "value"],
         )
 
-    def _resolved_settings(self) -> Settings:
-        if self.settings is not None:
-            return self.settings
-        from shared.config import get_settings
-
-        return get_settings()
-
 
 def _strings(name: str, given: Any) -> tuple[str, ...]:
     if isinstance(given, str) or not isinstance(given, Sequence) or not all(isinstance(s, str) for s in given):
@@ -313,29 +302,3 @@ def evaluations_cost_usd(evaluations: Sequence[Any]) -> float:
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             total += float(cost)
     return total
-
-
-def parse_online_judges(text: str) -> list[Evaluator]:
-    """`ONLINE_JUDGES`: a JSON list of `llm_judge` params, each judge with its own label.
-
-    Raises:
-        ValueError: not such a list, a bad judge, or two judges with one label.
-    """
-    if not text.strip():
-        return []
-    try:
-        given = json.loads(text)
-    except ValueError as error:
-        raise ValueError(f"ONLINE_JUDGES must be a JSON list of llm_judge params: {error}") from None
-    if not isinstance(given, list) or not all(isinstance(params, dict) for params in given):
-        raise ValueError("ONLINE_JUDGES must be a JSON list of objects (llm_judge params)")
-    judges = []
-    for params in given:
-        try:
-            judges.append(create_evaluator("llm_judge", params))
-        except Exception as error:  # InvalidField: a configuration error, not a client's
-            raise ValueError(f"ONLINE_JUDGES: {getattr(error, 'message', error)}") from None
-    labels = [judge.evaluation_label for judge in judges]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"ONLINE_JUDGES: give each judge its own label (got {labels})")
-    return judges

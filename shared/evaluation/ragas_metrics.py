@@ -35,11 +35,11 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
+from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded, settings_given, wired
 from shared.evaluation.matching import match_candidates, normalise_name
 from shared.evaluation.registry import register
 from shared.models import VoteExtraction, VoteResult
@@ -354,8 +354,8 @@ class _GeminiRagasMetric(_RagasEvaluator):
 
     model: str = DEFAULT_JUDGE_MODEL
     pass_threshold: float = bounded(0.7, 0, 1)
-    # None reads the process's settings when evaluating; tests pass their own.
-    settings: Settings | None = field(default=None, kw_only=True, repr=False, compare=False)
+    # Handed in by whoever builds it (`create_evaluator(..., settings=)`): its Gemini configuration.
+    settings: Settings | None = wired()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -363,7 +363,7 @@ class _GeminiRagasMetric(_RagasEvaluator):
             raise ValueError(f"the judge model must be a Gemini model (got {self.model!r})")
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
-        settings = self._resolved_settings()
+        settings = settings_given(self, self.settings)
         if not settings.gemini_configured:
             return skipped(NO_KEY_REASON)
         if self.needs_output and ctx.output is None:
@@ -387,13 +387,6 @@ class _GeminiRagasMetric(_RagasEvaluator):
 
     async def _score(self, client: Any, ctx: EvaluatorContext, contexts: list[str]) -> tuple[float, str | None]:
         raise NotImplementedError
-
-    def _resolved_settings(self) -> Settings:
-        if self.settings is not None:
-            return self.settings
-        from shared.config import get_settings
-
-        return get_settings()
 
     def _judge(self, client: Any) -> Any:
         import instructor

@@ -1,15 +1,15 @@
-"""Evaluators found by name, so experiment configs stored in Firestore can name them."""
+"""Where evaluators register by name (`register`), and how a list of them runs (`run_evaluators`).
+
+An evaluator module imports this one to register itself; building one by name, with the built-in
+evaluators loaded, is `shared.evaluation.catalog`'s.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
-from pydantic import ValidationError
-
-from shared.errors import InvalidField
 from shared.evaluation.base import Evaluator, EvaluatorContext
 from shared.models import Evaluation
 
@@ -27,37 +27,12 @@ def register(evaluator: E) -> E:
     return evaluator
 
 
-def _load_built_ins() -> None:
-    # The built-in evaluators register themselves when imported: only on the first lookup, so a
-    # function that needs no evaluator (datasets: corrections only) does not import them at cold start.
-    from shared.evaluation import cross_check, llm_judge, offline, online, ragas_metrics  # noqa: F401
+def registered(name: str) -> type[Evaluator] | None:
+    return _REGISTRY.get(name)
 
 
-def evaluator_names() -> list[str]:
-    _load_built_ins()
+def registered_names() -> list[str]:
     return sorted(_REGISTRY)
-
-
-def create_evaluator(name: str, params: Mapping[str, Any] | None = None) -> Evaluator:
-    """Build a registered evaluator; unknown names and bad params are InvalidField (422)."""
-    _load_built_ins()
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise InvalidField(f"Unknown evaluator {name!r}.", details={"known": evaluator_names()})
-    accepted = (
-        sorted(f.name for f in dataclasses.fields(factory) if f.init) if dataclasses.is_dataclass(factory) else None
-    )
-    unknown = sorted(set(params or {}) - set(accepted)) if accepted is not None else []
-    if unknown:
-        raise InvalidField(
-            f"Evaluator {name!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"its parameters are {', '.join(accepted) or 'none'}.",
-            details={"evaluator": name, "unknown": unknown, "parameters": accepted},
-        )
-    try:
-        return factory(**dict(params or {}))
-    except (TypeError, ValueError, ValidationError) as error:
-        raise InvalidField(f"Bad parameters for evaluator {name!r}: {error}") from None
 
 
 def run_evaluators(evaluators: Iterable[Evaluator], ctx: EvaluatorContext) -> list[Evaluation]:

@@ -19,9 +19,10 @@ from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
-from shared.prompts import REFERENCE_DOCS, get_prompt, split_prompt_params
+from shared.prompts import REFERENCE_DOCS, split_prompt_params
 from shared.services.dataset_entries import check_name, check_version
 from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
+from shared.wiring.prompts import get_prompt
 
 DEFAULT_EVALUATORS = (
     "vote_count_accuracy",

@@ -31,11 +31,12 @@ from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant
-from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
+from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
 from shared.storage.ports import ImageReader
+from shared.wiring.prompts import get_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +269,9 @@ class ExperimentRunner:
         )
         if not started:
             return [], _CANCELLED, 0
-        evaluators = [create_evaluator(e["name"], e.get("params")) for e in experiment.evaluators]
+        evaluators = [
+            create_evaluator(e["name"], e.get("params"), settings=self._settings) for e in experiment.evaluators
+        ]
         arms = {v.name: self._arm(v, evaluators) for v in experiment.variants}
         writer = RunWriter(self._experiments, experiment, self._settings).start()
         pacing = _ShardPacing(AdaptiveLimiter(experiment.concurrency), self._call_rate)

@@ -1,20 +1,14 @@
 """Prompts as data: named templates in immutable numbered versions, with movable labels.
 
-A `prompt_version` anywhere in the API is `name`, `name@3` or `name@label`; `get_prompt` resolves
-it to the exact version (`Prompt.version` is `name@n`, what records and runs store). The registry
-and its Firestore storage load on first use, not on import.
+A `prompt_version` anywhere in the API is `name`, `name@3` or `name@label`; `PromptRegistry.resolve`
+turns it into the exact version (`Prompt.version` is `name@n`, what records and runs store). The
+registry receives its store: the instance's registry, on Firestore, is `shared.wiring.prompts`'.
 """
 
 from __future__ import annotations
 
 from shared.prompts.builtin import BUILTIN_PROMPTS, CROSS_CHECK_TEMPLATE
-from shared.prompts.registry import (
-    PromptRegistry,
-    builtin_prompt,
-    forget_cached_prompts,
-    get_prompt,
-    prompt_registry,
-)
+from shared.prompts.registry import PromptRegistry, builtin_prompt
 from shared.prompts.versions import (
     LABELS,
     MAX_REFERENCE_DOCS_CHARS,
@@ -46,9 +40,6 @@ __all__ = [
     "as_stored",
     "builtin_prompt",
     "check_reference_docs",
-    "forget_cached_prompts",
-    "get_prompt",
     "parse_ref",
-    "prompt_registry",
     "split_prompt_params",
 ]

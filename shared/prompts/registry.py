@@ -1,9 +1,10 @@
 """The prompt registry use case: create versions, read them, diff two, move labels, and resolve
 a reference (`name`, `name@n`, `name@label`) to the exact version that runs.
 
-Resolution is cached in the instance: a version is immutable, so `name@n` is kept for good; a
-label or a bare name is kept PROMPT_CACHE_S seconds, so a moved label reaches every instance
-within that time, without a deploy.
+The registry receives its store (a `PromptStore`): the instance's registry, on Firestore, is built
+in `shared.wiring.prompts`. Resolution is cached in the instance: a version is immutable, so
+`name@n` is kept for good; a label or a bare name is kept PROMPT_CACHE_S seconds, so a moved label
+reaches every instance within that time, without a deploy.
 
 The built-in prompts (`prompt_a`, `prompt_b`) are seeded at first use: whoever first finds no
 `prompts/prompt_a` writes the code's text as version 1 with the `production` label, create-if-
@@ -20,7 +21,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidField, NotFound
@@ -298,26 +298,6 @@ def _version_summary(version: PromptVersion) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def prompt_registry() -> PromptRegistry:
-    """The instance's registry, built once with the shared Firestore client."""
-    from shared.config import get_settings
-    from shared.storage.clients import firestore_client
-    from shared.storage.prompts import FirestorePromptRepository
-
-    return PromptRegistry(FirestorePromptRepository(firestore_client()), cache_s=get_settings().prompt_cache_s)
-
-
 def builtin_prompt(name: str) -> Prompt:
     """Version 1 of a built-in prompt, as seeded, without storage (unit tests and benchmarks)."""
     return _builtin_version(name).prompt()
-
-
-def get_prompt(ref: str) -> Prompt:
-    """The exact prompt version `ref` names (`name`, `name@n`, `name@label`), through the cache."""
-    return prompt_registry().resolve(ref)
-
-
-def forget_cached_prompts() -> None:
-    """Forget the instance's registry and its cache (tests that reset Firestore or settings)."""
-    prompt_registry.cache_clear()

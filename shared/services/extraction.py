@@ -17,19 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
-from shared.evaluation import create_evaluator
+from shared.evaluation import create_evaluator, parse_online_judges
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
-from shared.prompts import (
-    MAX_REFERENCE_DOCS_CHARS,
-    REFERENCE_DOCS,
-    check_reference_docs,
-    get_prompt,
-    prompt_registry,
-)
+from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, check_reference_docs
 from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
@@ -49,6 +43,7 @@ from shared.storage.ports import (
     ReviewQueueProducerWithRemoval,
 )
 from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.wiring.prompts import get_prompt, prompt_registry
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -126,11 +121,9 @@ class ExtractionService:
         self._feedback = feedback
         self._datasets = datasets
         self._reader = FormReader(settings=settings)
-        self._evaluators = [create_evaluator(name) for name in ONLINE_EVALUATORS]
-        if settings.online_judges:  # llm_judge on every extraction: checked against reviewers' verdicts
-            from shared.evaluation.llm_judge import parse_online_judges
-
-            self._evaluators += parse_online_judges(settings.online_judges)
+        self._evaluators = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
+        # llm_judge on every extraction, checked against reviewers' verdicts; a bad list stops here.
+        self._evaluators += parse_online_judges(settings.online_judges, settings=settings)
 
     def get(self, extraction_id: str) -> ExtractionRecord:
         return self._extractions.get(extraction_id)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField
+from shared.evaluation import parse_online_judges
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import Evaluation, ExtractionRecord, iso_8601_since
 from shared.observability import llmobs
@@ -261,10 +262,8 @@ class ReviewService:
         corrected or rejected = wrong): a confusion table, the observed agreement, Cohen's kappa.
         The online judges (`ONLINE_JUDGES`, llm_judge) are online evaluators like the others."""
         always = list(AGREEMENT_EVALUATORS)
-        if self._settings.online_judges:  # each configured judge is reported, verdicts or not
-            from shared.evaluation.llm_judge import parse_online_judges
-
-            always += [judge.evaluation_label for judge in parse_online_judges(self._settings.online_judges)]
+        # Each configured judge is reported, verdicts or not.
+        always += [judge.evaluation_label for judge in parse_online_judges(self._settings.online_judges)]
         tables: dict[str, dict[str, dict[str, int]]] = {label: _empty_table() for label in always}
         classes: dict[str, dict[str, dict[str, int]]] = {}
         decided = 0

@@ -16,10 +16,11 @@ import uuid
 
 import pytest
 
-from shared.prompts import BUILTIN_PROMPTS, PromptRegistry, forget_cached_prompts
+from shared.prompts import BUILTIN_PROMPTS, PromptRegistry
 from shared.storage.clients import firestore_client
 from shared.storage.prompts import FirestorePromptRepository
 from shared.synthetic.forms import generate_form
+from shared.wiring.prompts import forget_cached_prompts
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply
 from tests.integration.builders import published_dataset, truth_responder, wait_done

@@ -82,3 +82,116 @@ def test_the_rules_above_see_lazy_imports():
     # The checks read imports inside functions too (the functions import their services lazily).
     imports = {(importer, imported) for importer, imported, _ in product_imports()}
     assert ("functions.experiments_worker.main", "shared.experiments") in imports
+
+
+# The import graph of our own modules (`shared`, `functions`), every import statement counted:
+# those inside functions and under TYPE_CHECKING too. An import inside a function is for a heavy
+# library on a cold path; a heavy library is not our module, so it never closes a circle here.
+OURS = ("shared", "functions")
+# A lazy import between our own modules that closes a circle, (importer, imported) -> why it must
+# stay. Keep it empty: a circle is cut by moving code, not by hiding an import in a function.
+CIRCLE_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def within(module: str, *packages: str) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def our_modules() -> set[str]:
+    return {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for folder in OURS
+        for path in (ROOT / folder).rglob("*.py")
+    }
+
+
+def our_imports() -> set[tuple[str, str]]:
+    """(importer, imported) between our own modules: `from a import b` names module `a.b` when
+    there is one, else `a`; an import of a name inside a module names that module."""
+    modules = our_modules()
+    found = set()
+    for importer, imported, names in product_imports():
+        if not within(importer, *OURS) or not within(imported, *OURS):
+            continue
+        submodules = [f"{imported}.{name}" for name in names if f"{imported}.{name}" in modules]
+        targets = submodules if submodules and len(submodules) == len(names) else [imported, *submodules]
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != importer:
+                found.add((importer, target))
+    return found
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_the_circle_finder_finds_a_circle_and_only_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+
+    assert circles(graph) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_our_modules_import_one_another_in_no_circle():
+    imports = our_imports()
+    graph: dict[str, set[str]] = {}
+    for importer, imported in imports - set(CIRCLE_ALLOWED):
+        graph.setdefault(importer, set()).add(imported)
+
+    found = circles(graph)
+
+    described = [
+        ", ".join(f"{a} -> {b}" for a, b in sorted(imports) if a in circle and b in circle) for circle in found
+    ]
+    assert described == []
+    assert set(CIRCLE_ALLOWED) <= imports, "an allowed import that is gone: take it off CIRCLE_ALLOWED"
+
+
+def test_the_graph_sees_lazy_imports_between_our_modules():
+    # `from shared.evaluation import cross_check, ...` inside a function: each module named is an arrow.
+    assert ("shared.evaluation.catalog", "shared.evaluation.llm_judge") in our_imports()
+
+
+def test_the_experiments_package_never_imports_the_services():
+    reaching = sorted(
+        f"{importer} imports {imported}"
+        for importer, imported in our_imports()
+        if within(importer, "shared.experiments") and within(imported, "shared.services")
+    )
+    assert reaching == []
+
+
+def test_use_cases_never_import_a_storage_adapter():
+    # Ports live in `shared.ports`; which adapter serves a port is chosen in `shared.wiring`.
+    reaching = sorted(
+        f"{importer} imports {imported}"
+        for importer, imported in our_imports()
+        if within(importer, "shared.services", "shared.experiments") and within(imported, "shared.storage")
+    )
+    assert reaching == []

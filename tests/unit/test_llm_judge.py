@@ -9,13 +9,12 @@ import pytest
 
 from shared.config import Settings
 from shared.errors import InvalidField
-from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
+from shared.evaluation import EvaluatorContext, create_evaluator, parse_online_judges, run_evaluators
 from shared.evaluation.llm_judge import (
     ESTIMATED_JUDGE_INPUT_TOKENS,
     ESTIMATED_JUDGE_OUTPUT_TOKENS,
     MAX_RUBRIC_CHARS,
     evaluations_cost_usd,
-    parse_online_judges,
 )
 from shared.evaluation.ragas_metrics import NO_KEY_REASON, NO_OUTPUT_REASON
 from shared.experiments.plan import evaluation_cost_per_run_usd, evaluator_specs
@@ -185,9 +184,9 @@ def test_a_malformed_or_out_of_range_answer_is_refused_with_its_text_kept(params
 
 
 def test_without_a_key_or_an_output_the_judge_skips():
-    no_key = create_evaluator("llm_judge", {"rubric": RUBRIC, "settings": Settings(gemini_api_key="")})
+    no_key = create_evaluator("llm_judge", {"rubric": RUBRIC}, settings=Settings(gemini_api_key=""))
     a_key = create_evaluator(
-        "llm_judge", {"rubric": RUBRIC, "settings": Settings(gemini_api_key="k", gemini_base_url="http://127.0.0.1:9")}
+        "llm_judge", {"rubric": RUBRIC}, settings=Settings(gemini_api_key="k", gemini_base_url="http://127.0.0.1:9")
     )
 
     skipped_no_key = no_key.evaluate(EvaluatorContext(output=extraction()))
@@ -210,15 +209,54 @@ def test_the_estimated_cost_per_run_prices_the_judge_model():
     assert evaluation_cost_per_run_usd(evaluator_specs(["vote_count_exact"]), settings) == 0
 
 
-def test_online_judges_setting_is_checked_at_start():
+BAD_ONLINE_JUDGES = (
+    "{",
+    "{}",
+    "[1]",
+    json.dumps([{"rubric": RUBRIC}, {"rubric": RUBRIC}]),
+    json.dumps([{"label": "x"}]),
+)
+
+
+def test_online_judges_are_checked_where_they_are_built():
+    settings = Settings(gemini_api_key="k")
     judges = parse_online_judges(
-        json.dumps([{"label": "a", "rubric": RUBRIC}, {"label": "b", "rubric": RUBRIC, "output": "boolean"}])
+        json.dumps([{"label": "a", "rubric": RUBRIC}, {"label": "b", "rubric": RUBRIC, "output": "boolean"}]),
+        settings=settings,
     )
     assert [j.evaluation_label for j in judges] == ["llm_judge_a", "llm_judge_b"]
+    assert all(j.settings is settings for j in judges)
     assert parse_online_judges("") == []
-    for bad in ("{", "{}", "[1]", json.dumps([{"rubric": RUBRIC}, {"rubric": RUBRIC}]), json.dumps([{"label": "x"}])):
+    for bad in BAD_ONLINE_JUDGES:
         with pytest.raises(ValueError, match="ONLINE_JUDGES"):
-            Settings(online_judges=bad)
+            parse_online_judges(bad)
+
+
+@pytest.mark.parametrize("bad", BAD_ONLINE_JUDGES)
+def test_a_bad_online_judges_setting_stops_the_extraction_service_saying_why(bad):
+    from shared.services.extraction import ExtractionService
+
+    settings = Settings(online_judges=bad)  # read as text: the judges are checked where they are built
+
+    with pytest.raises(ValueError, match="^ONLINE_JUDGES"):
+        ExtractionService(
+            settings=settings,
+            extractions=None,
+            images=None,
+            outbox=None,
+            review=None,
+            feedback=None,
+            datasets=None,
+        )
+
+
+def test_a_judge_built_without_settings_is_named_but_its_run_fails_saying_how_to_build_it():
+    unwired = create_evaluator("llm_judge", {"rubric": RUBRIC, "label": "complete"})
+
+    [evaluation] = run_evaluators([unwired], EvaluatorContext(output=extraction()))
+
+    assert evaluation.label == "llm_judge_complete" and evaluation.value is None
+    assert "built without settings" in evaluation.error and "settings=" in evaluation.error
 
 
 def test_a_judge_call_through_the_gemini_stand_in():
@@ -229,7 +267,7 @@ def test_a_judge_call_through_the_gemini_stand_in():
     ctx = EvaluatorContext(output=output, expected=output, input={"reference_docs": "Riverside: 200 valid votes."})
     with FakeGeminiServer() as server:
         settings = Settings(gemini_api_key="k", gemini_base_url=server.base_url, gemini_retry_attempts=1)
-        evaluator = create_evaluator("llm_judge", {"rubric": RUBRIC, "label": "complete", "settings": settings})
+        evaluator = create_evaluator("llm_judge", {"rubric": RUBRIC, "label": "complete"}, settings=settings)
         server.enqueue(
             text_reply(
                 json.dumps({"reasoning": "Both candidates, sums match.", "value": 4}),
