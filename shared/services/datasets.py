@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
-from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource
+from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource, StoredImage
 from shared.services.dataset_entries import (
     EXTRACTION_ID,
     EntryInput,
@@ -43,7 +43,7 @@ from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.images import GcsImageStore, StoredImage
+from shared.storage.images import GcsImageStore
 from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
 
 

@@ -26,7 +26,16 @@ from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
-from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
+from shared.models import (
+    Evaluation,
+    ExtractionRecord,
+    OutboxEntry,
+    ReviewReason,
+    StoredImage,
+    TokenUsage,
+    VoteExtraction,
+    iso_8601_since,
+)
 from shared.observability import llmobs
 from shared.prompts import (
     MAX_REFERENCE_DOCS_CHARS,
@@ -43,7 +52,7 @@ from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.images import GcsImageStore, StoredImage
+from shared.storage.images import GcsImageStore
 from shared.storage.ports import (
     DatasetReferences,
     EvaluationDeliveries,
@@ -52,7 +61,7 @@ from shared.storage.ports import (
     ImageStoreWithDeletion,
     ReviewQueueProducerWithRemoval,
 )
-from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.storage.review import FirestoreReviewRepository
 
 if TYPE_CHECKING:
     from shared.llm.second_reader import SecondReading

@@ -21,7 +21,16 @@ from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
-from shared.models import Evaluation, ExtractionRecord, iso_8601_since
+from shared.models import (
+    REVIEW_REASONS,
+    Evaluation,
+    ExtractionRecord,
+    ReviewItem,
+    ReviewReason,
+    ReviewState,
+    effective_state,
+    iso_8601_since,
+)
 from shared.observability import llmobs
 from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
@@ -31,14 +40,7 @@ from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.ports import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
-from shared.storage.review import (
-    REASONS,
-    FirestoreReviewRepository,
-    ReviewItem,
-    ReviewReason,
-    ReviewState,
-    effective_state,
-)
+from shared.storage.review import FirestoreReviewRepository
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
 REVIEWER_PATTERN = PERSON_NAME_PATTERN
@@ -308,13 +310,15 @@ class ReviewService:
         )
 
     def _counts(self, now: datetime) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {reason: {"pending": 0, "claimed": 0, "done": 0} for reason in REASONS}
+        counts: dict[str, dict[str, int]] = {
+            reason: {"pending": 0, "claimed": 0, "done": 0} for reason in REVIEW_REASONS
+        }
         for document in self._review.open_items():
             state = effective_state(document, now)
             for reason in document.get("reasons") or []:
                 if reason in counts:
                     counts[reason][state] += 1
-        for reason in REASONS:
+        for reason in REVIEW_REASONS:
             counts[reason]["done"] = self._review.count_done(reason)
         return counts
 
@@ -408,8 +412,8 @@ def check_state(value: str | None) -> ReviewState | None:
 def check_reason(value: str | None) -> ReviewReason | None:
     if value is None:
         return None
-    if value not in REASONS:
-        raise InvalidField(f"reason must be one of {', '.join(REASONS)}.", details={"field": "reason"})
+    if value not in REVIEW_REASONS:
+        raise InvalidField(f"reason must be one of {', '.join(REVIEW_REASONS)}.", details={"field": "reason"})
     return value  # type: ignore[return-value]
 
 

@@ -18,10 +18,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.models import Dataset, DatasetEntry, DatasetVersion, ExtractionRecord, FeedbackRecord, OutboxEntry
+from shared.models import (
+    Dataset,
+    DatasetEntry,
+    DatasetVersion,
+    ExtractionRecord,
+    FeedbackRecord,
+    OutboxEntry,
+    ReviewItem,
+    ReviewReason,
+    StoredImage,
+)
 from shared.prompts.versions import PromptHead, PromptVersion
-from shared.storage.images import StoredImage
-from shared.storage.review import ReviewItem, ReviewReason
 
 if TYPE_CHECKING:
     from google.cloud import firestore
