@@ -260,6 +260,7 @@ DatasetStatus = Literal["draft", "published"]
 # A dataset's name (also a prompt's name) and a version's label, as clients send them.
 DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DATASET_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+MAX_BATCH_ENTRIES = 499  # entries added in one atomic write: Firestore's 500 writes a batch, less the version's
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_clien
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
 from shared.observability import llmobs
+from shared.ports.services import ImageReader
 from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
-from shared.storage.ports import ImageReader
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 from shared.config import Settings, get_settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
-from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource, StoredImage
+from shared.models import (
+    MAX_BATCH_ENTRIES,
+    Dataset,
+    DatasetEntry,
+    DatasetVersion,
+    EntryImage,
+    EntrySource,
+    StoredImage,
+)
+from shared.ports.services import CandidateExtractions, DatasetStore, ImageStore
 from shared.services.dataset_entries import (
     EXTRACTION_ID,
     EntryInput,
@@ -41,10 +50,9 @@ from shared.services.dataset_files import ImportReport, export_lines, parse_entr
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
-from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
+from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore
-from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
 
 
 class CreateDatasetRequest(BaseModel):

@@ -37,6 +37,14 @@ from shared.models import (
     iso_8601_since,
 )
 from shared.observability import llmobs
+from shared.ports.services import (
+    DatasetReferences,
+    EvaluationDeliveries,
+    ExtractionRemoval,
+    FeedbackRemoval,
+    ImageStoreWithDeletion,
+    ReviewQueueProducerWithRemoval,
+)
 from shared.prompts import (
     MAX_REFERENCE_DOCS_CHARS,
     REFERENCE_DOCS,
@@ -53,14 +61,6 @@ from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
-from shared.storage.ports import (
-    DatasetReferences,
-    EvaluationDeliveries,
-    ExtractionRemoval,
-    FeedbackRemoval,
-    ImageStoreWithDeletion,
-    ReviewQueueProducerWithRemoval,
-)
 from shared.storage.review import FirestoreReviewRepository
 
 if TYPE_CHECKING:

@@ -25,13 +25,13 @@ from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, ReviewReason, VoteExtraction
 from shared.observability import llmobs
+from shared.ports.services import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storable_maps import StorableTags
 from shared.storage.clients import firestore_client
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.ports import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.storage.review import FirestoreReviewRepository
 
 MAX_COMMENT = 2000

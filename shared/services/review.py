@@ -32,6 +32,7 @@ from shared.models import (
     iso_8601_since,
 )
 from shared.observability import llmobs
+from shared.ports.services import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
 from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
@@ -39,7 +40,6 @@ from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.ports import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
 from shared.storage.review import FirestoreReviewRepository
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).

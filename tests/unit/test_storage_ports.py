@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.storage import experiment_ports, ports
+from shared.ports import services as ports
+from shared.storage import experiment_ports
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox

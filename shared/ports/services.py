@@ -2,14 +2,14 @@
 
 Each Protocol holds only the calls one use case makes (the docstring names it), so a use case
 states its dependency and nothing more. The adapters are the Firestore repositories and the Cloud
-Storage image store beside this module; they satisfy these Protocols structurally (no
-inheritance), mypy checks that where the factories build the services, and
+Storage image store in `shared/storage`; they satisfy these Protocols structurally (no
+inheritance), mypy checks that where the wiring (`shared/wiring`) builds the services, and
 tests/unit/test_storage_ports.py checks the method names and parameters.
 
 Firestore shows through where a use case joins several writes in one atomic batch (a
 `WriteBatch`, a `DocumentReference`, a snapshot): that atomicity is the design (an extraction,
 its review item and its evaluations are stored together or not at all), so the ports say so
-rather than hide it. The experiments' ports are in `experiment_ports.py`.
+rather than hide it. The experiments' ports are in `shared/ports/experiments.py`.
 """
 
 from __future__ import annotations
