@@ -317,6 +317,15 @@ class DatasetVersion(BaseModel):
     datadog_pushed_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PushedDataset:
+    """A published version as Datadog's Datasets took it."""
+
+    dataset_id: str
+    records: int
+    url: str
+
+
 class Dataset(BaseModel):
     name: str
     description: str = ""

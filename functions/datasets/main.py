@@ -20,7 +20,6 @@ from shared.services.datasets import (
     CreateDatasetRequest,
     FromTraceRequest,
     NewVersionRequest,
-    dataset_service,
 )
 from shared.services.review import (
     AgreementQuery,
@@ -28,7 +27,6 @@ from shared.services.review import (
     DecisionRequest,
     check_reason,
     check_state,
-    review_service,
 )
 from shared.web import (
     Route,
@@ -40,6 +38,7 @@ from shared.web import (
     recorded_name,
     serve,
 )
+from shared.wiring.datasets import dataset_service, review_service
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024

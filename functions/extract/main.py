@@ -17,7 +17,7 @@ import functions_framework
 
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource, extraction_service
+from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
@@ -28,6 +28,7 @@ from shared.web import (
     recorded_name,
     serve,
 )
+from shared.wiring.extract import extraction_service
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")

@@ -11,7 +11,7 @@ import flask
 import functions_framework
 
 from shared.errors import InvalidField, NotFound
-from shared.services.feedback import FeedbackRequest, feedback_service
+from shared.services.feedback import FeedbackRequest
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
@@ -21,6 +21,7 @@ from shared.web import (
     recorded_name,
     serve,
 )
+from shared.wiring.feedback import feedback_service
 
 _EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 

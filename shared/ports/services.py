@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.config import Settings
 from shared.models import (
     Dataset,
     DatasetEntry,
@@ -25,6 +26,7 @@ from shared.models import (
     ExtractionRecord,
     FeedbackRecord,
     OutboxEntry,
+    PushedDataset,
     ReviewItem,
     ReviewReason,
     StoredImage,
@@ -296,3 +298,14 @@ class EvaluationDeliveries(Protocol):
     """What Datadog's intake accepted of staged evaluations, marked (every use case that sends them)."""
 
     def record_delivery(self, outcomes: Sequence[tuple[OutboxEntry, set[str]]]) -> None: ...
+
+
+# Datadog's Datasets (adapter: push_dataset, shared/observability/datadog_datasets.py)
+
+
+class DatasetPush(Protocol):
+    """Pushes a published version's entries to Datadog's Datasets (the dataset use case)."""
+
+    def __call__(
+        self, settings: Settings, *, dataset_name: str, description: str, entries: Iterable[DatasetEntry]
+    ) -> PushedDataset: ...

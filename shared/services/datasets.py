@@ -15,12 +15,11 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
 from shared.models import (
@@ -32,7 +31,7 @@ from shared.models import (
     EntrySource,
     StoredImage,
 )
-from shared.ports.services import CandidateExtractions, DatasetStore, ImageStore
+from shared.ports.services import CandidateExtractions, DatasetPush, DatasetStore, ImageStore
 from shared.services.dataset_entries import (
     EXTRACTION_ID,
     EntryInput,
@@ -49,10 +48,6 @@ from shared.services.dataset_entries import (
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
-from shared.storage.clients import firestore_client, storage_client
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.images import GcsImageStore
 
 
 class CreateDatasetRequest(BaseModel):
@@ -131,11 +126,13 @@ class DatasetService:
         datasets: DatasetStore,
         extractions: CandidateExtractions,
         images: ImageStore,
+        push_dataset: DatasetPush,
     ) -> None:
         self._settings = settings
         self._datasets = datasets
         self._extractions = extractions
         self._images = images
+        self._push_dataset = push_dataset
 
     # datasets and versions
 
@@ -189,15 +186,13 @@ class DatasetService:
 
     def push_to_datadog(self, name: str, version: str) -> tuple[DatasetVersion, bool]:
         """Push a published version to Datadog's Datasets once; (the version, True when pushed now)."""
-        from shared.observability.datadog_datasets import push_dataset
-
         found = self._datasets.version(check_name(name), check_version(version))
         if found.status != "published":
             raise Conflict(f"{name}@{version} is a draft: publish it first; Datadog gets frozen versions only.")
         if found.datadog_dataset_id:
             return found, False
         dataset = self._datasets.dataset(name)
-        pushed = push_dataset(
+        pushed = self._push_dataset(
             self._settings,
             dataset_name=f"{name}-{version}",
             description=dataset.description or f"vote-extractor dataset {name}@{version}",
@@ -458,14 +453,3 @@ class DatasetService:
         if fresh:
             self._datasets.add(name, version, fresh)
             report.imported += len(fresh)
-
-
-@lru_cache(maxsize=1)
-def dataset_service() -> DatasetService:
-    settings = get_settings()
-    return DatasetService(
-        settings=settings,
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-    )

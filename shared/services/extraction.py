@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, ModelError, NotFound
 from shared.evaluation import EvaluatorContext, create_evaluator, run_evaluators
 from shared.evaluation.online import ONLINE_EVALUATORS
@@ -55,13 +55,6 @@ from shared.prompts import (
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
-from shared.storage.clients import firestore_client, storage_client
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.images import GcsImageStore
-from shared.storage.review import FirestoreReviewRepository
 
 if TYPE_CHECKING:
     from shared.llm.second_reader import SecondReading
@@ -457,19 +450,3 @@ def _listed(record: ExtractionRecord) -> dict[str, Any]:
 def _raw_output_of(failure: ModelError | None) -> str | None:
     details = failure.details if failure else None
     return details.get("raw_output") if isinstance(details, dict) else None
-
-
-@lru_cache(maxsize=1)
-def extraction_service() -> ExtractionService:
-    """The instance's service, built once at cold start with shared clients."""
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    return ExtractionService(
-        settings=settings,
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-        outbox=FirestoreEvaluationOutbox(firestore_client()),
-        review=FirestoreReviewRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), FirestoreEvaluationOutbox(firestore_client())),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-    )

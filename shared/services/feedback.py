@@ -12,27 +12,20 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, NotFound
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, ReviewReason, VoteExtraction
-from shared.observability import llmobs
 from shared.ports.services import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storable_maps import StorableTags
-from shared.storage.clients import firestore_client
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.review import FirestoreReviewRepository
 
 MAX_COMMENT = 2000
 MAX_TAGS = 20
@@ -254,17 +247,3 @@ def _golden_candidate(
 
 def _passed_consistency(extraction: ExtractionRecord) -> bool:
     return any(e.label == "consistency" and e.value is True for e in extraction.evaluations)
-
-
-@lru_cache(maxsize=1)
-def feedback_service() -> FeedbackService:
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    outbox = FirestoreEvaluationOutbox(firestore_client())
-    return FeedbackService(
-        settings=settings,
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), outbox),
-        outbox=outbox,
-        review=FirestoreReviewRepository(firestore_client()),
-    )

@@ -1,6 +1,6 @@
 """The review queue (annotation queue): extractions that need a person, claimed and decided.
 
-Items are made by the extract and feedback use cases (see `shared/storage/review.py`). A
+Items are made by the extract and feedback use cases (`ReviewQueueProducer`). A
 reviewer claims an item under a lease, then approves it (into a draft dataset, with corrections
 when given), rejects it or skips it. The verdict goes to Datadog as a `human_review` evaluation on
 the extraction's llm span, staged in the same atomic write as the decision (the evaluation
@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import (
@@ -31,16 +30,10 @@ from shared.models import (
     effective_state,
     iso_8601_since,
 )
-from shared.observability import llmobs
 from shared.ports.services import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
 from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
-from shared.storage.clients import firestore_client
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.review import FirestoreReviewRepository
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
 REVIEWER_PATTERN = PERSON_NAME_PATTERN
@@ -415,16 +408,3 @@ def check_reason(value: str | None) -> ReviewReason | None:
     if value not in REVIEW_REASONS:
         raise InvalidField(f"reason must be one of {', '.join(REVIEW_REASONS)}.", details={"field": "reason"})
     return value  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=1)
-def review_service() -> ReviewService:
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    return ReviewService(
-        settings=settings,
-        review=FirestoreReviewRepository(firestore_client()),
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        outbox=FirestoreEvaluationOutbox(firestore_client()),
-    )

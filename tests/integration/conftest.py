@@ -28,11 +28,10 @@ def _clear_instance_caches() -> None:
     from shared.config import get_settings
     from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
     from shared.prompts import forget_cached_prompts
-    from shared.services.datasets import dataset_service
-    from shared.services.extraction import extraction_service
-    from shared.services.feedback import feedback_service
-    from shared.services.review import review_service
     from shared.storage.clients import firestore_client, storage_client
+    from shared.wiring.datasets import dataset_service, review_service
+    from shared.wiring.extract import extraction_service
+    from shared.wiring.feedback import feedback_service
 
     forget_cached_prompts()
     for cached in (
