@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
 
+from shared.errors import NotFound
+
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
 ISO_8601_SINCE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
@@ -112,9 +114,18 @@ class FeedbackSummary(BaseModel):
         return self.corrections > 0
 
 
-# An extraction's id as clients send it (paths, `extraction_ids`, claims) and a feedback_id: never
+# An extraction's id as clients send it (paths, `extraction_ids`, claims), and a feedback_id: never
 # a Firestore-reserved `__id__`.
 EXTRACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_EXTRACTION_ID = re.compile(EXTRACTION_ID_PATTERN)
+
+
+def known_extraction_id(extraction_id: str, *, what: str = "extraction", echoed: int | None = None) -> str:
+    """An extraction id a client named; one that could never have been stored is simply not found
+    (`No {what} '...'.`, the id cut to `echoed` characters)."""
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
+        raise NotFound(f"No {what} {extraction_id[:echoed]!r}.")
+    return extraction_id
 
 
 class ExtractionRecord(BaseModel):

@@ -9,8 +9,6 @@ image twice nor making a new version copies any image. What an entry is lives in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
@@ -21,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 from shared.config import Settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
-from shared.images import validate_image
+from shared.images import decode_image_base64, validate_image
 from shared.models import (
+    EXTRACTION_ID_PATTERN,
     MAX_BATCH_ENTRIES,
     Dataset,
     DatasetEntry,
@@ -33,7 +32,6 @@ from shared.models import (
 )
 from shared.ports.services import CandidateExtractions, DatasetPush, DatasetStore, ImageStore
 from shared.services.dataset_entries import (
-    EXTRACTION_ID,
     EntryInput,
     EntryRequest,
     EntryUpdate,
@@ -77,7 +75,7 @@ class FromTraceRequest(BaseModel):
 class CandidatesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extraction_ids: list[Annotated[StrictStr, StringConstraints(pattern=EXTRACTION_ID.pattern)]] | None = Field(
+    extraction_ids: list[Annotated[StrictStr, StringConstraints(pattern=EXTRACTION_ID_PATTERN)]] | None = Field(
         None, max_length=MAX_BATCH_ENTRIES
     )
 
@@ -105,10 +103,7 @@ class _ImageResolver:
         )
 
     def _store(self, encoded: str) -> StoredImage:
-        try:
-            image = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
+        image = decode_image_base64(encoded)
         digest = hashlib.sha256(image).hexdigest()
         if digest not in self._by_sha:
             content_type = validate_image(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,7 +21,14 @@ from shared.errors import Conflict, NotFound
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
-from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, ReviewReason, VoteExtraction
+from shared.models import (
+    EXTRACTION_ID_PATTERN,
+    Evaluation,
+    ExtractionRecord,
+    FeedbackRecord,
+    ReviewReason,
+    VoteExtraction,
+)
 from shared.ports.services import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storable_maps import StorableTags
@@ -32,7 +38,6 @@ MAX_TAGS = 20
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 200
 FEEDBACK_VERSION = "1.0"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class FeedbackRequest(BaseModel):
@@ -46,7 +51,7 @@ class FeedbackRequest(BaseModel):
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     quality_score: StrictInt | None = Field(None, ge=1, le=5)
     tags: StorableTags = Field(default_factory=dict, max_length=MAX_TAGS)
-    feedback_id: StrictStr | None = Field(None, pattern=_ID.pattern)
+    feedback_id: StrictStr | None = Field(None, pattern=EXTRACTION_ID_PATTERN)
     corrections: ExtractionCorrection | None = None
     # Who gives it: the API key's name (None), or a person a delegating key names (`console:ada`).
     author: StrictStr | None = Field(None, pattern=PERSON_NAME_PATTERN)

@@ -21,6 +21,7 @@ from shared.config import Settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import (
+    EXTRACTION_ID_PATTERN,
     REVIEW_REASONS,
     Evaluation,
     ExtractionRecord,
@@ -47,7 +48,7 @@ class ClaimRequest(BaseModel):
 
     reviewer: StrictStr | None = Field(None, pattern=REVIEWER_PATTERN)  # None: the key's name
     reason: ReviewReason | None = None
-    extraction_id: StrictStr | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    extraction_id: StrictStr | None = Field(None, pattern=EXTRACTION_ID_PATTERN)
 
 
 class DatasetTarget(BaseModel):
