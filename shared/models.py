@@ -1,5 +1,7 @@
 """Pydantic models: the extraction result (VoteExtraction) and the records we store; SpanRef,
-where an LLM span is; the review queue's items and a stored image; the identifiers' rules."""
+where an LLM span is; the review queue's items and a stored image; the identifiers' rules.
+
+Imports nothing of ours: the console is deployed with this file alone (infra/functions.json)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
-
-from shared.errors import NotFound
 
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
@@ -117,15 +117,6 @@ class FeedbackSummary(BaseModel):
 # An extraction's id as clients send it (paths, `extraction_ids`, claims), and a feedback_id: never
 # a Firestore-reserved `__id__`.
 EXTRACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-_EXTRACTION_ID = re.compile(EXTRACTION_ID_PATTERN)
-
-
-def known_extraction_id(extraction_id: str, *, what: str = "extraction", echoed: int | None = None) -> str:
-    """An extraction id a client named; one that could never have been stored is simply not found
-    (`No {what} '...'.`, the id cut to `echoed` characters)."""
-    if not _EXTRACTION_ID.fullmatch(extraction_id):
-        raise NotFound(f"No {what} {extraction_id[:echoed]!r}.")
-    return extraction_id
 
 
 class ExtractionRecord(BaseModel):

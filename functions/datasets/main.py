@@ -13,7 +13,6 @@ import functions_framework
 from pydantic import BaseModel
 
 from shared.errors import InvalidField, UnsupportedMediaType
-from shared.models import known_extraction_id
 from shared.services.dataset_entries import EntryRequest, EntryUpdate
 from shared.services.datasets import (
     CandidatesRequest,
@@ -34,6 +33,7 @@ from shared.web import (
     int_arg,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,

@@ -15,7 +15,6 @@ import functions_framework
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from shared.images import decode_image_base64
-from shared.models import known_extraction_id
 from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource
 from shared.web import (
     Route,
@@ -23,6 +22,7 @@ from shared.web import (
     int_arg,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,

@@ -9,13 +9,13 @@ import flask
 import functions_framework
 
 from shared.errors import InvalidField
-from shared.models import known_extraction_id
 from shared.services.feedback import FeedbackRequest
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,
