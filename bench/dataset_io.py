@@ -54,8 +54,8 @@ def main() -> None:
 
 
 def run(count: int) -> None:
-    from shared.services.datasets import dataset_service
     from shared.synthetic.forms import generate_form
+    from shared.wiring.datasets import dataset_service
 
     client = datasets_client()
 

@@ -1,7 +1,9 @@
-"""Checks on an uploaded image before anything is stored: type by magic bytes, size, pixels."""
+"""Checks on an uploaded image before anything is stored: base64, type by magic bytes, size, pixels."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 
 from shared.errors import InvalidField, PayloadTooLarge, UnsupportedMediaType
@@ -12,6 +14,14 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
+
+
+def decode_image_base64(encoded: str) -> bytes:
+    """The bytes of an `image_base64` field; InvalidField when it is not valid base64."""
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
 
 
 def sniff_content_type(image: bytes) -> str | None:

@@ -1,5 +1,7 @@
-"""Pydantic models: the extraction result (VoteExtraction) and the records we store; and SpanRef,
-where an LLM span is."""
+"""Pydantic models: the extraction result (VoteExtraction) and the records we store; SpanRef,
+where an LLM span is; the review queue's items and a stored image; the identifiers' rules.
+
+Imports nothing of ours: the console is deployed with this file alone (infra/functions.json)."""
 
 from __future__ import annotations
 
@@ -112,6 +114,11 @@ class FeedbackSummary(BaseModel):
         return self.corrections > 0
 
 
+# An extraction's id as clients send it (paths, `extraction_ids`, claims), and a feedback_id: never
+# a Firestore-reserved `__id__`.
+EXTRACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
 class ExtractionRecord(BaseModel):
     """One call of POST /extract, as kept in Firestore (the system of record)."""
 
@@ -213,7 +220,58 @@ class FeedbackRecord(BaseModel):
     author: str | None = None  # the API key's name, or `{key}:{person}` for a delegating key
 
 
+ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check"]
+ReviewState = Literal["pending", "claimed", "done"]
+REVIEW_REASONS: tuple[ReviewReason, ...] = (
+    "golden_candidate",
+    "thumbs_down",
+    "consistency_failed",
+    "classification_low",
+    "cross_check",
+)
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A review queue item as read at `now`: `state` is effective (an expired claim reads as pending)."""
+
+    extraction_id: str
+    state: ReviewState
+    document: dict[str, Any]
+    update_time: Any
+
+    @property
+    def claimed_by(self) -> str | None:
+        return self.document.get("claimed_by") if self.state == "claimed" else None
+
+    def holds(self, reviewer: str) -> bool:
+        return self.state == "claimed" and self.document.get("claimed_by") == reviewer
+
+
+def effective_state(document: dict[str, Any], now: datetime) -> ReviewState:
+    """A stored item's state at `now`: decided is done; a claim whose lease ran out is pending again."""
+    if document.get("closed", 0) == 1:
+        return "done"
+    expires = document.get("claim_expires_at")
+    if document.get("claimed_by") and expires is not None and expires > now:
+        return "claimed"
+    return "pending"
+
+
 DatasetStatus = Literal["draft", "published"]
+# A dataset's name (also a prompt's name) and a version's label, as clients send them.
+DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DATASET_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+MAX_BATCH_ENTRIES = 499  # entries added in one atomic write: Firestore's 500 writes a batch, less the version's
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image in the image store: where it is, its content hash and its content type."""
+
+    uri: str
+    sha256: str
+    content_type: str
 
 
 class EntryImage(BaseModel):
@@ -259,6 +317,15 @@ class DatasetVersion(BaseModel):
     datadog_dataset_id: str | None = None  # set once the published version was pushed to Datadog
     datadog_url: str | None = None
     datadog_pushed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PushedDataset:
+    """A published version as Datadog's Datasets took it."""
+
+    dataset_id: str
+    records: int
+    url: str
 
 
 class Dataset(BaseModel):

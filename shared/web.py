@@ -34,11 +34,13 @@ from shared.errors import (
     error_body,
     unavailable,
 )
+from shared.models import EXTRACTION_ID_PATTERN
 
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 _CALLER = "vote_extractor.caller"  # where `serve` keeps the request's caller (request.environ)
+_EXTRACTION_ID = re.compile(EXTRACTION_ID_PATTERN)
 ParsedBody = TypeVar("ParsedBody", bound=BaseModel)
 Handler = Callable[..., flask.Response]
 Authenticate = Callable[[flask.Request], ApiKey]
@@ -205,6 +207,14 @@ def int_arg(request: flask.Request, name: str, *, default: int, low: int, high: 
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise InvalidField(f"{name} must be a whole number from {low} to {high}.", details={"field": name})
     return int(raw)
+
+
+def known_extraction_id(extraction_id: str, *, what: str = "extraction", echoed: int | None = None) -> str:
+    """An extraction id from a path or query; one that could never have been stored is simply not
+    found (`No {what} '...'.`, the id cut to `echoed` characters)."""
+    if not _EXTRACTION_ID.fullmatch(extraction_id):
+        raise NotFound(f"No {what} {extraction_id[:echoed]!r}.")
+    return extraction_id
 
 
 def limit_body(request: flask.Request, max_bytes: int) -> None:

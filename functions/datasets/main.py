@@ -6,21 +6,19 @@ The contract is API.md's "datasets" section and openapi.yaml.
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 
 import flask
 import functions_framework
 from pydantic import BaseModel
 
-from shared.errors import InvalidField, NotFound, UnsupportedMediaType
+from shared.errors import InvalidField, UnsupportedMediaType
 from shared.services.dataset_entries import EntryRequest, EntryUpdate
 from shared.services.datasets import (
     CandidatesRequest,
     CreateDatasetRequest,
     FromTraceRequest,
     NewVersionRequest,
-    dataset_service,
 )
 from shared.services.review import (
     AgreementQuery,
@@ -28,7 +26,6 @@ from shared.services.review import (
     DecisionRequest,
     check_reason,
     check_state,
-    review_service,
 )
 from shared.web import (
     Route,
@@ -36,15 +33,16 @@ from shared.web import (
     int_arg,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,
 )
+from shared.wiring.datasets import dataset_service, review_service
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_PAGE_SIZE = 500
-_EXTRACTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 answer_routing_errors_as_json()
 
@@ -152,8 +150,7 @@ def review_claim(request: flask.Request) -> flask.Response:
 
 
 def review_decision(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.fullmatch(extraction_id):
-        raise NotFound(f"No review item {extraction_id[:100]!r}.")
+    known_extraction_id(extraction_id, what="review item", echoed=100)
     decision = parse_fields(DecisionRequest, json_body(request), what="decision")
     decision = decision.model_copy(update={"reviewer": recorded_name(request, decision.reviewer)})
     return json_response(review_service().decide(extraction_id, decision))

@@ -6,30 +6,29 @@ answer JSON. The contract is API.md's "extract" section.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import get_settings
-from shared.errors import InvalidField, MalformedRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource, extraction_service
+from shared.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from shared.images import decode_image_base64
+from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
     int_arg,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,
 )
+from shared.wiring.extract import extraction_service
 
-_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # never a reserved __id__
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
 _TEXT_FORM_FIELDS = ("model", "prompt_version", "reference_docs")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
@@ -67,15 +66,11 @@ def create_extraction(request: flask.Request) -> flask.Response:
 
 
 def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.fullmatch(extraction_id):
-        raise NotFound(f"No extraction {extraction_id!r}.")
-    return json_response(extraction_service().get(extraction_id).model_dump(mode="json"))
+    return json_response(extraction_service().get(known_extraction_id(extraction_id)).model_dump(mode="json"))
 
 
 def delete_extraction(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.match(extraction_id):
-        raise NotFound(f"No extraction {extraction_id[:100]!r}.")
-    extraction_service().delete(extraction_id)
+    extraction_service().delete(known_extraction_id(extraction_id, echoed=100))
     return flask.Response(status=204)
 
 
@@ -92,9 +87,7 @@ def extraction_options(request: flask.Request) -> flask.Response:
 
 
 def get_image(request: flask.Request, extraction_id: str) -> flask.Response:
-    if not _EXTRACTION_ID.fullmatch(extraction_id):
-        raise NotFound(f"No extraction {extraction_id!r}.")
-    image, content_type = extraction_service().image(extraction_id)
+    image, content_type = extraction_service().image(known_extraction_id(extraction_id))
     return flask.Response(image, mimetype=content_type)
 
 
@@ -137,12 +130,7 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
         raise InvalidField("image_base64 must be a base64 string.", details={"field": "image_base64"})
     if (image_uri is None) == (image_base64 is None):
         raise InvalidField("Send exactly one of image_uri or image_base64.", details={"field": "image"})
-    data = None
-    if image_base64 is not None:
-        try:
-            data = base64.b64decode(image_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
+    data = decode_image_base64(image_base64) if image_base64 is not None else None
     return parse_fields(ExtractOptions, body), ImageSource(data=data, uri=image_uri)
 
 

@@ -5,24 +5,22 @@ Thin handler (STYLE.md rule 1). The contract is API.md's "feedback" section.
 
 from __future__ import annotations
 
-import re
-
 import flask
 import functions_framework
 
-from shared.errors import InvalidField, NotFound
-from shared.services.feedback import FeedbackRequest, feedback_service
+from shared.errors import InvalidField
+from shared.services.feedback import FeedbackRequest
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
     json_body,
     json_response,
+    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,
 )
-
-_EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+from shared.wiring.feedback import feedback_service
 
 answer_routing_errors_as_json()
 
@@ -51,9 +49,7 @@ def list_feedback(request: flask.Request) -> flask.Response:
     extraction_id = request.args.get("extraction_id", "")
     if not extraction_id:
         raise InvalidField("Give ?extraction_id= to list its feedback.", details={"field": "extraction_id"})
-    if not _EXTRACTION_ID.fullmatch(extraction_id):
-        raise NotFound(f"No extraction {extraction_id!r}.")
-    items = feedback_service().list_for(extraction_id)
+    items = feedback_service().list_for(known_extraction_id(extraction_id))
     return json_response({"items": [item.model_dump(mode="json") for item in items]})
 
 

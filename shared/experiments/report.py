@@ -17,7 +17,7 @@ from typing import Any
 from shared.experiments.report_values import finite, format_interval, format_value, unit_of
 from shared.experiments.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.models import ExperimentRecord, RunRecord
-from shared.storage.ports import ImageReader
+from shared.ports.services import ImageReader
 
 _COLOURS = ("#3b6fb6", "#e08a2e", "#4b9a5b", "#b5475b", "#7a5fb0", "#5a8f9c")
 _MAX_DISAGREEMENTS = 24

@@ -31,11 +31,11 @@ from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant
+from shared.ports.services import ImageReader
 from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
-from shared.storage.ports import ImageReader
 from shared.wiring.prompts import get_prompt
 
 logger = logging.getLogger(__name__)

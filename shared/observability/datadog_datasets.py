@@ -9,12 +9,11 @@ source as metadata; images stay in Cloud Storage.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from shared.config import Settings
 from shared.errors import Conflict, VoteExtractorError
-from shared.models import DatasetEntry
+from shared.models import DatasetEntry, PushedDataset
 from shared.observability import llmobs
 
 
@@ -22,13 +21,6 @@ class DatadogUnavailable(VoteExtractorError):
     """Datadog did not take the dataset (down, refused the keys): the client's request was fine."""
 
     status, code = 502, "datadog_unavailable"
-
-
-@dataclass(frozen=True)
-class PushedDataset:
-    dataset_id: str
-    records: int
-    url: str
 
 
 def datadog_record(entry: DatasetEntry) -> dict[str, Any]:

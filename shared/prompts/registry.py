@@ -39,7 +39,7 @@ from shared.prompts.versions import (
 )
 
 if TYPE_CHECKING:
-    from shared.storage.ports import PromptStore
+    from shared.ports.services import PromptStore
 
 _EXACT_CACHED = 256
 

@@ -15,13 +15,20 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from shared.errors import InvalidField, NotFound
-from shared.models import DatasetEntry, EntryImage, EntrySource, ExtractionRecord, VoteExtraction
+from shared.models import (
+    DATASET_NAME_PATTERN,
+    DATASET_VERSION_PATTERN,
+    DatasetEntry,
+    EntryImage,
+    EntrySource,
+    ExtractionRecord,
+    VoteExtraction,
+)
 from shared.storable_maps import StorableMap, StorableTags
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+NAME = re.compile(DATASET_NAME_PATTERN)
+VERSION = re.compile(DATASET_VERSION_PATTERN)
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # what extract and feedback accept
 RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
 RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
 

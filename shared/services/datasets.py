@@ -9,23 +9,29 @@ image twice nor making a new version copies any image. What an entry is lives in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
-from shared.images import validate_image
-from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource
+from shared.images import decode_image_base64, validate_image
+from shared.models import (
+    EXTRACTION_ID_PATTERN,
+    MAX_BATCH_ENTRIES,
+    Dataset,
+    DatasetEntry,
+    DatasetVersion,
+    EntryImage,
+    EntrySource,
+    StoredImage,
+)
+from shared.ports.services import CandidateExtractions, DatasetPush, DatasetStore, ImageStore
 from shared.services.dataset_entries import (
-    EXTRACTION_ID,
     EntryInput,
     EntryRequest,
     EntryUpdate,
@@ -40,11 +46,6 @@ from shared.services.dataset_entries import (
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
-from shared.storage.clients import firestore_client, storage_client
-from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.images import GcsImageStore, StoredImage
-from shared.storage.ports import CandidateExtractions, DatasetStore, ImageStore
 
 
 class CreateDatasetRequest(BaseModel):
@@ -74,7 +75,7 @@ class FromTraceRequest(BaseModel):
 class CandidatesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extraction_ids: list[Annotated[StrictStr, StringConstraints(pattern=EXTRACTION_ID.pattern)]] | None = Field(
+    extraction_ids: list[Annotated[StrictStr, StringConstraints(pattern=EXTRACTION_ID_PATTERN)]] | None = Field(
         None, max_length=MAX_BATCH_ENTRIES
     )
 
@@ -102,10 +103,7 @@ class _ImageResolver:
         )
 
     def _store(self, encoded: str) -> StoredImage:
-        try:
-            image = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidField("image_base64 is not valid base64.", details={"field": "image_base64"}) from None
+        image = decode_image_base64(encoded)
         digest = hashlib.sha256(image).hexdigest()
         if digest not in self._by_sha:
             content_type = validate_image(
@@ -123,11 +121,13 @@ class DatasetService:
         datasets: DatasetStore,
         extractions: CandidateExtractions,
         images: ImageStore,
+        push_dataset: DatasetPush,
     ) -> None:
         self._settings = settings
         self._datasets = datasets
         self._extractions = extractions
         self._images = images
+        self._push_dataset = push_dataset
 
     # datasets and versions
 
@@ -181,15 +181,13 @@ class DatasetService:
 
     def push_to_datadog(self, name: str, version: str) -> tuple[DatasetVersion, bool]:
         """Push a published version to Datadog's Datasets once; (the version, True when pushed now)."""
-        from shared.observability.datadog_datasets import push_dataset
-
         found = self._datasets.version(check_name(name), check_version(version))
         if found.status != "published":
             raise Conflict(f"{name}@{version} is a draft: publish it first; Datadog gets frozen versions only.")
         if found.datadog_dataset_id:
             return found, False
         dataset = self._datasets.dataset(name)
-        pushed = push_dataset(
+        pushed = self._push_dataset(
             self._settings,
             dataset_name=f"{name}-{version}",
             description=dataset.description or f"vote-extractor dataset {name}@{version}",
@@ -450,14 +448,3 @@ class DatasetService:
         if fresh:
             self._datasets.add(name, version, fresh)
             report.imported += len(fresh)
-
-
-@lru_cache(maxsize=1)
-def dataset_service() -> DatasetService:
-    settings = get_settings()
-    return DatasetService(
-        settings=settings,
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-    )

@@ -18,7 +18,7 @@ from shared.models import Evaluation, EvaluationSubmission, OutboxEntry
 from shared.observability import llmobs
 from shared.observability.evaluation_delivery import deliver
 from shared.observability.tags import sanitise_tags
-from shared.storage.ports import EvaluationDeliveries
+from shared.ports.services import EvaluationDeliveries
 
 logger = logging.getLogger(__name__)
 

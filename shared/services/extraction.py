@@ -10,31 +10,19 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
 from shared.evaluation import create_evaluator, parse_online_judges
 from shared.evaluation.online import ONLINE_EVALUATORS
 from shared.images import validate_image
 from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
-from shared.models import Evaluation, ExtractionRecord, VoteExtraction, iso_8601_since
+from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
-from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, check_reference_docs
-from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
-from shared.services.paging import decode_page_token, encode_page_token
-from shared.storable_maps import StorableMap, StorableTags
-from shared.storage.clients import firestore_client, storage_client
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.images import GcsImageStore, StoredImage
-from shared.storage.ports import (
+from shared.ports.services import (
     DatasetReferences,
     EvaluationDeliveries,
     ExtractionRemoval,
@@ -42,7 +30,11 @@ from shared.storage.ports import (
     ImageStoreWithDeletion,
     ReviewQueueProducerWithRemoval,
 )
-from shared.storage.review import FirestoreReviewRepository, ReviewReason
+from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, check_reference_docs
+from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
+from shared.services.paging import decode_page_token, encode_page_token
+from shared.storable_maps import StorableMap, StorableTags
 from shared.wiring.prompts import get_prompt, prompt_registry
 
 MAX_TAGS = 20
@@ -371,19 +363,3 @@ def _listed(record: ExtractionRecord) -> dict[str, Any]:
         evaluation["reasoning"] = None
         evaluation.pop("details", None)
     return body
-
-
-@lru_cache(maxsize=1)
-def extraction_service() -> ExtractionService:
-    """The instance's service, built once at cold start with shared clients."""
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    return ExtractionService(
-        settings=settings,
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-        outbox=FirestoreEvaluationOutbox(firestore_client()),
-        review=FirestoreReviewRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), FirestoreEvaluationOutbox(firestore_client())),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-    )

@@ -9,37 +9,35 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, NotFound
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
-from shared.models import Evaluation, ExtractionRecord, FeedbackRecord, VoteExtraction
-from shared.observability import llmobs
+from shared.models import (
+    EXTRACTION_ID_PATTERN,
+    Evaluation,
+    ExtractionRecord,
+    FeedbackRecord,
+    ReviewReason,
+    VoteExtraction,
+)
+from shared.ports.services import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storable_maps import StorableTags
-from shared.storage.clients import firestore_client
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.ports import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
-from shared.storage.review import FirestoreReviewRepository, ReviewReason
 
 MAX_COMMENT = 2000
 MAX_TAGS = 20
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 200
 FEEDBACK_VERSION = "1.0"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class FeedbackRequest(BaseModel):
@@ -53,7 +51,7 @@ class FeedbackRequest(BaseModel):
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
     quality_score: StrictInt | None = Field(None, ge=1, le=5)
     tags: StorableTags = Field(default_factory=dict, max_length=MAX_TAGS)
-    feedback_id: StrictStr | None = Field(None, pattern=_ID.pattern)
+    feedback_id: StrictStr | None = Field(None, pattern=EXTRACTION_ID_PATTERN)
     corrections: ExtractionCorrection | None = None
     # Who gives it: the API key's name (None), or a person a delegating key names (`console:ada`).
     author: StrictStr | None = Field(None, pattern=PERSON_NAME_PATTERN)
@@ -254,17 +252,3 @@ def _golden_candidate(
 
 def _passed_consistency(extraction: ExtractionRecord) -> bool:
     return any(e.label == "consistency" and e.value is True for e in extraction.evaluations)
-
-
-@lru_cache(maxsize=1)
-def feedback_service() -> FeedbackService:
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    outbox = FirestoreEvaluationOutbox(firestore_client())
-    return FeedbackService(
-        settings=settings,
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), outbox),
-        outbox=outbox,
-        review=FirestoreReviewRepository(firestore_client()),
-    )

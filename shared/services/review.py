@@ -1,6 +1,6 @@
 """The review queue (annotation queue): extractions that need a person, claimed and decided.
 
-Items are made by the extract and feedback use cases (see `shared/storage/review.py`). A
+Items are made by the extract and feedback use cases (`ReviewQueueProducer`). A
 reviewer claims an item under a lease, then approves it (into a draft dataset, with corrections
 when given), rejects it or skips it. The verdict goes to Datadog as a `human_review` evaluation on
 the extraction's llm span, staged in the same atomic write as the decision (the evaluation
@@ -12,34 +12,30 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import parse_online_judges
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
-from shared.models import Evaluation, ExtractionRecord, iso_8601_since
-from shared.observability import llmobs
-from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
-from shared.services.paging import decode_page_token, encode_page_token
-from shared.storage.clients import firestore_client
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.extractions import FirestoreExtractionRepository
-from shared.storage.ports import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
-from shared.storage.review import (
-    REASONS,
-    FirestoreReviewRepository,
+from shared.models import (
+    EXTRACTION_ID_PATTERN,
+    REVIEW_REASONS,
+    Evaluation,
+    ExtractionRecord,
     ReviewItem,
     ReviewReason,
     ReviewState,
     effective_state,
+    iso_8601_since,
 )
+from shared.ports.services import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
+from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
+from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
+from shared.services.paging import decode_page_token, encode_page_token
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
 REVIEWER_PATTERN = PERSON_NAME_PATTERN
@@ -53,7 +49,7 @@ class ClaimRequest(BaseModel):
 
     reviewer: StrictStr | None = Field(None, pattern=REVIEWER_PATTERN)  # None: the key's name
     reason: ReviewReason | None = None
-    extraction_id: StrictStr | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    extraction_id: StrictStr | None = Field(None, pattern=EXTRACTION_ID_PATTERN)
 
 
 class DatasetTarget(BaseModel):
@@ -307,13 +303,15 @@ class ReviewService:
         )
 
     def _counts(self, now: datetime) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {reason: {"pending": 0, "claimed": 0, "done": 0} for reason in REASONS}
+        counts: dict[str, dict[str, int]] = {
+            reason: {"pending": 0, "claimed": 0, "done": 0} for reason in REVIEW_REASONS
+        }
         for document in self._review.open_items():
             state = effective_state(document, now)
             for reason in document.get("reasons") or []:
                 if reason in counts:
                     counts[reason][state] += 1
-        for reason in REASONS:
+        for reason in REVIEW_REASONS:
             counts[reason]["done"] = self._review.count_done(reason)
         return counts
 
@@ -407,19 +405,6 @@ def check_state(value: str | None) -> ReviewState | None:
 def check_reason(value: str | None) -> ReviewReason | None:
     if value is None:
         return None
-    if value not in REASONS:
-        raise InvalidField(f"reason must be one of {', '.join(REASONS)}.", details={"field": "reason"})
+    if value not in REVIEW_REASONS:
+        raise InvalidField(f"reason must be one of {', '.join(REVIEW_REASONS)}.", details={"field": "reason"})
     return value  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=1)
-def review_service() -> ReviewService:
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    return ReviewService(
-        settings=settings,
-        review=FirestoreReviewRepository(firestore_client()),
-        extractions=FirestoreExtractionRepository(firestore_client()),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        outbox=FirestoreEvaluationOutbox(firestore_client()),
-    )

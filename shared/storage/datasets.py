@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, DependencyUnavailable, NotFound
-from shared.models import Dataset, DatasetEntry, DatasetVersion
+from shared.models import MAX_BATCH_ENTRIES, Dataset, DatasetEntry, DatasetVersion
 from shared.storage import dataset_snapshots
 from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 COLLECTION = "datasets"
 ENTRIES = "entries"
-MAX_BATCH_ENTRIES = 499  # Firestore's 500 writes per batch, less the version document
 _DELETE_BATCH = 500  # Firestore's most writes in one batch
 _PAGE = 500
 _ATTEMPTS = 40

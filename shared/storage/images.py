@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.errors import DependencyUnavailable, InvalidField
+from shared.models import StoredImage
 
 if TYPE_CHECKING:
     from google.cloud import storage  # type: ignore[attr-defined]
 
 _OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,1000}$")
 _CONTENT_ADDRESSED = re.compile(r"^images/sha256/([0-9a-f]{64})$")
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    uri: str
-    sha256: str
-    content_type: str
 
 
 class GcsImageStore:

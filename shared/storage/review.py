@@ -14,12 +14,11 @@ pending again, lazily: readers compare `claim_expires_at` with now.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
-from shared.models import OutboxEntry
+from shared.models import OutboxEntry, ReviewItem, ReviewReason, effective_state
 from shared.storage.cursor import start_after_document
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
@@ -27,43 +26,8 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 COLLECTION = "review_items"
-ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check"]
-ReviewState = Literal["pending", "claimed", "done"]
-REASONS: tuple[ReviewReason, ...] = (
-    "golden_candidate",
-    "thumbs_down",
-    "consistency_failed",
-    "classification_low",
-    "cross_check",
-)
 _CANDIDATES_PAGE = 20
 _ATTEMPTS = 20
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """A stored item as read at `now`: `state` is effective (an expired claim reads as pending)."""
-
-    extraction_id: str
-    state: ReviewState
-    document: dict[str, Any]
-    update_time: Any
-
-    @property
-    def claimed_by(self) -> str | None:
-        return self.document.get("claimed_by") if self.state == "claimed" else None
-
-    def holds(self, reviewer: str) -> bool:
-        return self.state == "claimed" and self.document.get("claimed_by") == reviewer
-
-
-def effective_state(document: dict[str, Any], now: datetime) -> ReviewState:
-    if document.get("closed", 0) == 1:
-        return "done"
-    expires = document.get("claim_expires_at")
-    if document.get("claimed_by") and expires is not None and expires > now:
-        return "claimed"
-    return "pending"
 
 
 class FirestoreReviewRepository:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,15 @@ def test_staging_the_console_copies_its_folder_and_only_the_shared_files_it_list
     assert not (staged / "shared" / "storage").exists() and not (staged / "functions").exists()
     assert not [p for p in staged.rglob("*") if p.name in ("main.py", "secrets.toml", "__pycache__")]
     assert not [p for p in staged.rglob("*") if p.suffix == ".pyc"]
+
+
+def test_the_consoles_shared_files_import_with_nothing_else_of_ours(tmp_path):
+    staged = stage_console(load_catalog().console, tmp_path)
+    code = f"import sys; sys.path.insert(0, {str(staged)!r}); import shared.models, shared.synthetic"
+
+    imported = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
+
+    assert imported.returncode == 0, f"the console would fail to start: {imported.stderr[-2000:]}"
 
 
 def test_staging_the_console_leaves_its_local_streamlit_secrets_behind(tmp_path, monkeypatch):

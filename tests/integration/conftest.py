@@ -27,11 +27,10 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
-    from shared.services.datasets import dataset_service
-    from shared.services.extraction import extraction_service
-    from shared.services.feedback import feedback_service
-    from shared.services.review import review_service
     from shared.storage.clients import firestore_client, storage_client
+    from shared.wiring.datasets import dataset_service, review_service
+    from shared.wiring.extract import extraction_service
+    from shared.wiring.feedback import feedback_service
     from shared.wiring.prompts import forget_cached_prompts
 
     forget_cached_prompts()

@@ -1,4 +1,4 @@
-"""Each storage adapter has every call of the ports it fills, with the same parameters.
+"""Each adapter has every call of the ports it fills, with the same parameters.
 
 mypy checks the types where the factories hand the adapters to the use cases; this checks names,
 parameters and defaults of every port, the experiments' included, with the unit tests.
@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from shared.storage import experiment_ports, ports
+from shared.observability.datadog_datasets import push_dataset
+from shared.ports import services as ports
+from shared.storage import experiment_ports
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
@@ -55,6 +57,10 @@ ADAPTERS: dict[type, type] = {
     experiment_ports.DatasetReader: FirestoreDatasetRepository,
     experiment_ports.FeedbackCounts: FirestoreFeedbackRepository,
 }
+# Ports that are one call (`__call__`), filled by a function.
+FUNCTIONS: dict[type, Any] = {
+    ports.DatasetPush: push_dataset,
+}
 
 
 def _ports_in(module: Any) -> set[type]:
@@ -85,7 +91,7 @@ def _parameters(function: Any) -> list[tuple[str, Any, bool]]:
 def test_every_port_names_its_adapter_here():
     declared = _ports_in(ports) | _ports_in(experiment_ports)
 
-    assert declared == set(ADAPTERS), "a port without an adapter check, or a check of a port that is gone"
+    assert declared == set(ADAPTERS) | set(FUNCTIONS), "a port without an adapter check, or a check of one that is gone"
 
 
 @pytest.mark.parametrize("port", list(ADAPTERS), ids=lambda port: port.__name__)
@@ -101,3 +107,8 @@ def test_the_adapter_has_every_call_of_the_port_with_the_same_parameters(port: t
             assert isinstance(found, property), f"{adapter.__name__}.{name} is not a property"
         else:
             assert _parameters(found) == _parameters(member), f"{adapter.__name__}.{name} differs from the port"
+
+
+@pytest.mark.parametrize("port", list(FUNCTIONS), ids=lambda port: port.__name__)
+def test_the_function_takes_the_parameters_of_the_port(port: type):
+    assert _parameters(FUNCTIONS[port]) == _parameters(vars(port)["__call__"])[1:]  # less `self`

@@ -2,14 +2,14 @@
 
 Each Protocol holds only the calls one use case makes (the docstring names it), so a use case
 states its dependency and nothing more. The adapters are the Firestore repositories and the Cloud
-Storage image store beside this module; they satisfy these Protocols structurally (no
-inheritance), mypy checks that where the factories build the services, and
+Storage image store in `shared/storage`; they satisfy these Protocols structurally (no
+inheritance), mypy checks that where the wiring (`shared/wiring`) builds the services, and
 tests/unit/test_storage_ports.py checks the method names and parameters.
 
 Firestore shows through where a use case joins several writes in one atomic batch (a
 `WriteBatch`, a `DocumentReference`, a snapshot): that atomicity is the design (an extraction,
 its review item and its evaluations are stored together or not at all), so the ports say so
-rather than hide it. The experiments' ports are in `experiment_ports.py`.
+rather than hide it. The experiments' ports are in `shared/ports/experiments.py`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.models import Dataset, DatasetEntry, DatasetVersion, ExtractionRecord, FeedbackRecord, OutboxEntry
+from shared.config import Settings
+from shared.models import (
+    Dataset,
+    DatasetEntry,
+    DatasetVersion,
+    ExtractionRecord,
+    FeedbackRecord,
+    OutboxEntry,
+    PushedDataset,
+    ReviewItem,
+    ReviewReason,
+    StoredImage,
+)
 from shared.prompts.versions import PromptHead, PromptVersion
-from shared.storage.images import StoredImage
-from shared.storage.review import ReviewItem, ReviewReason
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -288,3 +298,14 @@ class EvaluationDeliveries(Protocol):
     """What Datadog's intake accepted of staged evaluations, marked (every use case that sends them)."""
 
     def record_delivery(self, outcomes: Sequence[tuple[OutboxEntry, set[str]]]) -> None: ...
+
+
+# Datadog's Datasets (adapter: push_dataset, shared/observability/datadog_datasets.py)
+
+
+class DatasetPush(Protocol):
+    """Pushes a published version's entries to Datadog's Datasets (the dataset use case)."""
+
+    def __call__(
+        self, settings: Settings, *, dataset_name: str, description: str, entries: Iterable[DatasetEntry]
+    ) -> PushedDataset: ...

@@ -1,0 +1,45 @@
+"""The `datasets` function's composition root: the adapters of the dataset use case and of the
+review queue (both served by this function)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.config import get_settings
+from shared.observability import llmobs
+from shared.observability.datadog_datasets import push_dataset
+from shared.services.datasets import DatasetService
+from shared.services.review import ReviewService
+from shared.storage.clients import firestore_client, storage_client
+from shared.storage.datasets import FirestoreDatasetRepository
+from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.storage.extractions import FirestoreExtractionRepository
+from shared.storage.images import GcsImageStore
+from shared.storage.review import FirestoreReviewRepository
+
+
+@lru_cache(maxsize=1)
+def dataset_service() -> DatasetService:
+    """The instance's dataset service, built once at cold start with shared clients."""
+    settings = get_settings()
+    return DatasetService(
+        settings=settings,
+        datasets=FirestoreDatasetRepository(firestore_client()),
+        extractions=FirestoreExtractionRepository(firestore_client()),
+        images=GcsImageStore(storage_client(), settings.images_bucket),
+        push_dataset=push_dataset,
+    )
+
+
+@lru_cache(maxsize=1)
+def review_service() -> ReviewService:
+    """The instance's review queue service, built once at cold start with shared clients."""
+    settings = get_settings()
+    llmobs.enable_llmobs(settings)
+    return ReviewService(
+        settings=settings,
+        review=FirestoreReviewRepository(firestore_client()),
+        extractions=FirestoreExtractionRepository(firestore_client()),
+        datasets=FirestoreDatasetRepository(firestore_client()),
+        outbox=FirestoreEvaluationOutbox(firestore_client()),
+    )
