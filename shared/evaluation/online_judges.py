@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from shared.evaluation.base import Evaluator
 from shared.evaluation.catalog import create_evaluator
+from shared.evaluation.online import ONLINE_EVALUATORS
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -42,3 +43,13 @@ def parse_online_judges(text: str, *, settings: Settings | None = None) -> list[
     if len(set(labels)) != len(labels):
         raise ValueError(f"ONLINE_JUDGES: give each judge its own label (got {labels})")
     return judges
+
+
+def online_evaluators(settings: Settings) -> list[Evaluator]:
+    """What runs on every extraction: the built-in online evaluators, then the `ONLINE_JUDGES`.
+
+    Raises:
+        ValueError: a bad `ONLINE_JUDGES` (the instance stops at start-up, saying why).
+    """
+    built_in = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
+    return built_in + parse_online_judges(settings.online_judges, settings=settings)

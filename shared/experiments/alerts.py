@@ -258,7 +258,6 @@ def log_alert(alert: AlertRecord) -> None:
 def alert_service() -> AlertService:
     from shared.observability.datadog_events import DatadogEvents
     from shared.storage.clients import firestore_client
-    from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
     client = firestore_client()
     return AlertService(
@@ -266,5 +265,5 @@ def alert_service() -> AlertService:
         alerts=FirestoreAlertRepository(client),
         experiments=FirestoreExperimentRepository(client),
         schedules=FirestoreScheduleRepository(client),
-        feedback=FirestoreFeedbackRepository(client, FirestoreEvaluationOutbox(client)),
+        feedback=FirestoreFeedbackRepository(client),
     )

@@ -8,10 +8,8 @@ import threading
 from collections import deque
 from datetime import UTC, datetime
 
-from shared.config import Settings
-from shared.models import EvaluationSubmission, ExperimentRecord, RunRecord
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.models import ExperimentRecord, RunRecord
 from shared.storage.experiment_ports import RunSink
 
 logger = logging.getLogger(__name__)
@@ -27,15 +25,14 @@ class RunWriter:
         self,
         repository: RunSink,
         experiment: ExperimentRecord,
-        settings: Settings,
+        evaluations: EvaluationSink,
         *,
         batch_size: int = 200,
         interval_s: float = 2.0,
     ) -> None:
         self._repository = repository
-        self._outbox = FirestoreEvaluationOutbox(repository.client)
+        self._evaluations = evaluations
         self._experiment = experiment
-        self._settings = settings
         self._batch_size = batch_size
         self._interval_s = interval_s
         # The event loop only appends (a deque's append is atomic and wakes no thread): a
@@ -83,28 +80,27 @@ class RunWriter:
                 return
 
     def _flush(self, runs: list[RunRecord]) -> None:
-        # The one outbox policy: runs and their evaluations staged in one write, sent after, the
-        # outcome marked. A crash after the write leaves the evaluations pending for the resend
+        # Runs and their evaluations staged in one write, sent after, the outcome marked (the
+        # evaluation sink). A crash after the write leaves the evaluations pending for the resend
         # routine; a crash before it leaves no run written, and a resume redoes those runs.
         experiment_id = self._experiment.experiment_id
-        staged = []
         for start in range(0, len(runs), RUNS_PER_WRITE):
             chunk = runs[start : start + RUNS_PER_WRITE]
-            submissions = [submission for run in chunk for submission in self._submissions(run)]
             digest = hashlib.sha256(",".join(sorted(run.run_id for run in chunk)).encode()).hexdigest()[:16]
-            entries = outbox_entries(
-                submissions,
+            evaluations = EvaluationBatch.of(
                 entry_id=f"runs~{experiment_id}~{digest}",
                 source_kind="experiment",
                 created_at=datetime.now(UTC),
+                spans=[self._span_evaluations(run) for run in chunk],
             )
-            self._repository.save_runs(experiment_id, chunk, entries)
-            staged += entries
-        send_staged(self._outbox, staged, timeout_s=self._settings.llmobs_flush_timeout_s)
+            self._repository.save_runs(
+                experiment_id, chunk, also=lambda write, staged=evaluations: self._evaluations.stage(write, staged)
+            )
+            self._evaluations.submit(evaluations)
 
-    def _submissions(self, run: RunRecord) -> list[EvaluationSubmission]:
+    def _span_evaluations(self, run: RunRecord) -> SpanEvaluations:
         variant = next(v for v in self._experiment.variants if v.name == run.variant)
-        return submissions_for(
+        return SpanEvaluations(
             run.evaluations,
             id_prefix=f"{self._experiment.experiment_id}~{run.run_id}",
             span_id=run.span_id,
@@ -117,6 +113,5 @@ class RunWriter:
                 "prompt_version": variant.prompt_version,
                 "evaluation_provider": "vote-extractor",
             },
-            source_kind="experiment",
             created_at=run.finished_at,
         )

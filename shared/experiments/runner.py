@@ -27,16 +27,16 @@ from shared.evaluation import create_evaluator
 from shared.evaluation.base import Evaluator
 from shared.evaluation.cross_check import CrossCheck
 from shared.evaluation.llm_judge import evaluations_cost_usd
+from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant
 from shared.ports.services import ImageReader
-from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, split_prompt_params
+from shared.prompts import REFERENCE_DOCS, Prompt, PromptRegistry, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
 from shared.storage.experiments import run_id
-from shared.wiring.prompts import get_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +182,15 @@ class ExperimentRunner:
         experiments: ExperimentTracker,
         datasets: DatasetReader,
         images: ImageReader,
+        evaluations: EvaluationSink,
+        prompts: PromptRegistry,
     ) -> None:
         self._settings = settings
         self._experiments = experiments
         self._datasets = datasets
         self._images = images
+        self._evaluations = evaluations
+        self._prompts = prompts
         self._call_rate = CallRate(settings.model_calls_per_second)
         self._reader = FormReader(settings=settings)
 
@@ -273,7 +277,7 @@ class ExperimentRunner:
             create_evaluator(e["name"], e.get("params"), settings=self._settings) for e in experiment.evaluators
         ]
         arms = {v.name: self._arm(v, evaluators) for v in experiment.variants}
-        writer = RunWriter(self._experiments, experiment, self._settings).start()
+        writer = RunWriter(self._experiments, experiment, self._evaluations).start()
         pacing = _ShardPacing(AdaptiveLimiter(experiment.concurrency), self._call_rate)
         images = _ImageCache(self._images)
         spent = {"usd": 0.0}
@@ -343,7 +347,7 @@ class ExperimentRunner:
         cross_check = next((e for e in evaluators if isinstance(e, CrossCheck)), None)
         return _Arm(
             model=get_model_client(variant.model, self._settings),
-            prompt=get_prompt(as_stored(variant.prompt_version)),
+            prompt=self._prompts.resolve(as_stored(variant.prompt_version)),
             params=model_params,
             wants_docs=wants_docs,
             second_reader=(

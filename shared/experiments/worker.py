@@ -232,11 +232,16 @@ def shard_worker() -> ShardWorker:
 
     settings = get_settings()
     llmobs.enable_llmobs(settings)
+    from shared.wiring.evaluations import evaluation_sink
+    from shared.wiring.prompts import prompt_registry
+
     runner = ExperimentRunner(
         settings=settings,
         experiments=FirestoreExperimentRepository(firestore_client()),
         datasets=FirestoreDatasetRepository(firestore_client()),
         images=GcsImageStore(storage_client(), settings.images_bucket),
+        evaluations=evaluation_sink(),
+        prompts=prompt_registry(),
     )
     return ShardWorker(
         settings=settings,

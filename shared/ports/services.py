@@ -14,7 +14,7 @@ rather than hide it. The experiments' ports are in `shared/ports/experiments.py`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,7 +25,6 @@ from shared.models import (
     DatasetVersion,
     ExtractionRecord,
     FeedbackRecord,
-    OutboxEntry,
     PushedDataset,
     ReviewItem,
     ReviewReason,
@@ -80,7 +79,6 @@ class ExtractionListing(ExtractionLookup, Protocol):
     def create(
         self,
         record: ExtractionRecord,
-        evaluations: list[OutboxEntry],
         *,
         also: Callable[[firestore.WriteBatch], None] | None = None,
     ) -> None: ...
@@ -132,7 +130,6 @@ class FeedbackLog(Protocol):
     def record(
         self,
         feedback: FeedbackRecord,
-        evaluations: list[OutboxEntry],
         *,
         also: Callable[[firestore.WriteBatch], None] | None = None,
     ) -> tuple[FeedbackRecord, bool]: ...
@@ -199,9 +196,7 @@ class ReviewQueue(Protocol):
         self, extraction_id: str, now: datetime, write: Callable[[firestore.WriteBatch, ReviewItem], None]
     ) -> None: ...
 
-    def record_decision(
-        self, batch: firestore.WriteBatch, item: ReviewItem, fields: dict[str, Any], evaluations: list[OutboxEntry]
-    ) -> None: ...
+    def record_decision(self, batch: firestore.WriteBatch, item: ReviewItem, fields: dict[str, Any]) -> None: ...
 
     def precondition(self, item: ReviewItem) -> Any: ...
 
@@ -289,15 +284,6 @@ class DatasetReferences(Protocol):
     def entries_from_extraction(self, extraction_id: str, *, limit: int) -> list[str]: ...
 
     def entries_using_image(self, image_uri: str, *, limit: int) -> list[str]: ...
-
-
-# The evaluation outbox (adapter: FirestoreEvaluationOutbox)
-
-
-class EvaluationDeliveries(Protocol):
-    """What Datadog's intake accepted of staged evaluations, marked (every use case that sends them)."""
-
-    def record_delivery(self, outcomes: Sequence[tuple[OutboxEntry, set[str]]]) -> None: ...
 
 
 # Datadog's Datasets (adapter: push_dataset, shared/observability/datadog_datasets.py)

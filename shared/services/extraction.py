@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,26 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
-from shared.evaluation import create_evaluator, parse_online_judges
-from shared.evaluation.online import ONLINE_EVALUATORS
+from shared.evaluation.base import Evaluator
+from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.images import validate_image
 from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.ports.services import (
     DatasetReferences,
-    EvaluationDeliveries,
     ExtractionRemoval,
     FeedbackRemoval,
     ImageStoreWithDeletion,
     ReviewQueueProducerWithRemoval,
 )
-from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, check_reference_docs
+from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, PromptRegistry, check_reference_docs
 from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
-from shared.wiring.prompts import get_prompt, prompt_registry
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
@@ -100,7 +98,9 @@ class ExtractionService:
         settings: Settings,
         extractions: ExtractionRemoval,
         images: ImageStoreWithDeletion,
-        outbox: EvaluationDeliveries,
+        evaluations: EvaluationSink,
+        prompts: PromptRegistry,
+        evaluators: Sequence[Evaluator],
         review: ReviewQueueProducerWithRemoval,
         feedback: FeedbackRemoval,
         datasets: DatasetReferences,
@@ -108,14 +108,13 @@ class ExtractionService:
         self._settings = settings
         self._extractions = extractions
         self._images = images
-        self._outbox = outbox
+        self._evaluations = evaluations
+        self._prompts = prompts
         self._review = review
         self._feedback = feedback
         self._datasets = datasets
         self._reader = FormReader(settings=settings)
-        self._evaluators = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
-        # llm_judge on every extraction, checked against reviewers' verdicts; a bad list stops here.
-        self._evaluators += parse_online_judges(settings.online_judges, settings=settings)
+        self._evaluators = list(evaluators)  # the online set and ONLINE_JUDGES (`online_evaluators`)
 
     def get(self, extraction_id: str) -> ExtractionRecord:
         return self._extractions.get(extraction_id)
@@ -146,7 +145,7 @@ class ExtractionService:
         """What a client may pick: models with their params, prompt versions and the defaults."""
         return {
             "models": model_options(self._settings),
-            "prompt_versions": [prompt["name"] for prompt in prompt_registry().listing()],
+            "prompt_versions": [prompt["name"] for prompt in self._prompts.listing()],
             "default_model": self._settings.resolved_default_model,
             "default_prompt_version": self._settings.default_prompt_version,
         }
@@ -197,7 +196,7 @@ class ExtractionService:
         caller's API key name, on the record, the spans and the evaluations' tags."""
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
         params = model.validate_params(options.params)
-        prompt = get_prompt(options.prompt_version or self._settings.default_prompt_version)
+        prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
         reference_docs = check_reference_docs(options.reference_docs)
         image, stored = self._store_image(source)
         variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
@@ -259,28 +258,29 @@ class ExtractionService:
         """The record, its review item and its evaluations bound for Datadog in one write; then sent."""
         from google.api_core import exceptions
 
-        submissions = submissions_for(
-            record.evaluations,
-            id_prefix=record.extraction_id,
-            span_id=record.span_id,
-            trace_id=record.trace_id,
-            tags={
-                "evaluation_provider": "vote-extractor",
-                "model": record.model,
-                "prompt_version": prompt_version,
-                "created_by": record.created_by or "",
-            },
-            source_kind="extraction",
-            created_at=record.created_at,
-        )
-        entries = outbox_entries(
-            submissions,
+        evaluations = EvaluationBatch.of(
             entry_id=f"extraction~{record.extraction_id}",
             source_kind="extraction",
             created_at=record.created_at,
+            spans=[
+                SpanEvaluations(
+                    record.evaluations,
+                    id_prefix=record.extraction_id,
+                    span_id=record.span_id,
+                    trace_id=record.trace_id,
+                    tags={
+                        "evaluation_provider": "vote-extractor",
+                        "model": record.model,
+                        "prompt_version": prompt_version,
+                        "created_by": record.created_by or "",
+                    },
+                    created_at=record.created_at,
+                )
+            ],
         )
 
-        def review_item(batch: Any) -> None:
+        def with_record(batch: Any) -> None:
+            self._evaluations.stage(batch, evaluations)
             self._review.stage(
                 batch,
                 extraction_id=record.extraction_id,
@@ -293,10 +293,10 @@ class ExtractionService:
             )
 
         try:
-            self._extractions.create(record, entries, also=review_item)
+            self._extractions.create(record, also=with_record)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
-        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
+        self._evaluations.submit(evaluations)
 
 
 def _record(

@@ -21,6 +21,7 @@ from shared.errors import Conflict, NotFound
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
+from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.models import (
     EXTRACTION_ID_PATTERN,
     Evaluation,
@@ -29,8 +30,7 @@ from shared.models import (
     ReviewReason,
     VoteExtraction,
 )
-from shared.ports.services import EvaluationDeliveries, ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
+from shared.ports.services import ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.storable_maps import StorableTags
 
 MAX_COMMENT = 2000
@@ -77,13 +77,13 @@ class FeedbackService:
         settings: Settings,
         extractions: ExtractionsBySpan,
         feedback: FeedbackLog,
-        outbox: EvaluationDeliveries,
+        evaluations: EvaluationSink,
         review: ReviewQueueProducer,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
         self._feedback = feedback
-        self._outbox = outbox
+        self._evaluations = evaluations
         self._review = review
 
     def submit(self, request: FeedbackRequest) -> tuple[FeedbackRecord, bool]:
@@ -95,30 +95,31 @@ class FeedbackService:
                 details={"span_id": request.span_id, "trace_id": request.trace_id},
             )
         feedback = self._build(request, extraction)
-        submissions = submissions_for(
-            feedback.evaluations,
-            id_prefix=feedback.feedback_id,
-            span_id=extraction.span_id,
-            trace_id=extraction.trace_id,
-            tags={
-                "feedback_id": feedback.feedback_id,
-                "extraction_id": extraction.extraction_id,
-                "author": feedback.author or "",
-            },
-            source_kind="feedback",
-            created_at=feedback.created_at,
-        )
-        entries = outbox_entries(
-            submissions,
+        evaluations = EvaluationBatch.of(
             entry_id=f"feedback~{feedback.feedback_id}",
             source_kind="feedback",
             created_at=feedback.created_at,
+            spans=[
+                SpanEvaluations(
+                    feedback.evaluations,
+                    id_prefix=feedback.feedback_id,
+                    span_id=extraction.span_id,
+                    trace_id=extraction.trace_id,
+                    tags={
+                        "feedback_id": feedback.feedback_id,
+                        "extraction_id": extraction.extraction_id,
+                        "author": feedback.author or "",
+                    },
+                    created_at=feedback.created_at,
+                )
+            ],
         )
         reasons: list[ReviewReason] = ["thumbs_down"] if feedback.feedback_type == "thumbs_down" else []
         if feedback.golden_candidate:
             reasons.append("golden_candidate")
 
         def enqueue(batch: Any) -> None:
+            self._evaluations.stage(batch, evaluations)
             self._review.stage(
                 batch,
                 extraction_id=extraction.extraction_id,
@@ -129,14 +130,14 @@ class FeedbackService:
                 trace_id=extraction.trace_id,
             )
 
-        stored, created = self._feedback.record(feedback, entries, also=enqueue)
+        stored, created = self._feedback.record(feedback, also=enqueue)
         if stored.request_sha256 != feedback.request_sha256:
             raise Conflict(
                 f"feedback_id {stored.feedback_id!r} was already used with a different body.",
                 details={"feedback_id": stored.feedback_id},
             )
         if created:
-            send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
+            self._evaluations.submit(evaluations)
         return stored, created
 
     def list_for(self, extraction_id: str) -> list[FeedbackRecord]:

@@ -21,6 +21,7 @@ from shared.config import Settings
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import parse_online_judges
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
+from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.models import (
     EXTRACTION_ID_PATTERN,
     REVIEW_REASONS,
@@ -32,9 +33,8 @@ from shared.models import (
     effective_state,
     iso_8601_since,
 )
-from shared.ports.services import DatasetDrafts, EvaluationDeliveries, ExtractionLookup, ReviewQueue
+from shared.ports.services import DatasetDrafts, ExtractionLookup, ReviewQueue
 from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
-from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.services.paging import decode_page_token, encode_page_token
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
@@ -105,13 +105,13 @@ class ReviewService:
         review: ReviewQueue,
         extractions: ExtractionLookup,
         datasets: DatasetDrafts,
-        outbox: EvaluationDeliveries,
+        evaluations: EvaluationSink,
     ) -> None:
         self._settings = settings
         self._review = review
         self._extractions = extractions
         self._datasets = datasets
-        self._outbox = outbox
+        self._evaluations = evaluations
 
     def queue(
         self, *, state: ReviewState | None, reason: ReviewReason | None, page_size: int, page_token: str | None
@@ -203,16 +203,21 @@ class ReviewService:
             evaluator_version=REVIEW_VERSION,
             tags={"reviewer": reviewer, "decision": request.decision},
         )
-        submissions = submissions_for(
-            [evaluation],
-            id_prefix=f"review-{extraction_id}",
-            span_id=extraction.span_id,
-            trace_id=extraction.trace_id,
-            tags={"extraction_id": extraction_id, "reviewer": reviewer, "decision": request.decision},
+        evaluations = EvaluationBatch.of(
+            entry_id=f"review~{extraction_id}",
             source_kind="review",
             created_at=now,
+            spans=[
+                SpanEvaluations(
+                    [evaluation],
+                    id_prefix=f"review-{extraction_id}",
+                    span_id=extraction.span_id,
+                    trace_id=extraction.trace_id,
+                    tags={"extraction_id": extraction_id, "reviewer": reviewer, "decision": request.decision},
+                    created_at=now,
+                )
+            ],
         )
-        entries = outbox_entries(submissions, entry_id=f"review~{extraction_id}", source_kind="review", created_at=now)
         fields: dict[str, Any] = {
             "closed": 1,
             "decision": request.decision,
@@ -227,7 +232,8 @@ class ReviewService:
 
         def record(batch: Any, fresh: ReviewItem) -> None:
             _require_claim(fresh, reviewer)
-            self._review.record_decision(batch, fresh, fields, entries)
+            self._review.record_decision(batch, fresh, fields)
+            self._evaluations.stage(batch, evaluations)
 
         if request.decision == "approve":
             assert request.target is not None
@@ -250,7 +256,7 @@ class ReviewService:
             self._datasets.add(name, version, [entry], also=approve)
         else:
             self._review.commit_decision(extraction_id, now, record)
-        send_staged(self._outbox, entries, timeout_s=self._settings.llmobs_flush_timeout_s)
+        self._evaluations.submit(evaluations)
         return _decision_body(self._review.get(extraction_id, datetime.now(UTC)))
 
     def agreement(self, *, since: datetime | None) -> dict[str, Any]:

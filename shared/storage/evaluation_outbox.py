@@ -27,10 +27,10 @@ class FirestoreEvaluationOutbox:
         self._client = client
         self._collection = client.collection(COLLECTION)
 
-    def stage(self, batch: firestore.WriteBatch | firestore.Transaction, entries: Iterable[OutboxEntry]) -> None:
-        """Add each entry to `batch` or a transaction: written with its records, atomically."""
+    def stage(self, write: firestore.WriteBatch | firestore.Transaction, entries: Iterable[OutboxEntry]) -> None:
+        """Add each entry to `write` (a batch or a transaction): written with its records, atomically."""
         for entry in entries:
-            batch.set(self._collection.document(entry.entry_id), _document(entry))
+            write.set(self._collection.document(entry.entry_id), _document(entry))
 
     def record_delivery(self, outcomes: Sequence[tuple[OutboxEntry, set[str]]]) -> None:
         """For each (entry, evaluation ids the intake accepted): delivered when nothing is left,

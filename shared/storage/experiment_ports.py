@@ -9,7 +9,7 @@ Images are read through `ports.ImageReader`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,7 +18,6 @@ from shared.models import (
     DatasetEntry,
     DatasetVersion,
     ExperimentRecord,
-    OutboxEntry,
     RunRecord,
     ScheduleRecord,
     ShardRecord,
@@ -41,15 +40,11 @@ class ExperimentHistory(Protocol):
 
 
 class RunSink(Protocol):
-    """Where finished runs are written in batches (the runner's RunWriter).
+    """Where finished runs are written in batches (the runner's RunWriter), with `also`'s writes."""
 
-    `client` is there only because the writer builds its evaluation outbox from it.
-    """
-
-    @property
-    def client(self) -> firestore.Client: ...
-
-    def save_runs(self, experiment_id: str, runs: list[RunRecord], evaluations: list[OutboxEntry]) -> None: ...
+    def save_runs(
+        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+    ) -> None: ...
 
 
 class ExperimentTracker(ExperimentHistory, RunSink, Protocol):

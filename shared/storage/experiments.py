@@ -9,14 +9,13 @@ and every stored field is also an index entry to write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
-from shared.models import ExperimentRecord, OutboxEntry, RunRecord
+from shared.models import ExperimentRecord, RunRecord
 from shared.storage.cursor import start_after_document
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -32,12 +31,7 @@ def run_id(entry_id: str, variant: str, repetition: int) -> str:
 class FirestoreExperimentRepository:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
-        self._outbox = FirestoreEvaluationOutbox(client)
         self._collection = client.collection(COLLECTION)
-
-    @property
-    def client(self) -> firestore.Client:
-        return self._client
 
     def _runs(self, experiment_id: str) -> firestore.CollectionReference:
         return self._collection.document(experiment_id).collection("runs")
@@ -139,13 +133,15 @@ class FirestoreExperimentRepository:
             except (exceptions.FailedPrecondition, exceptions.Aborted):
                 continue  # someone wrote first (a heartbeat, a cancel): read again
 
-    def save_runs(self, experiment_id: str, runs: list[RunRecord], evaluations: list[OutboxEntry]) -> None:
-        """Runs and their evaluations staged for Datadog in one atomic batch (500 writes at most),
-        with a heartbeat on the experiment."""
+    def save_runs(
+        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+    ) -> None:
+        """Runs, `also`'s writes (their evaluations staged for Datadog) and a heartbeat on the
+        experiment, in one atomic batch (500 writes at most)."""
         batch = self._client.batch()
         for run in runs:
             batch.set(self._runs(experiment_id).document(run.run_id), _document(run))
-        self._outbox.stage(batch, evaluations)
+        also(batch)
         batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
         batch.commit()
 

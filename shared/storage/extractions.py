@@ -6,9 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
-from shared.models import ExtractionRecord, OutboxEntry
+from shared.models import ExtractionRecord
 from shared.storage.cursor import start_after_document
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -20,20 +19,17 @@ class FirestoreExtractionRepository:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client
         self._collection = client.collection(COLLECTION)
-        self._outbox = FirestoreEvaluationOutbox(client)
 
     def create(
         self,
         record: ExtractionRecord,
-        evaluations: list[OutboxEntry],
         *,
         also: Callable[[firestore.WriteBatch], None] | None = None,
     ) -> None:
-        """The extraction, its evaluations staged for Datadog and `also`'s writes (its review-queue
+        """The extraction and `also`'s writes (its evaluations staged for Datadog, its review-queue
         item), in one atomic write."""
         batch = self._client.batch()
         batch.create(self._collection.document(record.extraction_id), to_document(record))
-        self._outbox.stage(batch, evaluations)
         if also is not None:
             also(batch)
         batch.commit()

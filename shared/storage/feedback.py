@@ -11,8 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.models import FeedbackRecord, OutboxEntry, VoteExtraction
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
+from shared.models import FeedbackRecord, VoteExtraction
 from shared.storage.extractions import COLLECTION as EXTRACTIONS
 
 if TYPE_CHECKING:
@@ -23,15 +22,13 @@ LIST_LIMIT = 500
 
 
 class FirestoreFeedbackRepository:
-    def __init__(self, client: firestore.Client, outbox: FirestoreEvaluationOutbox) -> None:
+    def __init__(self, client: firestore.Client) -> None:
         self._client = client
         self._collection = client.collection(COLLECTION)
-        self._outbox = outbox
 
     def record(
         self,
         feedback: FeedbackRecord,
-        evaluations: list[OutboxEntry],
         *,
         also: Callable[[firestore.WriteBatch], None] | None = None,
     ) -> tuple[FeedbackRecord, bool]:
@@ -46,8 +43,7 @@ class FirestoreFeedbackRepository:
         batch = self._client.batch()
         batch.create(feedback_ref, feedback.model_dump(mode="python"))
         batch.update(self._client.collection(EXTRACTIONS).document(feedback.extraction_id), _summary_update(feedback))
-        self._outbox.stage(batch, evaluations)
-        if also is not None:  # e.g. the review queue's item, in the same atomic write
+        if also is not None:  # its evaluations staged for Datadog, the review queue's item
             also(batch)
         try:
             batch.commit()

@@ -18,9 +18,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
-from shared.models import OutboxEntry, ReviewItem, ReviewReason, effective_state
+from shared.models import ReviewItem, ReviewReason, effective_state
 from shared.storage.cursor import start_after_document
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -32,7 +31,6 @@ _ATTEMPTS = 20
 
 class FirestoreReviewRepository:
     def __init__(self, client: firestore.Client) -> None:
-        self._outbox = FirestoreEvaluationOutbox(client)
         self._client = client
         self._collection = client.collection(COLLECTION)
 
@@ -204,13 +202,9 @@ class FirestoreReviewRepository:
                 continue
         raise Conflict(f"Review item {extraction_id!r} is changing too fast; try again.")
 
-    def record_decision(
-        self, batch: firestore.WriteBatch, item: ReviewItem, fields: dict[str, Any], evaluations: list[OutboxEntry]
-    ) -> None:
-        """Add the decision to `batch`, conditional on the item being as read, with its evaluations
-        staged for Datadog in the same write."""
+    def record_decision(self, batch: firestore.WriteBatch, item: ReviewItem, fields: dict[str, Any]) -> None:
+        """Add the decision to `batch`, conditional on the item being as read."""
         batch.update(self.document(item.extraction_id), fields, option=self.precondition(item))
-        self._outbox.stage(batch, evaluations)
 
     def precondition(self, item: ReviewItem) -> Any:
         return self._client.write_option(last_update_time=item.update_time)

@@ -12,10 +12,10 @@ from shared.services.datasets import DatasetService
 from shared.services.review import ReviewService
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.review import FirestoreReviewRepository
+from shared.wiring.evaluations import evaluation_sink
 
 
 @lru_cache(maxsize=1)
@@ -41,5 +41,5 @@ def review_service() -> ReviewService:
         review=FirestoreReviewRepository(firestore_client()),
         extractions=FirestoreExtractionRepository(firestore_client()),
         datasets=FirestoreDatasetRepository(firestore_client()),
-        outbox=FirestoreEvaluationOutbox(firestore_client()),
+        evaluations=evaluation_sink(),
     )

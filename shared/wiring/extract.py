@@ -5,15 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import get_settings
+from shared.evaluation.online_judges import online_evaluators
 from shared.observability import llmobs
 from shared.services.extraction import ExtractionService
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.review import FirestoreReviewRepository
+from shared.wiring.evaluations import evaluation_sink
+from shared.wiring.prompts import prompt_registry
 
 
 @lru_cache(maxsize=1)
@@ -21,13 +23,14 @@ def extraction_service() -> ExtractionService:
     """The instance's service, built once at cold start with shared clients."""
     settings = get_settings()
     llmobs.enable_llmobs(settings)
-    outbox = FirestoreEvaluationOutbox(firestore_client())
     return ExtractionService(
         settings=settings,
         extractions=FirestoreExtractionRepository(firestore_client()),
         images=GcsImageStore(storage_client(), settings.images_bucket),
-        outbox=outbox,
+        evaluations=evaluation_sink(),
+        prompts=prompt_registry(),
+        evaluators=online_evaluators(settings),
         review=FirestoreReviewRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), outbox),
+        feedback=FirestoreFeedbackRepository(firestore_client()),
         datasets=FirestoreDatasetRepository(firestore_client()),
     )

@@ -8,10 +8,10 @@ from shared.config import get_settings
 from shared.observability import llmobs
 from shared.services.feedback import FeedbackService
 from shared.storage.clients import firestore_client
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.review import FirestoreReviewRepository
+from shared.wiring.evaluations import evaluation_sink
 
 
 @lru_cache(maxsize=1)
@@ -19,11 +19,10 @@ def feedback_service() -> FeedbackService:
     """The instance's service, built once at cold start with shared clients."""
     settings = get_settings()
     llmobs.enable_llmobs(settings)
-    outbox = FirestoreEvaluationOutbox(firestore_client())
     return FeedbackService(
         settings=settings,
         extractions=FirestoreExtractionRepository(firestore_client()),
-        feedback=FirestoreFeedbackRepository(firestore_client(), outbox),
-        outbox=outbox,
+        feedback=FirestoreFeedbackRepository(firestore_client()),
+        evaluations=evaluation_sink(),
         review=FirestoreReviewRepository(firestore_client()),
     )

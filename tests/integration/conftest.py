@@ -29,6 +29,7 @@ def _clear_instance_caches() -> None:
     from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
     from shared.storage.clients import firestore_client, storage_client
     from shared.wiring.datasets import dataset_service, review_service
+    from shared.wiring.evaluations import evaluation_sink
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
     from shared.wiring.prompts import forget_cached_prompts
@@ -36,6 +37,7 @@ def _clear_instance_caches() -> None:
     forget_cached_prompts()
     for cached in (
         get_settings,
+        evaluation_sink,
         extraction_service,
         feedback_service,
         review_service,

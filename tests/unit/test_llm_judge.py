@@ -234,20 +234,12 @@ def test_online_judges_are_checked_where_they_are_built():
 
 @pytest.mark.parametrize("bad", BAD_ONLINE_JUDGES)
 def test_a_bad_online_judges_setting_stops_the_extraction_service_saying_why(bad):
-    from shared.services.extraction import ExtractionService
+    from shared.evaluation.online_judges import online_evaluators
 
     settings = Settings(online_judges=bad)  # read as text: the judges are checked where they are built
 
     with pytest.raises(ValueError, match="^ONLINE_JUDGES"):
-        ExtractionService(
-            settings=settings,
-            extractions=None,
-            images=None,
-            outbox=None,
-            review=None,
-            feedback=None,
-            datasets=None,
-        )
+        online_evaluators(settings)  # what the extract function's wiring builds its service with
 
 
 def test_a_judge_built_without_settings_is_named_but_its_run_fails_saying_how_to_build_it():

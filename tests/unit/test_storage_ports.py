@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.observability.datadog_datasets import push_dataset
+from shared.ports import evaluations as evaluation_ports
 from shared.ports import services as ports
 from shared.storage import experiment_ports
 from shared.storage.alerts import FirestoreAlertRepository
@@ -43,7 +44,7 @@ ADAPTERS: dict[type, type] = {
     ports.DatasetDrafts: FirestoreDatasetRepository,
     ports.DatasetStore: FirestoreDatasetRepository,
     ports.DatasetReferences: FirestoreDatasetRepository,
-    ports.EvaluationDeliveries: FirestoreEvaluationOutbox,
+    evaluation_ports.EvaluationOutbox: FirestoreEvaluationOutbox,
     ports.PromptStore: FirestorePromptRepository,
     experiment_ports.ExperimentHistory: FirestoreExperimentRepository,
     experiment_ports.ExperimentTracker: FirestoreExperimentRepository,
@@ -89,7 +90,7 @@ def _parameters(function: Any) -> list[tuple[str, Any, bool]]:
 
 
 def test_every_port_names_its_adapter_here():
-    declared = _ports_in(ports) | _ports_in(experiment_ports)
+    declared = _ports_in(ports) | _ports_in(experiment_ports) | _ports_in(evaluation_ports)
 
     assert declared == set(ADAPTERS) | set(FUNCTIONS), "a port without an adapter check, or a check of one that is gone"
 
