@@ -214,6 +214,9 @@ class FeedbackRecord(BaseModel):
 
 
 DatasetStatus = Literal["draft", "published"]
+# A dataset's name (also a prompt's name) and a version's label, as clients send them.
+DATASET_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DATASET_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
 
 class EntryImage(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from shared.errors import Conflict, InvalidField, NotFound
 from shared.experiments import ExperimentRequest, experiment_service
-from shared.models import EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
+from shared.models import DATASET_NAME_PATTERN, EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
 from shared.storable_maps import StorableMap
 from shared.web import (
     Route,
@@ -97,7 +97,7 @@ def list_experiments(request: flask.Request) -> flask.Response:
             f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
         )
     dataset, status, schedule_id = args.get("dataset"), args.get("status"), args.get("schedule_id")
-    if dataset is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", dataset):
+    if dataset is not None and not re.fullmatch(DATASET_NAME_PATTERN, dataset):
         raise InvalidField("dataset must be a dataset name.", details={"field": "dataset"})
     if status is not None and status not in ("queued", "running", "completed", "failed", "cancelled"):
         raise InvalidField(

@@ -14,13 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from shared.config import Settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
 from shared.prompts import REFERENCE_DOCS, get_prompt, split_prompt_params
-from shared.services.dataset_entries import check_name, check_version
 from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
 
 DEFAULT_EVALUATORS = (

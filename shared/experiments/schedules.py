@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
 
+from shared.dataset_names import check_name, check_version
 from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
 from shared.experiments.service import ExperimentService
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.dataset_entries import check_name, check_version
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiment_ports import DatasetReader, ScheduleStore
 from shared.storage.schedules import FirestoreScheduleRepository

@@ -20,7 +20,7 @@ from shared.experiments.ports import MessagePublisher
 from shared.experiments.shards import ShardMessage, plan_shards, publish_shards
 from shared.models import ExperimentProgress, ExperimentRecord
 from shared.observability import llmobs
-from shared.services.paging import decode_page_token, encode_page_token
+from shared.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiment_ports import DatasetReader, ExperimentStore, ShardPlans

@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.errors import InvalidField, PayloadTooLarge
+from shared.models import DATASET_NAME_PATTERN
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # the dataset names' rule
+NAME = re.compile(DATASET_NAME_PATTERN)  # the dataset names' rule
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 LABELS = ("production", "candidate")  # the labels a client may move
 LATEST = "latest"  # a read-only label: always the newest version

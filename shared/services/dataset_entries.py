@@ -18,37 +18,8 @@ from shared.errors import InvalidField, NotFound
 from shared.models import DatasetEntry, EntryImage, EntrySource, ExtractionRecord, VoteExtraction
 from shared.storable_maps import StorableMap, StorableTags
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 EXTRACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # what extract and feedback accept
-RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
-RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED_NAMES:
-        raise InvalidField(
-            "A dataset name is 1-63 characters: lowercase letters, digits, '_' and '-', starting with a "
-            f"letter or digit, and not one of {sorted(RESERVED_NAMES)}.",
-            details={"field": "name"},
-        )
-    return name
-
-
-def check_version(version: str) -> str:
-    if (
-        not isinstance(version, str)
-        or not VERSION.fullmatch(version)
-        or ".." in version
-        or version in RESERVED_VERSIONS
-    ):
-        raise InvalidField(
-            "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
-            "such as v1, v1.0 or 2026-11-27.",
-            details={"field": "version"},
-        )
-    return version
 
 
 def check_entry_id(entry_id: str) -> str:

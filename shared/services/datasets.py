@@ -21,9 +21,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 from shared.config import Settings, get_settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import validate_image
 from shared.models import Dataset, DatasetEntry, DatasetVersion, EntryImage, EntrySource
+from shared.paging import decode_page_token, encode_page_token
 from shared.services.dataset_entries import (
     EXTRACTION_ID,
     EntryInput,
@@ -31,14 +33,11 @@ from shared.services.dataset_entries import (
     EntryUpdate,
     build_entry,
     check_entry_id,
-    check_name,
-    check_version,
     content_sha256,
     entry_from_extraction,
     known_entry_id,
 )
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
-from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import MAX_BATCH_ENTRIES, FirestoreDatasetRepository

@@ -28,6 +28,7 @@ from shared.images import validate_image
 from shared.llm import ModelRequest, ModelResponse, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, OutboxEntry, TokenUsage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
+from shared.paging import decode_page_token, encode_page_token
 from shared.prompts import (
     MAX_REFERENCE_DOCS_CHARS,
     REFERENCE_DOCS,
@@ -36,7 +37,6 @@ from shared.prompts import (
     prompt_registry,
 )
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
-from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository

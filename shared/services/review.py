@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 
 from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings, get_settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.models import Evaluation, ExtractionRecord, iso_8601_since
 from shared.observability import llmobs
-from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
+from shared.paging import decode_page_token, encode_page_token
+from shared.services.dataset_entries import entry_from_extraction
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
-from shared.services.paging import decode_page_token, encode_page_token
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
