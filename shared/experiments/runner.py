@@ -28,11 +28,10 @@ from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, ModelResponse, get_model_client
 from shared.llm.pricing import estimated_cost_usd
-from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant
+from shared.models import DatasetEntry, ExperimentRecord, RunRecord, TokenUsage, Variant, run_id
 from shared.observability import llmobs
 from shared.prompts import REFERENCE_DOCS, Prompt, as_stored, get_prompt, split_prompt_params
 from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
-from shared.storage.experiments import run_id
 from shared.storage.ports import ImageReader
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 
 from shared.errors import VoteExtractorError
 from shared.experiments.ports import MessagePublisher
-from shared.models import ExperimentRecord, ShardRecord
+from shared.models import MAX_SHARDS, ExperimentRecord, ShardRecord
 from shared.storage.experiment_ports import DatasetReader
-from shared.storage.shards import MAX_SHARDS
 
 
 class ShardBusy(VoteExtractorError):

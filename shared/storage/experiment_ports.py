@@ -21,9 +21,9 @@ from shared.models import (
     OutboxEntry,
     RunRecord,
     ScheduleRecord,
+    ShardClaim,
     ShardRecord,
 )
-from shared.storage.shards import ShardClaim
 
 if TYPE_CHECKING:
     from google.cloud import firestore
