@@ -3,7 +3,7 @@
 N dataset entries, a simulated Gemini of fixed latency (`tests.fakes.gemini_server` in its own
 process, so it does not share our GIL), and for each concurrency c, in the same process run:
 
-- `ours`: the experiment runner (ExperimentService.start, then the shard run inline through
+- `ours`: the experiment runner (ExperimentCommands.start, then the shard run inline through
   experiments-worker's code, `ShardWorker.run_inline`, in one shard of every run), one
   `gemini-2.5-flash` variant, evaluators vote_count_exact and vote_count_accuracy. The wall time
   includes persisting every run to Firestore and delivering every evaluation to Datadog's test

@@ -13,7 +13,7 @@ import functions_framework
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from shared.errors import Conflict, InvalidField, NotFound
-from shared.experiments import ExperimentRequest, experiment_service
+from shared.experiments import ExperimentRequest
 from shared.models import DATASET_NAME_PATTERN, EXPERIMENT_ID_PATTERN, SCHEDULE_ID_PATTERN
 from shared.storable_maps import StorableMap
 from shared.web import (
@@ -27,6 +27,7 @@ from shared.web import (
     recorded_name,
     serve,
 )
+from shared.wiring.experiments import alert_service, experiment_commands, experiment_queries, schedule_service
 
 _EXPERIMENT_ID = re.compile(EXPERIMENT_ID_PATTERN)
 MAX_BODY_BYTES = 1024 * 1024  # an experiment or schedule is a few kilobytes of JSON
@@ -62,7 +63,7 @@ def experiments(request: flask.Request) -> flask.Response:
 def start_experiment(request: flask.Request) -> flask.Response:
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ExperimentRequest, json_body(request), what="experiment")
-    experiment = experiment_service().start(wanted, created_by=recorded_name(request))
+    experiment = experiment_commands().start(wanted, created_by=recorded_name(request))
     body = {
         "experiment_id": experiment.experiment_id,
         "created_by": experiment.created_by,
@@ -105,7 +106,7 @@ def list_experiments(request: flask.Request) -> flask.Response:
         )
     if schedule_id is not None and not re.fullmatch(SCHEDULE_ID_PATTERN, schedule_id):
         raise InvalidField("schedule_id is not a schedule id.", details={"field": "schedule_id"})
-    page = experiment_service().list(
+    page = experiment_queries().list(
         dataset=dataset,
         status=status,
         schedule_id=schedule_id,
@@ -116,12 +117,12 @@ def list_experiments(request: flask.Request) -> flask.Response:
 
 
 def get_status(request: flask.Request, experiment_id: str) -> flask.Response:
-    return json_response(experiment_service().status(_checked(experiment_id)))
+    return json_response(experiment_queries().status(_checked(experiment_id)))
 
 
 def get_results(request: flask.Request, experiment_id: str) -> flask.Response:
     page_size = int_arg(request, "page_size", default=100, low=1, high=MAX_PAGE_SIZE)
-    page = experiment_service().results(
+    page = experiment_queries().results(
         _checked(experiment_id), page_size=page_size, page_token=request.args.get("page_token")
     )
     return json_response(page)
@@ -132,23 +133,23 @@ def compare(request: flask.Request, experiment_id: str) -> flask.Response:
     baseline = args.get("baseline")
     if baseline is not None:
         _checked(baseline)
-    result = experiment_service().compare(
+    result = experiment_queries().compare(
         _checked(experiment_id), a=args.get("a"), b=args.get("b"), baseline=baseline, variant=args.get("variant")
     )
     return json_response(result)
 
 
 def report(request: flask.Request, experiment_id: str) -> flask.Response:
-    return flask.Response(experiment_service().report(_checked(experiment_id)), mimetype="text/html")
+    return flask.Response(experiment_queries().report(_checked(experiment_id)), mimetype="text/html")
 
 
 def resume(request: flask.Request, experiment_id: str) -> flask.Response:
-    experiment = experiment_service().resume(_checked(experiment_id))
+    experiment = experiment_commands().resume(_checked(experiment_id))
     return json_response({"experiment_id": experiment.experiment_id, "status": "running"}, 202)
 
 
 def cancel(request: flask.Request, experiment_id: str) -> flask.Response:
-    experiment = experiment_service().cancel(_checked(experiment_id))
+    experiment = experiment_commands().cancel(_checked(experiment_id))
     body = {
         "experiment_id": experiment.experiment_id,
         "status": experiment.status,
@@ -160,7 +161,7 @@ def cancel(request: flask.Request, experiment_id: str) -> flask.Response:
 
 
 def create_schedule(request: flask.Request) -> flask.Response:
-    from shared.experiments import ScheduleRequest, schedule_service
+    from shared.experiments import ScheduleRequest
 
     limit_body(request, MAX_BODY_BYTES)
     wanted = parse_fields(ScheduleRequest, json_body(request), what="schedule")
@@ -169,28 +170,20 @@ def create_schedule(request: flask.Request) -> flask.Response:
 
 
 def list_schedules(request: flask.Request) -> flask.Response:
-    from shared.experiments import schedule_service
-
     return json_response({"items": [s.model_dump(mode="json") for s in schedule_service().all()]})
 
 
 def get_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
-    from shared.experiments import schedule_service
-
     return json_response(schedule_service().get(_checked_schedule(schedule_id)).model_dump(mode="json"))
 
 
 def change_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
-    from shared.experiments import schedule_service
-
     limit_body(request, MAX_BODY_BYTES)
     schedule = schedule_service().change(_checked_schedule(schedule_id), json_body(request))
     return json_response(schedule.model_dump(mode="json"))
 
 
 def delete_schedule(request: flask.Request, schedule_id: str) -> flask.Response:
-    from shared.experiments import schedule_service
-
     schedule_service().delete(_checked_schedule(schedule_id))
     return flask.Response(status=204)
 
@@ -204,15 +197,11 @@ def disable_schedule(request: flask.Request, schedule_id: str) -> flask.Response
 
 
 def _set_enabled(schedule_id: str, enabled: bool) -> flask.Response:
-    from shared.experiments import schedule_service
-
     schedule = schedule_service().set_enabled(_checked_schedule(schedule_id), enabled)
     return json_response(schedule.model_dump(mode="json"))
 
 
 def list_alerts(request: flask.Request) -> flask.Response:
-    from shared.experiments import alert_service
-
     schedule_id = request.args.get("schedule_id")
     experiment_id = request.args.get("experiment_id")
     if schedule_id and experiment_id:

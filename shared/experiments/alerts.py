@@ -18,17 +18,10 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from shared.config import get_settings
-from shared.experiments.ports import AlertEvents
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
-from shared.storage.alerts import FirestoreAlertRepository
-from shared.storage.experiment_ports import AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
-from shared.storage.experiments import FirestoreExperimentRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.schedules import FirestoreScheduleRepository
+from shared.ports.experiments import AlertEvents, AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
 
 logger = logging.getLogger(__name__)
 
@@ -252,19 +245,3 @@ def log_alert(alert: AlertRecord) -> None:
     }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
-
-
-@lru_cache(maxsize=1)
-def alert_service() -> AlertService:
-    from shared.observability.datadog_events import DatadogEvents
-    from shared.storage.clients import firestore_client
-    from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-
-    client = firestore_client()
-    return AlertService(
-        events=DatadogEvents(get_settings()),
-        alerts=FirestoreAlertRepository(client),
-        experiments=FirestoreExperimentRepository(client),
-        schedules=FirestoreScheduleRepository(client),
-        feedback=FirestoreFeedbackRepository(client, FirestoreEvaluationOutbox(client)),
-    )

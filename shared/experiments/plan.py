@@ -20,8 +20,8 @@ from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.ports.experiments import DatasetReader, ExperimentHistory
 from shared.prompts import REFERENCE_DOCS, get_prompt, split_prompt_params
-from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
 
 DEFAULT_EVALUATORS = (
     "vote_count_accuracy",

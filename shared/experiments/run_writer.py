@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from shared.config import Settings
 from shared.models import EvaluationSubmission, ExperimentRecord, RunRecord
+from shared.ports.experiments import RunSink
 from shared.services.evaluation_sending import outbox_entries, send_staged, submissions_for
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
-from shared.storage.experiment_ports import RunSink
 
 logger = logging.getLogger(__name__)
 

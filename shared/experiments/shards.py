@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.errors import VoteExtractorError
-from shared.experiments.ports import MessagePublisher
 from shared.models import MAX_SHARDS, ExperimentRecord, ShardRecord
-from shared.storage.experiment_ports import DatasetReader
+from shared.ports.experiments import DatasetReader, MessagePublisher
 
 
 class ShardBusy(VoteExtractorError):

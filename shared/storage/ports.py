@@ -9,7 +9,7 @@ tests/unit/test_storage_ports.py checks the method names and parameters.
 Firestore shows through where a use case joins several writes in one atomic batch (a
 `WriteBatch`, a `DocumentReference`, a snapshot): that atomicity is the design (an extraction,
 its review item and its evaluations are stored together or not at all), so the ports say so
-rather than hide it. The experiments' ports are in `experiment_ports.py`.
+rather than hide it. The experiments' ports are in `shared/ports/experiments.py`.
 """
 
 from __future__ import annotations

@@ -26,13 +26,22 @@ GEMINI_TEST_KEY = "test-gemini-key"
 def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
-    from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
     from shared.prompts import forget_cached_prompts
     from shared.services.datasets import dataset_service
     from shared.services.extraction import extraction_service
     from shared.services.feedback import feedback_service
     from shared.services.review import review_service
     from shared.storage.clients import firestore_client, storage_client
+    from shared.wiring.experiments import (
+        alert_service,
+        experiment_commands,
+        experiment_completion,
+        experiment_queries,
+        schedule_service,
+        shard_publisher,
+    )
+    from shared.wiring.experiments_scheduled import experiment_recovery
+    from shared.wiring.experiments_worker import shard_worker
 
     forget_cached_prompts()
     for cached in (
@@ -41,7 +50,11 @@ def _clear_instance_caches() -> None:
         feedback_service,
         review_service,
         dataset_service,
-        experiment_service,
+        shard_publisher,
+        experiment_completion,
+        experiment_commands,
+        experiment_queries,
+        experiment_recovery,
         schedule_service,
         alert_service,
         shard_worker,

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from shared.storage import experiment_ports, ports
+from shared.observability.datadog_events import DatadogEvents
+from shared.ports import experiments as experiment_ports
+from shared.pubsub import PubSubPublisher
+from shared.storage import ports
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
@@ -43,11 +46,18 @@ ADAPTERS: dict[type, type] = {
     ports.DatasetReferences: FirestoreDatasetRepository,
     ports.EvaluationDeliveries: FirestoreEvaluationOutbox,
     ports.PromptStore: FirestorePromptRepository,
+    experiment_ports.MessagePublisher: PubSubPublisher,
+    experiment_ports.AlertEvents: DatadogEvents,
     experiment_ports.ExperimentHistory: FirestoreExperimentRepository,
+    experiment_ports.ExperimentOutcomes: FirestoreExperimentRepository,
     experiment_ports.ExperimentTracker: FirestoreExperimentRepository,
-    experiment_ports.ExperimentStore: FirestoreExperimentRepository,
+    experiment_ports.ExperimentControl: FirestoreExperimentRepository,
+    experiment_ports.ExperimentListing: FirestoreExperimentRepository,
+    experiment_ports.UnfinishedExperiments: FirestoreExperimentRepository,
     experiment_ports.RunSink: FirestoreExperimentRepository,
+    experiment_ports.ShardStates: FirestoreShardRepository,
     experiment_ports.ShardPlans: FirestoreShardRepository,
+    experiment_ports.ShardRecovery: FirestoreShardRepository,
     experiment_ports.ShardLeases: FirestoreShardRepository,
     experiment_ports.ScheduleLookup: FirestoreScheduleRepository,
     experiment_ports.ScheduleStore: FirestoreScheduleRepository,
