@@ -32,6 +32,19 @@ from shared.storage.shards import FirestoreShardRepository
 
 
 @lru_cache(maxsize=1)
+def image_store() -> GcsImageStore:
+    return GcsImageStore(storage_client(), get_settings().images_bucket)
+
+
+class _ImagesOnFirstRead:
+    """The image store, made on the first image read: only a report reads images, and a status or
+    list request (an instance's usual first) need not wait for the storage client (about 50 ms)."""
+
+    def get(self, uri: str) -> bytes:
+        return image_store().get(uri)
+
+
+@lru_cache(maxsize=1)
 def shard_publisher() -> PubSubPublisher:
     """The instance's publisher of shard messages (its Pub/Sub client is made on first publish)."""
     settings = get_settings()
@@ -64,7 +77,7 @@ def experiment_queries() -> ExperimentQueries:
     return ExperimentQueries(
         experiments=FirestoreExperimentRepository(firestore_client()),
         shards=FirestoreShardRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
+        images=_ImagesOnFirstRead(),
     )
 
 

@@ -1,7 +1,7 @@
 """The `experiments-worker` function's composition root: the shard worker, its runner and what
 they read and write.
 
-Completion and alerts are wired as for `experiments` (the same factories).
+Completion, alerts and the image store are wired as for `experiments` (the same factories).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from functools import lru_cache
 from shared.config import get_settings
 from shared.experiments import ExperimentRunner, ShardWorker
 from shared.observability import llmobs
-from shared.storage.clients import firestore_client, storage_client
+from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiments import FirestoreExperimentRepository
-from shared.storage.images import GcsImageStore
 from shared.storage.shards import FirestoreShardRepository
-from shared.wiring.experiments import alert_service, experiment_completion
+from shared.wiring.experiments import alert_service, experiment_completion, image_store
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +27,7 @@ def shard_worker() -> ShardWorker:
         settings=settings,
         experiments=experiments,
         datasets=FirestoreDatasetRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
+        images=image_store(),
     )
     return ShardWorker(
         settings=settings,

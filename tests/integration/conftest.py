@@ -37,6 +37,7 @@ def _clear_instance_caches() -> None:
         experiment_commands,
         experiment_completion,
         experiment_queries,
+        image_store,
         schedule_service,
         shard_publisher,
     )
@@ -51,6 +52,7 @@ def _clear_instance_caches() -> None:
         review_service,
         dataset_service,
         shard_publisher,
+        image_store,
         experiment_completion,
         experiment_commands,
         experiment_queries,
