@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.errors import NotFound
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
 from shared.ports.experiments import AlertEvents, AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
 
@@ -207,8 +208,7 @@ class AlertService:
         return self._alerts.recent(schedule_id=schedule_id, limit=limit)
 
     def _baseline_comparisons(self, experiment: ExperimentRecord, baseline_id: str) -> dict[str, dict[str, Any]]:
-        from shared.errors import NotFound
-        from shared.experiments.analysis import compare_experiment_runs
+        from shared.experiments.analysis import compare_experiment_runs  # numpy and scipy
 
         try:
             baseline = self._experiments.get(baseline_id)
