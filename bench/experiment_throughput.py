@@ -3,7 +3,7 @@
 N dataset entries, a simulated Gemini of fixed latency (`tests.fakes.gemini_server` in its own
 process, so it does not share our GIL), and for each concurrency c, in the same process run:
 
-- `ours`: the experiment runner (ExperimentService.start, then the shard run inline through
+- `ours`: the experiment runner (ExperimentCommands.start, then the shard run inline through
   experiments-worker's code, `ShardWorker.run_inline`, in one shard of every run), one
   `gemini-2.5-flash` variant, evaluators vote_count_exact and vote_count_accuracy. The wall time
   includes persisting every run to Firestore and delivering every evaluation to Datadog's test
@@ -331,9 +331,9 @@ def run(
     args: argparse.Namespace, concurrencies: list[int], runners: list[str], *, agent_url: str, meter: CpuMeter
 ) -> list[Row]:
     from shared.config import get_settings
-    from shared.experiments import shard_worker
     from shared.storage.clients import storage_client
     from shared.storage.images import GcsImageStore
+    from shared.wiring.experiments_worker import shard_worker
 
     sizes = {_records_for(args, c) for c in concurrencies}
     names, image_uri = _published_datasets(sizes)
@@ -403,7 +403,7 @@ def _request(image: bytes) -> Any:
 def _warm_up(image: bytes) -> None:
     """One call of each path first, so imports and connections are not charged to the first runner
     (the summary's numpy and scipy included: a worker instance imports them once, not per shard)."""
-    from shared.experiments import summarise_experiment  # noqa: F401  (loads numpy and scipy)
+    import scipy.stats  # noqa: F401  (the summary's; it loads numpy too)
 
     model, request = _model(), _request(image)
 
@@ -433,12 +433,13 @@ class _HeldMessages:
 def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _RunnerWindow) -> tuple[float, str]:
     from infra.local.test_agent import TestAgent
     from shared.config import get_settings
-    from shared.experiments import ExperimentRequest, ExperimentService
+    from shared.experiments import ExperimentCommands, ExperimentRequest
     from shared.storage.clients import firestore_client
     from shared.storage.datasets import FirestoreDatasetRepository
     from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
     from shared.storage.experiments import FirestoreExperimentRepository
     from shared.storage.shards import FirestoreShardRepository
+    from shared.wiring.experiments import experiment_completion
 
     agent = TestAgent(agent_url, timeout=60)
     agent.clear()
@@ -453,12 +454,13 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _
     )
     client = firestore_client()
     experiments = FirestoreExperimentRepository(client)
-    service = ExperimentService(
+    service = ExperimentCommands(
         settings=get_settings().model_copy(update={"shard_size": 100_000}),  # one shard, as one runner call
         experiments=experiments,
         datasets=FirestoreDatasetRepository(client),
         shards=FirestoreShardRepository(client),
         publisher=_HeldMessages(),
+        completion=experiment_completion(),
     )
     experiment = service.start(request, created_by="bench")
     with window:

@@ -411,6 +411,11 @@ class RunRecord(BaseModel):
     finished_at: datetime
 
 
+def run_id(entry_id: str, variant: str, repetition: int) -> str:
+    """A run's id: deterministic, so a run done twice (resumed, redelivered) is still one run."""
+    return f"{entry_id}~{variant}~{repetition}"
+
+
 ShardStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
@@ -430,6 +435,18 @@ class ShardRecord(BaseModel):
     failed: int = 0
     last_error: str | None = None
     updated_at: datetime
+
+
+MAX_SHARDS = 400  # the experiment and its shards are created in one batch (500 writes at most)
+
+
+@dataclass(frozen=True)
+class ShardClaim:
+    """What a delivery found: `acquired` (run it), `finished` (ack), `busy` (redeliver later), or
+    `exhausted` (it has failed too often: now marked failed)."""
+
+    outcome: Literal["acquired", "finished", "busy", "exhausted"]
+    shard: ShardRecord
 
 
 class ScheduleDataset(BaseModel):

@@ -16,6 +16,8 @@ import functions_framework
 from shared.errors import InvalidField, MalformedRequest
 from shared.scheduler_auth import require_scheduler
 from shared.web import Route, answer_routing_errors_as_json, json_response, serve
+from shared.wiring.evaluations import resend_pending
+from shared.wiring.experiments_scheduled import alert_service, experiment_recovery, schedule_service
 
 # Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
 # carries the same time, so it lands in the same slot even when it arrives in the next one.
@@ -31,12 +33,9 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 
 
 def run_due_schedules(request: flask.Request) -> flask.Response:
-    from shared.experiments import alert_service, experiment_service, schedule_service
-    from shared.wiring.evaluations import resend_pending
-
     report: dict = schedule_service().run_due(_schedule_time(request))
-    report["recovered_shards"] = experiment_service().recover_stalled_shards()
-    report["summarised_cancelled"] = experiment_service().finish_abandoned_cancels()
+    report["recovered_shards"] = experiment_recovery().recover_stalled_shards()
+    report["summarised_cancelled"] = experiment_recovery().finish_abandoned_cancels()
     report["resent"] = {
         "evaluations": resend_pending(max_rounds=5).delivered,
         "alert_events": alert_service().resend_events(),

@@ -18,14 +18,14 @@ from cloudevents.http import CloudEvent
 from werkzeug.exceptions import TooManyRequests
 
 from shared.errors import NotFound
+from shared.experiments import ShardBusy, ShardMessage
+from shared.wiring.experiments_worker import shard_worker
 
 logger = logging.getLogger(__name__)
 
 
 @functions_framework.cloud_event
 def experiments_worker(cloud_event: CloudEvent) -> None:
-    from shared.experiments import ShardBusy, ShardMessage, shard_worker
-
     try:
         message = ShardMessage.decode(base64.b64decode(cloud_event.data["message"]["data"], validate=True))
     except (KeyError, TypeError, ValueError, binascii.Error) as error:

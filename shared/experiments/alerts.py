@@ -18,17 +18,11 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from shared.config import get_settings
-from shared.experiments.ports import AlertEvents
+from shared.errors import NotFound
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
-from shared.storage.alerts import FirestoreAlertRepository
-from shared.storage.experiment_ports import AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
-from shared.storage.experiments import FirestoreExperimentRepository
-from shared.storage.feedback import FirestoreFeedbackRepository
-from shared.storage.schedules import FirestoreScheduleRepository
+from shared.ports.experiments import AlertEvents, AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +208,7 @@ class AlertService:
         return self._alerts.recent(schedule_id=schedule_id, limit=limit)
 
     def _baseline_comparisons(self, experiment: ExperimentRecord, baseline_id: str) -> dict[str, dict[str, Any]]:
-        from shared.errors import NotFound
-        from shared.experiments.analysis import compare_experiment_runs
+        from shared.experiments.analysis import compare_experiment_runs  # numpy and scipy
 
         try:
             baseline = self._experiments.get(baseline_id)
@@ -252,18 +245,3 @@ def log_alert(alert: AlertRecord) -> None:
     }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
-
-
-@lru_cache(maxsize=1)
-def alert_service() -> AlertService:
-    from shared.observability.datadog_events import DatadogEvents
-    from shared.storage.clients import firestore_client
-
-    client = firestore_client()
-    return AlertService(
-        events=DatadogEvents(get_settings()),
-        alerts=FirestoreAlertRepository(client),
-        experiments=FirestoreExperimentRepository(client),
-        schedules=FirestoreScheduleRepository(client),
-        feedback=FirestoreFeedbackRepository(client),
-    )

@@ -14,15 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from shared.config import Settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import create_evaluator
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
-from shared.prompts import REFERENCE_DOCS, split_prompt_params
-from shared.services.dataset_entries import check_name, check_version
-from shared.storage.experiment_ports import DatasetReader, ExperimentHistory
-from shared.wiring.prompts import get_prompt
+from shared.ports.experiments import DatasetReader, ExperimentHistory
+from shared.prompts import REFERENCE_DOCS, PromptRegistry, split_prompt_params
 
 DEFAULT_EVALUATORS = (
     "vote_count_accuracy",
@@ -126,6 +125,7 @@ def plan_experiment(
     settings: Settings,
     datasets: DatasetReader,
     experiments: ExperimentHistory,
+    prompts: PromptRegistry,
     experiment_id: str | None = None,
 ) -> ExperimentRecord:
     """Check everything a client sent and build the experiment, storing nothing."""
@@ -141,7 +141,7 @@ def plan_experiment(
         model_params, reference_docs = split_prompt_params(variant.params)
         variant.params = model.validate_params(model_params) | ({REFERENCE_DOCS: True} if reference_docs else {})
         # Stored resolved (`name@n`): the experiment says exactly which text ran, whatever a label does later.
-        variant.prompt_version = get_prompt(variant.prompt_version).version
+        variant.prompt_version = prompts.resolve(variant.prompt_version).version
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.models import ExperimentRecord, RunRecord
-from shared.storage.experiment_ports import RunSink
+from shared.ports.experiments import RunSink
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,12 +31,11 @@ from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
 from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
-from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant
+from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant, run_id
+from shared.ports.experiments import DatasetReader, ExperimentTracker
 from shared.ports.services import ImageReader
 from shared.prompts import REFERENCE_DOCS, Prompt, PromptRegistry, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
-from shared.storage.experiment_ports import DatasetReader, ExperimentTracker
-from shared.storage.experiments import run_id
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ class ExperimentRunner:
         stop_starting_at: float | None = None,
     ) -> list[RunRecord]:
         """Do the runs of one shard (its entries, every variant and repetition) not yet succeeded;
-        the experiment is summarised apart, when its last shard lands (`finish`).
+        the experiment is summarised apart, when its last shard lands (`completion.py`).
         No run starts after `stop_starting_at` (time.monotonic()): OutOfTime when some were left."""
         experiment = self._experiments.get(experiment_id)
         succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
@@ -215,42 +214,6 @@ class ExperimentRunner:
         if left:
             raise OutOfTime(f"{len(finished)} runs done, {left} left for the next delivery")
         return finished
-
-    def experiment(self, experiment_id: str) -> ExperimentRecord:
-        return self._experiments.get(experiment_id)
-
-    @property
-    def store(self) -> ExperimentTracker:
-        return self._experiments
-
-    def finish(
-        self, experiment_id: str, *, reason: str | None = None, just_run: Sequence[RunRecord] = ()
-    ) -> ExperimentRecord:
-        """Summarise an experiment once all its shards have landed, from its stored runs; or from
-        `just_run` alone when those are every run (a one-shard experiment in one delivery): they
-        are stored already, and reading 1,000 runs back from Firestore took about 0.9 s."""
-        from shared.experiments.analysis import summarise_experiment
-
-        experiment = self._experiments.get(experiment_id)
-        total = experiment.progress.total
-        runs = list(just_run)
-        if len({run.run_id for run in runs}) != total:
-            runs = list(self._experiments.runs(experiment_id))
-        done, failed = len(runs), sum(run.status == "failed" for run in runs)
-        status = "completed" if done == total and reason is None else "failed"
-        if status == "failed" and reason is None:
-            reason = f"{total - done} of {total} runs are missing"
-        self._experiments.update(
-            experiment_id,
-            {
-                "status": status,
-                "status_reason": reason,
-                "summary": summarise_experiment(experiment, runs),
-                "progress": {"done": done, "total": total, "failed": failed},
-                "finished_at": datetime.now(UTC),
-            },
-        )
-        return self._experiments.get(experiment_id)
 
     async def _execute(
         self,

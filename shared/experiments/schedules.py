@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
 
+from shared.dataset_names import check_name, check_version
 from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
+from shared.experiments.commands import ExperimentCommands
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
-from shared.experiments.service import ExperimentService
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
-from shared.services.dataset_entries import check_name, check_version
-from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.experiment_ports import DatasetReader, ScheduleStore
-from shared.storage.schedules import FirestoreScheduleRepository
+from shared.ports.experiments import DatasetReader, ScheduleStore
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +75,7 @@ class ScheduleService:
         *,
         schedules: ScheduleStore,
         datasets: DatasetReader,
-        experiments: ExperimentService,
+        experiments: ExperimentCommands,
     ) -> None:
         self._schedules = schedules
         self._datasets = datasets
@@ -184,15 +181,3 @@ class ScheduleService:
             budget_usd=schedule.budget_usd,
             baseline_experiment_id=baseline,
         )
-
-
-@lru_cache(maxsize=1)
-def schedule_service() -> ScheduleService:
-    from shared.experiments.service import experiment_service
-    from shared.storage.clients import firestore_client
-
-    return ScheduleService(
-        schedules=FirestoreScheduleRepository(firestore_client()),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        experiments=experiment_service(),
-    )

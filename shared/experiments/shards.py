@@ -12,11 +12,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.errors import VoteExtractorError
-from shared.experiments.ports import MessagePublisher
-from shared.models import ExperimentRecord, ShardRecord
-from shared.storage.experiment_ports import DatasetReader
-from shared.storage.shards import MAX_SHARDS
+from shared.errors import InvalidField, VoteExtractorError
+from shared.models import MAX_SHARDS, ExperimentRecord, ShardRecord
+from shared.ports.experiments import DatasetReader, MessagePublisher
 
 
 class ShardBusy(VoteExtractorError):
@@ -60,8 +58,6 @@ def plan_shards(datasets: DatasetReader, experiment: ExperimentRecord, shard_siz
     ids = [entry.id for entry in datasets.stream(experiment.dataset_name, experiment.dataset_version)]
     count = math.ceil(len(ids) / per_shard)
     if count > MAX_SHARDS:
-        from shared.errors import InvalidField
-
         raise InvalidField(
             f"{len(ids)} entries make {count} shards, more than {MAX_SHARDS}: raise SHARD_SIZE.",
             details={"shards": count, "max_shards": MAX_SHARDS},

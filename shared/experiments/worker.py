@@ -26,16 +26,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.experiments.alerts import AlertCondition, AlertService
-from shared.experiments.cancel import finish_cancelled
+from shared.experiments.completion import ExperimentCompletion
 from shared.experiments.runner import EntryRange, ExperimentCancelled, ExperimentRunner, ExperimentStopped, OutOfTime
 from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.models import ExperimentRecord, RunRecord, ShardRecord
-from shared.storage.experiment_ports import ShardLeases
-from shared.storage.shards import FirestoreShardRepository
+from shared.ports.experiments import ExperimentHistory, ShardLeases
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +53,16 @@ class ShardWorker:
         *,
         settings: Settings,
         shards: ShardLeases,
+        experiments: ExperimentHistory,
         runner: ExperimentRunner,
+        completion: ExperimentCompletion,
         alerts: AlertService,
     ) -> None:
         self._settings = settings
         self._shards = shards
+        self._experiments = experiments
         self._runner = runner
+        self._completion = completion
         self._alerts = alerts
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_shards)
 
@@ -78,7 +80,7 @@ class ShardWorker:
         as a delivery (benchmarks and tests that measure the runner without Pub/Sub)."""
         for shard in self._shards.all(experiment_id):
             self.process(ShardMessage(experiment_id, shard.index))
-        return self._runner.experiment(experiment_id)
+        return self._experiments.get(experiment_id)
 
     def _process(self, message: ShardMessage) -> ShardOutcome:
         experiment_id, index = message.experiment_id, message.shard
@@ -129,7 +131,7 @@ class ShardWorker:
         return ShardOutcome("completed", len(runs), failed)
 
     async def _run_under_lease(self, experiment_id: str, shard: ShardRecord) -> list[RunRecord]:
-        experiment = self._runner.experiment(experiment_id)
+        experiment = self._experiments.get(experiment_id)
         budget = (
             experiment.budget_usd * shard.runs / max(1, experiment.progress.total)
             if experiment.budget_usd is not None
@@ -163,12 +165,12 @@ class ShardWorker:
         """Summarise and check alerts once every shard has finished (idempotent: any shard may).
         An experiment already summarised is left alone: a late redelivery must not read every run
         again."""
-        experiment = self._runner.experiment(experiment_id)
+        experiment = self._experiments.get(experiment_id)
         if experiment.status in ("completed", "failed"):
             return experiment
         shards = self._shards.all(experiment_id)
         if experiment.status == "cancelled":
-            return finish_cancelled(self._runner.store, [shard.status for shard in shards], experiment_id)
+            return self._completion.finish_cancelled(experiment_id, [shard.status for shard in shards])
         if any(shard.status not in ("completed", "failed") for shard in shards):
             return None
         broken = [shard for shard in shards if shard.status == "failed"]
@@ -177,14 +179,14 @@ class ShardWorker:
             if broken
             else None
         )
-        experiment = self._runner.finish(experiment_id, reason=reason, just_run=just_run)
+        experiment = self._completion.finish(experiment_id, reason=reason, just_run=just_run)
         if experiment.status == "completed":
             self._alerts.check_finished(experiment)
         return experiment
 
     def _give_up(self, shard: ShardRecord, experiment_id: str) -> ShardOutcome:
         """A shard failed its last attempt: report it, and finish the experiment if it was the last."""
-        experiment = self._runner.experiment(experiment_id)
+        experiment = self._experiments.get(experiment_id)
         self._alerts.raise_alert(
             experiment,
             AlertCondition(
@@ -219,33 +221,3 @@ def freeze_loaded_heap() -> None:
         gc.collect(1)
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-
-
-@lru_cache(maxsize=1)
-def shard_worker() -> ShardWorker:
-    from shared.experiments.alerts import alert_service
-    from shared.observability import llmobs
-    from shared.storage.clients import firestore_client, storage_client
-    from shared.storage.datasets import FirestoreDatasetRepository
-    from shared.storage.experiments import FirestoreExperimentRepository
-    from shared.storage.images import GcsImageStore
-
-    settings = get_settings()
-    llmobs.enable_llmobs(settings)
-    from shared.wiring.evaluations import evaluation_sink
-    from shared.wiring.prompts import prompt_registry
-
-    runner = ExperimentRunner(
-        settings=settings,
-        experiments=FirestoreExperimentRepository(firestore_client()),
-        datasets=FirestoreDatasetRepository(firestore_client()),
-        images=GcsImageStore(storage_client(), settings.images_bucket),
-        evaluations=evaluation_sink(),
-        prompts=prompt_registry(),
-    )
-    return ShardWorker(
-        settings=settings,
-        shards=FirestoreShardRepository(firestore_client()),
-        runner=runner,
-        alerts=alert_service(),
-    )

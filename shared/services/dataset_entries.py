@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from shared.errors import InvalidField, NotFound
 from shared.models import (
-    DATASET_NAME_PATTERN,
-    DATASET_VERSION_PATTERN,
     DatasetEntry,
     EntryImage,
     EntrySource,
@@ -26,36 +24,7 @@ from shared.models import (
 )
 from shared.storable_maps import StorableMap, StorableTags
 
-NAME = re.compile(DATASET_NAME_PATTERN)
-VERSION = re.compile(DATASET_VERSION_PATTERN)
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-RESERVED_VERSIONS = {"diff", "versions", "candidates"}  # path words of the API
-RESERVED_NAMES = {"candidates", "review"}  # `/datasets/candidates`, `/datasets/review/...`
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED_NAMES:
-        raise InvalidField(
-            "A dataset name is 1-63 characters: lowercase letters, digits, '_' and '-', starting with a "
-            f"letter or digit, and not one of {sorted(RESERVED_NAMES)}.",
-            details={"field": "name"},
-        )
-    return name
-
-
-def check_version(version: str) -> str:
-    if (
-        not isinstance(version, str)
-        or not VERSION.fullmatch(version)
-        or ".." in version
-        or version in RESERVED_VERSIONS
-    ):
-        raise InvalidField(
-            "A version is a short label (at most 32 characters: letters, digits, '.', '_' and '-'), "
-            "such as v1, v1.0 or 2026-11-27.",
-            details={"field": "version"},
-        )
-    return version
 
 
 def check_entry_id(entry_id: str) -> str:

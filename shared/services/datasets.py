@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 from shared.config import Settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
 from shared.images import decode_image_base64, validate_image
 from shared.models import (
@@ -30,6 +31,7 @@ from shared.models import (
     EntrySource,
     StoredImage,
 )
+from shared.paging import decode_page_token, encode_page_token
 from shared.ports.services import CandidateExtractions, DatasetPush, DatasetStore, ImageStore
 from shared.services.dataset_entries import (
     EntryInput,
@@ -37,14 +39,11 @@ from shared.services.dataset_entries import (
     EntryUpdate,
     build_entry,
     check_entry_id,
-    check_name,
-    check_version,
     content_sha256,
     entry_from_extraction,
     known_entry_id,
 )
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
-from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
 
 

@@ -23,6 +23,7 @@ from shared.images import validate_image
 from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
+from shared.paging import decode_page_token, encode_page_token
 from shared.ports.services import (
     DatasetReferences,
     ExtractionRemoval,
@@ -32,7 +33,6 @@ from shared.ports.services import (
 )
 from shared.prompts import MAX_REFERENCE_DOCS_CHARS, REFERENCE_DOCS, PromptRegistry, check_reference_docs
 from shared.reading import ONLINE_RETRIES, FormReader, Reading, evaluate, reading_tags, run_blocking
-from shared.services.paging import decode_page_token, encode_page_token
 from shared.storable_maps import StorableMap, StorableTags
 
 MAX_TAGS = 20

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 
 from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings
+from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import parse_online_judges
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
@@ -33,9 +34,9 @@ from shared.models import (
     effective_state,
     iso_8601_since,
 )
+from shared.paging import decode_page_token, encode_page_token
 from shared.ports.services import DatasetDrafts, ExtractionLookup, ReviewQueue
-from shared.services.dataset_entries import check_name, check_version, entry_from_extraction
-from shared.services.paging import decode_page_token, encode_page_token
+from shared.services.dataset_entries import entry_from_extraction
 
 # The name recorded is the API key's, or `{key}:{person}` for a delegating key (shared.api_keys).
 REVIEWER_PATTERN = PERSON_NAME_PATTERN

@@ -24,10 +24,6 @@ COLLECTION = "experiments"
 _PAGE = 500
 
 
-def run_id(entry_id: str, variant: str, repetition: int) -> str:
-    return f"{entry_id}~{variant}~{repetition}"
-
-
 class FirestoreExperimentRepository:
     def __init__(self, client: firestore.Client) -> None:
         self._client = client

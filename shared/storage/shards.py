@@ -8,26 +8,14 @@ Every take counts as an attempt, except one that ran out of time and handed the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import ExperimentExists, NotFound
-from shared.models import ExperimentRecord, ShardRecord
+from shared.models import MAX_SHARDS, ExperimentRecord, ShardClaim, ShardRecord
 
 if TYPE_CHECKING:
     from google.cloud import firestore
-
-MAX_SHARDS = 400  # the experiment and its shards are created in one batch (500 writes at most)
-
-
-@dataclass(frozen=True)
-class ShardClaim:
-    """What a delivery found: `acquired` (run it), `finished` (ack), `busy` (redeliver later), or
-    `exhausted` (it has failed too often: now marked failed)."""
-
-    outcome: Literal["acquired", "finished", "busy", "exhausted"]
-    shard: ShardRecord
 
 
 def shard_document_id(index: int) -> str:

@@ -26,10 +26,20 @@ GEMINI_TEST_KEY = "test-gemini-key"
 def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
-    from shared.experiments import alert_service, experiment_service, schedule_service, shard_worker
     from shared.storage.clients import firestore_client, storage_client
     from shared.wiring.datasets import dataset_service, review_service
     from shared.wiring.evaluations import evaluation_sink
+    from shared.wiring.experiments import (
+        alert_service,
+        experiment_commands,
+        experiment_completion,
+        experiment_queries,
+        image_store,
+        schedule_service,
+        shard_publisher,
+    )
+    from shared.wiring.experiments_scheduled import experiment_recovery
+    from shared.wiring.experiments_worker import shard_worker
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
     from shared.wiring.prompts import forget_cached_prompts
@@ -42,7 +52,12 @@ def _clear_instance_caches() -> None:
         feedback_service,
         review_service,
         dataset_service,
-        experiment_service,
+        shard_publisher,
+        image_store,
+        experiment_completion,
+        experiment_commands,
+        experiment_queries,
+        experiment_recovery,
         schedule_service,
         alert_service,
         shard_worker,

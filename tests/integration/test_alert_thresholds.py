@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import socket
 
-from shared.experiments import ShardMessage, shard_worker
+from shared.experiments import ShardMessage
 from shared.synthetic.forms import generate_form
+from shared.wiring.experiments_worker import shard_worker
 from tests.fakes.gemini_server import extraction_reply
 from tests.integration.builders import HEADERS, published_dataset
 from tests.integration.test_scheduled_alerts import DatadogEvents

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from shared.observability.datadog_datasets import push_dataset
+from shared.observability.datadog_events import DatadogEvents
 from shared.ports import evaluations as evaluation_ports
+from shared.ports import experiments as experiment_ports
 from shared.ports import services as ports
-from shared.storage import experiment_ports
+from shared.pubsub import PubSubPublisher
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
@@ -46,11 +48,18 @@ ADAPTERS: dict[type, type] = {
     ports.DatasetReferences: FirestoreDatasetRepository,
     evaluation_ports.EvaluationOutbox: FirestoreEvaluationOutbox,
     ports.PromptStore: FirestorePromptRepository,
+    experiment_ports.MessagePublisher: PubSubPublisher,
+    experiment_ports.AlertEvents: DatadogEvents,
     experiment_ports.ExperimentHistory: FirestoreExperimentRepository,
+    experiment_ports.ExperimentOutcomes: FirestoreExperimentRepository,
     experiment_ports.ExperimentTracker: FirestoreExperimentRepository,
-    experiment_ports.ExperimentStore: FirestoreExperimentRepository,
+    experiment_ports.ExperimentControl: FirestoreExperimentRepository,
+    experiment_ports.ExperimentListing: FirestoreExperimentRepository,
+    experiment_ports.UnfinishedExperiments: FirestoreExperimentRepository,
     experiment_ports.RunSink: FirestoreExperimentRepository,
+    experiment_ports.ShardStates: FirestoreShardRepository,
     experiment_ports.ShardPlans: FirestoreShardRepository,
+    experiment_ports.ShardRecovery: FirestoreShardRepository,
     experiment_ports.ShardLeases: FirestoreShardRepository,
     experiment_ports.ScheduleLookup: FirestoreScheduleRepository,
     experiment_ports.ScheduleStore: FirestoreScheduleRepository,

@@ -1,15 +1,17 @@
-"""What `shared/experiments` needs from storage: one small Protocol per need, as in `ports.py`.
+"""What `shared/experiments` needs from the outside world: one small Protocol per need.
 
 Each Protocol holds only the calls one part of the experiments package makes (the docstring
 names it); where parts need more of one repository, the larger Protocol extends the smaller. The
-adapters are the Firestore repositories beside this module (experiments, shards, schedules,
-alerts, datasets, feedback); tests/unit/test_storage_ports.py checks their methods against these.
-Images are read through `ports.ImageReader`.
+adapters are the Firestore repositories in `shared/storage` (experiments, shards, schedules,
+alerts, datasets, feedback), `shared.pubsub.PubSubPublisher` for shard messages and
+`shared.observability.datadog_events.DatadogEvents` for alert events; the functions' wiring
+(`shared/wiring/experiments*.py`) hands them over. tests/unit/test_storage_ports.py checks the
+storage adapters' methods against these. Images are read through the services' `ImageReader`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,23 +22,50 @@ from shared.models import (
     ExperimentRecord,
     RunRecord,
     ScheduleRecord,
+    ShardClaim,
     ShardRecord,
 )
-from shared.storage.shards import ShardClaim
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+
+# Messages and events (adapters: PubSubPublisher, DatadogEvents)
+
+
+class MessagePublisher(Protocol):
+    def publish(self, messages: Sequence[tuple[bytes, Mapping[str, str]]]) -> list[bool]:
+        """Publish each (data, attributes); for each, whether the broker took it. Never raises."""
+        ...
+
+
+class AlertEvents(Protocol):
+    def send(self, alert: AlertRecord) -> bool:
+        """Send one alert as an event; False (never an exception) when it was not taken."""
+        ...
+
+    @property
+    def configured(self) -> bool:
+        """Whether events go anywhere (no endpoint: nothing to send or resend)."""
+        ...
 
 
 # Experiments and their runs (adapter: FirestoreExperimentRepository)
 
 
 class ExperimentHistory(Protocol):
-    """An experiment and its runs, read back (AlertService, for a baseline comparison)."""
+    """An experiment and its runs, read back (AlertService, for a baseline comparison; the plan,
+    for a baseline's existence; ShardWorker)."""
 
     def get(self, experiment_id: str) -> ExperimentRecord: ...
 
     def runs(self, experiment_id: str) -> Iterator[RunRecord]: ...
+
+
+class ExperimentOutcomes(ExperimentHistory, Protocol):
+    """An experiment summarised from its stored runs and its outcome stored (ExperimentCompletion)."""
+
+    def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
 
 
 class RunSink(Protocol):
@@ -60,18 +89,18 @@ class ExperimentTracker(ExperimentHistory, RunSink, Protocol):
     def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]: ...
 
 
-class ExperimentStore(ExperimentHistory, Protocol):
-    """Experiments created, listed, paged through, updated and their progress read (ExperimentService)."""
+class ExperimentControl(ExperimentHistory, Protocol):
+    """Experiments cancelled and set running again (ExperimentCommands)."""
 
     def update(self, experiment_id: str, fields: dict[str, Any]) -> None: ...
 
-    def progress(self, experiment_id: str) -> tuple[int, int]: ...
-
-    def unfinished(self) -> list[ExperimentRecord]: ...
-
-    def cancelled_unsummarised(self) -> list[ExperimentRecord]: ...
-
     def cancel(self, experiment_id: str, reason: str) -> tuple[ExperimentRecord, bool]: ...
+
+
+class ExperimentListing(ExperimentHistory, Protocol):
+    """Experiments listed, their runs paged through and their live progress read (ExperimentQueries)."""
+
+    def progress(self, experiment_id: str) -> tuple[int, int]: ...
 
     def listing(
         self,
@@ -86,15 +115,28 @@ class ExperimentStore(ExperimentHistory, Protocol):
     def page(self, experiment_id: str, *, page_size: int, after: str | None) -> list[RunRecord]: ...
 
 
+class UnfinishedExperiments(Protocol):
+    """The experiments recovery looks at: queued or running ones, and cancelled ones not yet
+    summarised (ExperimentRecovery)."""
+
+    def unfinished(self) -> list[ExperimentRecord]: ...
+
+    def cancelled_unsummarised(self) -> list[ExperimentRecord]: ...
+
+
 # Shards (adapter: FirestoreShardRepository)
 
 
-class ShardPlans(Protocol):
-    """An experiment created with its shards, published and reopened (ExperimentService)."""
-
-    def create_experiment(self, experiment: ExperimentRecord, shards: list[ShardRecord]) -> None: ...
+class ShardStates(Protocol):
+    """An experiment's shards as they stand (ExperimentQueries)."""
 
     def all(self, experiment_id: str) -> list[ShardRecord]: ...
+
+
+class ShardPlans(ShardStates, Protocol):
+    """An experiment created with its shards, published, reopened and cancelled (ExperimentCommands)."""
+
+    def create_experiment(self, experiment: ExperimentRecord, shards: list[ShardRecord]) -> None: ...
 
     def mark_published(self, experiment_id: str, indexes: list[int]) -> None: ...
 
@@ -104,10 +146,17 @@ class ShardPlans(Protocol):
 
     def cancel_pending(self, experiment_id: str) -> list[int]: ...
 
+
+class ShardRecovery(ShardStates, Protocol):
+    """Shards published late or again, and a dead worker's shard of a cancelled experiment stopped
+    (ExperimentRecovery)."""
+
+    def mark_published(self, experiment_id: str, indexes: list[int]) -> None: ...
+
     def stop(self, experiment_id: str, index: int, *, done: int, failed: int) -> None: ...
 
 
-class ShardLeases(Protocol):
+class ShardLeases(ShardStates, Protocol):
     """A delivered shard claimed under a lease renewed while it runs, then completed, released or
     failed (ShardWorker)."""
 
@@ -122,8 +171,6 @@ class ShardLeases(Protocol):
     def fail(self, experiment_id: str, index: int, *, error: str) -> None: ...
 
     def stop(self, experiment_id: str, index: int, *, done: int, failed: int) -> None: ...
-
-    def all(self, experiment_id: str) -> list[ShardRecord]: ...
 
 
 # Schedules (adapter: FirestoreScheduleRepository)
@@ -171,9 +218,9 @@ class AlertStore(Protocol):
 
 
 class DatasetReader(Protocol):
-    """A dataset version and its entries, read (ExperimentService, ExperimentRunner, plan_shards,
+    """A dataset version and its entries, read (ExperimentCommands, ExperimentRunner, plan_shards,
     ScheduleService for a schedule's "latest"); and a published version's snapshot, which only
-    makes reading it cheaper (ExperimentService, as an experiment starts)."""
+    makes reading it cheaper (ExperimentCommands, as an experiment starts)."""
 
     def version(self, name: str, version: str) -> DatasetVersion: ...
 
