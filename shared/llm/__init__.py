@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from shared.config import Settings
 from shared.errors import InvalidField
 from shared.llm.base import ModelClient, ModelRequest, ModelResponse
+from shared.llm.tesseract import TesseractModel, TesseractParams
 
 _GEMINI_MODEL = re.compile(r"^gemini-[a-z0-9][a-z0-9.-]{0,62}$")
 
@@ -22,8 +23,6 @@ LISTED_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro")
 def get_model_client(model: str, settings: Settings) -> ModelClient:
     """`tesseract` or any `gemini-*` id; unknown or unconfigured models are InvalidField (422)."""
     if model == "tesseract":
-        from shared.llm.tesseract import TesseractModel
-
         return TesseractModel()
     if _GEMINI_MODEL.match(model):
         if not settings.gemini_configured:
@@ -46,7 +45,6 @@ def model_options(settings: Settings) -> list[dict[str, Any]]:
     `available` only when Gemini is configured; each with its params' JSON type and default, read
     from the same pydantic models `validate_params` checks with."""
     from shared.llm.gemini import GeminiParams
-    from shared.llm.tesseract import TesseractParams
 
     options = [{"id": "tesseract", "available": True, "params": _params_of(TesseractParams)}]
     gemini_params = _params_of(GeminiParams)

@@ -27,8 +27,12 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import VoteExtractorError
+from shared.llm import get_model_client
+from shared.llm.base import ModelRequest
+from shared.llm.tesseract import TesseractModel
 from shared.models import SpanRef, TokenUsage, VoteExtraction
 from shared.observability import llmobs
+from shared.prompts import CROSS_CHECK_PROMPT
 
 TESSERACT_READERS = ("tesseract", "tesseract-alternate")
 SPAN_TAGS = {"reading": "cross_check"}
@@ -79,8 +83,6 @@ def read_again(
 ) -> SecondReading:
     """Read the image with `reader`; never raises (a failure is a reading with an error). Its llm
     span gets the primary reading's `tags` and `reading:cross_check`."""
-    from shared.llm.base import ModelRequest
-    from shared.prompts import CROSS_CHECK_PROMPT
 
     started = time.perf_counter()
     try:
@@ -106,12 +108,8 @@ def read_again(
 
 def _client(reader: str, settings: Settings) -> tuple[Any, dict[str, Any]]:
     if reader in TESSERACT_READERS:
-        from shared.llm.tesseract import TesseractModel
-
         model = TesseractModel(alternate=reader == "tesseract-alternate", span_name="cross_check_read")
         return model, {}
-    from shared.llm import get_model_client
-
     return get_model_client(reader, settings), {"temperature": 0.0}
 
 

@@ -195,3 +195,43 @@ def test_use_cases_never_import_a_storage_adapter():
         if within(importer, "shared.services", "shared.experiments") and within(imported, "shared.storage")
     )
     assert reaching == []
+
+
+# An import of our own module inside a function (STYLE.md rule 11): only to keep a heavy library
+# off a cold path, each named here with what it brings. (importer, imported) -> the heavy part.
+LAZY_ALLOWED: dict[tuple[str, str], str] = {
+    ("shared.evaluation.catalog", "shared.evaluation"): "the built-in evaluators, Ragas' wrappers among them, "
+    "registered on the first lookup: datasets needs none",
+    ("shared.evaluation.llm_judge", "shared.llm.gemini"): "google-genai",
+    ("shared.evaluation.ragas_metrics", "shared.llm.gemini"): "google-genai",
+    ("shared.llm", "shared.llm.gemini"): "google-genai",
+    ("shared.llm.tesseract", "shared.llm.ocr.reader"): "pytesseract, Pillow and numpy",
+    ("shared.experiments.alerts", "shared.experiments.analysis"): "numpy and scipy",
+    ("shared.experiments.completion", "shared.experiments.analysis"): "numpy and scipy",
+    ("shared.experiments.queries", "shared.experiments.analysis"): "numpy and scipy",
+    ("shared.experiments.queries", "shared.experiments.report"): "numpy, scipy and Pillow",
+}
+
+
+def lazy_imports_of_ours() -> set[tuple[str, str]]:
+    found = set()
+    for folder in OURS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            for function in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(function):
+                    if isinstance(node, ast.ImportFrom) and node.module and within(node.module, *OURS):
+                        found.add((module, node.module))
+                    elif isinstance(node, ast.Import):
+                        found |= {(module, alias.name) for alias in node.names if within(alias.name, *OURS)}
+    return found
+
+
+def test_an_import_of_our_own_module_inside_a_function_is_a_heavy_one_named_here():
+    assert sorted(lazy_imports_of_ours() - set(LAZY_ALLOWED)) == []
+
+
+def test_every_lazy_import_named_here_is_still_made():
+    assert sorted(set(LAZY_ALLOWED) - lazy_imports_of_ours()) == []
