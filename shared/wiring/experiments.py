@@ -23,7 +23,6 @@ from shared.pubsub import PubSubPublisher
 from shared.storage.alerts import FirestoreAlertRepository
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
-from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox
 from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
@@ -100,5 +99,5 @@ def alert_service() -> AlertService:
         alerts=FirestoreAlertRepository(client),
         experiments=FirestoreExperimentRepository(client),
         schedules=FirestoreScheduleRepository(client),
-        feedback=FirestoreFeedbackRepository(client, FirestoreEvaluationOutbox(client)),
+        feedback=FirestoreFeedbackRepository(client),
     )
