@@ -440,6 +440,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _
     from shared.storage.experiments import FirestoreExperimentRepository
     from shared.storage.shards import FirestoreShardRepository
     from shared.wiring.experiments import experiment_completion
+    from shared.wiring.prompts import prompt_registry
 
     agent = TestAgent(agent_url, timeout=60)
     agent.clear()
@@ -461,6 +462,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _
         shards=FirestoreShardRepository(client),
         publisher=_HeldMessages(),
         completion=experiment_completion(),
+        prompts=prompt_registry(),
     )
     experiment = service.start(request, created_by="bench")
     with window:

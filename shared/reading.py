@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import os
 import random
 import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -155,18 +156,22 @@ class FormReader:
         """Read `request.image` with `model`; a ModelError is the Reading's error, never raised.
 
         `tags` (see `reading_tags`) go on every attempt's llm span as it starts, with the prompt
-        annotation; the second reader, if any, reads the same bytes beside it, its span tagged
-        the same plus reading:cross_check, and is joined on every way out: nothing is left running.
+        annotation. The second reader, if any, reads the same bytes beside it (its span tagged the
+        same plus reading:cross_check) and is joined on every way out, for at most
+        CROSS_CHECK_TIMEOUT_S and never past the deadline; one still queued then is dropped, so
+        a late one is the only work that can outlive the reading. `latency_ms` is the primary's.
         """
-        second = self._start_second_reading(second_reader, request, tags)
         started = time.perf_counter()
+        deadline = started + timeout_s if timeout_s is not None else None
+        second = self._start_second_reading(second_reader, request, tags)
+        response: ModelResponse | None = None
         try:
             response, failure, attempts, span = await self._attempts(
-                model, request, tags, timeout_s, retry, pacing or _Unpaced()
+                model, request, tags, deadline, timeout_s, retry, pacing or _Unpaced()
             )
+            latency_ms = round((time.perf_counter() - started) * 1000, 1)
         finally:
-            second_reading = await self._second_reading(second)
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            second_reading = await self._second_reading(second, deadline, wanted=response is not None)
         return Reading(response, failure, latency_ms, attempts, span, second_reading)
 
     async def _attempts(
@@ -174,11 +179,11 @@ class FormReader:
         model: ModelClient,
         request: ModelRequest,
         tags: Mapping[str, str],
+        deadline: float | None,
         timeout_s: float | None,
         retry: RetryPolicy,
         pace: Pacing,
     ) -> tuple[ModelResponse | None, ModelError | None, int, SpanRef | None]:
-        deadline = time.perf_counter() + timeout_s if timeout_s is not None else None
         prompt = request.prompt.annotation(request.variables)
         response: ModelResponse | None = None
         failure: ModelError | None = None
@@ -212,7 +217,7 @@ class FormReader:
     ) -> tuple[str, asyncio.Future[SecondReading]] | None:
         if reader is None:
             return None
-        reading = asyncio.to_thread(
+        read = functools.partial(
             read_again,
             reader,
             image=request.image,
@@ -220,19 +225,30 @@ class FormReader:
             settings=self._settings,
             tags=tags,
         )
-        return reader, asyncio.ensure_future(reading)
+        # Its own few threads (a subprocess or a network wait each), in a copy of the context so
+        # its span joins the caller's trace; the loop's default threads serve the primary readings.
+        future = asyncio.get_running_loop().run_in_executor(_second_readers(), contextvars.copy_context().run, read)
+        return reader, future
 
-    async def _second_reading(self, pending: tuple[str, asyncio.Future[SecondReading]] | None) -> SecondReading | None:
-        """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S after the primary one."""
+    async def _second_reading(
+        self, pending: tuple[str, asyncio.Future[SecondReading]] | None, deadline: float | None, *, wanted: bool
+    ) -> SecondReading | None:
+        """The second reading, waited for at most CROSS_CHECK_TIMEOUT_S after the primary one and
+        never past the deadline; dropped, if it has not started, when the primary one failed."""
         if pending is None:
             return None
         reader, future = pending
+        if not wanted and future.cancel():
+            return None
         timeout_s = self._settings.cross_check_timeout_s
+        if deadline is not None:
+            timeout_s = max(0.01, min(timeout_s, deadline - time.perf_counter()))
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError:
+            future.cancel()  # only takes when it is still queued
             return SecondReading(
-                reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:g} s"
+                reader=reader, extraction=None, error=f"the second reading took longer than {timeout_s:.3g} s"
             )
 
 
@@ -289,17 +305,37 @@ async def _backoff(retry: RetryPolicy, attempt: int, deadline: float | None, *, 
 # --- the process's reading loop, for sync callers ---------------------------------------------
 
 _loop_lock = threading.Lock()
-_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_loop: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+_running: set[asyncio.Task[Any]] = set()  # the loop keeps only weak references to its tasks
+
+
+def _forget_loop_in_child() -> None:
+    # A forked child has no loop thread (and maybe a lock held by a thread it does not have).
+    global _loop, _loop_lock
+    _loop, _loop_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_in_child)
+
+
+@functools.lru_cache(maxsize=1)
+def _second_readers() -> ThreadPoolExecutor:
+    """The threads second readings run in, made on first use (off the cold-start path)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="cross-check")
 
 
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` on this process's reading loop in a copy of the caller's context (its
-    active spans), and wait for its result."""
+    active spans), and wait for its result. Never from a coroutine: it would wait on itself."""
+    if _in_a_coroutine():
+        coroutine.close()
+        raise RuntimeError("run_blocking waits for a thread's answer: from a coroutine, await the coroutine instead")
     loop = _reading_loop()
     context = contextvars.copy_context()
     result: Future[T] = Future()
 
     def settle(task: asyncio.Task[T]) -> None:
+        _running.discard(task)
         if task.cancelled():
             result.cancel()
         elif (error := task.exception()) is not None:
@@ -308,17 +344,28 @@ def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
             result.set_result(task.result())
 
     def start() -> None:
-        loop.create_task(coroutine, context=context).add_done_callback(settle)
+        task = loop.create_task(coroutine, context=context)
+        _running.add(task)
+        task.add_done_callback(settle)
 
     loop.call_soon_threadsafe(start)
     return result.result()
 
 
+def _in_a_coroutine() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _reading_loop() -> asyncio.AbstractEventLoop:
     global _loop
     with _loop_lock:
-        if _loop is None or _loop[0] != os.getpid():  # a forked child starts its own
+        if _loop is None or not _loop[1].is_alive():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="reading-loop", daemon=True).start()
-            _loop = (os.getpid(), loop)
-        return _loop[1]
+            thread = threading.Thread(target=loop.run_forever, name="reading-loop", daemon=True)
+            thread.start()
+            _loop = (loop, thread)
+        return _loop[0]

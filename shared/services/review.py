@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -20,7 +21,6 @@ from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings
 from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
-from shared.evaluation import parse_online_judges
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.models import (
@@ -107,12 +107,14 @@ class ReviewService:
         extractions: ExtractionLookup,
         datasets: DatasetDrafts,
         evaluations: EvaluationSink,
+        online_judges: Sequence[str],
     ) -> None:
         self._settings = settings
         self._review = review
         self._extractions = extractions
         self._datasets = datasets
         self._evaluations = evaluations
+        self._online_judges = list(online_judges)  # the labels of ONLINE_JUDGES, checked at wiring
 
     def queue(
         self, *, state: ReviewState | None, reason: ReviewReason | None, page_size: int, page_token: str | None
@@ -264,9 +266,7 @@ class ReviewService:
         """Each online evaluator's pass/fail against the reviewers' verdicts (approved = right;
         corrected or rejected = wrong): a confusion table, the observed agreement, Cohen's kappa.
         The online judges (`ONLINE_JUDGES`, llm_judge) are online evaluators like the others."""
-        always = list(AGREEMENT_EVALUATORS)
-        # Each configured judge is reported, verdicts or not.
-        always += [judge.evaluation_label for judge in parse_online_judges(self._settings.online_judges)]
+        always = [*AGREEMENT_EVALUATORS, *self._online_judges]  # each configured judge, verdicts or not
         tables: dict[str, dict[str, dict[str, int]]] = {label: _empty_table() for label in always}
         classes: dict[str, dict[str, dict[str, int]]] = {}
         decided = 0

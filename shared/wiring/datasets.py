@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import get_settings
+from shared.evaluation.online_judges import parse_online_judges
 from shared.observability import llmobs
 from shared.observability.datadog_datasets import push_dataset
 from shared.services.datasets import DatasetService
@@ -42,4 +43,6 @@ def review_service() -> ReviewService:
         extractions=FirestoreExtractionRepository(firestore_client()),
         datasets=FirestoreDatasetRepository(firestore_client()),
         evaluations=evaluation_sink(),
+        # Only named here (labels), never run: a bad ONLINE_JUDGES stops the instance, saying why.
+        online_judges=[judge.evaluation_label for judge in parse_online_judges(settings.online_judges)],
     )

@@ -1,9 +1,10 @@
 """Extract and the experiment runner read a form through one pipeline (`shared.reading`).
 
 The same form is read online (POST /extract with the cross check on) and in an experiment (with
-the `cross_check` evaluator), both by real Tesseract; the spans are the ones Datadog's test agent
-received. What says how a form was read must be the same on both paths; only the context (the
-extraction, or the experiment's run) differs.
+the `cross_check` evaluator), by real Tesseract, then by Gemini (the local generateContent
+stand-in: no Gemini is reachable here) with Tesseract as the second reader; the spans are the
+ones Datadog's test agent received. What says how a form was read must be the same on both paths;
+only the context (the extraction, or the experiment's run) differs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
-from tests.integration.builders import published_dataset, wait_done
+from tests.integration.builders import published_dataset, truth_responder, wait_done
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 READING_TAGS = ("model", "prompt_version", "rag_enabled", "created_by")
@@ -37,14 +38,16 @@ def cross_check_of(evaluations: list[dict]) -> dict:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("model", ["tesseract", "gemini-2.5-flash"])
 def test_extract_and_an_experiment_run_make_the_same_spans_with_the_same_tags(
-    extract_client, datasets_client, experiments_client, configure, clean_test_agent
+    extract_client, datasets_client, experiments_client, gemini, configure, clean_test_agent, model
 ):
     configure(CROSS_CHECK="on", CROSS_CHECK_SAMPLE_RATE="1", CROSS_CHECK_READER=SECOND_READER)
     form = generate_form(5)
+    gemini.set_responder(truth_responder({form.image: form.truth.model_dump()}))
     online = extract_client.post(
         "/",
-        data={"image": (io.BytesIO(form.image), "form.png", form.content_type), "model": "tesseract"},
+        data={"image": (io.BytesIO(form.image), "form.png", form.content_type), "model": model},
         headers=HEADERS,
         content_type="multipart/form-data",
     ).json
@@ -54,7 +57,7 @@ def test_extract_and_an_experiment_run_make_the_same_spans_with_the_same_tags(
         json={
             "name": "one reading path",
             "dataset": {"name": dataset, "version": "v1"},
-            "variants": [{"name": "a", "model": "tesseract"}],
+            "variants": [{"name": "a", "model": model}],
             "evaluators": [{"cross_check": {"reader": SECOND_READER}}],
         },
         headers=HEADERS,
@@ -67,8 +70,9 @@ def test_extract_and_an_experiment_run_make_the_same_spans_with_the_same_tags(
     spans = spans_by_id(clean_test_agent, online["span_id"], run["span_id"], online_second, run_second)
 
     primary_online, primary_run = spans[online["span_id"]], spans[run["span_id"]]
+    assert primary_online["name"] == primary_run["name"]  # the same call made the span
     for span, context in ((primary_online, ONLINE_CONTEXT), (primary_run, RUN_CONTEXT)):
-        assert span["meta"]["span"]["kind"] == "llm" and span["name"] == "extract_votes"
+        assert span["meta"]["span"]["kind"] == "llm" and model in span["meta"]["model_name"]
         assert span["meta"]["input"]["prompt"]["id"] == "prompt_a"  # the prompt annotation, on both
         assert all(key in span["tag_map"] for key in context), span["tag_map"]
     reading_online = {key: primary_online["tag_map"][key] for key in READING_TAGS}
@@ -77,7 +81,7 @@ def test_extract_and_an_experiment_run_make_the_same_spans_with_the_same_tags(
         reading_online
         == reading_run
         == {
-            "model": "tesseract",
+            "model": model,
             "prompt_version": "prompt_a@1",
             "rag_enabled": "false",
             "created_by": reading_online["created_by"],
