@@ -1,8 +1,9 @@
 """Cold start: the import time of each function's `main.py` in a fresh interpreter.
 
 Also reports the first-request set-up that follows the import (enabling LLM Observability and
-building the Google clients), and checks that no heavy library (ragas, torch, cv2) is loaded on
-the import path.
+building the Google clients), then the function's use cases built by its composition root
+(`shared/wiring`: what its first request builds), and checks that no heavy library (ragas, torch,
+cv2) is loaded on the import path.
 
     python -m bench.cold_start [--runs 7]
 """
@@ -36,14 +37,37 @@ enable_llmobs(get_settings())
 from shared.storage.clients import firestore_client, storage_client
 firestore_client(); storage_client()
 ready = time.perf_counter()
+heavy = [m for m in {heavy!r} if m in sys.modules]
+for ref in {factories!r}:
+    module_name, factory = ref.split(":")
+    getattr(importlib.import_module(module_name), factory)()
+wired = time.perf_counter()
 print(json.dumps({{"import_s": imported - started, "first_request_setup_s": ready - imported,
-                  "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
+                  "wiring_s": wired - ready, "heavy": heavy}}))
 """
+
+# What each function's first request builds: its use cases, from its composition root.
+WIRING = {
+    "extract": ["shared.wiring.extract:extraction_service"],
+    "feedback": ["shared.wiring.feedback:feedback_service"],
+    "datasets": ["shared.wiring.datasets:dataset_service", "shared.wiring.datasets:review_service"],
+    "experiments": [
+        "shared.wiring.experiments:experiment_commands",
+        "shared.wiring.experiments:experiment_queries",
+        "shared.wiring.experiments:schedule_service",
+    ],
+    "experiments_scheduled": [
+        "shared.wiring.experiments_scheduled:schedule_service",
+        "shared.wiring.experiments_scheduled:experiment_recovery",
+        "shared.wiring.experiments_scheduled:alert_service",
+    ],
+    "experiments_worker": ["shared.wiring.experiments_worker:shard_worker"],
+}
 
 
 def measure(function: str, runs: int) -> dict[str, object]:
     source = ROOT / "functions" / function / "main.py"
-    probe = _PROBE.format(root=str(ROOT), source=str(source), heavy=HEAVY)
+    probe = _PROBE.format(root=str(ROOT), source=str(source), heavy=HEAVY, factories=WIRING.get(function, []))
     # Emulator addresses stand in for credentials; nothing is contacted while clients are built.
     env = {
         **os.environ,
@@ -59,6 +83,10 @@ def measure(function: str, runs: int) -> dict[str, object]:
         "import_median_s": statistics.median(s["import_s"] for s in samples),
         "import_max_s": max(s["import_s"] for s in samples),
         "setup_median_s": statistics.median(s["first_request_setup_s"] for s in samples),
+        "wiring_median_s": statistics.median(s["wiring_s"] for s in samples),
+        "ready_median_s": statistics.median(
+            s["import_s"] + s["first_request_setup_s"] + s["wiring_s"] for s in samples
+        ),
         "heavy_on_import_path": sorted({m for s in samples for m in s["heavy"]}),
     }
 
@@ -70,13 +98,15 @@ def main() -> None:
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
     print(f"{describe_machine()}; {args.runs} runs each")
     print(
-        f"{'function':24s} {'import p50':>11s} {'import max':>11s} {'+ first-request setup':>22s}  heavy modules loaded"
+        f"{'function':24s} {'import p50':>11s} {'import max':>11s} {'+ first-request setup':>22s} "
+        f"{'+ wiring':>9s} {'ready p50':>10s}  heavy modules loaded"
     )
     for function in functions:
         row = measure(function, args.runs)
         print(
             f"{function:24s} {row['import_median_s']:10.3f}s {row['import_max_s']:10.3f}s "
-            f"{row['setup_median_s']:21.3f}s  {', '.join(row['heavy_on_import_path']) or 'none'}"
+            f"{row['setup_median_s']:21.3f}s {row['wiring_median_s']:8.3f}s {row['ready_median_s']:9.3f}s  "
+            f"{', '.join(row['heavy_on_import_path']) or 'none'}"
         )
 
 
