@@ -23,8 +23,7 @@ def get_prompt(ref: str) -> Prompt:
 
 
 def forget_cached_prompts() -> None:
-    """Empty the instance's registry's cache, as a new instance starts with none (the services
-    built with it see that too), and build the next one anew (tests that reset Firestore or settings)."""
+    """Empty the instance's registry's cache, as a new instance starts with none; the services
+    built with the registry see that too (tests that reset Firestore)."""
     if prompt_registry.cache_info().currsize:
         prompt_registry().forget()
-    prompt_registry.cache_clear()

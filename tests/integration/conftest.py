@@ -42,11 +42,12 @@ def _clear_instance_caches() -> None:
     from shared.wiring.experiments_worker import shard_worker
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
-    from shared.wiring.prompts import forget_cached_prompts
+    from shared.wiring.prompts import forget_cached_prompts, prompt_registry
 
     forget_cached_prompts()
     for cached in (
         get_settings,
+        prompt_registry,
         evaluation_sink,
         extraction_service,
         feedback_service,
