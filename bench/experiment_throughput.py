@@ -433,7 +433,8 @@ class _HeldMessages:
 def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _RunnerWindow) -> tuple[float, str]:
     from infra.local.test_agent import TestAgent
     from shared.config import get_settings
-    from shared.experiments import ExperimentCommands, ExperimentRequest
+    from shared.experiments.commands import ExperimentCommands
+    from shared.experiments.plan import ExperimentRequest
     from shared.storage.clients import firestore_client
     from shared.storage.datasets import FirestoreDatasetRepository
     from shared.storage.evaluation_outbox import FirestoreEvaluationOutbox

@@ -15,7 +15,7 @@ import functions_framework
 
 from shared.errors import InvalidField
 from shared.evaluation import evaluator_names
-from shared.experiments import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
+from shared.experiments.plan import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
 from shared.models import DATASET_NAME_PATTERN, SCHEDULE_ID_PATTERN, ExperimentStatus
 from shared.routes import alerts, prompts, schedules
 from shared.routes.path_ids import known_experiment_id

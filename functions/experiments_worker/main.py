@@ -18,7 +18,7 @@ from cloudevents.http import CloudEvent
 from werkzeug.exceptions import TooManyRequests
 
 from shared.errors import NotFound
-from shared.experiments import ShardBusy, ShardMessage
+from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.wiring.experiments_worker import shard_worker
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """Experiments: a dataset version x variants x repetitions, run in shards, analysed and reported.
 
-The package's face is the names below; code outside the package imports only these (an import
-test holds it to that):
+Code outside the package imports these public modules, each for what it needs, so a function
+loads only its own part (the scheduled function never loads the runner); the modules beside
+them are the package's own (an import test holds it to that):
 
     plan.py        what a client may ask for, checked before anything is stored
     commands.py    start (experiment + shards in one write, published), cancel, resume
@@ -20,35 +21,3 @@ function's wiring (`shared/wiring/experiments*.py`). The analysis and the report
 scipy (about 0.7 s to import): the modules that use them import them where they are used, so no
 function pays for them at cold start.
 """
-
-from __future__ import annotations
-
-from shared.experiments.alerts import ALERT_LOG_EVENT, AlertService
-from shared.experiments.commands import ExperimentCommands
-from shared.experiments.completion import ExperimentCompletion
-from shared.experiments.plan import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
-from shared.experiments.queries import ExperimentQueries
-from shared.experiments.recovery import ExperimentRecovery
-from shared.experiments.runner import ExperimentRunner
-from shared.experiments.schedules import ScheduleRequest, ScheduleService
-from shared.experiments.shards import ShardBusy, ShardMessage
-from shared.experiments.worker import ShardWorker
-
-__all__ = [
-    "ALERT_LOG_EVENT",
-    "DEFAULT_EVALUATORS",
-    "MAX_CONCURRENCY",
-    "MAX_REPETITIONS",
-    "AlertService",
-    "ExperimentCommands",
-    "ExperimentCompletion",
-    "ExperimentQueries",
-    "ExperimentRecovery",
-    "ExperimentRequest",
-    "ExperimentRunner",
-    "ScheduleRequest",
-    "ScheduleService",
-    "ShardBusy",
-    "ShardMessage",
-    "ShardWorker",
-]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import flask
 
-from shared.experiments import ScheduleRequest
+from shared.experiments.schedules import ScheduleRequest
 from shared.routes.path_ids import known_schedule_id
 from shared.web import Route, json_body, json_response, limit_body, parse_fields, recorded_name
 from shared.wiring.experiments import schedule_service

@@ -10,13 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import get_settings
-from shared.experiments import (
-    AlertService,
-    ExperimentCommands,
-    ExperimentCompletion,
-    ExperimentQueries,
-    ScheduleService,
-)
+from shared.experiments.alerts import AlertService
+from shared.experiments.commands import ExperimentCommands
+from shared.experiments.completion import ExperimentCompletion
+from shared.experiments.queries import ExperimentQueries
+from shared.experiments.schedules import ScheduleService
 from shared.observability import llmobs
 from shared.observability.datadog_events import DatadogEvents
 from shared.pubsub import PubSubPublisher

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import get_settings
-from shared.experiments import ExperimentRecovery
+from shared.experiments.recovery import ExperimentRecovery
 from shared.storage.clients import firestore_client
 from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.shards import FirestoreShardRepository

@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import get_settings
-from shared.experiments import ExperimentRunner, ShardWorker
+from shared.experiments.runner import ExperimentRunner
+from shared.experiments.worker import ShardWorker
 from shared.observability import llmobs
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository

@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from infra.local.emulators import EmulatorProcess, free_ports, spawn, wait_until_ready
-from shared.experiments import ShardMessage
+from shared.experiments.shards import ShardMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import socket
 
-from shared.experiments import ShardMessage
+from shared.experiments.shards import ShardMessage
 from shared.synthetic.forms import generate_form
 from shared.wiring.experiments_worker import shard_worker
 from tests.fakes.gemini_server import extraction_reply

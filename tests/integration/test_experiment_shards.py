@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from shared.experiments import ShardMessage
-from shared.experiments.shards import plan_shards
+from shared.experiments.shards import ShardMessage, plan_shards
 from shared.models import ExperimentProgress, ExperimentRecord, Variant
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from infra.local.scheduler import tick as scheduler_tick
-from shared.experiments import ShardMessage
+from shared.experiments.shards import ShardMessage
 from shared.synthetic.forms import Degradation, generate_form
 from tests.integration.builders import HEADERS, published_dataset
 from tests.integration.processes import redeliver, start_shard_pipeline

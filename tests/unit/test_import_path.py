@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,13 +48,47 @@ def package_of(module: str) -> str:
     return ".".join(module.split(".")[:2])
 
 
-def test_the_experiments_package_is_used_through_its_face_only():
+# The experiments package's public modules (its face lists them): each function imports the part
+# it needs, so the scheduled function never loads the runner; the other modules are the package's own.
+EXPERIMENTS_PUBLIC = {
+    "shared.experiments.plan",
+    "shared.experiments.commands",
+    "shared.experiments.queries",
+    "shared.experiments.recovery",
+    "shared.experiments.completion",
+    "shared.experiments.shards",
+    "shared.experiments.worker",
+    "shared.experiments.runner",
+    "shared.experiments.schedules",
+    "shared.experiments.alerts",
+}
+
+
+def test_the_experiments_package_is_used_through_its_public_modules_only():
     reaching_in = [
         f"{importer} imports {imported}"
         for importer, imported, _ in product_imports()
-        if imported.startswith("shared.experiments.") and not importer.startswith("shared.experiments")
+        if within(imported, "shared.experiments")
+        and not within(importer, "shared.experiments")
+        and imported not in EXPERIMENTS_PUBLIC
     ]
     assert reaching_in == []
+
+
+def test_the_experiments_face_lists_every_public_module():
+    face = (ROOT / "shared" / "experiments" / "__init__.py").read_text()
+    assert [m for m in sorted(EXPERIMENTS_PUBLIC) if f"{m.rpartition('.')[2]}.py" not in face] == []
+
+
+def test_the_scheduled_function_does_not_load_the_runner():
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import shared.wiring.experiments_scheduled, sys; print(sorted(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "shared.experiments.runner" not in loaded and "shared.reading" not in loaded
 
 
 def test_observability_does_not_import_the_evaluation_package():
@@ -79,9 +115,9 @@ def test_no_private_name_crosses_a_package_boundary():
 
 
 def test_the_rules_above_see_lazy_imports():
-    # The checks read imports inside functions too (the functions import their services lazily).
+    # The checks read imports inside functions too (the report is imported where it is used).
     imports = {(importer, imported) for importer, imported, _ in product_imports()}
-    assert ("functions.experiments_worker.main", "shared.experiments") in imports
+    assert ("shared.experiments.queries", "shared.experiments.report") in imports
 
 
 # The import graph of our own modules (`shared`, `functions`), every import statement counted:
