@@ -13,6 +13,7 @@ import functions_framework
 from pydantic import BaseModel
 
 from shared.errors import InvalidField, UnsupportedMediaType
+from shared.routes import review
 from shared.services.dataset_entries import EntryRequest, EntryUpdate
 from shared.services.datasets import (
     CandidatesRequest,
@@ -20,25 +21,17 @@ from shared.services.datasets import (
     FromTraceRequest,
     NewVersionRequest,
 )
-from shared.services.review import (
-    AgreementQuery,
-    ClaimRequest,
-    DecisionRequest,
-    check_reason,
-    check_state,
-)
 from shared.web import (
     Route,
     answer_routing_errors_as_json,
     int_arg,
     json_body,
     json_response,
-    known_extraction_id,
     parse_fields,
     recorded_name,
     serve,
 )
-from shared.wiring.datasets import dataset_service, review_service
+from shared.wiring.datasets import dataset_service
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
@@ -127,45 +120,6 @@ def update_entry(request: flask.Request, name: str, version: str, entry_id: str)
     return json_response(dataset_service().update_entry(name, version, entry_id, update).model_dump(mode="json"))
 
 
-def review_queue(request: flask.Request) -> flask.Response:
-    unknown = set(request.args) - {"state", "reason", "page_size", "page_token"}
-    if unknown:
-        raise InvalidField(
-            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
-        )
-    page = review_service().queue(
-        state=check_state(request.args.get("state")),
-        reason=check_reason(request.args.get("reason")),
-        page_size=int_arg(request, "page_size", default=50, low=1, high=MAX_PAGE_SIZE),
-        page_token=request.args.get("page_token"),
-    )
-    return json_response(page)
-
-
-def review_claim(request: flask.Request) -> flask.Response:
-    wanted = parse_fields(ClaimRequest, json_body(request), what="claim")
-    wanted = wanted.model_copy(update={"reviewer": recorded_name(request, wanted.reviewer)})
-    claimed = review_service().claim(wanted)
-    return json_response(claimed) if claimed is not None else flask.Response(status=204)
-
-
-def review_decision(request: flask.Request, extraction_id: str) -> flask.Response:
-    known_extraction_id(extraction_id, what="review item", echoed=100)
-    decision = parse_fields(DecisionRequest, json_body(request), what="decision")
-    decision = decision.model_copy(update={"reviewer": recorded_name(request, decision.reviewer)})
-    return json_response(review_service().decide(extraction_id, decision))
-
-
-def review_agreement(request: flask.Request) -> flask.Response:
-    unknown = set(request.args) - {"since"}
-    if unknown:
-        raise InvalidField(
-            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
-        )
-    since = parse_fields(AgreementQuery, dict(request.args), what="since").since
-    return json_response(review_service().agreement(since=since))
-
-
 def delete_entry(request: flask.Request, name: str, version: str, entry_id: str) -> flask.Response:
     dataset_service().delete_entry(name, version, entry_id)
     return flask.Response(status=204)
@@ -216,10 +170,7 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
 ROUTES = (
     # The review queue first: `/review/...` would match `/{name}/...` too (and `review` is a
     # reserved dataset name).
-    Route("GET", "/review/queue", review_queue, "read"),
-    Route("POST", "/review/claim", review_claim, "review"),
-    Route("GET", "/review/agreement", review_agreement, "read"),
-    Route("POST", "/review/{extraction_id}/decision", review_decision, "review"),
+    *review.ROUTES,
     Route("GET", "/", list_datasets, "read"),
     Route("POST", "/", create_dataset, "write"),
     Route("GET", "/candidates", list_candidates, "read"),
