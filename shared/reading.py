@@ -114,6 +114,28 @@ class Reading:
         return "succeeded" if self.response else "failed"
 
 
+_PRIMARY_SPAN_WAIT_S = 5.0  # a primary call that opens no span by then: the second reading goes alone
+
+
+class _PrimarySpan:
+    """The primary reading's llm span as it starts (its first attempt's), for the second reading."""
+
+    def __init__(self) -> None:
+        self._ref: SpanRef | None = None
+        self._known = threading.Event()
+
+    def started(self, ref: SpanRef | None) -> None:
+        if not self._known.is_set():
+            self._ref = ref
+            self._known.set()
+
+    def wait(self, timeout_s: float) -> SpanRef | None:
+        if not llmobs.llmobs_enabled():
+            return None
+        self._known.wait(timeout_s)
+        return self._ref
+
+
 def reading_tags(model: str, request: ModelRequest, **context: str) -> dict[str, str]:
     """The tags of a reading's spans and evaluations: who asked (`context`: the extraction, or the
     experiment, variant, entry and repetition; `created_by`), and what read with what."""
@@ -163,14 +185,16 @@ class FormReader:
         """
         started = time.perf_counter()
         deadline = started + timeout_s if timeout_s is not None else None
-        second = self._start_second_reading(second_reader, request, tags)
+        primary = _PrimarySpan()
+        second = self._start_second_reading(second_reader, request, tags, primary)
         response: ModelResponse | None = None
         try:
             response, failure, attempts, span = await self._attempts(
-                model, request, tags, deadline, timeout_s, retry, pacing or _Unpaced()
+                model, request, tags, deadline, timeout_s, retry, pacing or _Unpaced(), primary
             )
             latency_ms = round((time.perf_counter() - started) * 1000, 1)
         finally:
+            primary.started(None)  # no span came (or it came already): the second reading waits no more
             second_reading = await self._second_reading(second, deadline, wanted=response is not None)
         return Reading(response, failure, latency_ms, attempts, span, second_reading)
 
@@ -183,6 +207,7 @@ class FormReader:
         timeout_s: float | None,
         retry: RetryPolicy,
         pace: Pacing,
+        primary: _PrimarySpan,
     ) -> tuple[ModelResponse | None, ModelError | None, int, SpanRef | None]:
         prompt = request.prompt.annotation(request.variables)
         response: ModelResponse | None = None
@@ -192,7 +217,7 @@ class FormReader:
         while response is None and failure is None:
             attempts += 1
             await pace.wait()
-            with llmobs.capture_llm_span(tags=tags, prompt=prompt) as captured:
+            with llmobs.capture_llm_span(tags=tags, prompt=prompt, on_start=primary.started) as captured:
                 try:
                     # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own.
                     async with asyncio.timeout(_remaining(deadline)):
@@ -213,7 +238,7 @@ class FormReader:
         return response, failure, attempts, span
 
     def _start_second_reading(
-        self, reader: str | None, request: ModelRequest, tags: Mapping[str, str]
+        self, reader: str | None, request: ModelRequest, tags: Mapping[str, str], primary: _PrimarySpan
     ) -> tuple[str, asyncio.Future[SecondReading]] | None:
         if reader is None:
             return None
@@ -225,9 +250,17 @@ class FormReader:
             settings=self._settings,
             tags=tags,
         )
-        # Its own few threads (a subprocess or a network wait each), in a copy of the context so
-        # its span joins the caller's trace; the loop's default threads serve the primary readings.
-        future = asyncio.get_running_loop().run_in_executor(_second_readers(), contextvars.copy_context().run, read)
+
+        def in_primary_trace() -> SecondReading:
+            # Under the primary reading's llm span, so it is in that span's trace on both paths (a
+            # run's llm span is its trace's root). The span starts as the call does; no wait then.
+            return llmobs.call_in_trace_of(primary.wait(_PRIMARY_SPAN_WAIT_S), read)
+
+        # Its own few threads (a subprocess or a network wait each), in a copy of the context;
+        # the loop's default threads serve the primary readings.
+        future = asyncio.get_running_loop().run_in_executor(
+            _second_readers(), contextvars.copy_context().run, in_primary_trace
+        )
         return reader, future
 
     async def _second_reading(

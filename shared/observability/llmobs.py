@@ -33,6 +33,7 @@ class CapturedSpan:
     started_ref: SpanRef | None = None  # exported as it started: see `ref`
     tags: Mapping[str, str] | None = None  # set on that span as it starts
     prompt: Mapping[str, Any] | None = None  # its prompt annotation, set as it starts
+    on_start: Callable[[SpanRef | None], None] | None = None  # told the span's ref as it starts
 
     @property
     def ref(self) -> SpanRef | None:
@@ -114,17 +115,22 @@ def _remember_llm_span(span: Any) -> None:
                 prompt=dict(holder.prompt) if holder.prompt else None,
                 _suppress_span_kind_error=True,
             )
+        if holder.on_start is not None:
+            _safely(holder.on_start, holder.started_ref)
 
 
 @contextlib.contextmanager
 def capture_llm_span(
-    *, tags: Mapping[str, str] | None = None, prompt: Mapping[str, Any] | None = None
+    *,
+    tags: Mapping[str, str] | None = None,
+    prompt: Mapping[str, Any] | None = None,
+    on_start: Callable[[SpanRef | None], None] | None = None,
 ) -> Iterator[CapturedSpan]:
     """Catch the first llm span started inside the block (ddtrace's integration or ours), and
     set `tags` and the `prompt` annotation on it as it starts: one annotation on the one span,
     where `annotation_context` registered and matched an annotation for every span of the block
     (about a tenth of a run's CPU in the experiment runner)."""
-    holder = CapturedSpan(tags=tags, prompt=prompt)
+    holder = CapturedSpan(tags=tags, prompt=prompt, on_start=on_start)
     token = _capture.set(holder)
     try:
         yield holder

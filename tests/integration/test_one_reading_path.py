@@ -88,12 +88,12 @@ def test_extract_and_an_experiment_run_make_the_same_spans_with_the_same_tags(
         }
     )
     assert reading_online["created_by"]  # the caller's key name, on both
-    # The second reading: made beside the primary one on both paths and tagged alike (online it
-    # shares the request's trace; a run's llm span is its trace's root, so there it stands beside it).
-    assert spans[online_second]["trace_id"] == primary_online["trace_id"]
+    # The second reading: made beside the primary one on both paths, under its llm span (so in its
+    # trace, also where the run's llm span is the trace's root), tagged alike.
     for primary, second_id in ((primary_online, online_second), (primary_run, run_second)):
         second = spans[second_id]
         assert second["name"] == "cross_check_read" and second["tag_map"]["reading"] == "cross_check"
+        assert second["trace_id"] == primary["trace_id"] and second["parent_id"] == primary["span_id"]
         assert {key: second["tag_map"][key] for key in READING_TAGS} == reading_online
         assert {key: second["tag_map"].get(key) for key in ("extraction_id", "experiment_id", "entry_id")} == {
             key: primary["tag_map"].get(key) for key in ("extraction_id", "experiment_id", "entry_id")
