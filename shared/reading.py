@@ -23,7 +23,7 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from shared.config import Settings
 from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
@@ -110,7 +110,7 @@ class Reading:
         return self.response.usage if self.response else TokenUsage()
 
     @property
-    def status(self) -> str:
+    def status(self) -> Literal["succeeded", "failed"]:
         return "succeeded" if self.response else "failed"
 
 

@@ -452,7 +452,7 @@ def _run_record(job: _Job, request: ModelRequest, reading: Reading, evaluations:
         image_uri=job.entry.input.image_uri,
         prompt_version=request.prompt.version,
         rag_enabled=bool(request.variables),
-        status="succeeded" if reading.response else "failed",
+        status=reading.status,
         output=reading.output,
         error=reading.error_message,
         error_code=reading.error.code if reading.error else None,
