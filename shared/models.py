@@ -44,6 +44,8 @@ class VoteResult(BaseModel):
     party: str | None = None
     # Strict: a count is a JSON integer, never true, 12.0 or "12" (lax int took all three).
     vote_count: StrictInt | None = None
+    # The count as the paper writes it in words, on form types that have a words column.
+    vote_count_words: str | None = Field(None, max_length=200)
 
 
 class BallotStats(BaseModel):
@@ -55,13 +57,27 @@ class BallotStats(BaseModel):
 
 
 class VoteExtraction(BaseModel):
-    """What a model reads off one constituency's result form."""
+    """What a model reads off one constituency's result form.
+
+    `statistics` holds the form type's own numbers by key (`shared.form_types`); `ballot_stats`
+    is the `generic` type's three, kept for the records and clients made before form types.
+    Read both through `stated_statistics()`."""
 
     model_config = ConfigDict(extra="forbid")
 
     form: FormInfo = Field(default_factory=FormInfo)
     vote_results: list[VoteResult] = Field(default_factory=list)
     ballot_stats: BallotStats = Field(default_factory=BallotStats)
+    statistics: dict[str, StrictInt | None] = Field(default_factory=dict, max_length=60)
+
+    def stated_statistics(self) -> dict[str, int | None]:
+        """Every statistic this reading states, by key: `statistics`, with `ballot_stats` filling
+        what it lacks (a record made before form types has only `ballot_stats`)."""
+        merged: dict[str, int | None] = dict(self.statistics)
+        for key, value in self.ballot_stats.model_dump().items():
+            if merged.get(key) is None and (value is not None or key not in merged):
+                merged[key] = value
+        return merged
 
 
 class TokenUsage(BaseModel):
