@@ -6,19 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shared.form_types.model import FormType
+from shared.form_types.resolve import GENERIC_FORM_TYPE
 from shared.models import TokenUsage, VoteExtraction
 from shared.prompts import Prompt
 
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """One image to read, with the prompt, its variables and the variant's parameters."""
+    """One image to read, with the prompt, its variables, the variant's parameters and the form
+    type the paper is (its statistics' printed labels and words column shape what is asked)."""
 
     image: bytes
     content_type: str
     prompt: Prompt
     params: Mapping[str, Any] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)  # the template's values (reference_docs)
+    form_type: FormType = GENERIC_FORM_TYPE
 
     @property
     def text(self) -> str:
