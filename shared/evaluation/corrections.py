@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from shared.evaluation.matching import normalise_name
+from shared.form_types.rules import KEY_PATTERN
 from shared.models import VoteExtraction, VoteResult
 
 # A count Firestore can store (a 64-bit integer): a larger one was a 500 (found by contract fuzzing).
@@ -31,6 +32,7 @@ class VoteResultCorrection(_Partial):
     candidate_name: StrictStr = Field(min_length=1, max_length=200)
     party: StrictStr | None = Field(None, max_length=200)
     vote_count: Count | None = None
+    vote_count_words: StrictStr | None = Field(None, max_length=200)
 
 
 class BallotStatsCorrection(_Partial):
@@ -43,11 +45,14 @@ class ExtractionCorrection(_Partial):
     form: FormCorrection | None = None
     vote_results: list[VoteResultCorrection] | None = Field(None, max_length=50)
     ballot_stats: BallotStatsCorrection | None = None
+    # The form type's statistics by key (which keys a type has is checked against the extraction's
+    # type by the feedback service: an unknown key is a 422 naming it).
+    statistics: dict[Annotated[str, Field(pattern=f"^{KEY_PATTERN}$")], Count | None] | None = Field(None, max_length=60)
 
     @model_validator(mode="after")
     def _says_something(self) -> ExtractionCorrection:
         changed = bool(self.form and self.form.model_fields_set) or bool(self.vote_results)
-        changed |= bool(self.ballot_stats and self.ballot_stats.model_fields_set)
+        changed |= bool(self.ballot_stats and self.ballot_stats.model_fields_set) or bool(self.statistics)
         if not changed:
             raise ValueError("a correction must set at least one field")
         return self
@@ -62,6 +67,12 @@ def apply_correction(original: VoteExtraction | None, correction: ExtractionCorr
     if correction.ballot_stats:
         for name in correction.ballot_stats.model_fields_set:
             setattr(corrected.ballot_stats, name, getattr(correction.ballot_stats, name))
+            if name in corrected.statistics:
+                corrected.statistics[name] = getattr(correction.ballot_stats, name)
+    for key, value in (correction.statistics or {}).items():
+        corrected.statistics[key] = value
+        if key in BallotStatsCorrection.model_fields:  # one number, however a client names it
+            setattr(corrected.ballot_stats, key, value)
     by_name = {normalise_name(row.candidate_name): row for row in corrected.vote_results}
     for fix in correction.vote_results or []:
         row = by_name.get(normalise_name(fix.candidate_name))

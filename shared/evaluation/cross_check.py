@@ -6,7 +6,7 @@ image bytes, and the two readings are compared per field:
 
 - rows are paired by candidate name, normalised as `matching` does (case, spacing, punctuation,
   one misread letter), never by position: counts read onto the wrong rows disagree;
-- each paired row's vote count, and each ballot statistic either reading has, must be equal;
+- each paired row's vote count, and each statistic either reading has, must be equal;
   a candidate's count neither reading has is not agreement (nothing was confirmed);
 - a row only one reading has is a disagreement, except a row of the second reading that holds no
   count (the second reader's stray line asserts nothing to check).
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
-from shared.evaluation.matching import BALLOT_FIELDS, compare_extractions, match_candidates
+from shared.evaluation.matching import compare_extractions, match_candidates, statistic_path
+from shared.form_types.resolve import declared_form_type
 from shared.evaluation.registry import register
 from shared.llm.second_reader import SecondReading, check_reader_name
 from shared.models import VoteExtraction
@@ -87,13 +88,15 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
                 "row only in the second reading",
             )
         )
-    for name in BALLOT_FIELDS:
-        mine, theirs = getattr(primary.ballot_stats, name), getattr(second.ballot_stats, name)
+    mine_all, theirs_all = primary.stated_statistics(), second.stated_statistics()
+    generic = declared_form_type(primary) == "generic"
+    for key in mine_all | theirs_all:
+        mine, theirs = mine_all.get(key), theirs_all.get(key)
         if mine is None and theirs is None:
             continue
         compared += 1
         if mine != theirs:
-            disagreements.append(Disagreement(f"ballot_stats.{name}", mine, theirs, "counts differ"))
+            disagreements.append(Disagreement(statistic_path(key, generic=generic), mine, theirs, "counts differ"))
     return ReadingComparison(compared=compared, disagreements=tuple(disagreements))
 
 

@@ -11,10 +11,32 @@ import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from shared.form_types.resolve import declared_form_type
 from shared.models import VoteExtraction, VoteResult
 
 _FUZZY_NAME_RATIO = 0.85
 BALLOT_FIELDS = ("valid_votes", "rejected_ballots", "total_ballots")
+STATISTIC_PREFIXES = ("ballot_stats.", "statistics.")
+
+
+def statistic_paths(expected: VoteExtraction) -> dict[str, str]:
+    """`{key: field path}` for every statistic `expected` states (non-null). A `generic` paper's
+    three keep their `ballot_stats.` paths (as before form types); every other statistic is
+    `statistics.<key>`."""
+    generic = declared_form_type(expected) == "generic"
+    return {
+        key: statistic_path(key, generic=generic)
+        for key, value in expected.stated_statistics().items()
+        if value is not None
+    }
+
+
+def statistic_path(key: str, *, generic: bool) -> str:
+    return f"ballot_stats.{key}" if generic and key in BALLOT_FIELDS else f"statistics.{key}"
+
+
+def is_statistic_path(path: str) -> bool:
+    return path.startswith(STATISTIC_PREFIXES)
 
 
 def normalise_name(name: str) -> str:
@@ -54,7 +76,7 @@ class FieldComparison:
     """Which expected fields the prediction got right.
 
     `fields` maps a field path (e.g. `vote_results[Jane Doe].vote_count`,
-    `ballot_stats.valid_votes`) to whether it matched. `extra_rows` names the predicted candidate
+    `ballot_stats.valid_votes`, `statistics.accredited_voters`) to whether it matched. `extra_rows` names the predicted candidate
     rows that match nobody expected (a header or stray line read as a candidate): each counts as
     one wrong field, and as one wrong vote count. `missing_rows` names the expected candidates
     the prediction has no row for (their fields are already wrong in `fields`).
@@ -83,7 +105,7 @@ class FieldComparison:
     def vote_counts(self) -> tuple[int, int]:
         """(correct, total) over vote counts only: candidates' votes and the ballot statistics,
         plus one wrong count for each extra row (a count the form does not have)."""
-        counted = {k: v for k, v in self.fields.items() if k.endswith("vote_count") or k.startswith("ballot_")}
+        counted = {k: v for k, v in self.fields.items() if k.endswith("vote_count") or is_statistic_path(k)}
         return sum(counted.values()), len(counted) + len(self.extra_rows)
 
 
@@ -103,10 +125,9 @@ def compare_extractions(
         fields[f"{prefix}.vote_count"] = got is not None and got.vote_count == want.vote_count
         if want.party is not None:
             fields[f"{prefix}.party"] = got is not None and _same_text(got.party, want.party)
-    for name in BALLOT_FIELDS:
-        want_value = getattr(expected.ballot_stats, name)
-        if want_value is not None:
-            fields[f"ballot_stats.{name}"] = getattr(predicted.ballot_stats, name) == want_value
+    wanted, read = expected.stated_statistics(), predicted.stated_statistics()
+    for key, path in statistic_paths(expected).items():
+        fields[path] = read.get(key) == wanted[key]
     for name in ("constituency_name", "constituency_code"):
         want_text = getattr(expected.form, name)
         if want_text is not None:

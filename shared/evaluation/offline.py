@@ -1,6 +1,7 @@
 """The evaluators experiments run against a dataset's expected outputs, registered by name.
 
-- `vote_count_exact`: boolean, every expected vote count (candidates' and ballot statistics) right
+- `vote_count_exact`: boolean, every expected vote count (candidates' and the form type's
+  statistics) right
   and the rows the same: exact means exact.
 - `vote_count_accuracy`: score 0-1, the share of expected vote counts right, an extra row
   counting as one more wrong count; `details["fields"]` holds every compared field's outcome
@@ -27,11 +28,12 @@ from dataclasses import dataclass
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
 from shared.evaluation.matching import (
-    BALLOT_FIELDS,
     FieldComparison,
     compare_extractions,
+    is_statistic_path,
     match_candidates,
     row_problems,
+    statistic_paths,
 )
 from shared.evaluation.online import OutputClassification
 from shared.evaluation.registry import register
@@ -43,7 +45,7 @@ _LISTED_PATHS = 10
 
 def is_vote_count_path(path: str) -> bool:
     """True for the field paths that hold a vote count (a candidate's votes or a ballot statistic)."""
-    return path.endswith(".vote_count") or path.startswith("ballot_stats.")
+    return path.endswith(".vote_count") or is_statistic_path(path)
 
 
 def vote_count_fields(comparison: FieldComparison) -> dict[str, bool]:
@@ -224,18 +226,16 @@ def absolute_count_errors(predicted: VoteExtraction | None, expected: VoteExtrac
         read = got.vote_count if got is not None else None
         error = abs(read - want.vote_count) if read is not None else abs(want.vote_count)
         errors[f"vote_results[{want.candidate_name}].vote_count"] = error
-    for name in BALLOT_FIELDS:
-        want_value = getattr(expected.ballot_stats, name)
-        if want_value is None:
-            continue
-        read = getattr(predicted.ballot_stats, name)
-        errors[f"ballot_stats.{name}"] = abs(read - want_value) if read is not None else abs(want_value)
+    wanted, stated = expected.stated_statistics(), predicted.stated_statistics()
+    for key, path in statistic_paths(expected).items():
+        read = stated.get(key)
+        errors[path] = abs(read - wanted[key]) if read is not None else abs(wanted[key])  # type: ignore[operator]
     return errors
 
 
 def _expected_count_sum(expected: VoteExtraction) -> int:
     counts = [r.vote_count for r in expected.vote_results]
-    counts += [getattr(expected.ballot_stats, name) for name in BALLOT_FIELDS]
+    counts += list(expected.stated_statistics().values())
     return sum(abs(c) for c in counts if c is not None)
 
 

@@ -2,7 +2,9 @@
 
 - `extraction_quality`: score 0-10, the share of `expected`'s fields read right (guide 1.1).
 - `output_classification`: failed | incomplete | good | excellent (the guide's classifier).
-- `consistency`: candidate votes sum to valid votes, and valid + rejected = total.
+- `consistency`: the form type's arithmetic holds (generic: candidate votes sum to valid votes,
+  and valid + rejected = total); each failing rule is named with its numbers.
+- `figures_match_words`: on a type that writes counts in words too, the words state the figures.
 - `schema_valid`: the model's answer is a VoteExtraction.
 - `golden_dataset_candidate`: `approved` when the output matches `expected` with accuracy above
   0.95 (guide 1.3); feedback can approve a candidate later too.
@@ -19,12 +21,16 @@ from pydantic import ValidationError
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded
 from shared.evaluation.matching import compare_extractions, row_problems
 from shared.evaluation.registry import register
+from shared.form_types.checks import check_rules, compare_figures_and_words, failed_errors, statistics_of
+from shared.form_types.model import FormType
+from shared.form_types.resolve import GENERIC_FORM_TYPE, form_type_for_evaluation
 from shared.models import VoteExtraction
 
 ONLINE_EVALUATORS = (
     "extraction_quality",
     "output_classification",
     "consistency",
+    "figures_match_words",
     "schema_valid",
     "golden_dataset_candidate",
     "cross_check",
@@ -110,19 +116,19 @@ class OutputClassification(Evaluator):
     good (all counts read but they do not add up), excellent (all read and consistent)."""
 
     name = "output_classification"
-    version = "2.0"
+    version = "2.1"
     metric_type = "categorical"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         output = ctx.output
         if output is None or not output.vote_results:
             return EvaluatorResult("failed", reasoning=ctx.error or "no vote results", assessment="fail")
+        form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, output)
         missing = [r.candidate_name for r in output.vote_results if r.vote_count is None]
-        stats = output.ballot_stats
-        missing += [n for n in ("valid_votes", "rejected_ballots", "total_ballots") if getattr(stats, n) is None]
+        missing += [key for key, value in statistics_of(output, form_type).items() if value is None]
         if missing:
             return EvaluatorResult("incomplete", reasoning="missing: " + ", ".join(missing), assessment="fail")
-        problems = consistency_problems(output)
+        problems = consistency_problems(output, form_type)
         if problems:
             return EvaluatorResult("good", reasoning="; ".join(problems), assessment="pass")
         return EvaluatorResult("excellent", reasoning="every count read and consistent", assessment="pass")
@@ -131,20 +137,62 @@ class OutputClassification(Evaluator):
 @register
 @dataclass(frozen=True)
 class Consistency(Evaluator):
-    """Candidate votes sum to valid votes, and valid + rejected ballots = total ballots."""
+    """The form type's arithmetic on the reading: fails when an error rule fails, or when a rule
+    cannot be checked for a missing number (a reading that cannot be checked is not consistent);
+    a failing warning rule is named but does not fail it. `details["checks"]` holds every rule's
+    verdict; `details["form_type"]` the type judged against."""
 
     name = "consistency"
+    version = "2.0"
+    metric_type = "boolean"
+
+    def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
+        if ctx.output is None:
+            return None
+        form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, ctx.output)
+        checks = check_rules(form_type, ctx.output)
+        details = {"form_type": form_type.ref, "checks": [c.as_dict() for c in checks]}
+        problems = _rule_problems(checks)
+        warnings = [f"warning {c.rule}: {c.detail}" for c in checks if c.status == "fail" and c.severity == "warning"]
+        if problems:
+            return EvaluatorResult(False, reasoning="; ".join(problems + warnings), assessment="fail", details=details)
+        held = ", ".join(c.rule for c in checks if c.status == "pass") or "no rule"
+        reasoning = f"{form_type.ref}: {held} hold" + ("; " + "; ".join(warnings) if warnings else "")
+        return EvaluatorResult(True, reasoning=reasoning, assessment="pass", details=details)
+
+
+@register
+@dataclass(frozen=True)
+class FiguresMatchWords(Evaluator):
+    """On a form type that writes each count in words too (`figures_in_words`), the words state
+    the figures, row by row, read in the type's language ("TWO HUNDRED AND THREE", "doscientos
+    tres", "NIL"); fails naming the rows that differ. Rows without words, or whose words state no
+    number, are not compared (listed in details); no comparable row: not applicable."""
+
+    name = "figures_match_words"
     version = "1.0"
     metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
         if ctx.output is None:
             return None
-        problems = consistency_problems(ctx.output)
-        if problems:
-            return EvaluatorResult(False, reasoning="; ".join(problems), assessment="fail")
+        form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, ctx.output)
+        if not form_type.figures_in_words:
+            return None
+        comparison = compare_figures_and_words(form_type, ctx.output)
+        details = {"differing": list(comparison.differing), "unreadable": list(comparison.unreadable)}
+        if comparison.differing:
+            return EvaluatorResult(
+                False,
+                reasoning=f"{len(comparison.differing)} of {comparison.compared} rows' words differ from their figures: "
+                + "; ".join(comparison.differing),
+                assessment="fail",
+                details=details,
+            )
+        if not comparison.compared:
+            return None
         return EvaluatorResult(
-            True, reasoning="candidate votes sum to valid votes; valid + rejected = total", assessment="pass"
+            True, reasoning=f"the words state the figures on all {comparison.compared} rows", assessment="pass", details=details
         )
 
 
@@ -169,21 +217,14 @@ class SchemaValid(Evaluator):
         return EvaluatorResult(True, assessment="pass")
 
 
-def consistency_problems(output: VoteExtraction) -> list[str]:
-    """Sentences for each arithmetic check that fails or cannot be made."""
-    stats = output.ballot_stats
-    problems = []
-    counts = [r.vote_count for r in output.vote_results]
-    if not counts or any(c is None for c in counts) or stats.valid_votes is None:
-        problems.append("cannot check the candidates' sum: a vote count or valid_votes is missing")
-    else:
-        total = sum(c for c in counts if c is not None)
-        if total != stats.valid_votes:
-            problems.append(f"candidate votes sum to {total}, valid_votes is {stats.valid_votes}")
-    if None in (stats.valid_votes, stats.rejected_ballots, stats.total_ballots):
-        problems.append("cannot check valid + rejected = total: a ballot statistic is missing")
-    elif stats.valid_votes + stats.rejected_ballots != stats.total_ballots:  # type: ignore[operator]
-        problems.append(f"valid {stats.valid_votes} + rejected {stats.rejected_ballots} != total {stats.total_ballots}")
+def consistency_problems(output: VoteExtraction, form_type: FormType = GENERIC_FORM_TYPE) -> list[str]:
+    """Sentences for each error rule of the type that fails or cannot be checked."""
+    return _rule_problems(check_rules(form_type, output))
+
+
+def _rule_problems(checks: list) -> list[str]:  # type: ignore[type-arg]
+    problems = [f"{c.rule} fails: {c.detail}" for c in failed_errors(checks)]
+    problems += [f"{c.rule} cannot be checked: {c.detail}" for c in checks if c.status == "not_checked" and c.severity == "error"]
     return problems
 
 

@@ -42,9 +42,11 @@ def _clear_instance_caches() -> None:
     from shared.wiring.experiments_worker import shard_worker
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
+    from shared.wiring.form_types import forget_cached_form_types
     from shared.wiring.prompts import forget_cached_prompts, prompt_registry
 
     forget_cached_prompts()
+    forget_cached_form_types()
     for cached in (
         get_settings,
         prompt_registry,

@@ -92,8 +92,10 @@ def test_consistency_checks_both_sums():
     broken = evaluate("consistency", EvaluatorContext(output=bad_total))
 
     assert (good.value, good.assessment) == (True, "pass")
-    assert bad_sum.value is False and "sum to 60" in bad_sum.reasoning
-    assert broken.value is False and "!= total 1" in broken.reasoning
+    assert bad_sum.value is False and "valid_votes (61) == sum(votes) (60): fails" in bad_sum.reasoning
+    assert broken.value is False and "total_is_valid_plus_rejected fails" in broken.reasoning
+    assert "total_ballots (1)" in broken.reasoning
+    assert [c["status"] for c in broken.details["checks"]] == ["pass", "fail"]
 
 
 def test_schema_valid_judges_the_raw_answer_when_parsing_failed():
