@@ -145,10 +145,13 @@ class ApiClient:
         prompt_version: str | None = None,
         params: Json | None = None,
         tags: dict[str, str] | None = None,
+        form_type: str | None = None,
     ) -> Json:
         fields: dict[str, str] = {}
         if model:
             fields["model"] = model
+        if form_type:
+            fields["form_type"] = form_type
         if prompt_version:
             fields["prompt_version"] = prompt_version
         if params:
@@ -164,6 +167,14 @@ class ApiClient:
             if error.status in (502, 504) and isinstance(error.details, dict) and "record" in error.details:
                 return error.details["record"]
             raise
+
+    def form_types(self) -> list[Json]:
+        """The latest version of every form type the registry holds."""
+        return self.get("/extract/form-types")["items"]
+
+    def form_type(self, ref: str) -> Json:
+        """One form type, `name` (its latest version) or `name@n`, with its `versions`."""
+        return self.get(f"/extract/form-types/{_segment(ref)}")
 
     def extraction(self, extraction_id: str) -> Json:
         return self.get(f"/extract/{_segment(extraction_id)}")

@@ -1,40 +1,53 @@
 """An extraction as a person reads it (the image beside the counts), and the corrections editor.
 
-Used by the Vote Extractor page and the Review Queue. Corrections are sent as the API wants
-them: a partial VoteExtraction naming only what changed, candidates matched by name.
+Used by the Vote Extractor page and the Review Queue (the editors also by the Dataset Manager).
+Everything is shown in the reading's form type: its statistics by their printed labels, its
+words column, its rules' verdicts. Corrections are sent as the API wants them: a partial
+VoteExtraction naming only what changed, candidates matched by name, statistics by key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from form_type_view import ShownType, checks_table, printed_form_name, statistic_values
+from reading_checks import evaluation, rule_checks, show_check_verdict_first
 
 Json = dict[str, Any]
-STAT_FIELDS = ("valid_votes", "rejected_ballots", "total_ballots")
-STAT_LABELS = {"valid_votes": "Valid votes", "rejected_ballots": "Rejected ballots", "total_ballots": "Total ballots"}
 
 
 def vote_rows(result: Json | None) -> list[Json]:
     return [
-        {"candidate": row.get("candidate_name", ""), "party": row.get("party") or "", "votes": row.get("vote_count")}
+        {
+            "candidate": row.get("candidate_name", ""),
+            "party": row.get("party") or "",
+            "votes": row.get("vote_count"),
+            "words": row.get("vote_count_words") or "",
+        }
         for row in (result or {}).get("vote_results", [])
     ]
 
 
-def evaluation(record: Json, label: str) -> Json | None:
-    return next((e for e in record.get("evaluations", []) if e.get("label") == label), None)
-
-
-def show_extraction(record: Json, image: bytes | None) -> None:
-    """Status line, the image beside what the model read, the consistency check and the evaluations
-    (both of that reading), and what a person corrected, if anyone did."""
+def show_extraction(
+    record: Json, image: bytes | None, shown: ShownType, *, also_first: Callable[[], None] | None = None
+) -> None:
+    """Whether its checks failed (first, then `also_first`: another warning the page has), the
+    status line, the image beside what the model read by the form type's printed labels, each
+    rule's verdict, the evaluations, and what a person corrected, if anyone did."""
     result = record.get("result")
     status = record.get("status", "?")
+    checks_failed = show_check_verdict_first(record)
+    if also_first is not None:
+        also_first()
     st.markdown(
-        f"**{status}** · model `{record.get('model')}` · prompt `{record.get('prompt_version')}` · "
+        f"**{'read, checks failed' if checks_failed else status}** · form type `{record.get('form_type') or shown.ref}`"
+        f" · model `{record.get('model')}` · prompt `{record.get('prompt_version')}` · "
         f"{record.get('latency_ms', 0):.0f} ms · extraction `{record.get('extraction_id')}`"
     )
+    if shown.note:
+        st.caption(shown.note)
     if status == "failed":
         st.error(f"The model failed: {record.get('error') or record.get('error_code') or 'no answer'}.")
     left, right = st.columns([5, 6], gap="large")
@@ -48,22 +61,44 @@ def show_extraction(record: Json, image: bytes | None) -> None:
         st.markdown(
             f"**{form.get('constituency_name') or 'Unnamed constituency'}**"
             + (f" · code {form.get('constituency_code')}" if form.get("constituency_code") else "")
-            + (f" · {form.get('form_type')}" if form.get("form_type") else "")
+            + (f" · {printed}" if (printed := printed_form_name(result)) else "")
+            + f" · {shown.form_type.get('title') or shown.ref}"
         )
-        rows = vote_rows(result)
-        if rows:
-            st.table([{"Candidate": r["candidate"], "Party": r["party"], "Votes": _count(r["votes"])} for r in rows])
-        else:
-            st.info("No vote results were read.")
-        stats = (result or {}).get("ballot_stats") or {}
-        for column, name in zip(st.columns(3), STAT_FIELDS, strict=True):
-            column.metric(STAT_LABELS[name], _count(stats.get(name)))
-        show_consistency(record)
-        show_correction(result, record.get("corrected_result"))
+        show_votes(result, shown)
+        show_statistics(result, shown)
+        show_rule_verdicts(record)
+        show_correction(result, record.get("corrected_result"), shown)
     show_evaluations(record)
 
 
-def show_correction(result: Json | None, corrected: Json | None) -> None:
+def show_votes(result: Json | None, shown: ShownType) -> None:
+    rows = vote_rows(result)
+    if not rows:
+        st.info("No vote results were read.")
+        return
+    table = []
+    for row in rows:
+        line = {"Candidate": row["candidate"], "Party": row["party"], "Votes": _count(row["votes"])}
+        if shown.has_words:
+            line["In words"] = row["words"] or "—"
+        table.append(line)
+    st.table(table)
+
+
+def show_statistics(result: Json | None, shown: ShownType) -> None:
+    """The type's statistics by their printed labels: three short ones as metrics (generic), a
+    paper's longer list as a table in its order."""
+    values = statistic_values(result, shown)
+    if not values:
+        return
+    if len(values) <= 3:
+        for column, (_, label, value) in zip(st.columns(len(values)), values, strict=True):
+            column.metric(label, _count(value))
+        return
+    st.table([{"As printed on the form": label, "Read": _count(value)} for _, label, value in values])
+
+
+def show_correction(result: Json | None, corrected: Json | None, shown: ShownType) -> None:
     """What a person's correction changed, field by field."""
     if not corrected:
         return
@@ -75,14 +110,20 @@ def show_correction(result: Json | None, corrected: Json | None) -> None:
             changes.append(f"{row['candidate']} added with {_count(row['votes'])}")
         elif old["votes"] != row["votes"]:
             changes.append(f"{row['candidate']} {_count(old['votes'])} → {_count(row['votes'])}")
-    stats, fixed = (result or {}).get("ballot_stats") or {}, corrected.get("ballot_stats") or {}
-    for name in STAT_FIELDS:
-        if stats.get(name) != fixed.get(name):
-            changes.append(f"{STAT_LABELS[name].lower()} {_count(stats.get(name))} → {_count(fixed.get(name))}")
+    fixed = {key: value for key, _, value in statistic_values(corrected, shown)}
+    for key, label, value in statistic_values(result, shown):
+        if value != fixed.get(key):
+            changes.append(f"{label} {_count(value)} → {_count(fixed.get(key))}")
     st.info("A person corrected this reading: " + ("; ".join(changes) or "no count changed") + ".", icon="✍️")
 
 
-def show_consistency(record: Json) -> None:
+def show_rule_verdicts(record: Json) -> None:
+    """Each rule of the form type on this reading; a record from before form types has only the
+    consistency evaluation's sentence."""
+    checks = rule_checks(record)
+    if checks:
+        checks_table(checks, title="The form's own arithmetic on this reading")
+        return
     check = evaluation(record, "consistency")
     if check is None:
         return
@@ -110,34 +151,51 @@ def show_evaluations(record: Json) -> None:
     )
 
 
-def corrections_editor(result: Json | None, *, key: str) -> Json | None:
-    """An editable table prefilled with the result; answers the corrections (only what changed)."""
-    rows = vote_rows(result)
+def corrections_editor(result: Json | None, shown: ShownType, *, key: str) -> Json | None:
+    """An editable table prefilled with the result and the type's statistics by printed label;
+    answers the corrections (only what changed)."""
     st.caption("Change what the model read wrong; only the changed cells are sent.")
+    rows = votes_editor(vote_rows(result), shown, key=f"{key}-votes", candidates_fixed=True)
+    edited_stats = statistics_inputs(statistic_values(result, shown), key=key)
+    return corrections_between(result, rows, edited_stats, shown)
+
+
+def votes_editor(rows: list[Json], shown: ShownType, *, key: str, candidates_fixed: bool) -> list[Json]:
+    """The candidate rows in a data editor: votes, and the words where the type has a words column."""
+    columns = {
+        "candidate": st.column_config.TextColumn("Candidate", required=not candidates_fixed),
+        "party": st.column_config.TextColumn("Party"),
+        "votes": st.column_config.NumberColumn("Votes", min_value=0, step=1, format="%d"),
+    }
+    if shown.has_words:
+        columns["words"] = st.column_config.TextColumn("In words", max_chars=200)
     edited = st.data_editor(
-        rows,
-        key=f"{key}-votes",
-        num_rows="fixed",
+        [{name: row.get(name) for name in columns} for row in rows],
+        key=key,
+        num_rows="fixed" if candidates_fixed else "dynamic",
         hide_index=True,
         width="stretch",
-        disabled=["candidate"],
-        column_config={
-            "candidate": st.column_config.TextColumn("Candidate"),
-            "party": st.column_config.TextColumn("Party"),
-            "votes": st.column_config.NumberColumn("Votes", min_value=0, step=1, format="%d"),
-        },
+        disabled=["candidate"] if candidates_fixed else False,
+        column_config=columns,
+        column_order=list(columns),
     )
-    stats = (result or {}).get("ballot_stats") or {}
-    edited_stats = {}
-    for column, name in zip(st.columns(3), STAT_FIELDS, strict=True):
-        edited_stats[name] = column.number_input(
-            STAT_LABELS[name], min_value=0, step=1, value=stats.get(name), key=f"{key}-{name}"
-        )
-    return corrections_between(result, list(edited), edited_stats)
+    return list(edited)
 
 
-def corrections_between(result: Json | None, rows: list[Json], stats: Json) -> Json | None:
-    """The partial VoteExtraction that turns `result` into the edited rows and stats; None if unchanged."""
+def statistics_inputs(values: list[tuple[str, str, int | None]], *, key: str) -> Json:
+    """One number input per statistic, labelled as the paper prints it; answers {key: value}."""
+    edited: Json = {}
+    per_row = 3 if len(values) <= 3 else 2
+    for start in range(0, len(values), per_row):
+        chunk = values[start : start + per_row]
+        for column, (name, label, value) in zip(st.columns(per_row), chunk, strict=False):
+            edited[name] = column.number_input(label, min_value=0, step=1, value=value, key=f"{key}-{name}")
+    return edited
+
+
+def corrections_between(result: Json | None, rows: list[Json], stats: Json, shown: ShownType) -> Json | None:
+    """The partial VoteExtraction that turns `result` into the edited rows and statistics (sent
+    as `statistics`, the type's keys); None if unchanged."""
     original_rows = vote_rows(result)
     changed_rows = []
     for before, after in zip(original_rows, rows, strict=False):
@@ -146,19 +204,21 @@ def corrections_between(result: Json | None, rows: list[Json], stats: Json) -> J
             fix["vote_count"] = _int_or_none(after.get("votes"))
         if (after.get("party") or "") != before["party"]:
             fix["party"] = after.get("party") or None
+        if shown.has_words and (after.get("words") or "").strip() != before["words"]:
+            fix["vote_count_words"] = (after.get("words") or "").strip() or None
         if fix:
             changed_rows.append({"candidate_name": before["candidate"], **fix})
-    original_stats = (result or {}).get("ballot_stats") or {}
+    original_stats = {name: value for name, _, value in statistic_values(result, shown)}
     changed_stats = {
         name: _int_or_none(stats.get(name))
-        for name in STAT_FIELDS
-        if _int_or_none(stats.get(name)) != original_stats.get(name)
+        for name in original_stats
+        if name in stats and _int_or_none(stats.get(name)) != original_stats[name]
     }
     corrections: Json = {}
     if changed_rows:
         corrections["vote_results"] = changed_rows
     if changed_stats:
-        corrections["ballot_stats"] = changed_stats
+        corrections["statistics"] = changed_stats
     return corrections or None
 
 

@@ -40,7 +40,7 @@ def test_sample_form_extracted_and_feedback_sent_once(console_env: str) -> None:
 
     record = app.session_state["current"]
     assert record["status"] == "succeeded" and record["result"]["vote_results"]
-    app.radio(key="current-thumbs").set_value("👎 Poor").run()
+    app.radio(key="current-thumbs").set_value("👎 Poor")  # a form's widgets are sent with its submit
     submit = next(button for button in app.button if button.label == "Submit feedback")
     submit.click().run()
     assert not app.exception, app.exception

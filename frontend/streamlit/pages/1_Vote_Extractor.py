@@ -1,8 +1,11 @@
 """Vote Extractor: read a form, see the counts beside the image, say what was wrong.
 
-The guide's section 1.2 page: thumbs, 1-5 stars and a comment, plus corrections sent as
-`corrections` with only what changed. Each shown extraction gets one `feedback_id`, so a double
-click or a rerun re-sends the same feedback (the API answers the first record) instead of a second.
+The person says which paper it is (its form type, from the API's registry; `generic` unless
+chosen). The result is shown in that type's shape, and a reading whose checks failed says so
+before its numbers. The guide's section 1.2 feedback: thumbs, 1-5 stars and a comment (nothing
+preselected: a verdict is the person's), plus corrections sent as `corrections` with only what
+changed. Each shown extraction gets one `feedback_id`, so a double click or a rerun re-sends the
+same feedback (the API answers the first record) instead of a second.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import streamlit as st
 from api_client import ApiClient
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from extraction_view import corrections_editor, show_extraction
+from form_type_view import GENERIC, describe_type, reading_type, registry_types
 
 Json = dict[str, Any]
 FEEDBACK_FILTERS = {
@@ -46,6 +50,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
         "Prompt version", prompts, index=_index(prompts, options.get("default_prompt_version"))
     )
     params = _param_inputs(next(m for m in options["models"] if m["id"] == model).get("params") or {})
+    form_type = form_type_picker(client)
 
     upload_column, sample_column = st.columns([3, 2])
     with upload_column:
@@ -69,6 +74,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
                 prompt_version=prompt,
                 params=params,
                 tags={"source": "console"},
+                form_type=form_type,
             )
         if record is not None:
             st.session_state["current"] = record
@@ -76,9 +82,36 @@ def extract_panel(client: ApiClient, options: Json) -> None:
     record = st.session_state.get("current")
     if record:
         st.divider()
-        show_extraction(record, st.session_state.get("current_image"))
+        show_extraction(record, st.session_state.get("current_image"), reading_type(client, record))
         feedback_panel(client, record, key="current")
         dataset_panel(client, record, key="current")
+
+
+def form_type_picker(client: ApiClient) -> str | None:
+    """The form type the paper is (sent as `form_type`), and what the registry says of it; None
+    (the API's default, generic) when the API lists no types."""
+    types, problem = registry_types(client)
+    if not types:
+        st.caption(problem or f"The registry holds no form types: the form is read as {GENERIC}.")
+        return None
+    by_name = {form_type["name"]: form_type for form_type in types}
+    names = sorted(by_name, key=lambda name: (name != GENERIC, name))
+    chosen = st.selectbox(
+        "Form type (which paper this is)",
+        names,
+        index=0,
+        key="form-type",
+        format_func=lambda name: f"{name} · {by_name[name].get('title') or ''}".rstrip(" ·"),
+    )
+    with st.expander(f"What the registry holds for {chosen}, and the other form types"):
+        describe_type(by_name[chosen])
+        others = [by_name[name] for name in names if name != chosen]
+        if others:
+            st.caption(
+                "Also in the registry: "
+                + "; ".join(f"{t['name']}@{t.get('version', 1)} ({t.get('title') or t['name']})" for t in others)
+            )
+    return chosen
 
 
 def _chosen_image(upload: Any) -> tuple[bytes | None, str, str]:
@@ -112,10 +145,15 @@ def _param_inputs(declared: Json) -> Json:
         if spec.get("type") == "boolean":
             chosen[name] = column.checkbox(label, value=bool(spec.get("default")), key=f"param-{name}")
         elif spec.get("type") in ("integer", "number"):
-            chosen[name] = column.number_input(label, value=spec.get("default") or 0, key=f"param-{name}")
+            # No default means the model's own: an empty box, not 0 (which the API refuses, rightly).
+            default = spec.get("default")
+            if spec.get("type") == "number" and default is not None:
+                default = float(default)
+            step = 1 if spec.get("type") == "integer" else 0.1
+            chosen[name] = column.number_input(label, value=default, step=step, key=f"param-{name}")
         else:
             chosen[name] = column.text_input(label, value=str(spec.get("default") or ""), key=f"param-{name}")
-    return chosen
+    return {name: value for name, value in chosen.items() if value is not None and value != ""}
 
 
 def feedback_panel(client: ApiClient, record: Json, *, key: str) -> None:
@@ -140,28 +178,33 @@ def feedback_panel(client: ApiClient, record: Json, *, key: str) -> None:
             st.rerun()
         return
     with st.form(f"{key}-feedback"):
-        thumbs = st.radio("Verdict", ["👍 Good", "👎 Poor"], horizontal=True, key=f"{key}-thumbs")
+        # Nothing preselected: a verdict or a rating the person did not give is not theirs.
+        thumbs = st.radio("Verdict", ["👍 Good", "👎 Poor"], index=None, horizontal=True, key=f"{key}-thumbs")
         stars = st.radio(
-            "Quality (1-5 stars)",
+            "Quality (1-5 stars, optional)",
             [1, 2, 3, 4, 5],
-            index=2,
+            index=None,
             horizontal=True,
             format_func=lambda n: "★" * n,
             key=f"{key}-stars",
         )
         comment = st.text_area("Comment (optional)", max_chars=2000, key=f"{key}-comment")
-        corrections = corrections_editor(record.get("result"), key=f"{key}-fix")
+        corrections = corrections_editor(record.get("result"), reading_type(client, record), key=f"{key}-fix")
         submitted = st.form_submit_button("Submit feedback", type="primary")
     if not submitted:
+        return
+    if thumbs is None:
+        st.warning("Choose a verdict, 👍 Good or 👎 Poor, before submitting: nothing was sent.")
         return
     body: Json = {
         "feedback_id": feedback_id,
         "span_id": record["span_id"],
         "trace_id": record["trace_id"],
         "feedback_type": "thumbs_up" if thumbs.startswith("👍") else "thumbs_down",
-        "quality_score": int(stars),
         "tags": {"page": "vote_extractor", "source": "console"},
     }
+    if stars is not None:
+        body["quality_score"] = int(stars)
     if comment.strip():
         body["comment"] = comment.strip()
     if corrections:
@@ -241,7 +284,7 @@ def recent_panel(client: ApiClient, options: Json) -> None:
     if chosen:
         record = load("the extraction", client.extraction, chosen)
         image = attempt("Loading the image", client.extraction_image, chosen)
-        show_extraction(record, image)
+        show_extraction(record, image, reading_type(client, record))
         feedback_panel(client, record, key=f"recent-{chosen}")
         dataset_panel(client, record, key=f"recent-{chosen}")
 

@@ -2,10 +2,11 @@
 
 Items are extractions that need a person (golden candidates, thumbs down, failed consistency,
 a low output classification, a second reading that disagrees: `cross_check`, whose disagreeing
-fields are highlighted for the reviewer). A reviewer claims the next one under a lease (nobody else gets
-it meanwhile), compares the image with the result, and approves it into a draft dataset version
-(corrected first if need be), rejects it, or skips it. The agreement table says how often the
-online evaluators agree with the reviewers' verdicts.
+fields are highlighted for the reviewer). The reading is shown in its form type: statistics by
+their printed labels, each rule's verdict, a failed check said first. A reviewer claims the next
+one under a lease (nobody else gets it meanwhile), compares the image with the result, and
+approves it into a draft dataset version (corrected first if need be), rejects it, or skips it. The agreement table
+says how often the online evaluators agree with the reviewers' verdicts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import streamlit as st
 from api_client import ApiClient, ApiError, ApiUnreachable
 from console_page import attempt, load, run_page, short_time, start_page, unreachable_banner
 from extraction_view import corrections_editor, show_extraction
+from form_type_view import reading_type
 
 Json = dict[str, Any]
 REASONS = (  # as the API names them
@@ -119,8 +121,8 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
         + f" · your claim holds until {short_time(claim.get('claim_expires_at'))} UTC"
     )
     image = _image(client, extraction_id)
-    show_disagreements(item, record)
-    show_extraction(record, image)
+    shown = reading_type(client, record)
+    show_extraction(record, image, shown, also_first=lambda: show_disagreements(item, record))
     feedback = attempt("Loading its feedback", client.feedback_for, extraction_id) or []
     for given in feedback:
         st.caption(
@@ -131,7 +133,7 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
     drafts = load("the datasets", client.version_labels, "draft")
     with st.form("decision"):
         st.markdown("**Your decision**")
-        corrections = corrections_editor(record.get("result"), key=f"review-{extraction_id}")
+        corrections = corrections_editor(record.get("result"), shown, key=f"review-{extraction_id}")
         target = st.selectbox("Approve into (a draft version)", drafts, key="review-target") if drafts else None
         note = st.text_input("Note (optional)", max_chars=500, key="review-note")
         approve, reject, skip = st.columns(3)

@@ -3,6 +3,9 @@
 Versions are drafts until published (then frozen: experiments pin them). Browse a version's
 entries page by page, edit a draft entry's expected output, publish with a confirmation, branch a
 new version, compare two versions, import JSONL or CSV (rejected lines are listed) and export.
+An entry is shown and edited in its form type (its statistics by printed label, sent by key),
+with each rule's verdict on its expected output (the entry's `checks`): a rule that fails on the
+golden data says the paper itself is inconsistent, not that a reading is wrong.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 import streamlit as st
 from api_client import ApiClient
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
-from extraction_view import STAT_FIELDS, STAT_LABELS, vote_rows
+from extraction_view import statistics_inputs, vote_rows, votes_editor
+from form_type_view import GENERIC, VERDICTS, ShownType, checks_table, shown_type, statistic_values, type_ref_of
 
 Json = dict[str, Any]
 PAGE_SIZE = 5
@@ -95,6 +99,7 @@ def entries_panel(client: ApiClient, name: str, version: str, status: str) -> No
 def entry_card(client: ApiClient, name: str, version: str, status: str, entry: Json) -> None:
     expected = entry["expected_output"]
     form = expected.get("form") or {}
+    shown = shown_type(client, type_ref_of(None, expected), expected)
     with st.container(border=True):
         picture, details = st.columns([1, 3])
         with picture:
@@ -111,55 +116,46 @@ def entry_card(client: ApiClient, name: str, version: str, status: str, entry: J
                 st.image(image, width=180)
         with details:
             st.markdown(
-                f"**{entry['id']}** · {form.get('constituency_name') or 'unnamed'}"
+                f"**{entry['id']}** · {form.get('constituency_name') or 'unnamed'} · form type `{shown.ref}`"
                 + (" · ✅ validated" if entry.get("validated") else " · not validated")
                 + f" · from {entry.get('source', {}).get('kind', '?')}"
             )
             rows = vote_rows(expected)
             st.caption("; ".join(f"{r['candidate']} {r['votes']}" for r in rows) or "no vote results")
-            stats = expected.get("ballot_stats") or {}
-            st.caption(" · ".join(f"{STAT_LABELS[k]} {stats.get(k)}" for k in STAT_FIELDS))
+            st.caption(" · ".join(f"{label} {value}" for _, label, value in statistic_values(expected, shown)))
+            st.caption(checks_summary(entry.get("checks")))
     if status == "draft":
         with st.expander(f"Edit the expected output of {entry['id']}"):
-            edit_form(client, name, version, entry)
+            edit_form(client, name, version, entry, shown)
 
 
-def edit_form(client: ApiClient, name: str, version: str, entry: Json) -> None:
+def checks_summary(checks: list[Json] | None) -> str:
+    """The entry's rule verdicts in one line, naming the rules that fail on the paper itself."""
+    if checks is None:
+        return "Checks: not given by the API for this entry."
+    if not checks:
+        return "Checks: its form type has no rules."
+    counts = {status: [c["rule"] for c in checks if c.get("status") == status] for status in VERDICTS}
+    parts = [f"{VERDICTS['pass']} {len(counts['pass'])}"]
+    if counts["fail"]:
+        parts.append(f"{VERDICTS['fail']}: {', '.join(counts['fail'])}")
+    if counts["not_checked"]:
+        parts.append(f"{VERDICTS['not_checked']}: {', '.join(counts['not_checked'])}")
+    return "Checks on the expected output: " + " · ".join(parts)
+
+
+def edit_form(client: ApiClient, name: str, version: str, entry: Json, shown: ShownType) -> None:
     expected = entry["expected_output"]
+    if shown.note:
+        st.caption(shown.note)
+    checks_table(entry.get("checks") or [], title="Each rule on this expected output (as saved)")
     with st.form(f"edit-{entry['id']}"):
-        rows = st.data_editor(
-            vote_rows(expected),
-            key=f"rows-{entry['id']}",
-            num_rows="dynamic",
-            hide_index=True,
-            column_config={
-                "candidate": st.column_config.TextColumn("Candidate", required=True),
-                "party": st.column_config.TextColumn("Party"),
-                "votes": st.column_config.NumberColumn("Votes", min_value=0, step=1, format="%d"),
-            },
-        )
-        stats = expected.get("ballot_stats") or {}
-        new_stats = {
-            key: st.number_input(
-                STAT_LABELS[key], min_value=0, step=1, value=stats.get(key), key=f"{entry['id']}-{key}"
-            )
-            for key in STAT_FIELDS
-        }
+        rows = votes_editor(vote_rows(expected), shown, key=f"rows-{entry['id']}", candidates_fixed=False)
+        st.markdown(f"**{shown.form_type.get('title') or shown.ref}**: the numbers as printed on the paper")
+        new_stats = statistics_inputs(statistic_values(expected, shown), key=entry["id"])
         validated = st.checkbox("Validated by a person", value=bool(entry.get("validated")), key=f"{entry['id']}-ok")
         if st.form_submit_button("Save", type="primary"):
-            output = {
-                "form": expected.get("form") or {},
-                "vote_results": [
-                    {
-                        "candidate_name": str(row["candidate"]).strip(),
-                        "party": (row.get("party") or None),
-                        "vote_count": None if row.get("votes") is None else int(row["votes"]),
-                    }
-                    for row in list(rows)
-                    if str(row.get("candidate") or "").strip()
-                ],
-                "ballot_stats": {k: None if v is None else int(v) for k, v in new_stats.items()},
-            }
+            output = expected_output_of(expected, rows, new_stats, shown)
             saved = attempt(
                 "Saving the entry",
                 client.update_entry,
@@ -169,8 +165,36 @@ def edit_form(client: ApiClient, name: str, version: str, entry: Json) -> None:
                 {"expected_output": output, "validated": validated},
             )
             if saved is not None:
-                st.session_state["flash"] = f"Saved entry {entry['id']}."
+                failing = [c["rule"] for c in saved.get("checks") or [] if c.get("status") == "fail"]
+                st.session_state["flash"] = f"Saved entry {entry['id']}." + (
+                    f" Its own arithmetic fails {', '.join(failing)}: the paper says so, or a number is mistyped."
+                    if failing
+                    else ""
+                )
                 st.rerun()
+
+
+def expected_output_of(expected: Json, rows: list[Json], stats: Json, shown: ShownType) -> Json:
+    """The edited expected output: candidate rows, and the type's statistics by key (`generic`
+    also keeps `ballot_stats`, which its older clients read)."""
+    statistics = {key: None if value is None else int(value) for key, value in stats.items()}
+    output: Json = {
+        "form": expected.get("form") or {},
+        "vote_results": [
+            {
+                "candidate_name": str(row["candidate"]).strip(),
+                "party": (row.get("party") or None),
+                "vote_count": None if row.get("votes") is None else int(row["votes"]),
+                **({"vote_count_words": (row.get("words") or "").strip() or None} if shown.has_words else {}),
+            }
+            for row in rows
+            if str(row.get("candidate") or "").strip()
+        ],
+        "statistics": statistics,
+    }
+    if shown.form_type["name"] == GENERIC:
+        output["ballot_stats"] = statistics
+    return output
 
 
 def versions_panel(client: ApiClient, name: str, version: str, status: str) -> None:
