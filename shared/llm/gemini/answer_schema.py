@@ -22,6 +22,8 @@ from shared.models import BallotStats, FormInfo
 T = TypeVar("T")
 _MAX_CACHED_TYPES = 256
 _FORBID = ConfigDict(extra="forbid")
+# VoteExtraction's docstring before form types: the schema's description, as Gemini always got it.
+_EXTRACTION_DESCRIPTION = "What a model reads off one constituency's result form."
 _WORDS_DESCRIPTION = "The count as the paper writes it in words (e.g. TWO HUNDRED AND THREE, NIL); null if none."
 
 
@@ -59,7 +61,7 @@ def answer_model(form_type: FormType) -> type[BaseModel]:
         fields["ballot_stats"] = (BallotStats, Field(default_factory=BallotStats))
     else:
         fields["statistics"] = (_statistics_model(form_type), ...)
-    return create_model("VoteExtraction", __config__=_FORBID, **fields)
+    return create_model("VoteExtraction", __config__=_FORBID, __doc__=_EXTRACTION_DESCRIPTION, **fields)
 
 
 def _row_model(*, words: bool) -> type[BaseModel]:

@@ -27,9 +27,9 @@ def form_type_section(form_type: FormType) -> str:
     """What the paper is and where its numbers go, built from the form type."""
     language = _LANGUAGE_NAMES.get(form_type.language, form_type.language)
     lines = [
-        f"This paper is a {form_type.title} (printed in {language}).",
-        "Return its statistics in `statistics` (this paper has no ballot_stats), under these keys, "
-        "each the number printed beside its label, in the paper's order:",
+        f"The paper is a {form_type.title}, printed in {language}.",
+        "Its statistics go in `statistics` by key (this paper has no ballot_stats); each is the number "
+        "printed beside its label, listed here in the paper's order:",
         *(f'- {statistic.key}: "{statistic.label}"' for statistic in form_type.statistics),
     ]
     if form_type.figures_in_words:
