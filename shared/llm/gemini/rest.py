@@ -6,11 +6,11 @@ response schema from VoteExtraction again on every call, parsing the answer into
 client, not the model, the bottleneck (about 30% of the ideal throughput of a 200 ms model).
 This path posts the same generateContent REST request itself on one aiohttp session per event
 loop: the URL and headers are taken once from google-genai's own client, and each form type's
-response schema once from its converter, so the wire request is the one google-genai sends (a
-unit test compares them). It
-retries like google-genai (408/429/5xx and connection failures, exponential backoff with
-jitter, `GEMINI_RETRY_*`; a timeout is not retried), applies `GEMINI_TIMEOUT_S` to each
-attempt, and raises what google-genai would, so `error_mapping` maps failures the same way.
+response schema once from its converter, so the wire request is the one google-genai sends (unit
+tests compare them, per type). It retries like google-genai (408/429/5xx and connection
+failures, exponential backoff with jitter, `GEMINI_RETRY_*`; a timeout is not retried), applies
+`GEMINI_TIMEOUT_S` to each attempt, and raises what google-genai would, so `error_mapping` maps
+failures the same way.
 ddtrace's google-genai integration does not see it, so the caller opens an explicit llm span.
 Vertex AI mode keeps google-genai for async calls too: it needs OAuth tokens from Application
 Default Credentials, which google-genai refreshes.
