@@ -249,6 +249,7 @@ class FormReader:
             content_type=request.content_type,
             settings=self._settings,
             tags=tags,
+            form_type=request.form_type,
         )
 
         def in_primary_trace() -> SecondReading:
