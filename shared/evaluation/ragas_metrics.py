@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded, settings_given, wired
 from shared.evaluation.matching import match_candidates, normalise_name
 from shared.evaluation.registry import register
-from shared.form_types.checks import statistics_of
+from shared.form_types.checks import shaped, statistics_of
 from shared.form_types.model import GENERIC, FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE, form_type_for_evaluation
 from shared.models import VoteExtraction, VoteResult
@@ -304,10 +304,12 @@ class RagasRouge(_RagasEvaluator):
 @dataclass(frozen=True)
 class RagasExactMatch(_RagasEvaluator):
     """Ragas ExactMatch of the output's canonical JSON against the expected one: every field,
-    nulls included, must be equal (candidate order does not matter)."""
+    nulls included, must be equal (candidate order does not matter). Both sides are first put in
+    the form type's shape, so an expected output made before form types (no `statistics`)
+    matches a reading that states the same numbers."""
 
     name = "ragas_exact_match"
-    version = "1.0"
+    version = "1.1"
     metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
@@ -315,7 +317,9 @@ class RagasExactMatch(_RagasEvaluator):
             return None
         if ctx.output is None:
             return EvaluatorResult(False, reasoning="no output", assessment="fail")
-        reference, response = canonical_json(ctx.expected), canonical_json(ctx.output)
+        form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, ctx.output)
+        expected, output = shaped(ctx.expected, form_type), shaped(ctx.output, form_type)
+        reference, response = canonical_json(expected), canonical_json(output)
         metric = _exact_match()
 
         async def score() -> float:
