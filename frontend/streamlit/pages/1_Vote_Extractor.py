@@ -20,6 +20,7 @@ from extraction_view import corrections_editor, show_extraction
 from form_type_view import GENERIC, describe_type, reading_type, registry_types
 
 Json = dict[str, Any]
+CHECK_LABELS = ("consistency", "figures_match_words")
 FEEDBACK_FILTERS = {
     "any": None,
     "thumbs down": "thumbs_down",
@@ -264,6 +265,8 @@ def recent_panel(client: ApiClient, options: Json) -> None:
                 "when (UTC)": short_time(item.get("created_at")),
                 "extraction": item["extraction_id"],
                 "status": item["status"],
+                "checks": _checks(item),
+                "form type": item.get("form_type") or GENERIC,
                 "model": item["model"],
                 "prompt": item["prompt_version"],
                 "thumbs": _thumbs(item),
@@ -287,6 +290,14 @@ def recent_panel(client: ApiClient, options: Json) -> None:
         show_extraction(record, image, reading_type(client, record))
         feedback_panel(client, record, key=f"recent-{chosen}")
         dataset_panel(client, record, key=f"recent-{chosen}")
+
+
+def _checks(item: Json) -> str:
+    """Did the reading pass its paper's checks (consistency, and figures against words)?"""
+    verdicts = [e.get("value") for e in item.get("evaluations") or [] if e.get("label") in CHECK_LABELS]
+    if any(value is False for value in verdicts):
+        return "❌ failed"
+    return "✅ hold" if verdicts else ""
 
 
 def _thumbs(item: Json) -> str:

@@ -1,0 +1,221 @@
+"""Form types on the console's pages (AppTest, against real gateway processes).
+
+A person picks the paper's type on upload and it reaches the request; a reading whose own
+arithmetic fails says so before its numbers; feedback starts with nothing chosen; corrections
+and the entry editor speak the type's statistics by key.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from shared.synthetic.forms import generate_form
+from tests.console.conftest import API_KEY
+from tests.console.test_pages_logic import feedback_count, run_page
+from tests.fakes.gemini_server import extraction_reply
+
+pytestmark = pytest.mark.integration
+HEADERS = {"X-API-Key": API_KEY}
+GEMINI = "gemini-2.5-flash"
+
+# An EC8A as a model might misread it: the rows add to 320 but row 7 says 250 (so row 8, 328, is
+# not 5 + 6 + 7 either), and PDP's words say 170 where its figures say 117. With row 7 read as
+# 320, every rule holds.
+EC8A_MISREAD = {
+    "form": {"constituency_name": "Ward 04, PU 012", "constituency_code": "24-07-04-012", "form_type": None},
+    "vote_results": [
+        {"candidate_name": "APC", "party": "APC", "vote_count": 203, "vote_count_words": "TWO HUNDRED AND THREE"},
+        {"candidate_name": "PDP", "party": "PDP", "vote_count": 117, "vote_count_words": "ONE HUNDRED AND SEVENTY"},
+        {"candidate_name": "LP", "party": "LP", "vote_count": 0, "vote_count_words": "NIL"},
+    ],
+    "ballot_stats": {"valid_votes": None, "rejected_ballots": None, "total_ballots": None},
+    "statistics": {
+        "registered_voters": 750,
+        "accredited_voters": 340,
+        "ballots_issued": 800,
+        "unused_ballots": 472,
+        "spoiled_ballots": 2,
+        "rejected_ballots": 6,
+        "valid_votes": 250,
+        "used_ballots": 328,
+    },
+}
+
+
+def in_page_order(app: AppTest) -> list[tuple[str, Any]]:
+    """Every element of the page's main area as (type, value), top to bottom."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for index in sorted(children):
+                walk(children[index])
+        else:
+            found.append((node.type, getattr(node, "value", None)))
+
+    walk(app.main)
+    return found
+
+
+def extract_on_the_page(app: AppTest, image: bytes, *, model: str, form_type: str | None = None) -> dict:
+    next(box for box in app.selectbox if box.label == "Model").set_value(model).run()
+    if form_type is not None:
+        app.selectbox(key="form-type").set_value(form_type).run()
+    app.file_uploader(key="upload").set_value(("form.png", image, "image/png")).run()
+    app.button(key="go").click().run()
+    assert not app.exception, app.exception
+    return app.session_state["current"]
+
+
+def test_the_form_type_picked_on_upload_reaches_the_request(gemini_console_env: tuple[str, Any]) -> None:
+    api_url, gemini = gemini_console_env
+    gemini.enqueue(extraction_reply(EC8A_MISREAD))
+    app = run_page("1_Vote_Extractor.py")
+    offered = app.selectbox(key="form-type")
+    assert {"generic", "ng_ec8a", "bo_acta", "ke_34a"} <= set(offered.options)
+    assert offered.value == "generic"  # the default, until the person picks another
+    # What the registry holds is on the page: the type's printed labels and its rules.
+    app.selectbox(key="form-type").set_value("ng_ec8a").run()
+    tables = [t.value.to_dict("records") for t in app.table]
+    assert any(
+        {"#": 2, "Printed label": "2. Number of Accredited Voters", "Key": "accredited_voters"} in t for t in tables
+    )
+    assert any(any(row.get("Rule") == "not_over_voted" for row in t) for t in tables)
+
+    record = extract_on_the_page(app, generate_form(31).image, model=GEMINI, form_type="ng_ec8a")
+
+    assert record["form_type"] == "ng_ec8a@1"
+    stored = requests.get(f"{api_url}/extract/{record['extraction_id']}", headers=HEADERS, timeout=30).json()
+    assert stored["form_type"] == "ng_ec8a@1"
+    # The model was asked for this paper: its printed labels are in what Gemini was sent.
+    prompt = " ".join(gemini.requests[-1].texts)
+    assert "Number of Accredited Voters" in prompt
+
+
+def test_a_reading_whose_checks_fail_says_so_above_its_numbers(gemini_console_env: tuple[str, Any]) -> None:
+    _, gemini = gemini_console_env
+    gemini.enqueue(extraction_reply(EC8A_MISREAD))
+    app = run_page("1_Vote_Extractor.py")
+
+    record = extract_on_the_page(app, generate_form(32).image, model=GEMINI, form_type="ng_ec8a")
+
+    assert record["status"] == "succeeded"
+    page = in_page_order(app)
+    [banner_at] = [i for i, (kind, value) in enumerate(page) if kind == "error" and "checks failed" in str(value)]
+    banner = page[banner_at][1]
+    assert banner.startswith("**Read, but its checks failed:**")
+    for rule in ("valid_is_sum_of_votes", "used_is_spoiled_rejected_valid"):
+        assert f"`{rule}`" in banner
+    assert "not_over_voted" not in banner  # a rule that holds is not named as failing
+    assert "PDP" in banner and "ONE HUNDRED AND SEVENTY" in banner  # figures_match_words's row
+    assert "Look at it before using these numbers" in banner
+    first_table = next(i for i, (kind, _) in enumerate(page) if kind == "table")
+    assert banner_at < first_table, "the failure is said before the numbers"
+    assert not any(kind == "markdown" and str(value).startswith("**succeeded**") for kind, value in page)
+
+    tables = [t.value.to_dict("records") for t in app.table]
+    votes = next(t for t in tables if t and "In words" in t[0])
+    assert votes[1] == {"Candidate": "PDP", "Party": "PDP", "Votes": "117", "In words": "ONE HUNDRED AND SEVENTY"}
+    stats = next(t for t in tables if t and "As printed on the form" in t[0])
+    assert stats[0] == {"As printed on the form": "1. Number of Voters on the Register", "Read": "750"}
+    verdicts = {row["Rule"]: row["Verdict"] for t in tables for row in t if "Verdict" in row}
+    assert verdicts["valid_is_sum_of_votes"] == "❌ fails" and verdicts["not_over_voted"] == "✅ holds"
+
+
+def test_a_generic_reading_whose_sums_fail_says_so_first(gemini_console_env: tuple[str, Any]) -> None:
+    _, gemini = gemini_console_env
+    form = generate_form(33)
+    misread = form.truth.model_copy(deep=True)
+    misread.ballot_stats.valid_votes = (misread.ballot_stats.valid_votes or 0) + 9
+    gemini.enqueue(extraction_reply(misread))
+    app = run_page("1_Vote_Extractor.py")
+
+    extract_on_the_page(app, form.image, model=GEMINI)
+
+    page = in_page_order(app)
+    kinds = [kind for kind, _ in page]
+    banner_at = next(i for i, (kind, value) in enumerate(page) if kind == "error" and "checks failed" in str(value))
+    assert "`valid_is_sum_of_votes`" in page[banner_at][1]
+    assert banner_at < kinds.index("table") and banner_at < kinds.index("metric")
+    labels = [metric.label for metric in app.metric]
+    assert labels[:3] == ["Valid votes", "Rejected ballots", "Total ballots"]  # generic as before
+
+
+def test_feedback_starts_with_nothing_chosen_and_says_what_is_missing(console_env: str) -> None:
+    app = run_page("1_Vote_Extractor.py")
+    app.button(key="sample").click().run()
+    app.button(key="go").click().run()
+    record = app.session_state["current"]
+
+    assert app.radio(key="current-thumbs").value is None
+    assert app.radio(key="current-stars").value is None
+    submit = next(button for button in app.button if button.label == "Submit feedback")
+    submit.click().run()
+
+    assert not app.exception, app.exception
+    assert any("Choose a verdict" in warning.value for warning in app.warning)
+    assert feedback_count(console_env, record["extraction_id"]) == 0
+
+    app.radio(key="current-thumbs").set_value("👍 Good")  # and no stars: none is sent
+    next(button for button in app.button if button.label == "Submit feedback").click().run()
+    [given] = requests.get(
+        f"{console_env}/feedback", params={"extraction_id": record["extraction_id"]}, headers=HEADERS, timeout=30
+    ).json()["items"]
+    assert given["feedback_type"] == "thumbs_up" and given.get("quality_score") is None
+
+
+def test_the_correction_form_sends_the_types_statistics_by_key(gemini_console_env: tuple[str, Any]) -> None:
+    api_url, gemini = gemini_console_env
+    gemini.enqueue(extraction_reply(EC8A_MISREAD))
+    app = run_page("1_Vote_Extractor.py")
+    record = extract_on_the_page(app, generate_form(34).image, model=GEMINI, form_type="ng_ec8a")
+    used = app.number_input(key="current-fix-used_ballots")
+    assert used.label == "8. Total Number of Used Ballot Papers (#5 + #6 + #7)" and used.value == 328
+
+    app.radio(key="current-thumbs").set_value("👎 Poor")
+    app.number_input(key="current-fix-valid_votes").set_value(320)
+    app.number_input(key="current-fix-used_ballots").set_value(329)
+    next(button for button in app.button if button.label == "Submit feedback").click().run()
+
+    assert not app.exception, app.exception
+    [given] = requests.get(
+        f"{api_url}/feedback", params={"extraction_id": record["extraction_id"]}, headers=HEADERS, timeout=30
+    ).json()["items"]
+    assert given["corrections"] == {"statistics": {"valid_votes": 320, "used_ballots": 329}}
+
+
+def test_the_entry_editor_shows_checks_and_saves_the_types_statistics(console_env: str) -> None:
+    name = "apptest_ec8a"
+    requests.post(f"{console_env}/datasets", json={"name": name, "version": "v1"}, headers=HEADERS, timeout=30)
+    expected = {**EC8A_MISREAD, "form": {**EC8A_MISREAD["form"], "form_type": "ng_ec8a"}}
+    image = generate_form(35).image
+    added = requests.post(
+        f"{console_env}/datasets/{name}/v1/entries",
+        json={"id": "pu-012", "input": {"image_base64": base64.b64encode(image).decode()}, "expected_output": expected},
+        headers=HEADERS,
+        timeout=60,
+    )
+    assert added.status_code == 201, added.text
+    app = run_page("3_Dataset_Manager.py", **{"chosen-version": f"{name}@v1"})
+
+    captions = [caption.value for caption in app.caption]
+    assert any("❌ fails: valid_is_sum_of_votes, used_is_spoiled_rejected_valid" in c for c in captions)
+    assert app.number_input(key="pu-012-accredited_voters").label == "2. Number of Accredited Voters"
+    app.number_input(key="pu-012-valid_votes").set_value(320)
+    next(button for button in app.button if button.label == "Save").click().run()
+
+    assert not app.exception, app.exception
+    entry = requests.get(f"{console_env}/datasets/{name}/v1", headers=HEADERS, timeout=30).json()["entries"][0]
+    assert entry["expected_output"]["statistics"] == {
+        **EC8A_MISREAD["statistics"],
+        "valid_votes": 320,
+        "used_ballots": 328,
+    }
+    verdicts = {check["rule"]: check["status"] for check in entry["checks"]}
+    assert verdicts["valid_is_sum_of_votes"] == "pass" and verdicts["used_is_spoiled_rejected_valid"] == "pass"
