@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from form_type_view import ShownType, checks_table, printed_form_name, statistic_values
+from form_type_view import GENERIC, ShownType, checks_table, printed_form_name, statistic_values
 from reading_checks import evaluation, rule_checks, show_check_verdict_first
 
 Json = dict[str, Any]
@@ -62,7 +62,7 @@ def show_extraction(
             f"**{form.get('constituency_name') or 'Unnamed constituency'}**"
             + (f" · code {form.get('constituency_code')}" if form.get("constituency_code") else "")
             + (f" · {printed}" if (printed := printed_form_name(result)) else "")
-            + f" · {shown.form_type.get('title') or shown.ref}"
+            + ("" if shown.form_type["name"] == GENERIC else f" · {shown.form_type.get('title') or shown.ref}")
         )
         show_votes(result, shown)
         show_statistics(result, shown)
