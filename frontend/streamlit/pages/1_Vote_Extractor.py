@@ -59,7 +59,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
     with sample_column:
         seed = st.number_input("Sample form seed", min_value=0, max_value=999_999, value=7, step=1)
         if st.button("Generate a sample form", key="sample"):
-            st.session_state["sample_form"] = _sample_form(int(seed))
+            st.session_state["sample_form"] = _sample_form(int(seed), form_type)
     image, filename, content_type = _chosen_image(upload)
     if image is None:
         st.info("Upload a form image, or generate a sample form for a demo.")
@@ -125,8 +125,14 @@ def _chosen_image(upload: Any) -> tuple[bytes | None, str, str]:
     return None, "", ""
 
 
-def _sample_form(seed: int) -> Json | None:
+def _sample_form(seed: int, form_type: str | None) -> Json | None:
+    """A synthetic paper of the chosen type (generic: today's generated forms), for a demo."""
     try:
+        if form_type and form_type != GENERIC:
+            from shared.synthetic.typed_forms import render_form
+
+            paper = render_form(form_type, seed=seed)
+            return {"seed": seed, "layout": form_type, "image": paper.image, "content_type": paper.content_type}
         from shared.synthetic.forms import generate_form
 
         form = generate_form(seed)
