@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 from form_type_view import GENERIC, ShownType, checks_table, printed_form_name, statistic_values
 from reading_checks import evaluation, rule_checks, show_check_verdict_first
+from table_cells import literal
 
 Json = dict[str, Any]
 
@@ -59,9 +60,9 @@ def show_extraction(
     with right:
         form = (result or {}).get("form") or {}
         st.markdown(
-            f"**{form.get('constituency_name') or 'Unnamed constituency'}**"
-            + (f" · code {form.get('constituency_code')}" if form.get("constituency_code") else "")
-            + (f" · {printed}" if (printed := printed_form_name(result)) else "")
+            f"**{literal(form.get('constituency_name') or 'Unnamed constituency')}**"
+            + (f" · code {literal(form.get('constituency_code'))}" if form.get("constituency_code") else "")
+            + (f" · {literal(printed)}" if (printed := printed_form_name(result)) else "")
             + ("" if shown.form_type["name"] == GENERIC else f" · {shown.form_type.get('title') or shown.ref}")
         )
         show_votes(result, shown)
@@ -78,9 +79,9 @@ def show_votes(result: Json | None, shown: ShownType) -> None:
         return
     table = []
     for row in rows:
-        line = {"Candidate": row["candidate"], "Party": row["party"], "Votes": _count(row["votes"])}
+        line = {"Candidate": literal(row["candidate"]), "Party": literal(row["party"]), "Votes": _count(row["votes"])}
         if shown.has_words:
-            line["In words"] = row["words"] or "—"
+            line["In words"] = literal(row["words"]) or "—"
         table.append(line)
     st.table(table)
 
@@ -95,7 +96,7 @@ def show_statistics(result: Json | None, shown: ShownType) -> None:
         for column, (_, label, value) in zip(st.columns(len(values)), values, strict=True):
             column.metric(label, _count(value))
         return
-    st.table([{"As printed on the form": label, "Read": _count(value)} for _, label, value in values])
+    st.table([{"As printed on the form": literal(label), "Read": _count(value)} for _, label, value in values])
 
 
 def show_correction(result: Json | None, corrected: Json | None, shown: ShownType) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 from api_client import ApiClient, ApiError
+from table_cells import literal
 
 Json = dict[str, Any]
 GENERIC = "generic"
@@ -166,7 +167,7 @@ def describe_type(form_type: Json) -> None:
     st.markdown(" · ".join(facts))
     st.table(
         [
-            {"#": index, "Printed label": s["label"], "Key": s["key"]}
+            {"Row": index, "Printed label": literal(s["label"]), "Key": literal(s["key"])}
             for index, s in enumerate(form_type.get("statistics") or [], start=1)
         ]
     )
@@ -175,10 +176,10 @@ def describe_type(form_type: Json) -> None:
         st.table(
             [
                 {
-                    "Rule": rule["id"],
-                    "Arithmetic": rule["expr"],
+                    "Rule": literal(rule["id"]),
+                    "Arithmetic": literal(rule["expr"]),
                     "Severity": rule.get("severity", "error"),
-                    "Means": rule.get("description") or "",
+                    "Means": literal(rule.get("description") or ""),
                 }
                 for rule in rules
             ]
@@ -195,10 +196,10 @@ def checks_table(checks: list[Json], *, title: str) -> None:
     st.table(
         [
             {
-                "Rule": check.get("rule"),
-                "Verdict": VERDICTS.get(str(check.get("status")), str(check.get("status"))),
-                "Severity": check.get("severity") or "",
-                "Detail": check.get("detail") or "",
+                "Rule": literal(check.get("rule")),
+                "Verdict": VERDICTS.get(str(check.get("status")), literal(str(check.get("status")))),
+                "Severity": literal(check.get("severity") or ""),
+                "Detail": literal(check.get("detail") or ""),
             }
             for check in checks
         ]

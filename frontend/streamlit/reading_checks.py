@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from table_cells import literal
 
 Json = dict[str, Any]
 
@@ -38,19 +39,19 @@ def check_failures(record: Json) -> list[str]:
         for check in checks:
             if check.get("status") == "fail":
                 warning = " (a warning)" if check.get("severity") == "warning" else ""
-                failures.append(f"`{check.get('rule')}`{warning}: {check.get('detail') or 'fails'}")
+                failures.append(f"`{check.get('rule')}`{warning}: {literal(check.get('detail') or 'fails')}")
             elif check.get("status") == "not_checked":
-                missing = check.get("detail") or "a number is missing"
+                missing = literal(check.get("detail") or "a number is missing")
                 failures.append(f"`{check.get('rule')}` could not be checked: {missing}")
         if not checks:  # a record from before form types: only the evaluator's sentence
-            failures.append(f"consistency: {consistency.get('reasoning') or 'the sums do not add up'}")
+            failures.append(f"consistency: {literal(consistency.get('reasoning') or 'the sums do not add up')}")
     words = evaluation(record, "figures_match_words")
     if words is not None and failed(words):
         differing = (words.get("details") or {}).get("differing") or []
         if differing:
-            failures.extend(f"`figures_match_words`: figures and words differ, {row}" for row in differing)
+            failures.extend(f"`figures_match_words`: figures and words differ, {literal(row)}" for row in differing)
         else:
-            failures.append(f"`figures_match_words`: {words.get('reasoning') or 'figures and words differ'}")
+            failures.append(f"`figures_match_words`: {literal(words.get('reasoning') or 'figures and words differ')}")
     return failures
 
 
@@ -59,7 +60,7 @@ def warnings_only(record: Json) -> list[str]:
     if failed(evaluation(record, "consistency")):
         return []
     return [
-        f"`{check.get('rule')}`: {check.get('detail') or 'fails'}"
+        f"`{check.get('rule')}`: {literal(check.get('detail') or 'fails')}"
         for check in rule_checks(record)
         if check.get("status") == "fail" and check.get("severity") == "warning"
     ]

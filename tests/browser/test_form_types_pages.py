@@ -1,8 +1,9 @@
 """Form types in a real browser: a person picks the paper's type, a reading that breaks the
 paper's arithmetic is said first, feedback starts empty, and the entry editor speaks the paper.
 
-The gateway's Gemini is the local stand-in (no Gemini is reachable here): it answers the
-misread EC8A each test queues, so the page shows a real record made by the real API.
+The gateway's Gemini is the local stand-in (no Gemini is reachable here): it answers what the
+test queues (a rendered EC8A read exactly, whose own arithmetic and words were broken on
+purpose), so the page shows a real record made by the real API.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from shared.synthetic.forms import generate_form
+from shared.synthetic.typed_forms import render_form
 from tests.browser.conftest import CONSOLE_API_KEY, Screenshots, start_console_for
 from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, upload, wait_idle
 from tests.console.test_form_types_on_pages import EC8A_MISREAD
@@ -46,12 +48,6 @@ def gemini_stack(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     gemini.stop()
 
 
-def form_image(tmp_path: Path, seed: int) -> Path:
-    path = tmp_path / f"form-{seed}.png"
-    path.write_bytes(generate_form(seed).image)
-    return path
-
-
 def new_page(browser: Browser, console_url: str) -> Page:
     return browser.new_context(base_url=console_url, viewport=VIEWPORT).new_page()
 
@@ -60,7 +56,10 @@ def test_an_ec8a_reading_whose_checks_fail_is_said_before_its_numbers(
     browser: Browser, gemini_stack: tuple[str, str, Any], tmp_path: Path, screenshots: Screenshots
 ) -> None:
     console_url, gateway_url, gemini = gemini_stack
-    gemini.enqueue(extraction_reply(EC8A_MISREAD))
+    broken = "used_is_spoiled_rejected_valid"
+    paper = render_form("ng_ec8a", seed=41, breaks_rule=broken, words_mismatch=True)
+    image_path = tmp_path / "ec8a.png"
+    image_path.write_bytes(paper.image)
     page = new_page(browser, console_url)
     open_page(page, "/Vote_Extractor", "🗳️ Vote Extractor")
     choose(page, "Model", "gemini-2.5-flash")
@@ -69,15 +68,16 @@ def test_an_ec8a_reading_whose_checks_fail_is_said_before_its_numbers(
     expect(page.get_by_text("8. Total Number of Used Ballot Papers (#5 + #6 + #7)").first).to_be_visible()
     screenshots.take(page, "vote-extractor-form-types")
 
-    upload(page, form_image(tmp_path, 41))
+    gemini.enqueue(extraction_reply(paper.truth))  # a perfect reading of a paper that does not add up
+    upload(page, image_path)
     page.get_by_role("button", name="Extract", exact=True).click()
     banner = page.locator('[data-testid="stAlert"]', has_text="Read, but its checks failed")
     expect(banner).to_be_visible(timeout=60_000)
     wait_idle(page)
 
     text = banner.inner_text()
-    assert "valid_is_sum_of_votes" in text and "used_is_spoiled_rejected_valid" in text
-    assert "ONE HUNDRED AND SEVENTY" in text and "Look at it before using these numbers" in text
+    assert broken in text and "Look at it before using these numbers" in text
+    assert "figures and words differ" in text and str(paper.words_mismatch_row) in text
     votes = page.locator('[data-testid="stTable"]', has_text="In words").first
     banner_box, votes_box = banner.bounding_box(), votes.bounding_box()
     assert banner_box and votes_box and banner_box["y"] + banner_box["height"] <= votes_box["y"]

@@ -64,6 +64,14 @@ def in_page_order(app: AppTest) -> list[tuple[str, Any]]:
     return found
 
 
+def as_shown(table: Any) -> list[dict[str, Any]]:
+    """An st.table's rows as a person reads them (cells are Markdown: the page escapes its text)."""
+    return [
+        {column: value.replace("\\", "") if isinstance(value, str) else value for column, value in row.items()}
+        for row in table.value.to_dict("records")
+    ]
+
+
 def first_numbers(page: list[tuple[str, Any]]) -> int:
     """Where the reading's numbers start: its candidate table (the form type's description, in
     an expander above the upload, has tables of its own)."""
@@ -90,7 +98,7 @@ def test_the_form_type_picked_on_upload_reaches_the_request(gemini_console_env: 
     assert offered.value == "generic"  # the default, until the person picks another
     # What the registry holds is on the page: the type's printed labels and its rules.
     app.selectbox(key="form-type").set_value("ng_ec8a").run()
-    tables = [t.value.to_dict("records") for t in app.table]
+    tables = [as_shown(t) for t in app.table]
     assert any(
         {"#": 2, "Printed label": "2. Number of Accredited Voters", "Key": "accredited_voters"} in t for t in tables
     )
@@ -125,7 +133,7 @@ def test_a_reading_whose_checks_fail_says_so_above_its_numbers(gemini_console_en
     assert banner_at < first_numbers(page), "the failure is said before the numbers"
     assert not any(kind == "markdown" and str(value).startswith("**succeeded**") for kind, value in page)
 
-    tables = [t.value.to_dict("records") for t in app.table]
+    tables = [as_shown(t) for t in app.table]
     votes = next(t for t in tables if t and "In words" in t[0])
     assert votes[1] == {"Candidate": "PDP", "Party": "PDP", "Votes": "117", "In words": "ONE HUNDRED AND SEVENTY"}
     stats = next(t for t in tables if t and "As printed on the form" in t[0])

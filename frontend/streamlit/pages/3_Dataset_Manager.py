@@ -18,6 +18,7 @@ from api_client import ApiClient
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from extraction_view import statistics_inputs, vote_rows, votes_editor
 from form_type_view import GENERIC, VERDICTS, ShownType, checks_table, shown_type, statistic_values, type_ref_of
+from table_cells import literal
 
 Json = dict[str, Any]
 PAGE_SIZE = 5
@@ -121,8 +122,8 @@ def entry_card(client: ApiClient, name: str, version: str, status: str, entry: J
                 + f" · from {entry.get('source', {}).get('kind', '?')}"
             )
             rows = vote_rows(expected)
-            st.caption("; ".join(f"{r['candidate']} {r['votes']}" for r in rows) or "no vote results")
-            st.caption(" · ".join(f"{label} {value}" for _, label, value in statistic_values(expected, shown)))
+            st.caption("; ".join(f"{literal(r['candidate'])} {r['votes']}" for r in rows) or "no vote results")
+            st.caption(" · ".join(f"{literal(label)} {value}" for _, label, value in statistic_values(expected, shown)))
             st.caption(checks_summary(entry.get("checks")))
     if status == "draft":
         with st.expander(f"Edit the expected output of {entry['id']}"):
