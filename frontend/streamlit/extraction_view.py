@@ -77,9 +77,13 @@ def show_votes(result: Json | None, shown: ShownType) -> None:
     if not rows:
         st.info("No vote results were read.")
         return
+    # A party list (an EC8A's rows) names each row by its party: one column says it.
+    parties_only = all(row["party"] == row["candidate"] for row in rows)
     table = []
     for row in rows:
         line = {"Candidate": literal(row["candidate"]), "Party": literal(row["party"]), "Votes": _count(row["votes"])}
+        if parties_only:
+            del line["Party"]
         if shown.has_words:
             line["In words"] = literal(row["words"]) or "—"
         table.append(line)

@@ -173,13 +173,14 @@ def describe_type(form_type: Json) -> None:
     )
     rules = form_type.get("rules") or []
     if rules:
+        described = any(rule.get("description") for rule in rules)
         st.table(
             [
                 {
                     "Rule": literal(rule["id"]),
                     "Arithmetic": literal(rule["expr"]),
                     "Severity": rule.get("severity", "error"),
-                    "Means": literal(rule.get("description") or ""),
+                    **({"Means": literal(rule.get("description") or "")} if described else {}),
                 }
                 for rule in rules
             ]

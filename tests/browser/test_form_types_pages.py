@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
-
-from shared.synthetic.forms import generate_form
 from shared.synthetic.typed_forms import render_form
+
 from tests.browser.conftest import CONSOLE_API_KEY, Screenshots, start_console_for
 from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, upload, wait_idle
-from tests.console.test_form_types_on_pages import EC8A_MISREAD
 from tests.fakes.gemini_server import FakeGeminiServer, extraction_reply
 
 pytestmark = pytest.mark.integration
@@ -67,6 +65,7 @@ def test_an_ec8a_reading_whose_checks_fail_is_said_before_its_numbers(
     page.get_by_text("What the registry holds for ng_ec8a").click()
     expect(page.get_by_text("8. Total Number of Used Ballot Papers (#5 + #6 + #7)").first).to_be_visible()
     screenshots.take(page, "vote-extractor-form-types")
+    page.get_by_text("What the registry holds for ng_ec8a").click()  # folded again
 
     gemini.enqueue(extraction_reply(paper.truth))  # a perfect reading of a paper that does not add up
     upload(page, image_path)
@@ -81,9 +80,10 @@ def test_an_ec8a_reading_whose_checks_fail_is_said_before_its_numbers(
     votes = page.locator('[data-testid="stTable"]', has_text="In words").first
     banner_box, votes_box = banner.bounding_box(), votes.bounding_box()
     assert banner_box and votes_box and banner_box["y"] + banner_box["height"] <= votes_box["y"]
-    expect(page.get_by_text("1. Number of Voters on the Register")).to_be_visible()
+    statistics = page.locator('[data-testid="stTable"]', has_text="As printed on the form")
+    expect(statistics).to_contain_text("1. Number of Voters on the Register")  # the label as printed, number kept
     assert "**succeeded**" not in page_text(page) and "read, checks failed" in page_text(page)
-    page.locator('[data-testid="stMain"]').evaluate("main => main.scrollTo(0, 0)")
+    banner.evaluate("alert => alert.scrollIntoView({block: 'start'})")  # the reading, from its first line
     screenshots.take(page, "vote-extractor-checks-failed", for_readme=True)
 
     # Nothing is chosen for the person; sending without a verdict says what is missing.
@@ -105,11 +105,18 @@ def test_the_entry_editor_shows_each_rule_and_saves_the_papers_statistics(
     body = {"name": name, "version": "v1"}
     created = requests.post(f"{gateway_url}/datasets", json=body, headers=HEADERS, timeout=30)
     assert created.status_code == 201, created.text
-    expected = {**EC8A_MISREAD, "form": {**EC8A_MISREAD["form"], "form_type": "ng_ec8a"}}
-    image = base64.b64encode(generate_form(42).image).decode()
+    # A paper whose own row 7 is not the sum of its rows: golden data that says so.
+    paper = render_form("ng_ec8a", seed=42, breaks_rule="valid_is_sum_of_votes")
+    expected = paper.truth.model_dump(mode="json")
+    rows_total = sum(row["vote_count"] or 0 for row in expected["vote_results"])
+    assert expected["statistics"]["valid_votes"] != rows_total
     added = requests.post(
         f"{gateway_url}/datasets/{name}/v1/entries",
-        json={"id": "pu-012", "input": {"image_base64": image}, "expected_output": expected},
+        json={
+            "id": "pu-036",
+            "input": {"image_base64": base64.b64encode(paper.image).decode()},
+            "expected_output": expected,
+        },
         headers=HEADERS,
         timeout=60,
     )
@@ -119,21 +126,21 @@ def test_the_entry_editor_shows_each_rule_and_saves_the_papers_statistics(
     open_page(page, "/Dataset_Manager", "📊 Dataset Manager")
     choose(page, "Dataset version", f"{name}@v1")
     open_tab(page, "Entries")
-    expect(page.get_by_text("❌ fails: valid_is_sum_of_votes, used_is_spoiled_rejected_valid")).to_be_visible(
-        timeout=30_000
-    )
-    page.get_by_text("Edit the expected output of pu-012").click()
-    editor = page.locator('[data-testid="stExpander"]', has_text="Edit the expected output of pu-012")
-    expect(editor.get_by_text("Each rule on this expected output")).to_be_visible()
-    editor.get_by_label("7. Total Number of Valid Votes").fill("320")
-    editor.get_by_label("7. Total Number of Valid Votes").press("Tab")
-    editor.scroll_into_view_if_needed()
+    expect(page.get_by_text("❌ fails: valid_is_sum_of_votes")).to_be_visible(timeout=30_000)
+    page.get_by_text("Edit the expected output of pu-036").click()
+    editor = page.locator('[data-testid="stExpander"]', has_text="Edit the expected output of pu-036")
+    verdicts = editor.locator('[data-testid="stTable"]', has_text="Verdict")
+    expect(verdicts.locator("tr", has_text="valid_is_sum_of_votes")).to_contain_text("❌ fails")
+    valid = editor.get_by_label("7. Total Number of Valid Votes")
+    valid.fill(str(rows_total))
+    valid.press("Tab")
+    editor.evaluate("expander => expander.scrollIntoView({block: 'start'})")
     screenshots.take(page, "dataset-entry-editor", for_readme=True)
     editor.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Saved entry pu-012.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Saved entry pu-036.")).to_be_visible(timeout=30_000)
     no_traceback(page)
 
     entry = requests.get(f"{gateway_url}/datasets/{name}/v1", headers=HEADERS, timeout=30).json()["entries"][0]
-    assert entry["expected_output"]["statistics"] == {**EC8A_MISREAD["statistics"], "valid_votes": 320}
-    assert {check["status"] for check in entry["checks"]} == {"pass"}
-    expect(page.get_by_text("❌ fails")).to_have_count(0)  # the card now says every rule holds
+    assert entry["expected_output"]["statistics"] == {**expected["statistics"], "valid_votes": rows_total}
+    assert {c["rule"]: c["status"] for c in entry["checks"]}["valid_is_sum_of_votes"] == "pass"
+    expect(page.get_by_text("❌ fails: valid_is_sum_of_votes")).to_have_count(0)  # the card says it holds now

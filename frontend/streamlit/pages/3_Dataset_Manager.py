@@ -151,9 +151,9 @@ def edit_form(client: ApiClient, name: str, version: str, entry: Json, shown: Sh
         st.caption(shown.note)
     checks_table(entry.get("checks") or [], title="Each rule on this expected output (as saved)")
     with st.form(f"edit-{entry['id']}"):
-        rows = votes_editor(vote_rows(expected), shown, key=f"rows-{entry['id']}", candidates_fixed=False)
-        st.markdown(f"**{shown.form_type.get('title') or shown.ref}**: the numbers as printed on the paper")
+        st.markdown(f"**{shown.form_type.get('title') or shown.ref}**: its numbers, labelled as the paper prints them")
         new_stats = statistics_inputs(statistic_values(expected, shown), key=entry["id"])
+        rows = votes_editor(vote_rows(expected), shown, key=f"rows-{entry['id']}", candidates_fixed=False)
         validated = st.checkbox("Validated by a person", value=bool(entry.get("validated")), key=f"{entry['id']}-ok")
         if st.form_submit_button("Save", type="primary"):
             output = expected_output_of(expected, rows, new_stats, shown)
