@@ -122,12 +122,21 @@ def entry_card(client: ApiClient, name: str, version: str, status: str, entry: J
                 + f" · from {entry.get('source', {}).get('kind', '?')}"
             )
             rows = vote_rows(expected)
-            st.caption("; ".join(f"{literal(r['candidate'])} {r['votes']}" for r in rows) or "no vote results")
+            st.caption(rows_in_brief(rows))
             st.caption(" · ".join(f"{literal(label)} {value}" for _, label, value in statistic_values(expected, shown)))
             st.caption(checks_summary(entry.get("checks")))
     if status == "draft":
         with st.expander(f"Edit the expected output of {entry['id']}"):
             edit_form(client, name, version, entry, shown)
+
+
+def rows_in_brief(rows: list[Json]) -> str:
+    """The rows with a count, and how many were left blank (most of an EC8A's party rows are)."""
+    counted = [f"{literal(r['candidate'])} {r['votes']}" for r in rows if r["votes"] is not None]
+    blank = len(rows) - len(counted)
+    if not rows:
+        return "no vote results"
+    return "; ".join(counted) + (f" ({blank} rows blank)" if blank else "")
 
 
 def checks_summary(checks: list[Json] | None) -> str:
