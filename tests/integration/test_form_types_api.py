@@ -102,7 +102,8 @@ def test_a_user_defined_type_is_stored_versioned_and_listed(extract_client):
     name = unique_name()
 
     first = extract_client.post("/form-types", json=county_form(name), headers=HEADERS)
-    second = extract_client.post("/form-types", json=county_form(name, title="County tally sheet A (2027)"), headers=HEADERS)
+    renamed = county_form(name, title="County tally sheet A (2027)")
+    second = extract_client.post("/form-types", json=renamed, headers=HEADERS)
 
     assert first.status_code == 201, first.json
     assert_matches_contract("/extract/form-types", "POST", 201, first.json)
