@@ -226,7 +226,12 @@ class ExtractionService:
             reading, evaluations = run_blocking(self._read(model, request, tags, options.expected, stored.uri))
             llmobs.annotate(
                 workflow,
-                input_data={"image_uri": stored.uri, "model": model.model_name, "prompt_version": prompt.version},
+                input_data={
+                    "image_uri": stored.uri,
+                    "model": model.model_name,
+                    "prompt_version": prompt.version,
+                    "form_type": form_type.ref,
+                },
                 output_data=reading.output.model_dump() if reading.output else {"error": reading.error_message},
             )
         record = _record(extraction_id, model.model_name, options, request, stored, reading, evaluations, created_by)
