@@ -138,12 +138,14 @@ class _PrimarySpan:
 
 def reading_tags(model: str, request: ModelRequest, **context: str) -> dict[str, str]:
     """The tags of a reading's spans and evaluations: who asked (`context`: the extraction, or the
-    experiment, variant, entry and repetition; `created_by`), and what read with what."""
+    experiment, variant, entry and repetition; `created_by`), and what read what paper with what
+    (`form_type`, so Datadog can slice quality by paper)."""
     return {
         **context,
         "model": model,
         "prompt_version": request.prompt.version,
         "rag_enabled": "true" if request.variables else "false",
+        "form_type": request.form_type.ref,
     }
 
 
@@ -249,6 +251,7 @@ class FormReader:
             content_type=request.content_type,
             settings=self._settings,
             tags=tags,
+            form_type=request.form_type,
         )
 
         def in_primary_trace() -> SecondReading:

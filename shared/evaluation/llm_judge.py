@@ -40,7 +40,8 @@ from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult,
 from shared.evaluation.ragas_metrics import (
     NO_KEY_REASON,
     NO_OUTPUT_REASON,
-    canonical_json,
+    judged_form_type,
+    labelled_json,
     reference_docs,
     skipped,
 )
@@ -191,7 +192,9 @@ class LlmJudge(Evaluator):
         )
 
     def prompt(self, ctx: EvaluatorContext) -> str:
-        """What the judge is asked: the rubric, the answer's form, the truth, the output."""
+        """What the judge is asked: the rubric, the answer's form, the truth, the output (both in
+        the paper's shape: its statistics with their printed labels)."""
+        form_type = judged_form_type(ctx)
         lines = [
             "Rubric:",
             self.rubric.strip(),
@@ -199,14 +202,15 @@ class LlmJudge(Evaluator):
             f'Answer with JSON: "reasoning" (at most three sentences naming what you checked), then "value": '
             f"{self._value_instruction()}.",
             "",
+            f"The paper: {form_type.title}.",
             "Expected output (the form's verified figures):",
-            canonical_json(ctx.expected) if ctx.expected is not None else "not given",
+            labelled_json(ctx.expected, form_type) if ctx.expected is not None else "not given",
         ]
         docs = "\n\n".join(reference_docs(ctx))
         if docs:
             lines += ["", "Reference documents:", docs[:_MAX_DOCS_CHARS]]
         assert ctx.output is not None
-        lines += ["", "Model output:", canonical_json(ctx.output)]
+        lines += ["", "Model output:", labelled_json(ctx.output, form_type)]
         return "\n".join(lines)
 
     def read_answer(self, text: str | None, details: Mapping[str, Any]) -> tuple[Any, str]:

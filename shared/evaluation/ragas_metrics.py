@@ -42,6 +42,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, bounded, settings_given, wired
 from shared.evaluation.matching import match_candidates, normalise_name
 from shared.evaluation.registry import register
+from shared.form_types.checks import shaped, statistics_of
+from shared.form_types.model import GENERIC, FormType
+from shared.form_types.resolve import GENERIC_FORM_TYPE, form_type_for_evaluation
 from shared.models import VoteExtraction, VoteResult
 
 if TYPE_CHECKING:
@@ -129,28 +132,27 @@ def _sorted_results(extraction: VoteExtraction) -> list[VoteResult]:
     return sorted(extraction.vote_results, key=lambda r: (normalise_name(r.candidate_name), r.candidate_name))
 
 
-def canonical_text(extraction: VoteExtraction) -> str:
-    """The extraction as plain sentences, one a line (the response Ragas' text metrics judge)."""
+def _shown(value: object) -> str:
+    return "unknown" if value is None or value == "" else str(value)
 
-    def shown(value: object) -> str:
-        return "unknown" if value is None or value == "" else str(value)
 
+def canonical_text(extraction: VoteExtraction, form_type: FormType = GENERIC_FORM_TYPE) -> str:
+    """The extraction as plain sentences, one a line (the response Ragas' text metrics judge):
+    the type's statistics under their printed labels, in the paper's order, and the counts in
+    words where the paper has them. `generic`'s labels are the three lines it always had."""
     form = extraction.form
     lines = [
-        f"Constituency: {shown(_clean(form.constituency_name))} (code {shown(_clean(form.constituency_code))})",
-        f"Form type: {shown(_clean(form.form_type))}",
+        f"Constituency: {_shown(_clean(form.constituency_name))} (code {_shown(_clean(form.constituency_code))})",
+        f"Form type: {_shown(_clean(form.form_type))}",
     ]
     for result in _sorted_results(extraction):
+        in_words = form_type.figures_in_words and result.vote_count_words
+        words = f" ({_clean(result.vote_count_words)} in words)" if in_words else ""
         lines.append(
-            f"Candidate {_clean(result.candidate_name)} ({shown(_clean(result.party))}): "
-            f"{shown(result.vote_count)} votes"
+            f"Candidate {_clean(result.candidate_name)} ({_shown(_clean(result.party))}): "
+            f"{_shown(result.vote_count)} votes{words}"
         )
-    stats = extraction.ballot_stats
-    lines += [
-        f"Valid votes: {shown(stats.valid_votes)}",
-        f"Rejected ballots: {shown(stats.rejected_ballots)}",
-        f"Total ballots: {shown(stats.total_ballots)}",
-    ]
+    lines += [f"{form_type.label(key)}: {_shown(value)}" for key, value in statistics_of(extraction, form_type).items()]
     return "\n".join(lines)
 
 
@@ -158,6 +160,22 @@ def canonical_json(extraction: VoteExtraction) -> str:
     """The extraction as compact JSON with sorted keys and candidates in name order."""
     dumped = extraction.model_dump(mode="json")
     dumped["vote_results"] = [r.model_dump(mode="json") for r in _sorted_results(extraction)]
+    return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def labelled_json(extraction: VoteExtraction, form_type: FormType) -> str:
+    """The extraction as a judge reads it: `canonical_json` in the type's shape, its statistics
+    a list of {key, label as printed, value} in the paper's order instead of `ballot_stats`;
+    `vote_count_words` only where the paper has them."""
+    dumped = extraction.model_dump(mode="json", exclude={"ballot_stats", "statistics"})
+    rows = [r.model_dump(mode="json") for r in _sorted_results(extraction)]
+    if not form_type.figures_in_words:
+        rows = [{name: value for name, value in row.items() if name != "vote_count_words"} for row in rows]
+    dumped["vote_results"] = rows
+    dumped["statistics"] = [
+        {"key": key, "label": form_type.label(key), "value": value}
+        for key, value in statistics_of(extraction, form_type).items()
+    ]
     return json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -267,7 +285,8 @@ class RagasRouge(_RagasEvaluator):
             return None
         if ctx.output is None:
             return EvaluatorResult(0.0, reasoning="no output: ROUGE-L 0", assessment="fail")
-        reference, response = canonical_text(ctx.expected), canonical_text(ctx.output)
+        form_type = judged_form_type(ctx)
+        reference, response = canonical_text(ctx.expected, form_type), canonical_text(ctx.output, form_type)
         metric = _rouge()
 
         async def score() -> float:
@@ -285,10 +304,12 @@ class RagasRouge(_RagasEvaluator):
 @dataclass(frozen=True)
 class RagasExactMatch(_RagasEvaluator):
     """Ragas ExactMatch of the output's canonical JSON against the expected one: every field,
-    nulls included, must be equal (candidate order does not matter)."""
+    nulls included, must be equal (candidate order does not matter). Both sides are first put in
+    the form type's shape, so an expected output made before form types (no `statistics`)
+    matches a reading that states the same numbers."""
 
     name = "ragas_exact_match"
-    version = "1.0"
+    version = "1.1"
     metric_type = "boolean"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
@@ -296,7 +317,9 @@ class RagasExactMatch(_RagasEvaluator):
             return None
         if ctx.output is None:
             return EvaluatorResult(False, reasoning="no output", assessment="fail")
-        reference, response = canonical_json(ctx.expected), canonical_json(ctx.output)
+        form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, ctx.output)
+        expected, output = shaped(ctx.expected, form_type), shaped(ctx.output, form_type)
+        reference, response = canonical_json(expected), canonical_json(output)
         metric = _exact_match()
 
         async def score() -> float:
@@ -337,13 +360,21 @@ def reference_docs(ctx: EvaluatorContext) -> list[str]:
 
 
 def task_question(ctx: EvaluatorContext) -> str:
-    """The question the extraction answers, as Ragas' `user_input`."""
+    """The question the extraction answers, as Ragas' `user_input`: a typed paper's own
+    statistics by their printed labels (`generic` keeps the question it always asked)."""
     form = (ctx.expected or ctx.output or VoteExtraction()).form
     where = f" of constituency {_clean(form.constituency_name)}" if form.constituency_name else ""
-    return (
-        f"Read the election result form{where}: give each candidate's party and vote count, and the "
-        "valid votes, rejected ballots and total ballots."
-    )
+    form_type = judged_form_type(ctx)
+    if form_type.name == GENERIC:
+        statistics = "valid votes, rejected ballots and total ballots"
+    else:
+        statistics = "; ".join(statistic.label for statistic in form_type.statistics)
+    return f"Read the election result form{where}: give each candidate's party and vote count, and the {statistics}."
+
+
+def judged_form_type(ctx: EvaluatorContext) -> FormType:
+    """The paper the judged extraction is of (see `form_type_for_evaluation`)."""
+    return form_type_for_evaluation(ctx.metadata, ctx.expected, ctx.output)
 
 
 @dataclass(frozen=True)
@@ -414,7 +445,9 @@ class RagasFaithfulness(_GeminiRagasMetric):
         assert ctx.output is not None
         metric = _import_ragas_metrics().Faithfulness(llm=self._judge(client))
         result = await metric.ascore(
-            user_input=task_question(ctx), response=canonical_text(ctx.output), retrieved_contexts=contexts
+            user_input=task_question(ctx),
+            response=canonical_text(ctx.output, judged_form_type(ctx)),
+            retrieved_contexts=contexts,
         )
         return float(result.value), result.reason
 
@@ -438,7 +471,8 @@ class RagasAnswerRelevancy(_GeminiRagasMetric):
         # configured so, and ragas' own Vertex path needs google-cloud-aiplatform.
         embeddings = GoogleEmbeddings(client=client, model=self.embedding_model)
         metric = _import_ragas_metrics().AnswerRelevancy(llm=self._judge(client), embeddings=embeddings)
-        result = await metric.ascore(user_input=task_question(ctx), response=canonical_text(ctx.output))
+        response = canonical_text(ctx.output, judged_form_type(ctx))
+        result = await metric.ascore(user_input=task_question(ctx), response=response)
         return float(result.value), result.reason
 
 
@@ -456,6 +490,8 @@ class RagasContextPrecision(_GeminiRagasMetric):
         assert ctx.expected is not None
         metric = _import_ragas_metrics().ContextPrecision(llm=self._judge(client))
         result = await metric.ascore(
-            user_input=task_question(ctx), reference=canonical_text(ctx.expected), retrieved_contexts=contexts
+            user_input=task_question(ctx),
+            reference=canonical_text(ctx.expected, judged_form_type(ctx)),
+            retrieved_contexts=contexts,
         )
         return float(result.value), result.reason

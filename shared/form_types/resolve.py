@@ -61,7 +61,7 @@ def form_type_for_evaluation(
     if isinstance(given, FormType):
         return given
     for reading in (expected, output):
-        form = builtin_form_type(declared_form_type(reading))
+        form = builtin_form_type(reading.form.form_type) if reading is not None else None
         if form is not None:
             return form
     return GENERIC_FORM_TYPE

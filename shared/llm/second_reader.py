@@ -27,6 +27,8 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import VoteExtractorError
+from shared.form_types.model import FormType
+from shared.form_types.resolve import GENERIC_FORM_TYPE
 from shared.llm import get_model_client
 from shared.llm.base import ModelRequest
 from shared.llm.tesseract import TesseractModel
@@ -79,18 +81,27 @@ def choose_second_reader(primary_model: str, primary_params: Mapping[str, Any], 
 
 
 def read_again(
-    reader: str, *, image: bytes, content_type: str, settings: Settings, tags: Mapping[str, str]
+    reader: str,
+    *,
+    image: bytes,
+    content_type: str,
+    settings: Settings,
+    tags: Mapping[str, str],
+    form_type: FormType = GENERIC_FORM_TYPE,
 ) -> SecondReading:
     """Read the image with `reader`; never raises (a failure is a reading with an error). Its llm
-    span gets the primary reading's `tags` and `reading:cross_check`."""
+    span gets the primary reading's `tags` and `reading:cross_check`. A Gemini reader is asked
+    for the primary reading's `form_type` (its statistics, its words), so the two readings
+    compare key for key."""
 
     started = time.perf_counter()
     try:
         client, params = _client(reader, settings)
+        request = ModelRequest(
+            image=image, content_type=content_type, prompt=CROSS_CHECK_PROMPT, params=params, form_type=form_type
+        )
         with llmobs.capture_llm_span(tags={**tags, **SPAN_TAGS}) as captured:
-            response = client.extract(
-                ModelRequest(image=image, content_type=content_type, prompt=CROSS_CHECK_PROMPT, params=params)
-            )
+            response = client.extract(request)
     except VoteExtractorError as error:  # ModelError, or InvalidField for a Gemini reader not configured
         return SecondReading(reader=reader, extraction=None, error=error.message, latency_ms=_since(started))
     except Exception as error:  # a cross check must never fail the extraction it checks

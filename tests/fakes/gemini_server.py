@@ -147,6 +147,15 @@ class RecordedRequest:
             return {}
         return self.body.get("generationConfig") or self.body.get("generation_config") or {}
 
+    @property
+    def statistic_keys(self) -> list[str] | None:
+        """The statistics the response schema asks for, in its order (a form type other than
+        `generic`); None when it asks for `ballot_stats` instead. A responder can answer in the
+        shape asked with it."""
+        schema = self.generation_config.get("responseSchema") or self.generation_config.get("response_schema") or {}
+        statistics = (schema.get("properties") or {}).get("statistics")
+        return list(statistics["properties"]) if statistics else None
+
 
 Responder = Callable[[RecordedRequest], ScriptedReply]
 

@@ -28,6 +28,8 @@ from shared.errors import (
     ModelTimeout,
     ModelUnavailable,
 )
+from shared.form_types.checks import shaped
+from shared.form_types.resolve import GENERIC_FORM_TYPE
 from shared.llm.base import ModelRequest
 from shared.llm.gemini import GeminiModel, clear_client_cache
 from shared.models import TokenUsage, VoteExtraction
@@ -127,7 +129,8 @@ def test_structured_output_becomes_a_vote_extraction_with_token_usage(server: Fa
 
     response = model.extract(make_request())
 
-    assert response.extraction == VoteExtraction.model_validate(SAMPLE_EXTRACTION)
+    assert response.extraction == shaped(VoteExtraction.model_validate(SAMPLE_EXTRACTION), GENERIC_FORM_TYPE)
+    assert response.extraction.statistics == {"valid_votes": 8340, "rejected_ballots": 37, "total_ballots": 8377}
     assert response.usage == TokenUsage(input_tokens=1500, output_tokens=210, total_tokens=1710)
     assert json.loads(response.raw_output) == SAMPLE_EXTRACTION
 
@@ -416,7 +419,7 @@ def test_async_extract_parses_the_answer(server: FakeGeminiServer) -> None:
 
     response = asyncio.run(model.extract_async(make_request(temperature=0.0)))
 
-    assert response.extraction == VoteExtraction.model_validate(SAMPLE_EXTRACTION)
+    assert response.extraction == shaped(VoteExtraction.model_validate(SAMPLE_EXTRACTION), GENERIC_FORM_TYPE)
     assert response.usage == TokenUsage(input_tokens=900, output_tokens=100, total_tokens=1000)
     [sent] = server.generate_requests
     assert sent.images[0].data == PNG_BYTES

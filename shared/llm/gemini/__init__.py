@@ -2,6 +2,9 @@
 
 - `model`: GeminiModel and GeminiParams, the adapter (validate params, call, read the answer).
 - `request`: what we send (the image before the instruction, structured output).
+- `answer_schema`: the response schema, built from the paper's form type (its statistics' keys
+  and printed labels, the words column where it has one); `generic` as before form types.
+- `paper_prompt`: the prompt text: the template's, then a section naming the paper's statistics.
 - `answers`: Gemini's answer as a ModelResponse, or ModelBlocked / ModelOutputInvalid.
 - `error_mapping`: what a call raised as our Model* errors (the whole table is there).
 - `transport`: how the google-genai client is built (API key or Vertex AI, base URL, timeout,

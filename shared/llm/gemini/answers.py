@@ -1,5 +1,7 @@
 """Gemini's answer as a ModelResponse (extraction, token usage, raw text), or ModelBlocked /
-ModelOutputInvalid when it holds no usable extraction.
+ModelOutputInvalid when it holds no usable extraction. The extraction is put in its form type's
+shape (`shared.form_types.checks.shaped`): exactly the type's statistics, words only where the
+paper has them.
 
 Two readers for the same answer: google-genai's `GenerateContentResponse` (sync calls, Vertex AI
 async calls) and the REST JSON the lean path receives (camelCase fields, enums as names).
@@ -13,6 +15,8 @@ from google.genai import types
 from pydantic import ValidationError
 
 from shared.errors import ModelBlocked, ModelOutputInvalid
+from shared.form_types.checks import shaped
+from shared.form_types.model import FormType
 from shared.llm.base import ModelResponse
 from shared.llm.gemini.error_mapping import ModelRef
 from shared.models import TokenUsage, VoteExtraction
@@ -34,7 +38,9 @@ _BLOCKING_FINISH_NAMES = frozenset(reason.value for reason in _BLOCKING_FINISH_R
 RAW_OUTPUT_DETAIL_CHARS = 2000
 
 
-def read_sdk_response(response: types.GenerateContentResponse, *, model: ModelRef) -> ModelResponse:
+def read_sdk_response(
+    response: types.GenerateContentResponse, *, model: ModelRef, form_type: FormType
+) -> ModelResponse:
     """The ModelResponse in google-genai's answer; raises ModelBlocked or ModelOutputInvalid."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
@@ -57,13 +63,12 @@ def read_sdk_response(response: types.GenerateContentResponse, *, model: ModelRe
         raise ModelBlocked(
             f"{model.title} answered no text (finish reason {finish}).", details=model.details(finish_reason=finish)
         )
-    extraction = response.parsed if isinstance(response.parsed, VoteExtraction) else None
-    if extraction is None:
-        extraction = _parse_text(text, finish, model)
+    # The text, not `response.parsed`: that is the type's schema model (`answer_schema`), not ours.
+    extraction = _parse_text(text, finish, model, form_type)
     return ModelResponse(extraction=extraction, usage=_token_usage(response), raw_output=text)
 
 
-def read_rest_answer(body: dict[str, Any], *, model: ModelRef) -> ModelResponse:
+def read_rest_answer(body: dict[str, Any], *, model: ModelRef, form_type: FormType) -> ModelResponse:
     """`read_sdk_response` for the REST JSON answer (camelCase fields, enums as names)."""
     feedback = body.get("promptFeedback") or {}
     if feedback.get("blockReason"):
@@ -92,7 +97,7 @@ def read_rest_answer(body: dict[str, Any], *, model: ModelRef) -> ModelResponse:
     input_tokens = usage.get("promptTokenCount") or 0
     output_tokens = usage.get("candidatesTokenCount") or 0
     return ModelResponse(
-        extraction=_parse_text(text, finish, model),
+        extraction=_parse_text(text, finish, model, form_type),
         usage=TokenUsage(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
@@ -102,9 +107,9 @@ def read_rest_answer(body: dict[str, Any], *, model: ModelRef) -> ModelResponse:
     )
 
 
-def _parse_text(text: str, finish: str | None, model: ModelRef) -> VoteExtraction:
+def _parse_text(text: str, finish: str | None, model: ModelRef, form_type: FormType) -> VoteExtraction:
     try:
-        return VoteExtraction.model_validate_json(text)
+        return shaped(VoteExtraction.model_validate_json(text), form_type)
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False)
         if any(problem["type"] == "json_invalid" for problem in problems):

@@ -19,6 +19,7 @@ from shared.errors import InvalidField
 from shared.llm.base import ModelRequest, ModelResponse
 from shared.llm.gemini.answers import read_rest_answer, read_sdk_response
 from shared.llm.gemini.error_mapping import ModelRef, model_error, not_configured_error
+from shared.llm.gemini.paper_prompt import prompt_text
 from shared.llm.gemini.request import generate_content_config, request_contents
 from shared.llm.gemini.rest import post_generate_content, rest_body, rest_endpoint
 from shared.llm.gemini.transport import ClientOptions, build_client
@@ -84,11 +85,13 @@ class GeminiModel:
         client = self._client()
         try:
             response = client.models.generate_content(
-                model=self.model_name, contents=request_contents(request), config=generate_content_config(params)
+                model=self.model_name,
+                contents=request_contents(request),
+                config=generate_content_config(params, request.form_type),
             )
         except Exception as error:
             raise model_error(error, model=self._ref, options=self.client_options) from error
-        return read_sdk_response(response, model=self._ref)
+        return read_sdk_response(response, model=self._ref, form_type=request.form_type)
 
     async def extract_async(self, request: ModelRequest) -> ModelResponse:
         """`extract` on the event loop, for concurrent experiment runs.
@@ -101,11 +104,13 @@ class GeminiModel:
         if self.client_options.use_vertex:
             try:
                 response = await client.aio.models.generate_content(
-                    model=self.model_name, contents=request_contents(request), config=generate_content_config(params)
+                    model=self.model_name,
+                    contents=request_contents(request),
+                    config=generate_content_config(params, request.form_type),
                 )
             except Exception as error:
                 raise model_error(error, model=self._ref, options=self.client_options) from error
-            return read_sdk_response(response, model=self._ref)
+            return read_sdk_response(response, model=self._ref, form_type=request.form_type)
         endpoint = rest_endpoint(self.client_options, self.model_name)
         with explicit_llm_span(model_name=self.model_name, provider=self.provider, name="generate_content") as span:
             # One annotation per call, made when the answer is in (or the call failed): each
@@ -113,7 +118,7 @@ class GeminiModel:
             request_fields = {
                 "input_data": [
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
-                    {"role": "user", "content": request.text},
+                    {"role": "user", "content": prompt_text(request)},
                 ],
                 "metadata": {"prompt_version": request.prompt.version, **params},
             }
@@ -122,7 +127,7 @@ class GeminiModel:
                     body = await post_generate_content(self.client_options, endpoint, rest_body(request, params))
                 except Exception as error:
                     raise model_error(error, model=self._ref, options=self.client_options) from error
-                answer = read_rest_answer(body, model=self._ref)
+                answer = read_rest_answer(body, model=self._ref, form_type=request.form_type)
             except BaseException:  # failed or cancelled (a run's deadline): the span still shows the request
                 annotate(span, **request_fields)
                 raise

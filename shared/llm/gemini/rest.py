@@ -5,11 +5,12 @@ response schema from VoteExtraction again on every call, parsing the answer into
 `GenerateContentResponse`) cost 3-6 ms of CPU per call, which at 64 concurrent calls made the
 client, not the model, the bottleneck (about 30% of the ideal throughput of a 200 ms model).
 This path posts the same generateContent REST request itself on one aiohttp session per event
-loop: the URL, headers and response schema are taken once from google-genai's own client and
-converter, so the wire request is the one google-genai sends (a unit test compares them). It
-retries like google-genai (408/429/5xx and connection failures, exponential backoff with
-jitter, `GEMINI_RETRY_*`; a timeout is not retried), applies `GEMINI_TIMEOUT_S` to each
-attempt, and raises what google-genai would, so `error_mapping` maps failures the same way.
+loop: the URL and headers are taken once from google-genai's own client, and each form type's
+response schema once from its converter, so the wire request is the one google-genai sends (unit
+tests compare them, per type). It retries like google-genai (408/429/5xx and connection
+failures, exponential backoff with jitter, `GEMINI_RETRY_*`; a timeout is not retried), applies
+`GEMINI_TIMEOUT_S` to each attempt, and raises what google-genai would, so `error_mapping` maps
+failures the same way.
 ddtrace's google-genai integration does not see it, so the caller opens an explicit llm span.
 Vertex AI mode keeps google-genai for async calls too: it needs OAuth tokens from Application
 Default Credentials, which google-genai refreshes.
@@ -31,7 +32,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from shared.form_types.model import FormType
 from shared.llm.base import ModelRequest
+from shared.llm.gemini.answer_schema import cached_per_form_type
+from shared.llm.gemini.paper_prompt import prompt_text
 from shared.llm.gemini.request import generate_content_config
 from shared.llm.gemini.transport import RETRYABLE_STATUS_CODES, ClientOptions, build_client, retry_delay
 
@@ -73,19 +77,23 @@ def rest_body(request: ModelRequest, params: Mapping[str, Any]) -> bytes:
     Built around the base64 image rather than through json.dumps: base64 needs no JSON escaping,
     and scanning a ~100 kB string for escapes on every call cost more than the rest of the body.
     """
-    head, tail = _body_around_image(request.content_type, request.text, tuple(params.items()))
+    head, tail = _body_around_image(
+        request.content_type, prompt_text(request), tuple(params.items()), _response_schema_json(request.form_type)
+    )
     return b"".join((head, b',"data":"', _base64(request.image), tail))
 
 
 @lru_cache(maxsize=64)
-def _body_around_image(content_type: str, prompt_text: str, params: tuple[tuple[str, Any], ...]) -> tuple[bytes, bytes]:
+def _body_around_image(
+    content_type: str, text: str, params: tuple[tuple[str, Any], ...], response_schema_json: str
+) -> tuple[bytes, bytes]:
     # The same for every call of a variant: encoding the response schema on each call was the
-    # largest JSON work of a run.
+    # largest JSON work of a run. The schema comes in encoded (one cached string per form type).
     generation_config: dict[str, Any] = {_PARAM_REST_NAMES[name]: value for name, value in params}
     generation_config["responseMimeType"] = "application/json"
-    generation_config["responseSchema"] = _response_schema()
+    config_json = json.dumps(generation_config)[:-1] + ',"responseSchema":' + response_schema_json + "}"
     head = '{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":' + json.dumps(content_type)
-    tail = '"}},{"text":' + json.dumps(prompt_text) + '}]}],"generationConfig":' + json.dumps(generation_config) + "}"
+    tail = '"}},{"text":' + json.dumps(text) + '}]}],"generationConfig":' + config_json + "}"
     return head.encode(), tail.encode()
 
 
@@ -117,17 +125,23 @@ async def post_generate_content(options: ClientOptions, endpoint: RestEndpoint, 
         raise _api_error(status, raw)
 
 
-@lru_cache(maxsize=1)
-def _response_schema() -> dict[str, Any]:
-    """VoteExtraction's responseSchema exactly as google-genai 3.6.1 converts it (once, not per call)."""
+@cached_per_form_type
+def response_schema(form_type: FormType) -> dict[str, Any]:
+    """`form_type`'s responseSchema exactly as google-genai 3.6.1 converts it (once, not per call)."""
     from google.genai import _common
     from google.genai import models as genai_models
 
     client = genai.Client(api_key="schema-only")  # offline: builds the request, sends nothing
-    parameters = types._GenerateContentParameters(model="gemini", contents="", config=generate_content_config({}))
+    config = generate_content_config({}, form_type)
+    parameters = types._GenerateContentParameters(model="gemini", contents="", config=config)
     converted = genai_models._GenerateContentParameters_to_mldev(client._api_client, parameters, None, parameters)
     converted = _common.encode_unserializable_types(_common.convert_to_dict(converted))
     return converted["generationConfig"]["responseSchema"]  # type: ignore[index, no-any-return]
+
+
+@cached_per_form_type
+def _response_schema_json(form_type: FormType) -> str:
+    return json.dumps(response_schema(form_type))
 
 
 _last_encoded: tuple[bytes, bytes] = (b"", b"")
