@@ -3,6 +3,8 @@ immutable, the built-ins are version 1 of their names)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
 from pydantic import ValidationError
 
@@ -33,7 +35,7 @@ def get_form_type(request: flask.Request, ref: str) -> flask.Response:
     return json_response(form_type_registry().describe(ref))
 
 
-def _draft(body: dict) -> FormTypeDraft:
+def _draft(body: dict[str, Any]) -> FormTypeDraft:
     """The body as a FormTypeDraft; InvalidField (422) with a sentence naming each problem (a
     rule's own sentence says what in it cannot be read)."""
     try:
