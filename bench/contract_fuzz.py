@@ -6,7 +6,9 @@ sent `--requests` requests, and prints the requests, the failures and the time. 
 Firestore, Pub/Sub, Cloud Storage and Datadog test agent on free ports, and a gateway process
 (tesseract as the default model; Gemini is not configured, so Gemini variants answer 503).
 
-    python -m bench.contract_fuzz [--requests 5000] [--examples 100] [--seed 1]
+    python -m bench.contract_fuzz [--requests 5000] [--examples 100] [--seed 1] [--paths REGEX]
+
+`--paths ^/extract/form-types` spends the whole budget on one resource's operations.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=100, help="Schemathesis --max-examples per run")
     parser.add_argument("--seed", type=int, default=1, help="the first run's seed; each next run adds 1")
     parser.add_argument("--keep-reports", type=Path, help="keep the JSON and HAR reports here")
+    parser.add_argument("--paths", help="fuzz only the operations whose path matches this regex")
     args = parser.parse_args()
 
     print(describe_machine())
     with tempfile.TemporaryDirectory(prefix="contract-fuzz-") as scratch:
         reports = args.keep_reports or Path(scratch) / "reports"
-        outcomes = fuzz(Path(scratch), reports, requests=args.requests, examples=args.examples, seed=args.seed)
+        outcomes = fuzz(
+            Path(scratch), reports, requests=args.requests, examples=args.examples, seed=args.seed, paths=args.paths
+        )
     sent = sum(outcome.requests for outcome in outcomes)
     failures = sum(outcome.failures for outcome in outcomes)
     errors = sum(outcome.errors for outcome in outcomes)
@@ -49,7 +54,9 @@ def main() -> None:
     raise SystemExit(1 if failures or errors else 0)
 
 
-def fuzz(scratch: Path, reports: Path, *, requests: int, examples: int, seed: int) -> list[FuzzOutcome]:
+def fuzz(
+    scratch: Path, reports: Path, *, requests: int, examples: int, seed: int, paths: str | None = None
+) -> list[FuzzOutcome]:
     stack = LocalStack(ports=StackPorts.free(), project=PROJECT)
     os.environ.update(stack.env() | {"API_KEYS": API_KEY, "DEFAULT_MODEL": "tesseract"})
     running = start_stack(stack.ports, scratch / "logs", project=stack.project, bucket=stack.bucket)
@@ -63,7 +70,9 @@ def fuzz(scratch: Path, reports: Path, *, requests: int, examples: int, seed: in
         outcomes: list[FuzzOutcome] = []
         while sum(outcome.requests for outcome in outcomes) < requests:
             started = time.monotonic()
-            outcome = run_contract_fuzz(url, api_key=API_KEY, report_dir=reports, max_examples=examples, seed=seed)
+            outcome = run_contract_fuzz(
+                url, api_key=API_KEY, report_dir=reports, max_examples=examples, seed=seed, include_path_regex=paths
+            )
             outcomes.append(outcome)
             print(f"seed {seed}: {outcome.summary_line()} (wall {time.monotonic() - started:.0f} s)", flush=True)
             if outcome.failures or outcome.errors:

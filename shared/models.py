@@ -143,6 +143,7 @@ class ExtractionRecord(BaseModel):
     span_id: str | None = None
     model: str
     prompt_version: str  # `name@n` (older records: the bare name, which was version 1's text)
+    form_type: str = "generic@1"  # the resolved `name@n` (records made before form types: generic)
     reference_docs: str | None = None  # what the prompt's {{reference_docs}} got, if anything
     params: dict[str, Any] = Field(default_factory=dict)
     status: ExtractionStatus

@@ -1,4 +1,5 @@
-"""`extract`: POST /extract reads a form image; GET /extract/{extraction_id} returns the record.
+"""`extract`: POST /extract reads a form image; GET /extract/{extraction_id} returns the record;
+the form types a reading can be of are served here too (`/extract/form-types`, shared/routes).
 
 Thin handler (STYLE.md rule 1): parse and check the request, call the extraction service,
 answer JSON. The contract is API.md's "extract" section.
@@ -15,6 +16,7 @@ import functions_framework
 from shared.config import get_settings
 from shared.errors import InvalidField, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from shared.images import decode_image_base64
+from shared.routes import form_types
 from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource
 from shared.web import (
     Route,
@@ -30,7 +32,7 @@ from shared.web import (
 from shared.wiring.extract import extraction_service
 
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
-_TEXT_FORM_FIELDS = ("model", "prompt_version", "reference_docs")
+_TEXT_FORM_FIELDS = ("model", "prompt_version", "reference_docs", "form_type")
 _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 _PAGING_ARGS = ("page_size", "page_token")
 MAX_PAGE_SIZE = 200
@@ -135,6 +137,7 @@ def _read_json(body: dict[str, Any]) -> tuple[ExtractOptions, ImageSource]:
 
 
 ROUTES = (
+    *form_types.ROUTES,  # before `/{extraction_id}`, which matches `/form-types` too
     Route("POST", "/", create_extraction, "write"),
     Route("GET", "/", list_extractions, "read"),
     Route("GET", "/options", extraction_options, "read"),  # before `/{extraction_id}`, which matches it too

@@ -6,6 +6,7 @@ written in one batch before anything is sent, and a model failure is recorded, n
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -19,6 +20,10 @@ from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
 from shared.evaluation.base import Evaluator
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.form_types.checks import shaped
+from shared.form_types.model import GENERIC, FormType
+from shared.form_types.registry import FormTypeRegistry
+from shared.form_types.validation import check_expected
 from shared.images import validate_image
 from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
@@ -48,6 +53,7 @@ class ExtractOptions(BaseModel):
 
     model: str | None = Field(None, max_length=80)
     prompt_version: str | None = Field(None, max_length=80)
+    form_type: str | None = Field(None, max_length=80)  # name or name@n; absent: generic
     reference_docs: str | None = Field(None, max_length=MAX_REFERENCE_DOCS_CHARS)
     params: StorableMap = Field(default_factory=dict)
     expected: VoteExtraction | None = None
@@ -100,6 +106,7 @@ class ExtractionService:
         images: ImageStoreWithDeletion,
         evaluations: EvaluationSink,
         prompts: PromptRegistry,
+        form_types: FormTypeRegistry,
         evaluators: Sequence[Evaluator],
         review: ReviewQueueProducerWithRemoval,
         feedback: FeedbackRemoval,
@@ -110,6 +117,7 @@ class ExtractionService:
         self._images = images
         self._evaluations = evaluations
         self._prompts = prompts
+        self._form_types = form_types
         self._review = review
         self._feedback = feedback
         self._datasets = datasets
@@ -142,12 +150,14 @@ class ExtractionService:
         }
 
     def options(self) -> dict[str, Any]:
-        """What a client may pick: models with their params, prompt versions and the defaults."""
+        """What a client may pick: models with their params, prompt versions, form types and the defaults."""
         return {
             "models": model_options(self._settings),
             "prompt_versions": [prompt["name"] for prompt in self._prompts.listing()],
+            "form_types": self._form_types.names(),
             "default_model": self._settings.resolved_default_model,
             "default_prompt_version": self._settings.default_prompt_version,
+            "default_form_type": GENERIC,
         }
 
     def image(self, extraction_id: str) -> tuple[bytes, str]:
@@ -197,11 +207,18 @@ class ExtractionService:
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
         params = model.validate_params(options.params)
         prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
+        form_type = self._form_types.resolve(options.form_type, field="form_type")
+        check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
         image, stored = self._store_image(source)
         variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
         request = ModelRequest(
-            image=image, content_type=stored.content_type, prompt=prompt, params=params, variables=variables
+            image=image,
+            content_type=stored.content_type,
+            prompt=prompt,
+            params=params,
+            variables=variables,
+            form_type=form_type,
         )
         extraction_id = uuid.uuid4().hex
         tags = reading_tags(model.model_name, request, extraction_id=extraction_id, created_by=created_by)
@@ -209,7 +226,12 @@ class ExtractionService:
             reading, evaluations = run_blocking(self._read(model, request, tags, options.expected, stored.uri))
             llmobs.annotate(
                 workflow,
-                input_data={"image_uri": stored.uri, "model": model.model_name, "prompt_version": prompt.version},
+                input_data={
+                    "image_uri": stored.uri,
+                    "model": model.model_name,
+                    "prompt_version": prompt.version,
+                    "form_type": form_type.ref,
+                },
                 output_data=reading.output.model_dump() if reading.output else {"error": reading.error_message},
             )
         record = _record(extraction_id, model.model_name, options, request, stored, reading, evaluations, created_by)
@@ -224,7 +246,8 @@ class ExtractionService:
         expected: VoteExtraction | None,
         image_uri: str,
     ) -> tuple[Reading, list[Evaluation]]:
-        """The reading pipeline, online: the adapter's retries only, the cross check when sampled."""
+        """The reading pipeline, online: the adapter's retries only, the cross check when sampled;
+        the output in its form type's shape, judged against that type."""
         reading = await self._reader.read(
             model,
             request,
@@ -233,12 +256,18 @@ class ExtractionService:
             retry=ONLINE_RETRIES,
             second_reader=self._reader.online_second_reader(model.model_name, request.params),
         )
+        reading = _in_shape(reading, request.form_type)
         evaluations = await evaluate(
             self._evaluators,
             reading,
             expected=expected,
             input={"image_uri": image_uri, REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS)},
-            metadata={"model": model.model_name, "prompt_version": request.prompt.version, "params": request.params},
+            metadata={
+                "model": model.model_name,
+                "prompt_version": request.prompt.version,
+                "params": request.params,
+                "form_type": request.form_type,
+            },
         )
         return reading, evaluations
 
@@ -315,6 +344,7 @@ def _record(
         span_id=reading.span.span_id if reading.span else None,
         model=model_name,
         prompt_version=request.prompt.version,
+        form_type=request.form_type.ref,
         reference_docs=request.variables.get(REFERENCE_DOCS),
         params=dict(request.params),
         status=reading.status,
@@ -333,6 +363,15 @@ def _record(
         created_by=created_by,
         golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
     )
+
+
+def _in_shape(reading: Reading, form_type: FormType) -> Reading:
+    """The reading with its output in the type's shape (an adapter may have shaped it already:
+    shaping twice changes nothing)."""
+    if reading.response is None:
+        return reading
+    response = dataclasses.replace(reading.response, extraction=shaped(reading.response.extraction, form_type))
+    return dataclasses.replace(reading, response=response)
 
 
 def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> list[ReviewReason]:

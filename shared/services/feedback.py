@@ -22,6 +22,10 @@ from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.form_types.checks import shaped
+from shared.form_types.model import FormType
+from shared.form_types.registry import FormTypeRegistry
+from shared.form_types.validation import check_statistic_keys
 from shared.models import (
     EXTRACTION_ID_PATTERN,
     Evaluation,
@@ -79,12 +83,14 @@ class FeedbackService:
         feedback: FeedbackLog,
         evaluations: EvaluationSink,
         review: ReviewQueueProducer,
+        form_types: FormTypeRegistry,
     ) -> None:
         self._settings = settings
         self._extractions = extractions
         self._feedback = feedback
         self._evaluations = evaluations
         self._review = review
+        self._form_types = form_types
 
     def submit(self, request: FeedbackRequest) -> tuple[FeedbackRecord, bool]:
         """Record the feedback; (record, True) when new, (the first record, False) on a replay."""
@@ -145,10 +151,12 @@ class FeedbackService:
 
     def _build(self, request: FeedbackRequest, extraction: ExtractionRecord) -> FeedbackRecord:
         feedback_id = request.feedback_id or uuid.uuid4().hex
-        corrected = apply_correction(extraction.result, request.corrections) if request.corrections else None
+        # The type the extraction was read as (records made before form types: generic@1).
+        form_type = self._form_types.get(extraction.form_type)
+        corrected = _corrected(extraction, request.corrections, form_type) if request.corrections else None
         accuracy = compare_extractions(extraction.result, corrected).accuracy if corrected else None
         evaluations = _feedback_evaluations(request, corrected, accuracy)
-        golden = _golden_candidate(request, extraction, corrected, accuracy)
+        golden = _golden_candidate(request, extraction, corrected, accuracy, form_type)
         if golden is not None:
             evaluations.append(golden)
         return FeedbackRecord(
@@ -169,6 +177,15 @@ class FeedbackService:
             created_at=datetime.now(UTC),
             author=request.author,
         )
+
+
+def _corrected(extraction: ExtractionRecord, correction: ExtractionCorrection, form_type: FormType) -> VoteExtraction:
+    """The result with the correction applied, in its type's shape; a correction naming a
+    statistic the extraction's type does not have is InvalidField (422) naming it."""
+    check_statistic_keys(correction.statistics or {}, form_type, field="corrections.statistics")
+    if correction.ballot_stats is not None:
+        check_statistic_keys(correction.ballot_stats.model_fields_set, form_type, field="corrections.ballot_stats")
+    return shaped(apply_correction(extraction.result, correction), form_type)
 
 
 def _evaluation(label: str, metric_type: Any, value: Any, **fields: Any) -> Evaluation:
@@ -229,10 +246,12 @@ def _golden_candidate(
     extraction: ExtractionRecord,
     corrected: VoteExtraction | None,
     accuracy: float | None,
+    form_type: FormType,
 ) -> Evaluation | None:
-    """Guide 1.3 from real traffic: a person vouched for it, or corrected it into a complete form."""
+    """Guide 1.3 from real traffic: a person vouched for it, or corrected it into a complete form
+    (consistent by its type's rules)."""
     if corrected is not None and accuracy is not None:
-        complete = bool(corrected.vote_results) and not consistency_problems(corrected)
+        complete = bool(corrected.vote_results) and not consistency_problems(corrected, form_type)
         if not complete:
             return None
         reason, tags = "a correction made it complete and consistent", golden_candidate_tags(accuracy, corrected)

@@ -15,6 +15,7 @@ from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.review import FirestoreReviewRepository
 from shared.wiring.evaluations import evaluation_sink
+from shared.wiring.form_types import form_type_registry
 from shared.wiring.prompts import prompt_registry
 
 
@@ -29,6 +30,7 @@ def extraction_service() -> ExtractionService:
         images=GcsImageStore(storage_client(), settings.images_bucket),
         evaluations=evaluation_sink(),
         prompts=prompt_registry(),
+        form_types=form_type_registry(),
         evaluators=online_evaluators(settings),
         review=FirestoreReviewRepository(firestore_client()),
         feedback=FirestoreFeedbackRepository(firestore_client()),

@@ -12,6 +12,7 @@ from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.review import FirestoreReviewRepository
 from shared.wiring.evaluations import evaluation_sink
+from shared.wiring.form_types import form_type_registry
 
 
 @lru_cache(maxsize=1)
@@ -25,4 +26,5 @@ def feedback_service() -> FeedbackService:
         feedback=FirestoreFeedbackRepository(firestore_client()),
         evaluations=evaluation_sink(),
         review=FirestoreReviewRepository(firestore_client()),
+        form_types=form_type_registry(),
     )

@@ -57,3 +57,28 @@ def test_every_operation_answers_as_the_document_says_for_generated_input(fuzzed
         f"{summary} ({', '.join(outcome.failure_codes)}); Schemathesis said:\n{outcome.output[-8000:]}"
     )
     assert int(counted[1]) >= 40 and int(counted[2]) >= 1000, summary
+
+
+FORM_TYPE_EXAMPLES = 60  # three operations: about half a minute
+
+
+def test_the_form_type_endpoints_hold_for_generated_input(fuzzed_gateway: str, tmp_path: Path):
+    """The form types' own run, deeper than the whole API's: generated names, keys, labels and
+    rules (valid, hostile and malformed) answer 201, 4xx with the error body, or the stored type;
+    never a 5xx, and what is listed is what the document says a form type is."""
+    outcome = run_contract_fuzz(
+        fuzzed_gateway,
+        api_key=TEST_API_KEY,
+        report_dir=tmp_path,
+        max_examples=FORM_TYPE_EXAMPLES,
+        seed=SEED,
+        include_path_regex="^/extract/form-types",
+    )
+
+    summary = outcome.summary_line()
+    print(outcome.output)
+    print(summary)
+    assert outcome.exit_code == 0 and outcome.failures == 0 and outcome.errors == 0, (
+        f"{summary} ({', '.join(outcome.failure_codes)}); Schemathesis said:\n{outcome.output[-8000:]}"
+    )
+    assert outcome.operations == 3 and outcome.requests >= 150, summary
