@@ -134,7 +134,8 @@ def test_a_reading_whose_checks_fail_says_so_above_its_numbers(gemini_console_en
 
     tables = [as_shown(t) for t in app.table]
     votes = next(t for t in tables if t and "In words" in t[0])
-    assert votes[1] == {"Candidate": "PDP", "Party": "PDP", "Votes": "117", "In words": "ONE HUNDRED AND SEVENTY"}
+    # Party rows name themselves by their party: one column, and the words beside the figures.
+    assert votes[1] == {"Candidate": "PDP", "Votes": "117", "In words": "ONE HUNDRED AND SEVENTY"}
     stats = next(t for t in tables if t and "As printed on the form" in t[0])
     assert stats[0] == {"As printed on the form": "1. Number of Voters on the Register", "Read": "750"}
     verdicts = {row["Rule"]: row["Verdict"] for t in tables for row in t if {"Rule", "Verdict"} <= set(row)}
