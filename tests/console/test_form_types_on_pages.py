@@ -230,3 +230,36 @@ def test_the_entry_editor_shows_checks_and_saves_the_types_statistics(console_en
     }
     verdicts = {check["rule"]: check["status"] for check in entry["checks"]}
     assert verdicts["valid_is_sum_of_votes"] == "pass" and verdicts["used_is_spoiled_rejected_valid"] == "pass"
+
+
+def test_a_reviewer_corrects_an_ec8a_by_its_printed_labels_and_approves_it(
+    gemini_console_env: tuple[str, Any],
+) -> None:
+    api_url, gemini = gemini_console_env
+    gemini.enqueue(extraction_reply(EC8A_MISREAD))
+    record = requests.post(
+        f"{api_url}/extract",
+        files={"image": ("pu.png", generate_form(36).image, "image/png")},
+        data={"model": GEMINI, "form_type": "ng_ec8a"},
+        headers=HEADERS,
+        timeout=120,
+    ).json()
+    assert record["form_type"] == "ng_ec8a@1"
+    requests.post(f"{api_url}/datasets", json={"name": "reviewed_ec8a", "version": "v1"}, headers=HEADERS, timeout=30)
+    app = run_page("2_Review_Queue.py")
+    app.text_input(key="reviewer").set_value("lin").run()
+    app.selectbox(key="claim-named").set_value(record["extraction_id"]).run()
+    app.button(key="claim-this").click().run()
+    assert not app.exception, app.exception
+    assert any("Read, but its checks failed" in error.value for error in app.error)
+
+    fix_key = f"review-{record['extraction_id']}"
+    assert app.number_input(key=f"{fix_key}-valid_votes").label == "7. Total Number of Valid Votes"
+    app.number_input(key=f"{fix_key}-valid_votes").set_value(320)
+    app.selectbox(key="review-target").set_value("reviewed_ec8a@v1")
+    next(button for button in app.button if button.label == "Approve").click().run()
+
+    assert not app.exception, app.exception
+    entries = requests.get(f"{api_url}/datasets/reviewed_ec8a/v1", headers=HEADERS, timeout=30).json()["entries"]
+    [entry] = [e for e in entries if e.get("source", {}).get("extraction_id") == record["extraction_id"]]
+    assert entry["expected_output"]["statistics"] == {**EC8A_MISREAD["statistics"], "valid_votes": 320}
