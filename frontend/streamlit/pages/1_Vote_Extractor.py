@@ -51,7 +51,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
         "Prompt version", prompts, index=_index(prompts, options.get("default_prompt_version"))
     )
     params = _param_inputs(next(m for m in options["models"] if m["id"] == model).get("params") or {})
-    form_type = form_type_picker(client)
+    form_type = form_type_picker(client, options.get("default_form_type") or GENERIC)
 
     upload_column, sample_column = st.columns([3, 2])
     with upload_column:
@@ -88,15 +88,15 @@ def extract_panel(client: ApiClient, options: Json) -> None:
         dataset_panel(client, record, key="current")
 
 
-def form_type_picker(client: ApiClient) -> str | None:
-    """The form type the paper is (sent as `form_type`), and what the registry says of it; None
-    (the API's default, generic) when the API lists no types."""
+def form_type_picker(client: ApiClient, default: str) -> str | None:
+    """The form type the paper is (sent as `form_type`; the API's default until the person picks
+    another), and what the registry says of it; None (the API's default) when it lists no types."""
     types, problem = registry_types(client)
     if not types:
         st.caption(problem or f"The registry holds no form types: the form is read as {GENERIC}.")
         return None
     by_name = {form_type["name"]: form_type for form_type in types}
-    names = sorted(by_name, key=lambda name: (name != GENERIC, name))
+    names = sorted(by_name, key=lambda name: (name != default, name != GENERIC, name))
     chosen = st.selectbox(
         "Form type (which paper this is)",
         names,
