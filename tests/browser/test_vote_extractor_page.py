@@ -42,7 +42,8 @@ def test_upload_read_counts_and_give_feedback_once(
     screenshots.take(page, "vote-extractor", for_readme=True)
 
     # The counts on the page are the form's truth.
-    shown = table_rows(page.locator('[data-testid="stTable"]').first)
+    votes = page.locator('[data-testid="stTable"]', has=page.get_by_role("columnheader", name="Candidate"))
+    shown = table_rows(votes.first)
     truth = {row.candidate_name: row.vote_count for row in form.truth.vote_results}
     assert {row["Candidate"]: int(row["Votes"].replace(",", "")) for row in shown} == truth
     no_traceback(page)
