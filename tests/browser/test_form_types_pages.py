@@ -134,6 +134,7 @@ def test_the_entry_editor_shows_each_rule_and_saves_the_papers_statistics(
     valid = editor.get_by_label("7. Total Number of Valid Votes")
     valid.fill(str(rows_total))
     valid.press("Tab")
+    page.evaluate("() => document.activeElement?.blur()")  # no focus ring or hint in the picture
     editor.evaluate("expander => expander.scrollIntoView({block: 'start'})")
     screenshots.take(page, "dataset-entry-editor", for_readme=True)
     editor.get_by_role("button", name="Save").click()
