@@ -64,6 +64,7 @@ class TesseractModel:
                     deskew=params["deskew"],
                     remove_lines=params["remove_lines"],
                     passes=ALTERNATE_PASSES if self.alternate else TESSERACT_PASSES,
+                    form_type=request.form_type,
                 )
             except ValueError as error:
                 raise ModelOutputInvalid(f"Tesseract could not read the image: {error}") from error
