@@ -131,8 +131,10 @@ def _render_generic(form: FormType, seed: int, breaks_rule: str | None, degradat
         statistics = content.truth.ballot_stats.model_dump()
         rows = [_Row(r.candidate_name, r.party or "", r.vote_count) for r in content.truth.vote_results]
         _break(form, breaks_rule, statistics, rows)
-        truth = content.truth.model_copy(update={"ballot_stats": BallotStats(**statistics)})
-        content = dataclasses.replace(content, truth=truth)
+        results = [r.model_copy(update={"vote_count": row.votes}) for r, row in zip(content.truth.vote_results, rows, strict=True)]
+        truth = content.truth.model_copy(update={"ballot_stats": BallotStats(**statistics), "vote_results": results})
+        candidates = tuple(dataclasses.replace(c, votes=row.votes or 0) for c, row in zip(content.candidates, rows, strict=True))
+        content = dataclasses.replace(content, truth=truth, candidates=candidates)
         page = generic_forms._render(rng, style, content)
         image, content_type = generic_forms._degrade(page, degradation, seed)
         made = generic_forms.SyntheticForm(seed, layout, image, content_type, truth, degradation)

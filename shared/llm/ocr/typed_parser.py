@@ -23,7 +23,7 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+from difflib import SequenceMatcher, get_close_matches
 
 from shared.form_types.model import FormType
 from shared.form_types.words import parse_number_words
@@ -47,6 +47,21 @@ _HANDWRITTEN = str.maketrans({"y": "4", "u": "4", "h": "4", "H": "4", "\\": "1",
 _ROUND_LETTERS = {"O", "o", "Q", "D", "()"}
 _SHORT_JUNK = re.compile(r"^[^0-9A-Za-z]{1,2}$|^[a-z][)\]}]$")
 _SAME_IN_BOTH_CASES = set("cosvwxz")
+_ZERO_WORDS = {"nil", "zero", "cero"}
+_NUMBER_WORDS = {
+    "en": (
+        "and nil zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+        "ninety hundred thousand"
+    ).split(),
+    "es": (
+        "y cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince "
+        "dieciseis diecisiete dieciocho diecinueve veinte veintiuno veintidos veintitres veinticuatro "
+        "veinticinco veintiseis veintisiete veintiocho veintinueve treinta cuarenta cincuenta sesenta "
+        "setenta ochenta noventa cien ciento doscientos trescientos cuatrocientos quinientos "
+        "seiscientos setecientos ochocientos novecientos mil"
+    ).split(),
+}
 _MAX_EVALUATIONS = 20_000
 
 
@@ -193,7 +208,7 @@ def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> 
             if rows:
                 break
             continue
-        row = _row(_cells(lines[index]), has_names, figures_at, words_at)
+        row = _row(_cells(lines[index]), has_names, figures_at, words_at, form_type.language)
         if row is not None:
             rows.append(row)
     return rows
@@ -206,7 +221,9 @@ def _column(cells: list[_Cell], pattern: re.Pattern[str], unless: re.Pattern[str
     return None
 
 
-def _row(cells: list[_Cell], has_names: bool, figures_at: float | None, words_at: float | None) -> _Row | None:
+def _row(
+    cells: list[_Cell], has_names: bool, figures_at: float | None, words_at: float | None, language: str
+) -> _Row | None:
     if cells and _SERIAL.match(cells[0].text) and len(cells) > 1:
         cells = cells[1:]
     texts = []
@@ -229,12 +246,31 @@ def _row(cells: list[_Cell], has_names: bool, figures_at: float | None, words_at
     row = _Row(name=_clean(name), party=_clean(party) if party else None)
     row.readings = _figure_readings(figures)
     if words:
-        row.words = " ".join(c.text for c in words)
-        stated = parse_number_words(row.words, "en") if row.words else None
+        row.words = _snap_words(" ".join(c.text for c in words), language)
+        stated = parse_number_words(row.words, language)
         if stated is not None and stated in row.readings:  # the words settle which reading it is
             row.readings.remove(stated)
             row.readings.insert(0, stated)
     return row
+
+
+def _snap_words(text: str, language: str) -> str:
+    """Words as written, with each misread number word put right ("HONDRED" -> "HUNDRED", "NUL" ->
+    "NIL") when it is close to one; words already readable are kept as read."""
+    vocabulary = _NUMBER_WORDS.get(language)
+    if vocabulary is None or parse_number_words(text, language) is not None:
+        return text
+    tokens = re.split(r"(\s+|-)", text.strip(" .,;:'\"“”‘’"))
+    if len(tokens) > 1:  # zero is written alone: inside a number, "NID" is "AND", not "NIL"
+        vocabulary = [w for w in vocabulary if w not in _ZERO_WORDS]
+    snapped = []
+    for token in tokens:
+        word = token.strip(".,;:'\"“”‘’").lower()
+        close = get_close_matches(word, vocabulary, n=1, cutoff=0.66) if len(word) >= 2 else []
+        if close and close[0] != word:
+            token = close[0].upper() if token.isupper() else close[0]
+        snapped.append(token)
+    return "".join(snapped)
 
 
 def _is_name(text: str) -> bool:
