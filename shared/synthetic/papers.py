@@ -50,8 +50,14 @@ PAPER_STYLES: dict[str, PaperStyle] = {
         ),
         table_headings=("S/N", "POLITICAL PARTY", "VOTES IN FIGURES", "VOTES IN WORDS"),
         stats_before_table=(
-            "registered_voters", "accredited_voters", "ballots_issued", "unused_ballots", "spoiled_ballots",
-            "rejected_ballots", "valid_votes", "used_ballots",
+            "registered_voters",
+            "accredited_voters",
+            "ballots_issued",
+            "unused_ballots",
+            "spoiled_ballots",
+            "rejected_ballots",
+            "valid_votes",
+            "used_ballots",
         ),  # fmt: skip
         has_words=True,
         blank_rows=True,

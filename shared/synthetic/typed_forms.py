@@ -18,6 +18,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
+
 from PIL import Image, ImageDraw, ImageFont
 
 from shared.form_types.checks import check_rules
@@ -29,10 +30,9 @@ from shared.synthetic import papers
 from shared.synthetic import vocabulary as vocab
 from shared.synthetic.forms import Degradation
 from shared.synthetic.layouts import FONT_DIR
-
-_FONTS_ROOT = FONT_DIR.parent  # /usr/share/fonts: handwriting fonts come as truetype and opentype
 from shared.synthetic.number_words import number_to_words
 
+_FONTS_ROOT = FONT_DIR.parent  # /usr/share/fonts: handwriting fonts come as truetype and opentype
 _MARGIN = 80
 _INK = 0
 _PEN = 35  # handwriting is a little lighter than print
@@ -131,9 +131,14 @@ def _render_generic(form: FormType, seed: int, breaks_rule: str | None, degradat
         statistics = content.truth.ballot_stats.model_dump()
         rows = [_Row(r.candidate_name, r.party or "", r.vote_count) for r in content.truth.vote_results]
         _break(form, breaks_rule, statistics, rows)
-        results = [r.model_copy(update={"vote_count": row.votes}) for r, row in zip(content.truth.vote_results, rows, strict=True)]
+        results = [
+            r.model_copy(update={"vote_count": row.votes})
+            for r, row in zip(content.truth.vote_results, rows, strict=True)
+        ]
         truth = content.truth.model_copy(update={"ballot_stats": BallotStats(**statistics), "vote_results": results})
-        candidates = tuple(dataclasses.replace(c, votes=row.votes or 0) for c, row in zip(content.candidates, rows, strict=True))
+        candidates = tuple(
+            dataclasses.replace(c, votes=row.votes or 0) for c, row in zip(content.candidates, rows, strict=True)
+        )
         content = dataclasses.replace(content, truth=truth, candidates=candidates)
         page = generic_forms._render(rng, style, content)
         image, content_type = generic_forms._degrade(page, degradation, seed)
@@ -153,7 +158,7 @@ def _split(rng: random.Random, total: int, parts: int) -> list[int]:
     return shares
 
 
-def _ng_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
+def _ng_numbers(rng: random.Random) -> tuple[dict[str, int | None], list[_Row]]:
     registered = rng.randint(300, 1400)
     parties = papers.NG_PARTIES[: rng.randint(16, 18)]
     active = sorted(rng.sample(range(len(parties)), rng.randint(3, 6)))
@@ -169,7 +174,7 @@ def _ng_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
     rejected, spoiled = rng.randint(0, 15), rng.randint(0, 8)
     accredited = min(registered, valid + rejected + rng.randint(0, 12))
     used = spoiled + rejected + valid
-    statistics = {
+    statistics: dict[str, int | None] = {
         "registered_voters": registered,
         "accredited_voters": accredited,
         "ballots_issued": registered,
@@ -182,7 +187,7 @@ def _ng_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
     return statistics, rows
 
 
-def _bo_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
+def _bo_numbers(rng: random.Random) -> tuple[dict[str, int | None], list[_Row]]:
     registered = rng.randint(150, 300)
     in_box = int(registered * rng.uniform(0.7, 0.95))
     blank, null = rng.randint(0, 9), rng.randint(0, 12)
@@ -190,7 +195,7 @@ def _bo_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
     parties = [p for p in papers.BO_PARTIES if rng.random() < 0.75][:9] or list(papers.BO_PARTIES[:6])
     shares = _split(rng, valid, len(parties))
     rows = [_Row(party, party, votes) for party, votes in zip(parties, shares, strict=True)]
-    statistics = {
+    statistics: dict[str, int | None] = {
         "registered_voters": registered,
         "ballots_in_box": in_box,
         "unused_ballots": registered - in_box,
@@ -201,7 +206,7 @@ def _bo_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
     return statistics, rows
 
 
-def _ke_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
+def _ke_numbers(rng: random.Random) -> tuple[dict[str, int | None], list[_Row]]:
     registered = rng.randint(200, 700)
     valid = int(registered * rng.uniform(0.5, 0.85))
     count = rng.randint(3, 5)
@@ -212,7 +217,7 @@ def _ke_numbers(rng: random.Random) -> tuple[dict[str, int], list[_Row]]:
         for name, party, votes in zip(names, parties, _split(rng, valid, count), strict=True)
     ]
     rejected = rng.randint(0, 10)
-    statistics = {
+    statistics: dict[str, int | None] = {
         "registered_voters": registered,
         "rejected_ballots": rejected,
         "rejected_objected": rng.randint(0, min(rejected, 2)),
@@ -399,7 +404,9 @@ def _draw_paper(
     _draw_statistics(rng, sheet, form, style, pens, after, statistics, figure_x)
     if form.name == "bo_acta":
         sheet.y += pens.line // 2
-        note = rng.choice(("Sin observaciones.", f"Observaciones: se recibieron {statistics['registered_voters']} papeletas."))
+        note = rng.choice(
+            ("Sin observaciones.", f"Observaciones: se recibieron {statistics['registered_voters']} papeletas.")
+        )
         sheet.text((_MARGIN, sheet.y + pens.line // 2), note, pens.regular)
         sheet.y += pens.line
     sheet.y += pens.line
@@ -514,4 +521,3 @@ def _draw_table(rng: random.Random, sheet: _Sheet, style: papers.PaperStyle, pen
     for x in edges:
         sheet.vline(x, top, y)
     sheet.y = y
-

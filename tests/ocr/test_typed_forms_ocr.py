@@ -5,8 +5,8 @@ truth. Measured on seeds 0-29 (this machine, Tesseract 5.3, Debian bookworm font
 ng_ec8a 29/30, bo_acta 26/30, ke_34a 28/30; on the seeds 0-11 used here 12, 11 and 11 of 12.
 The floors below are those measured figures less one paper, so a different Tesseract build may
 misread one more, and a real regression still fails. Words are read well enough to be compared
-with their figures on 54 of the 70 written rows of seeds 0-11 (77%; dkg's handwriting is the
-hard one): the floor is 70%. Runs about two minutes on two busy cores.
+with their figures on 62 of the 70 written rows of seeds 0-11 (89%; dkg's handwriting is the
+hard one): the floor is 80%. Runs about two minutes on two busy cores.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_ec8a_words_column_is_read_into_vote_count_words(
 
     # Assert: words are compared on most rows, and a clean paper's figures agree with its words
     compared = sum(c.compared for c in comparisons)
-    assert compared >= 0.7 * len(written), f"{compared} of {len(written)} rows with figures compared"
+    assert compared >= 0.8 * len(written), f"{compared} of {len(written)} rows with figures compared"
     assert sum(len(c.differing) for c in comparisons) == 0
 
 

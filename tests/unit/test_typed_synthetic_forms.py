@@ -169,7 +169,11 @@ def test_number_to_words_reads_back_as_the_same_number(language: str) -> None:
     numbers = [*range(0, 1200), 1999, 2001, 21_000, 100_000, 121_345, 999_999]
 
     # Act
-    wrong = [(n, number_to_words(n, language)) for n in numbers if parse_number_words(number_to_words(n, language), language) != n]
+    wrong = [
+        (n, number_to_words(n, language))
+        for n in numbers
+        if parse_number_words(number_to_words(n, language), language) != n
+    ]
 
     # Assert
     assert wrong == []

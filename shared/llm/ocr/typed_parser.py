@@ -177,9 +177,9 @@ def _figure_readings(cells: list[_Cell]) -> list[int | None]:
     return unique
 
 
-def _readings_of(text: str) -> list[int | None]:
+def _readings_of(text: str) -> list[int]:
     text = text.strip(".,'`:;")
-    found = list(count_readings(text)) if looks_like_count(text) else []
+    found: list[int] = list(count_readings(text)) if looks_like_count(text) else []
     handwritten = text.translate(_HANDWRITTEN)
     if handwritten != text and looks_like_count(handwritten):
         found += [v for v in count_readings(handwritten) if v not in found]
@@ -202,7 +202,7 @@ def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> 
     has_names = bool(_CANDIDATE_HEADING.search(lines[heading])) and bool(_PARTY_HEADING.search(lines[heading]))
     figures_at = _column(head_cells, _FIGURES_HEADING, _WORDS_HEADING)
     words_at = _column(head_cells, _WORDS_HEADING, None) if form_type.figures_in_words else None
-    rows = []
+    rows: list[_Row] = []
     for index in range(heading + 1, len(lines)):
         if index in stat_lines or _FOOTER.search(lines[index]):
             if rows:
@@ -226,7 +226,7 @@ def _row(
 ) -> _Row | None:
     if cells and _SERIAL.match(cells[0].text) and len(cells) > 1:
         cells = cells[1:]
-    texts = []
+    texts: list[str] = []
     while cells and _is_name(cells[0].text) and len(texts) < (2 if has_names else 1):
         texts.append(cells.pop(0).text)
     if not texts:
@@ -235,7 +235,8 @@ def _row(
         name, party = texts[0], texts[1] if len(texts) > 1 else None
     else:
         name = party = texts[0]
-    figures, words = [], []
+    figures: list[_Cell] = []
+    words: list[_Cell] = []
     for cell in cells:
         in_words = words_at is not None and (
             figures_at is None or abs(cell.centre - words_at) < abs(cell.centre - figures_at)
