@@ -54,7 +54,12 @@ class TesseractModel:
                     {"role": "user", "content": request.text},
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
                 ],
-                metadata={"prompt_version": request.prompt.version, "alternate_passes": self.alternate, **params},
+                metadata={
+                    "prompt_version": request.prompt.version,
+                    "alternate_passes": self.alternate,
+                    "form_type": request.form_type.ref,
+                    **params,
+                },
             )
             try:
                 from shared.llm.ocr.reader import ALTERNATE_PASSES, TESSERACT_PASSES, read_form

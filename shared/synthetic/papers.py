@@ -39,6 +39,10 @@ class PaperStyle:
     blank_rows: bool = False  # parties without votes are left blank (most rows on EC8A)
     crossed_out: bool = False  # a clerk may strike a figure and write it again beside it
     names_are_parties: bool = False  # rows are parties only (no candidate names)
+    footer: tuple[str, ...] = (
+        "Name of Presiding Officer: ____________________",
+        "Signature and Stamp: ____________________",
+    )
 
 
 PAPER_STYLES: dict[str, PaperStyle] = {
@@ -74,6 +78,7 @@ PAPER_STYLES: dict[str, PaperStyle] = {
         stats_before_table=("registered_voters", "ballots_in_box", "unused_ballots"),
         boxed_digits=3,
         names_are_parties=True,
+        footer=("Presidente de mesa: ____________________", "Firma y sello: ____________________"),
     ),
     "ke_34a": PaperStyle(
         titles=(

@@ -410,10 +410,10 @@ def _draw_paper(
         sheet.text((_MARGIN, sheet.y + pens.line // 2), note, pens.regular)
         sheet.y += pens.line
     sheet.y += pens.line
-    sheet.text((_MARGIN, sheet.y + pens.line // 2), "Name of Presiding Officer: ____________________", pens.regular)
-    sheet.y += pens.line
-    sheet.text((_MARGIN, sheet.y + pens.line // 2), "Signature and Stamp: ____________________", pens.regular)
-    sheet.y += pens.line + _MARGIN
+    for line in style.footer:
+        sheet.text((_MARGIN, sheet.y + pens.line // 2), line, pens.regular)
+        sheet.y += pens.line
+    sheet.y += _MARGIN
     return sheet.image.crop((0, 0, sheet.width, sheet.y))
 
 

@@ -188,3 +188,22 @@ def test_number_to_words_as_clerks_write_them() -> None:
     assert number_to_words(116, "es") == "ciento dieciséis"
     with pytest.raises(ValueError, match="English .* or Spanish"):
         number_to_words(3, "fr")
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_the_demo_dataset_of_a_type_names_it_and_carries_only_its_statistics(name: str) -> None:
+    # Arrange
+    from infra.local.seed_dataset import TYPED_DATASETS, typed_entries
+
+    # Act
+    entries = typed_entries(name)
+
+    # Assert
+    assert len(entries) == 6
+    for entry in entries:
+        expected = entry["expected_output"]
+        assert expected["form"]["form_type"] == f"{name}@1"
+        assert set(expected["statistics"]) == set(BUILTIN_FORM_TYPES[name].keys)
+        assert "ballot_stats" not in expected
+    broken = [e for e in entries if e["tags"].get("breaks_rule")]
+    assert [e["tags"]["breaks_rule"] for e in broken] == [TYPED_DATASETS[name][1]]

@@ -21,6 +21,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from shared.form_types.checks import check_rules
 from shared.form_types.model import GENERIC, FormType
 from shared.llm.ocr import typed_parser
 from shared.llm.ocr.numbers import count_readings, looks_like_count, maybe_zero
@@ -508,10 +509,9 @@ def consistency(extraction: VoteExtraction, form_type: FormType | None = None) -
     """How well a reading checks out: (arithmetic checks passed, counts read, candidates found);
     for a typed paper, its type's rules are the checks."""
     if _typed(form_type):
-        values = extraction.statistics
+        passed = sum(check.status == "pass" for check in check_rules(form_type, extraction))  # type: ignore[arg-type]
         counts = [r.vote_count for r in extraction.vote_results if r.vote_count is not None]
-        passed = typed_parser.passed_rules(form_type, values, sum(counts) if counts else None)  # type: ignore[arg-type]
-        read = sum(v is not None for v in values.values()) + len(counts)
+        read = sum(v is not None for v in extraction.statistics.values()) + len(counts)
         return passed, read, len(extraction.vote_results)
     stats = extraction.ballot_stats
     votes = [r.vote_count for r in extraction.vote_results]

@@ -322,4 +322,6 @@ def _choose(
 
 
 def passed_rules(form_type: FormType, statistics: dict[str, int | None], votes_sum: int | None) -> int:
+    """How many of the type's rules hold: `check_rules` on plain numbers, cheap enough to try
+    thousands of combinations of readings."""
     return sum(rule.check(statistics, votes_sum)[0] == "pass" for _, rule in form_type.parsed_rules)
