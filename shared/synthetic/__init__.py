@@ -4,6 +4,8 @@
 type (generic included), optionally with its arithmetic or its words made wrong on purpose.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from shared.synthetic.forms import (
     DEVELOPMENT_LAYOUTS,
     HOLDOUT_LAYOUTS,
@@ -13,7 +15,20 @@ from shared.synthetic.forms import (
     generate_forms,
 )
 from shared.synthetic.number_words import number_to_words
-from shared.synthetic.typed_forms import RenderedForm, render_form
+
+if TYPE_CHECKING:
+    from shared.synthetic.typed_forms import RenderedForm, render_form
+
+
+def __getattr__(name: str) -> Any:
+    # Typed papers need shared.form_types, which the console is not shipped with (it only uses
+    # generate_form): they are imported when first asked for.
+    if name in ("RenderedForm", "render_form"):
+        from shared.synthetic import typed_forms
+
+        return getattr(typed_forms, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEVELOPMENT_LAYOUTS",
