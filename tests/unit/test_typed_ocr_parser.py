@@ -162,3 +162,20 @@ def test_labels_are_compared_without_numbering_accents_or_the_sum_note() -> None
     # Act / Assert
     assert fold("8. Total Number of Used Ballot Papers (#5 + #6 + #7)") == "total number of used ballot papers"
     assert fold("Papeletas en ánfora") == "papeletas en anfora"
+
+
+def test_a_grid_line_remnant_before_a_candidates_name_is_not_taken_for_the_name() -> None:
+    # Arrange
+    text = """\
+ No.    NAME OF CANDIDATE                             PARTY           VOTES
+ 1   L  AGNES THABO MOREAU                            ANC             146
+Total number of valid votes cast                                    146
+"""
+
+    # Act
+    reading = parse_form_text(text, KE)
+
+    # Assert
+    assert [(r.candidate_name, r.party, r.vote_count) for r in reading.vote_results] == [
+        ("AGNES THABO MOREAU", "ANC", 146)
+    ]

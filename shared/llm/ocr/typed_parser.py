@@ -228,7 +228,10 @@ def _row(
         cells = cells[1:]
     texts: list[str] = []
     while cells and _is_name(cells[0].text) and len(texts) < (2 if has_names else 1):
-        texts.append(cells.pop(0).text)
+        text = cells.pop(0).text
+        if has_names and not texts and len(text) == 1:
+            continue  # a grid-line remnant before a candidate's name ("L"), not a name
+        texts.append(text)
     if not texts:
         return None
     if has_names:
