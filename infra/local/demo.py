@@ -4,7 +4,9 @@
 
 Each form is posted as a user would (multipart, with its ground truth as `expected` so the
 `extraction_quality` evaluator runs); the summary gives vote-count accuracy, the online
-evaluations, latency, and where the LLM Observability payloads can be seen.
+evaluations, latency, and where the LLM Observability payloads can be seen. Then one paper of
+each typed built-in form type is posted with its `form_type`, one of them with its arithmetic
+broken on purpose, to show the reading's statistics and the rules the evaluations name.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import requests
 
 from shared.evaluation.matching import compare_extractions
 from shared.models import VoteExtraction
+from shared.synthetic import RenderedForm, render_form
 from shared.synthetic.forms import Degradation, SyntheticForm, generate_form
 
 # A mix a phone camera produces: clean scans, slight tilt, soft focus, JPEG.
@@ -48,6 +51,57 @@ def post_form(base_url: str, api_key: str, form: SyntheticForm) -> dict[str, Any
     body = response.json()
     body["_http_status"] = response.status_code
     return body
+
+
+# (type, rule its paper fails on purpose or None)
+TYPED_PAPERS: tuple[tuple[str, str | None], ...] = (
+    ("ng_ec8a", None),
+    ("bo_acta", None),
+    ("ke_34a", None),
+    ("ng_ec8a", "used_is_spoiled_rejected_valid"),
+)
+
+
+def typed_papers() -> list[RenderedForm]:
+    return [render_form(name, seed=3000 + i, breaks_rule=rule) for i, (name, rule) in enumerate(TYPED_PAPERS)]
+
+
+def post_typed(base_url: str, api_key: str, paper: RenderedForm) -> dict[str, Any]:
+    response = requests.post(
+        f"{base_url}/extract",
+        headers={"X-API-Key": api_key},
+        files={"image": (f"{paper.form_type.split('@')[0]}-{paper.seed}.png", paper.image, paper.content_type)},
+        data={
+            "model": "tesseract",
+            "form_type": paper.form_type,
+            "expected": paper.truth.model_dump_json(exclude={"ballot_stats"}),
+            "tags": '{"source": "demo"}',
+        },
+        timeout=120,
+    )
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    return {**body, "_http_status": response.status_code}
+
+
+def summarise_typed(papers: list[RenderedForm], answers: list[dict[str, Any]]) -> str:
+    """One line per paper: statistics read right or not, and what the consistency evaluation said."""
+    lines = ["typed papers (offline model, with form_type):"]
+    for paper, answer in zip(papers, answers, strict=True):
+        label = paper.form_type + (f" breaking {paper.breaks_rule}" if paper.breaks_rule else "")
+        if answer["_http_status"] != 200:
+            detail = (answer.get("error") or {}).get("message") or answer.get("detail") or ""
+            lines.append(f"  {label}: HTTP {answer['_http_status']} {str(detail)[:120]}")
+            continue
+        read = (answer.get("result") or {}).get("statistics") or {}
+        right = sum(read.get(k) == v for k, v in paper.truth.statistics.items())
+        consistency = next((e for e in answer.get("evaluations", []) if e["label"] == "consistency"), None)
+        verdict = (
+            f"consistency {consistency.get('assessment')}: {consistency.get('reasoning', '')[:120]}"
+            if consistency
+            else "no consistency evaluation"
+        )
+        lines.append(f"  {label}: {right}/{len(paper.truth.statistics)} statistics read right; {verdict}")
+    return "\n".join(lines)
 
 
 def seeded_prompts(base_url: str, api_key: str) -> str:
@@ -107,6 +161,8 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(lambda form: post_form(args.base_url, args.api_key, form), forms))
     print(summarise(forms, answers))
+    papers = typed_papers()
+    print(summarise_typed(papers, [post_typed(args.base_url, args.api_key, paper) for paper in papers]), flush=True)
     example = answers[0]
     print(
         "\nLLM Observability payloads (spans and evaluations) as Datadog would receive them:\n"

@@ -9,8 +9,12 @@ preprocessing it misreads 14 (88.9% of the counts right), with it none, so "prep
 off" is a difference an experiment on them shows. The schedule `demo-hourly` on it, which the
 local scheduler starts every hour. A few extractions with feedback (one thumbs down with a
 correction, one thumbs up with five stars), so the console's recent extractions and review queue
-have something in them, and the draft `golden@v1` for reviewers to approve into. Created through
-the HTTP API, as a user would; does nothing if they already exist.
+have something in them, and the draft `golden@v1` for reviewers to approve into. Besides, one
+small dataset of each typed built-in form type (`demo_ng_ec8a@v1`, `demo_bo_acta@v1`,
+`demo_ke_34a@v1`, 6 papers each): each expected output names its type in `form.form_type` and
+carries only that type's statistics; one paper of each fails one of its type's rules on purpose
+(a reviewer sees the paper, not the reading, is inconsistent), and on EC8A one row's words differ
+from its figures. Created through the HTTP API, as a user would; does nothing if they already exist.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 
 import requests
 
+from shared.synthetic import render_form
 from shared.synthetic.forms import Degradation, generate_form
 
 NAME, VERSION = "demo_forms", "v1"
@@ -64,26 +69,86 @@ def demo_entries(count: int) -> list[dict]:
     return entries
 
 
+TYPED_ENTRIES = 6
+# name -> (description, the rule its 5th paper fails on purpose)
+TYPED_DATASETS: dict[str, tuple[str, str]] = {
+    "ng_ec8a": (
+        "Generated Nigerian INEC Form EC8A papers: figures and words, NIL, struck-out figures",
+        "not_over_voted",
+    ),
+    "bo_acta": ("Generated Bolivian OEP actas: one handwritten digit per box", "box_is_valid_blank_null"),
+    "ke_34a": ("Generated Kenyan IEBC Form 34A papers", "valid_is_sum_of_votes"),
+}
+
+
+def typed_entries(name: str, count: int = TYPED_ENTRIES) -> list[dict]:
+    """`count` papers of the built-in type `name`, slightly tilted; the 5th fails a rule on purpose,
+    and on a type with words the 6th has one row whose words differ from its figures."""
+    rng = random.Random(f"demo:{name}")
+    broken_rule = TYPED_DATASETS[name][1]
+    entries = []
+    for index in range(count):
+        degradation = Degradation(rotation_deg=round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 2))
+        breaks = broken_rule if index == 4 else None
+        mismatch = index == 5 and name == "ng_ec8a"
+        paper = render_form(
+            name, seed=7000 + index, breaks_rule=breaks, words_mismatch=mismatch, degradation=degradation
+        )
+        tags = {"source": "synthetic", "form_type": name}
+        if breaks:
+            tags["breaks_rule"] = breaks
+        if mismatch:
+            tags["words_mismatch"] = paper.words_mismatch_row or ""
+        entries.append(
+            {
+                "id": f"{name}-{index:03d}",
+                "input": {
+                    "image_base64": base64.b64encode(paper.image).decode(),
+                    "metadata": {"form_type": paper.form_type, "rotation_deg": degradation.rotation_deg},
+                },
+                # only the type's statistics: generic's ballot_stats block is left out
+                "expected_output": paper.truth.model_dump(exclude={"ballot_stats"}),
+                "tags": tags,
+                "validated": True,
+            }
+        )
+    return entries
+
+
 def seed(base_url: str, api_key: str, count: int) -> str:
+    return _seed_dataset(base_url, api_key, NAME, DESCRIPTION, demo_entries(count), f"{count} generated forms")
+
+
+def seed_typed(base_url: str, api_key: str) -> list[str]:
+    """`demo_<type>@v1` for each typed built-in form type."""
+    return [
+        _seed_dataset(
+            base_url, api_key, f"demo_{name}", description, typed_entries(name), f"{TYPED_ENTRIES} {name} papers"
+        )
+        for name, (description, _) in TYPED_DATASETS.items()
+    ]
+
+
+def _seed_dataset(base_url: str, api_key: str, name: str, description: str, entries: list[dict], what: str) -> str:
     headers = {"X-API-Key": api_key}
     created = requests.post(
         f"{base_url}/datasets",
-        json={"name": NAME, "version": VERSION, "description": DESCRIPTION},
+        json={"name": name, "version": VERSION, "description": description},
         headers=headers,
         timeout=30,
     )
     if created.status_code == 409:
-        return f"dataset {NAME}@{VERSION} already exists"
+        return f"dataset {name}@{VERSION} already exists"
     created.raise_for_status()
     added = requests.post(
-        f"{base_url}/datasets/{NAME}/{VERSION}/entries",
-        json={"entries": demo_entries(count)},
+        f"{base_url}/datasets/{name}/{VERSION}/entries",
+        json={"entries": entries},
         headers=headers,
         timeout=120,
     )
     added.raise_for_status()
-    requests.post(f"{base_url}/datasets/{NAME}/{VERSION}/publish", headers=headers, timeout=30).raise_for_status()
-    return f"dataset {NAME}@{VERSION}: {count} generated forms, published"
+    requests.post(f"{base_url}/datasets/{name}/{VERSION}/publish", headers=headers, timeout=30).raise_for_status()
+    return f"dataset {name}@{VERSION}: {what}, published"
 
 
 SCHEDULE = {
@@ -177,6 +242,8 @@ def main() -> int:
     args = parser.parse_args()
     try:
         print(f"[local] {seed(args.base_url, args.api_key, args.entries)}", flush=True)
+        for line in seed_typed(args.base_url, args.api_key):
+            print(f"[local] {line}", flush=True)
         print(f"[local] {seed_schedule(args.base_url, args.api_key)}", flush=True)
         print(f"[local] {seed_traffic(args.base_url, args.api_key)}", flush=True)
     except requests.RequestException as error:

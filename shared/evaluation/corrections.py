@@ -47,7 +47,9 @@ class ExtractionCorrection(_Partial):
     ballot_stats: BallotStatsCorrection | None = None
     # The form type's statistics by key (which keys a type has is checked against the extraction's
     # type by the feedback service: an unknown key is a 422 naming it).
-    statistics: dict[Annotated[str, Field(pattern=f"^{KEY_PATTERN}$")], Count | None] | None = Field(None, max_length=60)
+    statistics: dict[Annotated[str, Field(pattern=f"^{KEY_PATTERN}$")], Count | None] | None = Field(
+        None, max_length=60
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> ExtractionCorrection:

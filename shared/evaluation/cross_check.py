@@ -25,8 +25,8 @@ from typing import Any
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
 from shared.evaluation.matching import compare_extractions, match_candidates, statistic_path
-from shared.form_types.resolve import declared_form_type
 from shared.evaluation.registry import register
+from shared.form_types.resolve import declared_form_type
 from shared.llm.second_reader import SecondReading, check_reader_name
 from shared.models import VoteExtraction
 

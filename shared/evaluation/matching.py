@@ -76,7 +76,8 @@ class FieldComparison:
     """Which expected fields the prediction got right.
 
     `fields` maps a field path (e.g. `vote_results[Jane Doe].vote_count`,
-    `ballot_stats.valid_votes`, `statistics.accredited_voters`) to whether it matched. `extra_rows` names the predicted candidate
+    `ballot_stats.valid_votes`, `statistics.accredited_voters`) to whether it matched.
+    `extra_rows` names the predicted candidate
     rows that match nobody expected (a header or stray line read as a candidate): each counts as
     one wrong field, and as one wrong vote count. `missing_rows` names the expected candidates
     the prediction has no row for (their fields are already wrong in `fields`).

@@ -184,7 +184,7 @@ class FiguresMatchWords(Evaluator):
         if comparison.differing:
             return EvaluatorResult(
                 False,
-                reasoning=f"{len(comparison.differing)} of {comparison.compared} rows' words differ from their figures: "
+                reasoning=f"{len(comparison.differing)} of {comparison.compared} rows' words differ from the figures: "
                 + "; ".join(comparison.differing),
                 assessment="fail",
                 details=details,
@@ -192,7 +192,10 @@ class FiguresMatchWords(Evaluator):
         if not comparison.compared:
             return None
         return EvaluatorResult(
-            True, reasoning=f"the words state the figures on all {comparison.compared} rows", assessment="pass", details=details
+            True,
+            reasoning=f"the words state the figures on all {comparison.compared} rows",
+            assessment="pass",
+            details=details,
         )
 
 
@@ -224,7 +227,9 @@ def consistency_problems(output: VoteExtraction, form_type: FormType = GENERIC_F
 
 def _rule_problems(checks: list) -> list[str]:  # type: ignore[type-arg]
     problems = [f"{c.rule} fails: {c.detail}" for c in failed_errors(checks)]
-    problems += [f"{c.rule} cannot be checked: {c.detail}" for c in checks if c.status == "not_checked" and c.severity == "error"]
+    problems += [
+        f"{c.rule} cannot be checked: {c.detail}" for c in checks if c.status == "not_checked" and c.severity == "error"
+    ]
     return problems
 
 

@@ -32,8 +32,15 @@ BUILTIN_FORM_TYPES: dict[str, FormType] = {
             GENERIC,
             "Generic result form (candidate rows, valid / rejected / total)",
             "en",
-            [("valid_votes", "Valid votes"), ("rejected_ballots", "Rejected ballots"), ("total_ballots", "Total ballots")],
-            [_VALID_IS_SUM, ("total_is_valid_plus_rejected", "valid_votes + rejected_ballots == total_ballots", "error")],
+            [
+                ("valid_votes", "Valid votes"),
+                ("rejected_ballots", "Rejected ballots"),
+                ("total_ballots", "Total ballots"),
+            ],
+            [
+                _VALID_IS_SUM,
+                ("total_is_valid_plus_rejected", "valid_votes + rejected_ballots == total_ballots", "error"),
+            ],
         ),
         _type(
             "ng_ec8a",
@@ -51,7 +58,11 @@ BUILTIN_FORM_TYPES: dict[str, FormType] = {
             ],
             [
                 _VALID_IS_SUM,
-                ("used_is_spoiled_rejected_valid", "used_ballots == spoiled_ballots + rejected_ballots + valid_votes", "error"),
+                (
+                    "used_is_spoiled_rejected_valid",
+                    "used_ballots == spoiled_ballots + rejected_ballots + valid_votes",
+                    "error",
+                ),
                 ("issued_is_unused_plus_used", "unused_ballots + used_ballots == ballots_issued", "error"),
                 ("not_over_voted", "valid_votes + rejected_ballots <= accredited_voters", "error"),
                 ("accredited_within_register", "accredited_voters <= registered_voters", "error"),

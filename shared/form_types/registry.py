@@ -106,7 +106,9 @@ class FormTypeRegistry:
         if form_type is None and builtin is not None and number == builtin.version:
             form_type = builtin
         if form_type is None:
-            raise NotFound(f"Unknown form type version {name}@{number}.", details={"form_type": name, "version": number})
+            raise NotFound(
+                f"Unknown form type version {name}@{number}.", details={"form_type": name, "version": number}
+            )
         with self._lock:
             self._exact[(name, number)] = form_type
         return form_type

@@ -17,14 +17,16 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 MAX_RULE_CHARS = 300
 _MAX_DEPTH = 20
 SUM_VOTES = "sum(votes)"
 KEY_PATTERN = r"[a-z][a-z0-9_]{0,39}"
-_TOKEN = re.compile(rf"\s*(?:(?P<sum>sum\s*\(\s*votes\s*\))|(?P<int>\d{{1,12}})|(?P<key>{KEY_PATTERN})"
-                    r"|(?P<cmp>==|<=|>=|<|>)|(?P<op>[-+()]))")
+_TOKEN = re.compile(
+    rf"\s*(?:(?P<sum>sum\s*\(\s*votes\s*\))|(?P<int>\d{{1,12}})|(?P<key>{KEY_PATTERN})"
+    r"|(?P<cmp>==|<=|>=|<|>)|(?P<op>[-+()]))"
+)
 _COMPARISONS: dict[str, Callable[[int, int], bool]] = {
     "==": operator.eq,
     "<=": operator.le,
@@ -66,7 +68,7 @@ class Binary:
     right: Node
 
 
-Node = Union[Number, Key, SumOfVotes, Negate, Binary]
+Node = Number | Key | SumOfVotes | Negate | Binary
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class Rule:
         """The statistic keys the rule reads (not `sum(votes)`)."""
         return _keys(self.left) | _keys(self.right)
 
-    def check(self, values: Mapping[str, int | None], votes_sum: int | None) -> tuple[CheckStatus, int | None, int | None]:
+    def check(
+        self, values: Mapping[str, int | None], votes_sum: int | None
+    ) -> tuple[CheckStatus, int | None, int | None]:
         """(status, left value, right value) for one reading's numbers."""
         left, right = _value(self.left, values, votes_sum), _value(self.right, values, votes_sum)
         if left is None or right is None:

@@ -54,7 +54,12 @@ class TesseractModel:
                     {"role": "user", "content": request.text},
                     {"role": "user", "content": f"[image: {request.content_type}, {len(request.image)} bytes]"},
                 ],
-                metadata={"prompt_version": request.prompt.version, "alternate_passes": self.alternate, **params},
+                metadata={
+                    "prompt_version": request.prompt.version,
+                    "alternate_passes": self.alternate,
+                    "form_type": request.form_type.ref,
+                    **params,
+                },
             )
             try:
                 from shared.llm.ocr.reader import ALTERNATE_PASSES, TESSERACT_PASSES, read_form
@@ -64,6 +69,7 @@ class TesseractModel:
                     deskew=params["deskew"],
                     remove_lines=params["remove_lines"],
                     passes=ALTERNATE_PASSES if self.alternate else TESSERACT_PASSES,
+                    form_type=request.form_type,
                 )
             except ValueError as error:
                 raise ModelOutputInvalid(f"Tesseract could not read the image: {error}") from error

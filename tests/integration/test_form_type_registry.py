@@ -42,7 +42,9 @@ def test_the_built_ins_are_version_1_and_listed(registry: FormTypeRegistry) -> N
 
 def test_a_users_type_is_numbered_and_its_versions_stay_as_made(registry: FormTypeRegistry) -> None:
     first = registry.create(FormTypeDraft.model_validate(COUNTY), created_by="tester")
-    second = registry.create(FormTypeDraft.model_validate({**COUNTY, "title": "County tally sheet, 2027"}), created_by="tester")
+    second = registry.create(
+        FormTypeDraft.model_validate({**COUNTY, "title": "County tally sheet, 2027"}), created_by="tester"
+    )
 
     assert (first.ref, second.ref) == ("county_tally@1", "county_tally@2")
     assert registry.get("county_tally").title == "County tally sheet, 2027"

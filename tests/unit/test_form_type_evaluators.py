@@ -17,7 +17,10 @@ def acta(valid: int, blank: int, null: int, box: int, *, registered: int = 300, 
     return VoteExtraction.model_validate(
         {
             "form": {"form_type": "bo_acta@1"},
-            "vote_results": [{"candidate_name": "MAS-IPSP", "vote_count": valid - 10}, {"candidate_name": "CC", "vote_count": 10}],
+            "vote_results": [
+                {"candidate_name": "MAS-IPSP", "vote_count": valid - 10},
+                {"candidate_name": "CC", "vote_count": 10},
+            ],
             "statistics": {"registered_voters": registered, "ballots_in_box": box, "unused_ballots": unused,
                            "valid_votes": valid, "blank_votes": blank, "null_votes": null},
         }
@@ -64,7 +67,9 @@ def test_figures_match_words_applies_only_where_the_type_writes_words() -> None:
 
     mismatch = evaluate("figures_match_words", EvaluatorContext(output=ec8a))
     assert mismatch.value is False and "LP: figures 30, words 'THIRTEEN' (13)" in mismatch.reasoning
-    assert run_evaluators([create_evaluator("figures_match_words")], EvaluatorContext(output=acta(100, 5, 3, 108))) == []
+    assert (
+        run_evaluators([create_evaluator("figures_match_words")], EvaluatorContext(output=acta(100, 5, 3, 108))) == []
+    )
 
 
 def test_exact_and_accuracy_compare_every_statistic_of_the_type() -> None:
@@ -83,10 +88,17 @@ def test_exact_and_accuracy_compare_every_statistic_of_the_type() -> None:
 
 def test_generic_keeps_its_field_paths() -> None:
     expected = VoteExtraction.model_validate(
-        {"vote_results": [{"candidate_name": "A", "vote_count": 4}], "ballot_stats": {"valid_votes": 4, "total_ballots": 5}}
+        {
+            "vote_results": [{"candidate_name": "A", "vote_count": 4}],
+            "ballot_stats": {"valid_votes": 4, "total_ballots": 5},
+        }
     )
     accuracy = evaluate("vote_count_accuracy", EvaluatorContext(output=expected, expected=expected))
-    assert set(accuracy.details["fields"]) == {"vote_results[A].vote_count", "ballot_stats.valid_votes", "ballot_stats.total_ballots"}
+    assert set(accuracy.details["fields"]) == {
+        "vote_results[A].vote_count",
+        "ballot_stats.valid_votes",
+        "ballot_stats.total_ballots",
+    }
 
 
 def test_the_cross_check_compares_every_statistic_either_reading_has() -> None:

@@ -30,8 +30,21 @@ def test_the_built_ins_carry_the_keys_clients_rely_on() -> None:
         "registered_voters", "accredited_voters", "ballots_issued", "unused_ballots",
         "spoiled_ballots", "rejected_ballots", "valid_votes", "used_ballots",
     ]  # fmt: skip
-    assert keys["bo_acta"] == ["registered_voters", "ballots_in_box", "unused_ballots", "valid_votes", "blank_votes", "null_votes"]
-    assert keys["ke_34a"] == ["registered_voters", "rejected_ballots", "rejected_objected", "disputed_votes", "valid_votes"]
+    assert keys["bo_acta"] == [
+        "registered_voters",
+        "ballots_in_box",
+        "unused_ballots",
+        "valid_votes",
+        "blank_votes",
+        "null_votes",
+    ]
+    assert keys["ke_34a"] == [
+        "registered_voters",
+        "rejected_ballots",
+        "rejected_objected",
+        "disputed_votes",
+        "valid_votes",
+    ]
     assert BUILTIN_FORM_TYPES["ng_ec8a"].figures_in_words and BUILTIN_FORM_TYPES["bo_acta"].language == "es"
     assert [r.severity for r in BUILTIN_FORM_TYPES["bo_acta"].rules][-1] == "warning"
 
@@ -42,7 +55,10 @@ def test_the_built_ins_carry_the_keys_clients_rely_on() -> None:
         ({"rules": [{"id": "r", "expr": "valid_votes <= nowhere"}]}, "nowhere"),
         ({"rules": [{"id": "r", "expr": "valid_votes <="}]}, "rule r"),
         ({"rules": [{"id": "r", "expr": "__import__('os') == 1"}]}, "rule r"),
-        ({"statistics": [{"key": "cast", "label": "A"}, {"key": "cast", "label": "B"}]}, "duplicate statistic key cast"),
+        (
+            {"statistics": [{"key": "cast", "label": "A"}, {"key": "cast", "label": "B"}]},
+            "duplicate statistic key cast",
+        ),
         ({"rules": [{"id": "r", "expr": "cast >= 0"}, {"id": "r", "expr": "cast >= 1"}]}, "duplicate rule id r"),
         ({"name": "../etc/passwd"}, "name"),
         ({"name": "County Form"}, "name"),
@@ -76,7 +92,10 @@ def test_an_over_voted_ec8a_fails_the_rule_it_breaks_and_only_that_one() -> None
     ec8a = BUILTIN_FORM_TYPES["ng_ec8a"]
     paper = VoteExtraction.model_validate(
         {
-            "vote_results": [{"candidate_name": "APC", "vote_count": 300}, {"candidate_name": "PDP", "vote_count": 210}],
+            "vote_results": [
+                {"candidate_name": "APC", "vote_count": 300},
+                {"candidate_name": "PDP", "vote_count": 210},
+            ],
             "statistics": {
                 "registered_voters": 900, "accredited_voters": 500, "ballots_issued": 600, "unused_ballots": 70,
                 "spoiled_ballots": 10, "rejected_ballots": 10, "valid_votes": 510, "used_ballots": 530,
@@ -98,20 +117,32 @@ def test_an_over_voted_ec8a_fails_the_rule_it_breaks_and_only_that_one() -> None
 def test_sum_of_votes_adds_the_rows_that_have_a_count() -> None:
     generic = BUILTIN_FORM_TYPES["generic"]
     blank_rows = VoteExtraction.model_validate(
-        {"vote_results": [{"candidate_name": "A", "vote_count": 5}, {"candidate_name": "B"}], "ballot_stats": {"valid_votes": 5}}
+        {
+            "vote_results": [{"candidate_name": "A", "vote_count": 5}, {"candidate_name": "B"}],
+            "ballot_stats": {"valid_votes": 5},
+        }
     )
     assert check_rules(generic, blank_rows)[0].status == "pass"
-    no_counts = VoteExtraction.model_validate({"vote_results": [{"candidate_name": "A"}], "ballot_stats": {"valid_votes": 5}})
+    no_counts = VoteExtraction.model_validate(
+        {"vote_results": [{"candidate_name": "A"}], "ballot_stats": {"valid_votes": 5}}
+    )
     assert check_rules(generic, no_counts)[0].status == "not_checked"
 
 
 def test_a_record_made_before_form_types_reads_its_ballot_stats_as_generic_statistics() -> None:
     old = VoteExtraction.model_validate(
-        {"form": {"form_type": "Form 34A"}, "ballot_stats": {"valid_votes": 7, "rejected_ballots": 1, "total_ballots": 8}}
+        {
+            "form": {"form_type": "Form 34A"},
+            "ballot_stats": {"valid_votes": 7, "rejected_ballots": 1, "total_ballots": 8},
+        }
     )
 
     assert declared_form_type(old) == "generic"
-    assert statistics_of(old, BUILTIN_FORM_TYPES["generic"]) == {"valid_votes": 7, "rejected_ballots": 1, "total_ballots": 8}
+    assert statistics_of(old, BUILTIN_FORM_TYPES["generic"]) == {
+        "valid_votes": 7,
+        "rejected_ballots": 1,
+        "total_ballots": 8,
+    }
     assert shaped(old, BUILTIN_FORM_TYPES["generic"]).ballot_stats == old.ballot_stats
 
 

@@ -21,6 +21,9 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from shared.form_types.checks import check_rules
+from shared.form_types.model import GENERIC, FormType
+from shared.llm.ocr import typed_parser
 from shared.llm.ocr.numbers import count_readings, looks_like_count, maybe_zero
 from shared.models import BallotStats, FormInfo, VoteExtraction, VoteResult
 
@@ -94,8 +97,16 @@ class _Row:
 # --- entry point -----------------------------------------------------------------------------
 
 
-def parse_form_text(text: str) -> VoteExtraction:
-    """Parse a form's OCR text into a VoteExtraction (unreadable values are null)."""
+def _typed(form_type: FormType | None) -> bool:
+    """A paper of a type other than `generic` is read by its labels (`typed_parser`)."""
+    return form_type is not None and form_type.name != GENERIC
+
+
+def parse_form_text(text: str, form_type: FormType | None = None) -> VoteExtraction:
+    """Parse a form's OCR text into a VoteExtraction (unreadable values are null); a `form_type`
+    other than `generic` is read by its printed labels into `statistics`."""
+    if _typed(form_type):
+        return typed_parser.parse_typed_text(text, form_type)  # type: ignore[arg-type]
     lines = [_clean_line(line) for line in text.splitlines()]
     lines = [line for line in lines if line.strip()]
     header_index, columns = _find_table_header(lines)
@@ -494,8 +505,14 @@ def _satisfied(votes: list[int | None], stats: list[int | None]) -> int:
     return score
 
 
-def consistency(extraction: VoteExtraction) -> tuple[int, int, int]:
-    """How well a reading checks out: (arithmetic checks passed, counts read, candidates found)."""
+def consistency(extraction: VoteExtraction, form_type: FormType | None = None) -> tuple[int, int, int]:
+    """How well a reading checks out: (arithmetic checks passed, counts read, candidates found);
+    for a typed paper, its type's rules are the checks."""
+    if _typed(form_type):
+        passed = sum(check.status == "pass" for check in check_rules(form_type, extraction))  # type: ignore[arg-type]
+        counts = [r.vote_count for r in extraction.vote_results if r.vote_count is not None]
+        read = sum(v is not None for v in extraction.statistics.values()) + len(counts)
+        return passed, read, len(extraction.vote_results)
     stats = extraction.ballot_stats
     votes = [r.vote_count for r in extraction.vote_results]
     stats_values = [stats.valid_votes, stats.rejected_ballots, stats.total_ballots]
@@ -503,8 +520,14 @@ def consistency(extraction: VoteExtraction) -> tuple[int, int, int]:
     return _satisfied(votes, stats_values), read, len(votes)
 
 
-def is_complete(extraction: VoteExtraction) -> bool:
-    """Every count read, and the candidate votes sum to valid, and valid + rejected == total."""
+def is_complete(extraction: VoteExtraction, form_type: FormType | None = None) -> bool:
+    """Every count read, and the candidate votes sum to valid, and valid + rejected == total;
+    for a typed paper: every statistic read and every rule of its type holds."""
+    if _typed(form_type):
+        values = extraction.statistics
+        if not extraction.vote_results or any(v is None for v in values.values()):
+            return False
+        return consistency(extraction, form_type)[0] == len(form_type.rules)  # type: ignore[union-attr]
     stats = extraction.ballot_stats
     votes = [r.vote_count for r in extraction.vote_results]
     if not votes or any(v is None for v in votes):

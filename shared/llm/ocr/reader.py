@@ -14,6 +14,7 @@ from statistics import median
 
 import numpy as np
 
+from shared.form_types.model import FormType
 from shared.llm.ocr import parser, preprocess
 from shared.models import VoteExtraction
 
@@ -66,6 +67,7 @@ def read_form(
     deskew: bool = True,
     remove_lines: bool = True,
     passes: tuple[tuple[str, str], ...] = TESSERACT_PASSES,
+    form_type: FormType | None = None,
 ) -> OcrReading:
     """OCR one result form image and parse it into a VoteExtraction.
 
@@ -81,6 +83,8 @@ def read_form(
         remove_lines: Erase table grid lines before OCR.
         passes: The (page variant, Tesseract options) tried in order; ALTERNATE_PASSES for a
             second reading.
+        form_type: The paper's type: one other than `generic` is read by its labels, and its
+            rules judge the readings.
 
     Returns:
         The extraction (unreadable values are null), the laid-out OCR text and the skew angle.
@@ -92,11 +96,11 @@ def read_form(
     best: tuple[tuple[int, ...], VoteExtraction, str] | None = None
     for variant, config in passes:
         text = ocr_layout_text(_VARIANTS[variant](page), config=config)
-        extraction = parser.parse_form_text(text)
-        quality = parser.consistency(extraction)
+        extraction = parser.parse_form_text(text, form_type)
+        quality = parser.consistency(extraction, form_type)
         if best is None or quality > best[0]:
             best = (quality, extraction, text)
-        if parser.is_complete(extraction):
+        if parser.is_complete(extraction, form_type):
             break
     assert best is not None
     return OcrReading(extraction=best[1], text=best[2], angle_deg=angle)
