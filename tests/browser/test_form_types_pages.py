@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
-from shared.synthetic.typed_forms import render_form
 
+from shared.synthetic.typed_forms import render_form
 from tests.browser.conftest import CONSOLE_API_KEY, Screenshots, start_console_for
 from tests.browser.streamlit_page import choose, no_traceback, open_page, open_tab, page_text, upload, wait_idle
 from tests.fakes.gemini_server import FakeGeminiServer, extraction_reply
