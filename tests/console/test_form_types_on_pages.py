@@ -263,3 +263,23 @@ def test_a_reviewer_corrects_an_ec8a_by_its_printed_labels_and_approves_it(
     entries = requests.get(f"{api_url}/datasets/reviewed_ec8a/v1", headers=HEADERS, timeout=30).json()["entries"]
     [entry] = [e for e in entries if e.get("source", {}).get("extraction_id") == record["extraction_id"]]
     assert entry["expected_output"]["statistics"] == {**EC8A_MISREAD["statistics"], "valid_votes": 320}
+
+
+def test_a_sample_ec8a_read_offline_is_shown_in_its_papers_shape(console_env: str) -> None:
+    app = run_page("1_Vote_Extractor.py")
+    app.selectbox(key="form-type").set_value("ng_ec8a").run()
+    app.button(key="sample").click().run()
+    assert app.session_state["sample_form"]["layout"] == "ng_ec8a"  # a paper of the chosen type
+
+    app.button(key="go").click().run()  # the offline model (tesseract), the gateway's default
+
+    assert not app.exception, app.exception
+    record = app.session_state["current"]
+    assert record["form_type"] == "ng_ec8a@1"
+    consistency = next(e for e in record["evaluations"] if e["label"] == "consistency")
+    assert {c["rule"] for c in consistency["details"]["checks"]} >= {"used_is_spoiled_rejected_valid", "not_over_voted"}
+    tables = [as_shown(t) for t in app.table]
+    printed = [row["As printed on the form"] for t in tables for row in t if "As printed on the form" in row]
+    assert printed[0] == "1. Number of Voters on the Register" and len(printed) == 8
+    verdicts = [row for t in tables for row in t if {"Rule", "Verdict"} <= set(row)]
+    assert [row["Rule"] for row in verdicts] == [c["rule"] for c in consistency["details"]["checks"]]
