@@ -100,7 +100,7 @@ def entries_panel(client: ApiClient, name: str, version: str, status: str) -> No
 def entry_card(client: ApiClient, name: str, version: str, status: str, entry: Json) -> None:
     expected = entry["expected_output"]
     form = expected.get("form") or {}
-    shown = shown_type(client, type_ref_of(None, expected), expected)
+    shown = shown_type(client, type_ref_of(entry, expected), expected)  # an entry stores its type as name@n
     with st.container(border=True):
         picture, details = st.columns([1, 3])
         with picture:
