@@ -241,6 +241,8 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("shared.evaluation.llm_judge", "shared.llm.gemini"): "google-genai",
     ("shared.evaluation.ragas_metrics", "shared.llm.gemini"): "google-genai",
     ("shared.llm", "shared.llm.gemini"): "google-genai",
+    ("shared.synthetic", "shared.synthetic"): "typed papers (shared.form_types), which the console is "
+    "not shipped with: it draws generic forms",
     ("shared.llm.tesseract", "shared.llm.ocr.reader"): "pytesseract, Pillow and numpy",
     ("shared.experiments.alerts", "shared.experiments.analysis"): "numpy and scipy",
     ("shared.experiments.completion", "shared.experiments.analysis"): "numpy and scipy",
