@@ -33,6 +33,7 @@ from shared.evaluation.cross_check import CrossCheck
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
+from shared.form_types.expected import entry_form_type_ref
 from shared.form_types.model import FormType
 from shared.form_types.resolve import FormTypes
 from shared.llm import ModelClient, ModelRequest, get_model_client
@@ -42,7 +43,6 @@ from shared.ports.experiments import DatasetReader, ExperimentTracker
 from shared.ports.services import ImageReader
 from shared.prompts import REFERENCE_DOCS, Prompt, PromptRegistry, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
-from shared.services.dataset_entries import as_read
 
 logger = logging.getLogger(__name__)
 
@@ -334,10 +334,8 @@ class ExperimentRunner:
         """The type the entry's expected output is: its stored `name@n` (an exact version, cached
         by the registry after its first read), or for an entry made before form types the built-in
         it names, else generic."""
-        if entry.form_type is None:
-            entry = as_read(entry)
-        assert entry.form_type is not None
-        return await asyncio.to_thread(self._form_types.get, entry.form_type)
+        ref = entry_form_type_ref(entry.form_type, entry.expected_output)
+        return await asyncio.to_thread(self._form_types.get, ref)
 
     async def _jobs(
         self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from shared.errors import InvalidField
 from shared.form_types.model import FormType
-from shared.form_types.resolve import declared_form_type
+from shared.form_types.resolve import GENERIC_FORM_TYPE, builtin_form_type, declared_form_type
 from shared.models import VoteExtraction
 
 
@@ -71,3 +71,11 @@ def typed_expected_output(expected: VoteExtraction, form_types: FormTypeResolver
     form_type = expected_form_type(expected, form_types, field=field)
     check_expected_output(expected, form_type, field=field)
     return form_type
+
+
+def entry_form_type_ref(stored: str | None, expected: VoteExtraction) -> str:
+    """The type a golden entry is: the `name@n` it stored, or for an entry made before form types,
+    the built-in its expected output names, else generic (its free text was a printed title)."""
+    if stored is not None:
+        return stored
+    return (builtin_form_type(declared_form_type(expected)) or GENERIC_FORM_TYPE).ref

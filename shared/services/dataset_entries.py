@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from shared.errors import InvalidField, NotFound
 from shared.form_types.checks import check_rules
-from shared.form_types.expected import FormTypeResolver, typed_expected_output
+from shared.form_types.expected import FormTypeResolver, entry_form_type_ref, typed_expected_output
 from shared.form_types.model import FormType
-from shared.form_types.resolve import GENERIC_FORM_TYPE, builtin_form_type, declared_form_type
+from shared.form_types.resolve import builtin_form_type
 from shared.models import (
     DatasetEntry,
     EntryImage,
@@ -125,9 +125,10 @@ def typed_fields(expected: VoteExtraction, form_type: FormType) -> dict[str, Any
 def as_read(entry: DatasetEntry) -> DatasetEntry:
     """The entry as clients read it: one made before form types gets the type its expected output
     names if that is a built-in (else generic) and its checks, computed now (nothing is written)."""
-    if entry.form_type is not None and entry.checks is not None:
+    if entry.form_type is not None:  # stored with its checks
         return entry
-    form_type = builtin_form_type(declared_form_type(entry.expected_output)) or GENERIC_FORM_TYPE
+    form_type = builtin_form_type(entry_form_type_ref(None, entry.expected_output))
+    assert form_type is not None  # an entry without a stored type reads as a built-in
     return entry.model_copy(update=typed_fields(entry.expected_output, form_type))
 
 
