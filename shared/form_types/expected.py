@@ -1,9 +1,11 @@
-"""An expected output checked against its form type before it enters golden data.
+"""Which form type a golden entry is, and its expected output checked against it before it is stored.
 
-An expected output names its paper in `form.form_type` (`name` or `name@n`; free text written
-before form types, like "Form 34A", is `generic`). A name no type has, or a statistic the type
-does not print, is the client's mistake: a 422 naming it, so nothing half-typed is stored.
-What the paper's own arithmetic says is not checked here: that is the entry's `checks`.
+An expected output a client writes names its paper in `form.form_type` (`name` or `name@n`; free
+text written before form types, like "Form 34A", is `generic`): a name no type has is a 422
+naming it. An entry made from an extraction is the type the extraction was read as, unless a
+person re-typed it in a correction. Unknown statistics are refused by `validation.check_expected`;
+words where the paper has no words column, here. What the paper's own arithmetic says is not
+checked here: that is the entry's `checks`, where a failing rule is information.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Protocol
 from shared.errors import InvalidField
 from shared.form_types.model import FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE, builtin_form_type, declared_form_type
+from shared.form_types.validation import check_expected
 from shared.models import VoteExtraction
 
 
@@ -22,40 +25,10 @@ class FormTypeResolver(Protocol):
     def resolve(self, ref: str | None, *, field: str = "form_type") -> FormType: ...
 
 
-def expected_form_type(expected: VoteExtraction, form_types: FormTypeResolver, *, field: str) -> FormType:
-    """The registered type `expected` names; 422 naming `{field}.form.form_type` when unknown."""
-    return form_types.resolve(declared_form_type(expected), field=f"{field}.form.form_type")
-
-
-def unknown_statistics(expected: VoteExtraction, form_type: FormType) -> list[str]:
-    """The statistics `expected` states that `form_type` does not print, in the order given
-    (`ballot_stats` counts only where a value is set: its empty fields are just the default)."""
-    keys = set(form_type.keys)
-    unknown = [key for key in expected.statistics if key not in keys]
-    unknown += [
-        key
-        for key, value in expected.ballot_stats.model_dump().items()
-        if value is not None and key not in keys and key not in unknown
-    ]
-    return unknown
-
-
 def check_expected_output(expected: VoteExtraction, form_type: FormType, *, field: str) -> None:
-    """Raise InvalidField (422) naming each statistic `form_type` lacks, or the words a type
-    without a words column was given; return quietly otherwise."""
-    unknown = unknown_statistics(expected, form_type)
-    if unknown:
-        raise InvalidField(
-            f"{field}: {', '.join(repr(k) for k in unknown)} "
-            f"{'is not a statistic' if len(unknown) == 1 else 'are not statistics'} of form type "
-            f"{form_type.ref} (its statistics: {', '.join(form_type.keys)}).",
-            details={
-                "field": f"{field}.statistics",
-                "unknown_keys": unknown,
-                "form_type": form_type.ref,
-                "keys": form_type.keys,
-            },
-        )
+    """Raise InvalidField (422) naming each statistic `form_type` lacks, or the rows given words
+    on a type without a words column; return quietly otherwise."""
+    check_expected(expected, form_type, field=field)
     if not form_type.figures_in_words:
         worded = [row.candidate_name for row in expected.vote_results if row.vote_count_words]
         if worded:
@@ -66,9 +39,12 @@ def check_expected_output(expected: VoteExtraction, form_type: FormType, *, fiel
             )
 
 
-def typed_expected_output(expected: VoteExtraction, form_types: FormTypeResolver, *, field: str) -> FormType:
-    """The form type of `expected`, once it is known to fit it (422 otherwise, naming why)."""
-    form_type = expected_form_type(expected, form_types, field=field)
+def typed_expected_output(
+    expected: VoteExtraction, form_types: FormTypeResolver, *, field: str, ref: str | None = None
+) -> FormType:
+    """The form type of `expected` (`ref` when the caller knows it, else the one `expected`
+    names), once it is known to fit it: 422 otherwise, naming `field` and why."""
+    form_type = form_types.resolve(ref or declared_form_type(expected), field=f"{field}.form.form_type")
     check_expected_output(expected, form_type, field=field)
     return form_type
 

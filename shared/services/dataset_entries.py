@@ -169,13 +169,16 @@ def entry_from_extraction(
     form_types: FormTypeResolver,
     expected: VoteExtraction | None = None,
     validated: bool | None = None,
+    retyped: bool = False,
     field: str = "expected_output",
 ) -> DatasetEntry:
     """A dataset entry made from a stored extraction (from-trace, candidates, the review queue).
 
     The expected output is `expected` when given, else the corrected output when feedback
     corrected it, else the model's result; validated when a person corrected or approved it.
-    It is checked against its form type as a client's entry is (422 naming `field`).
+    Its type is the one the extraction was read as (a reading's `form.form_type` is the model's
+    text), unless `retyped`: a person named the paper's type in a correction, as a client does in
+    an entry. It is checked against that type as a client's entry is (422 naming `field`).
     """
     expected = expected or extraction.corrected_result or extraction.result
     if expected is None:
@@ -185,7 +188,7 @@ def entry_from_extraction(
         )
     if validated is None:
         validated = extraction.corrected_result is not None or extraction.approved_by_person
-    form_type = typed_expected_output(expected, form_types, field=field)
+    form_type = typed_expected_output(expected, form_types, field=field, ref=None if retyped else extraction.form_type)
     request = EntryRequest(
         id=extraction.extraction_id,
         input=EntryInput(image_uri=extraction.image_uri),

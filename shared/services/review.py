@@ -272,6 +272,11 @@ class ReviewService:
             form_types=self._form_types,
             expected=expected,
             validated=True,
+            retyped=bool(
+                request.corrections
+                and request.corrections.form
+                and "form_type" in request.corrections.form.model_fields_set
+            ),
             field="corrections" if request.corrections else "expected_output",
         )
 

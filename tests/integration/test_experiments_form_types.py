@@ -10,10 +10,9 @@ import uuid
 
 import pytest
 
-from shared.form_types.model import FormType, FormTypeDraft, RuleSpec, Statistic
+from shared.form_types.model import FormType
 from shared.storage.clients import firestore_client
 from shared.synthetic.forms import generate_form
-from shared.wiring.form_types import form_type_registry
 from tests.integration.builders import HEADERS, new_draft, wait_done
 from tests.openapi_contract import assert_matches_contract
 
@@ -23,23 +22,27 @@ SLOT_TIME = "X-CloudScheduler-ScheduleTime"
 
 
 @pytest.fixture
-def county_sheet(local_stack) -> FormType:
-    """A county's own result sheet, added to the registry as a user would (no built-in has it)."""
-    draft = FormTypeDraft(
-        name=f"county_{uuid.uuid4().hex[:8]}",
-        title="County tally sheet",
-        country="KE",
-        statistics=[
-            Statistic(key="valid_votes", label="Valid votes"),
-            Statistic(key="spoilt_papers", label="Spoilt papers"),
-            Statistic(key="papers_issued", label="Papers issued"),
+def county_sheet(extract_client) -> FormType:
+    """A county's own result sheet, added through the form-type API as a user would."""
+    draft = {
+        "name": f"county_{uuid.uuid4().hex[:8]}",
+        "title": "County tally sheet",
+        "country": "KE",
+        "statistics": [
+            {"key": "valid_votes", "label": "Valid votes"},
+            {"key": "spoilt_papers", "label": "Spoilt papers"},
+            {"key": "papers_issued", "label": "Papers issued"},
         ],
-        rules=[
-            RuleSpec(id="valid_is_votes", expr="valid_votes == sum(votes)"),
-            RuleSpec(id="issued_covers_all", expr="papers_issued >= valid_votes + spoilt_papers"),
+        "rules": [
+            {"id": "valid_is_votes", "expr": "valid_votes == sum(votes)"},
+            {"id": "issued_covers_all", "expr": "papers_issued >= valid_votes + spoilt_papers"},
         ],
-    )
-    return form_type_registry().create(draft, created_by="test")
+    }
+    created = extract_client.post("/form-types", json=draft, headers=HEADERS)
+    assert created.status_code == 201, created.json
+    described = extract_client.get(f"/form-types/{draft['name']}", headers=HEADERS).json
+    assert described["versions"] == [1], described
+    return FormType.model_validate({k: v for k, v in described.items() if k != "versions"})
 
 
 def county_dataset(datasets_client, form_type: FormType, seeds: list[int]) -> str:

@@ -54,7 +54,7 @@ def test_from_trace_of_a_reading_with_a_statistic_its_type_lacks_is_a_422_naming
 
     assert traced.status_code == 422, traced.json
     assert_matches_contract("/datasets/{name}/{version}/from-trace", "POST", 422, traced.json)
-    assert traced.json["error"]["details"]["unknown_keys"] == ["ballots_in_box"]
+    assert traced.json["error"]["details"]["unknown"] == ["ballots_in_box"]
     assert "generic@1" in traced.json["error"]["message"]
     assert version_of(datasets_client, name)["entry_count"] == 0
     record = firestore_client().document(f"extractions/{extraction['extraction_id']}").get().to_dict()
@@ -83,7 +83,7 @@ def test_a_review_correction_with_an_unknown_statistic_is_refused_and_the_claim_
 
     assert refused.status_code == 422, refused.json
     assert refused.json["error"]["details"]["field"] == "corrections.statistics"
-    assert "'accredited_voters'" in refused.json["error"]["message"]
+    assert "names accredited_voters" in refused.json["error"]["message"]
     assert version_of(datasets_client, name)["entry_count"] == 0
     queue = datasets_client.get("/review/queue?state=claimed", headers=HEADERS).json
     assert [(i["extraction_id"], i["claimed_by"]) for i in queue["items"]] == [(extraction_id, "ada")]
