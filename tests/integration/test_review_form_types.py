@@ -42,6 +42,25 @@ def test_from_trace_keeps_the_readings_type_and_its_checks(datasets_client, extr
     assert all(c["status"] in ("pass", "fail", "not_checked") and c["detail"] for c in stored["checks"])
 
 
+def test_from_trace_of_a_reading_of_another_type_is_that_type(datasets_client, extract_client):
+    form = generate_form(414)
+    read = extract_client.post(
+        "/",
+        data={"image": (io.BytesIO(form.image), "f.png"), "form_type": "ke_34a"},
+        headers=HEADERS,
+        content_type="multipart/form-data",
+    )
+    assert read.status_code == 200, read.json
+    name = new_draft(datasets_client, "trace_ft")
+
+    traced = datasets_client.post(f"/{name}/v1/from-trace", json=trace_of(read.json), headers=HEADERS)
+
+    assert traced.status_code == 201, traced.json
+    [stored] = version_of(datasets_client, name)["entries"]
+    assert stored["form_type"] == "ke_34a@1"
+    assert [c["rule"] for c in stored["checks"]] == ["valid_is_sum_of_votes", "not_over_voted"]
+
+
 def test_from_trace_of_a_reading_with_a_statistic_its_type_lacks_is_a_422_naming_it(datasets_client, extract_client):
     extraction = extract(extract_client, 412)
     # A stored reading that states a row its paper does not print (as a buggy reader might).
