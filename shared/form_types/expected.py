@@ -3,8 +3,8 @@
 An expected output a client writes names its paper in `form.form_type` (`name` or `name@n`; free
 text written before form types, like "Form 34A", is `generic`): a name no type has is a 422
 naming it. An entry made from an extraction is the type the extraction was read as, unless a
-person re-typed it in a correction. Unknown statistics are refused by `validation.check_expected`;
-words where the paper has no words column, here. What the paper's own arithmetic says is not
+person re-typed it in a correction. Unknown statistics, and words where the paper has no words
+column, are refused by `validation.check_expected`. What the paper's own arithmetic says is not
 checked here: that is the entry's `checks`, where a failing rule is information.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.errors import InvalidField
 from shared.form_types.model import FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE, builtin_form_type, declared_form_type
 from shared.form_types.validation import check_expected
@@ -25,27 +24,13 @@ class FormTypeResolver(Protocol):
     def resolve(self, ref: str | None, *, field: str = "form_type") -> FormType: ...
 
 
-def check_expected_output(expected: VoteExtraction, form_type: FormType, *, field: str) -> None:
-    """Raise InvalidField (422) naming each statistic `form_type` lacks, or the rows given words
-    on a type without a words column; return quietly otherwise."""
-    check_expected(expected, form_type, field=field)
-    if not form_type.figures_in_words:
-        worded = [row.candidate_name for row in expected.vote_results if row.vote_count_words]
-        if worded:
-            raise InvalidField(
-                f"{field}: form type {form_type.ref} has no counts in words, yet vote_count_words is set "
-                f"({', '.join(worded[:5])}).",
-                details={"field": f"{field}.vote_results", "form_type": form_type.ref, "rows": worded[:20]},
-            )
-
-
 def typed_expected_output(
     expected: VoteExtraction, form_types: FormTypeResolver, *, field: str, ref: str | None = None
 ) -> FormType:
     """The form type of `expected` (`ref` when the caller knows it, else the one `expected`
     names), once it is known to fit it: 422 otherwise, naming `field` and why."""
     form_type = form_types.resolve(ref or declared_form_type(expected), field=f"{field}.form.form_type")
-    check_expected_output(expected, form_type, field=field)
+    check_expected(expected, form_type, field=field)
     return form_type
 
 

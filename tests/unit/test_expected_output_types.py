@@ -8,7 +8,8 @@ import pytest
 from shared.errors import InvalidField
 from shared.experiments.summary import field_kind, per_field_accuracy
 from shared.form_types.builtin import BUILTIN_FORM_TYPES
-from shared.form_types.expected import check_expected_output, entry_form_type_ref
+from shared.form_types.expected import entry_form_type_ref
+from shared.form_types.validation import check_expected
 from shared.models import VoteExtraction
 from shared.services.dataset_entries import EntryRequest, typed_fields
 
@@ -22,23 +23,23 @@ def reading(**fields) -> VoteExtraction:
 
 def test_a_statistic_the_type_does_not_print_is_refused_wherever_it_is_written():
     with pytest.raises(InvalidField) as in_statistics:
-        check_expected_output(reading(statistics={"blank_votes": 4}), EC8A, field="entries[2].expected_output")
+        check_expected(reading(statistics={"blank_votes": 4}), EC8A, field="entries[2].expected_output")
     with pytest.raises(InvalidField) as in_ballot_stats:
-        check_expected_output(reading(ballot_stats={"total_ballots": 3}), EC8A, field="expected_output")
+        check_expected(reading(ballot_stats={"total_ballots": 3}), EC8A, field="expected_output")
 
     assert "names blank_votes, not a statistic of form type ng_ec8a@1" in in_statistics.value.message
     assert in_statistics.value.details["field"] == "entries[2].expected_output.statistics"
     assert in_ballot_stats.value.details["unknown"] == ["total_ballots"]
-    check_expected_output(reading(statistics={"valid_votes": 4}), EC8A, field="expected_output")  # fits: no error
-    check_expected_output(reading(ballot_stats={"total_ballots": None}), EC8A, field="e")  # an empty default
+    check_expected(reading(statistics={"valid_votes": 4}), EC8A, field="expected_output")  # fits: no error
+    check_expected(reading(ballot_stats={"total_ballots": None}), EC8A, field="e")  # an empty default
 
 
 def test_words_only_where_the_paper_has_a_words_column():
     worded = reading(vote_results=[{"candidate_name": "A", "vote_count": 3, "vote_count_words": "THREE"}])
 
-    check_expected_output(worded, EC8A, field="expected_output")
+    check_expected(worded, EC8A, field="expected_output")
     with pytest.raises(InvalidField, match="no counts in words"):
-        check_expected_output(worded, GENERIC, field="expected_output")
+        check_expected(worded, GENERIC, field="expected_output")
 
 
 @pytest.mark.parametrize(
