@@ -2,8 +2,8 @@
 
     python -m bench.photo_extract [--rounds 5] [--sizes 3024x4032,1752x1244,540x720] [--url URL]
 
-Each photo is a generated form (seeded, with its truth) tilted 1.5 degrees and laid on a grey
-table, framed at the size asked for, with a little sensor noise, saved as JPEG quality 90 (the
+Each photo is a generated form (seeded, with its truth) laid on a grey table, framed at the size
+asked for and tilted 1.5 degrees, with a little sensor noise, saved as JPEG quality 90 (the
 12 MP one is about 3 MB, like a real phone's). Every request is the offline model (tesseract)
 with the cross check on for every extraction (CROSS_CHECK=on, CROSS_CHECK_SAMPLE_RATE=1; no
 Gemini key, so the second reading is `tesseract-alternate`): two readings per request.
@@ -36,7 +36,7 @@ from PIL import Image
 from bench.machine import describe_machine
 from shared.evaluation.matching import compare_extractions
 from shared.models import VoteExtraction
-from shared.synthetic import Degradation, generate_form
+from shared.synthetic import generate_form
 
 API_KEY = "bench-key"
 PROJECT = "vote-extractor-photo-bench"
@@ -60,14 +60,16 @@ class Photo:
 
 
 def make_photo(size: tuple[int, int], *, seed: int = 4242, tilt_deg: float = 1.5, noise_std: float = 3.0) -> Photo:
-    """A generated form photographed at `size`: the page fills about 92% of the frame."""
-    form = generate_form(seed, degradation=Degradation(rotation_deg=tilt_deg))
+    """A generated form photographed at `size`: the page fills about 92% of the frame, page and
+    table turned together by `tilt_deg` (so the page's edges tilt with its text, as in a photo)."""
+    form = generate_form(seed)
     page = Image.open(io.BytesIO(form.image)).convert("RGB")
     width, height = size
     scale = min(width * 0.92 / page.width, height * 0.92 / page.height)
     page = page.resize((round(page.width * scale), round(page.height * scale)), Image.Resampling.LANCZOS)
     frame = Image.new("RGB", size, _TABLE_GREY)
     frame.paste(page, ((width - page.width) // 2, (height - page.height) // 2))
+    frame = frame.rotate(tilt_deg, resample=Image.Resampling.BICUBIC, fillcolor=_TABLE_GREY)
     pixels = np.asarray(frame, dtype=np.float32)
     noise = np.random.default_rng(seed).normal(0.0, noise_std, pixels.shape)
     frame = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
