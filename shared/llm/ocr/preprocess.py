@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SKEW_DEG = 6.0
 _DESKEW_WIDTH = 900  # the angle is searched on a copy this wide; it is plenty for 0.05 degrees
+_MAX_INK_SHARE = 0.25
 _INK_BLOCK_PX, _INK_CONTRAST = 31, 20  # on the search copy: a stroke is 20 grey levels below its 31 px neighbourhood
 _MIN_SKEW_DEG = 0.05  # below this, rotating would only soften the glyphs
 _BLURRY_LAPLACIAN_VARIANCE = 400.0
@@ -60,12 +61,14 @@ def estimate_skew(gray: np.ndarray, *, max_angle: float = MAX_SKEW_DEG) -> float
     """
     scale = min(1.0, _DESKEW_WIDTH / gray.shape[1])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else gray
-    # Ink is what is darker than its surroundings, not what is darker than one global threshold:
-    # a photo's table or desk around the page would otherwise count as ink, and the frame's
-    # straight edges would pull the angle to 0.
-    ink = cv2.adaptiveThreshold(
-        small, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _INK_BLOCK_PX, _INK_CONTRAST
-    )
+    _, ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > _MAX_INK_SHARE:
+        # Otsu took a photo's desk around the page for ink (a form's ink is under 11% of it, a
+        # desk 40-50%), and the frame's straight edges would pull the angle to 0: ink is then
+        # what is darker than its own neighbourhood.
+        ink = cv2.adaptiveThreshold(
+            small, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _INK_BLOCK_PX, _INK_CONTRAST
+        )
     ys, xs = np.nonzero(ink)
     if xs.size < 50:
         return 0.0
