@@ -441,6 +441,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _
     from shared.storage.experiments import FirestoreExperimentRepository
     from shared.storage.shards import FirestoreShardRepository
     from shared.wiring.experiments import experiment_completion
+    from shared.wiring.form_types import form_type_registry
     from shared.wiring.prompts import prompt_registry
 
     agent = TestAgent(agent_url, timeout=60)
@@ -464,6 +465,7 @@ def _ours(worker: Any, dataset: str, concurrency: int, agent_url: str, window: _
         publisher=_HeldMessages(),
         completion=experiment_completion(),
         prompts=prompt_registry(),
+        form_types=form_type_registry(),
     )
     experiment = service.start(request, created_by="bench")
     with window:

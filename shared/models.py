@@ -320,6 +320,10 @@ class DatasetEntry(BaseModel):
     created_at: datetime
     created_by: str | None = None
     content_sha256: str  # of input image, expected output, docs, tags, validated: what a diff compares
+    # The form type its expected output is (`name@n`) and each of its rules' verdict on that output
+    # (shared.form_types.checks); None on entries made before form types: they read as generic.
+    form_type: str | None = None
+    checks: list[dict[str, Any]] | None = None
 
 
 class DatasetVersion(BaseModel):
@@ -367,6 +371,8 @@ class Variant(BaseModel):
     model: str = Field(max_length=80)
     prompt_version: str = Field("prompt_a", max_length=80)
     params: dict[str, Any] = Field(default_factory=dict)
+    # The paper every run reads (`name` or `name@n`, resolved per run); None: each entry's own type.
+    form_type: str | None = Field(None, max_length=50)
 
 
 class ExperimentProgress(BaseModel):
@@ -415,6 +421,7 @@ class RunRecord(BaseModel):
     image_uri: str | None = None
     prompt_version: str | None = None  # the resolved `name@n` this run's prompt was (None: older runs)
     rag_enabled: bool = False  # the entry's reference documents were in the prompt
+    form_type: str | None = None  # the resolved `name@n` the run read and was judged as (None: older runs)
     status: Literal["succeeded", "failed"]
     output: VoteExtraction | None = None
     error: str | None = None
@@ -505,6 +512,7 @@ class ScheduleRecord(BaseModel):
     interval_minutes: int
     dataset: ScheduleDataset
     variants: list[Variant]
+    form_type: str | None = None  # for the variants that name none (None: each entry's own type)
     evaluators: list[str | dict[str, dict[str, Any]]] | None = None
     repetitions: int = 1
     concurrency: int = 8

@@ -2,12 +2,14 @@
 
     python -m infra.local.experiments_cli start --dataset demo_forms@v1 \\
         --variant on:tesseract:deskew=true,remove_lines=true \\
-        --variant off:tesseract:deskew=false,remove_lines=false [--repetitions 1] [--concurrency 4]
+        --variant off:tesseract:deskew=false,remove_lines=false [--repetitions 1] [--concurrency 4] \
+        [--form-type ng_ec8a]
     python -m infra.local.experiments_cli watch EXPERIMENT_ID
     python -m infra.local.experiments_cli compare EXPERIMENT_ID --a off --b on
     python -m infra.local.experiments_cli compare EXPERIMENT_ID --baseline OTHER_ID
 
-A variant is NAME:MODEL[:PARAM=VALUE,...][@PROMPT_VERSION]. Talks to the HTTP API (the gateway of
+A variant is NAME:MODEL[:PARAM=VALUE,...][@PROMPT_VERSION]; --form-type (name or name@n) is the
+paper every variant reads (absent: each entry's own type). Talks to the HTTP API (the gateway of
 `./deploy.sh local`, or any deployment with --base-url and --api-key).
 """
 
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--evaluator", action="append", help="evaluator name (default: the standard set)")
     start.add_argument("--repetitions", type=int, default=1)
     start.add_argument("--concurrency", type=int, default=4)
+    start.add_argument("--form-type", help="the form type every variant reads (default: each entry's own)")
     start.add_argument("--no-watch", action="store_true")
     watch_parser = commands.add_parser("watch", help="watch an experiment until it ends")
     watch_parser.add_argument("experiment_id")
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         body: dict[str, Any] = {
             "name": args.name,
             "dataset": {"name": name, "version": version or "v1"},
-            "variants": args.variant,
+            "variants": [v | {"form_type": args.form_type} if args.form_type else v for v in args.variant],
             "repetitions": args.repetitions,
             "concurrency": args.concurrency,
         }

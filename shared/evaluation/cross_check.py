@@ -26,7 +26,7 @@ from typing import Any
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult
 from shared.evaluation.matching import compare_extractions, match_candidates, statistic_path
 from shared.evaluation.registry import register
-from shared.form_types.resolve import declared_form_type
+from shared.form_types.resolve import declared_form_type, is_generic
 from shared.llm.second_reader import SecondReading, check_reader_name
 from shared.models import VoteExtraction
 
@@ -89,7 +89,7 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
             )
         )
     mine_all, theirs_all = primary.stated_statistics(), second.stated_statistics()
-    generic = declared_form_type(primary) == "generic"
+    generic = is_generic(declared_form_type(primary))
     for key in mine_all | theirs_all:
         mine, theirs = mine_all.get(key), theirs_all.get(key)
         if mine is None and theirs is None:

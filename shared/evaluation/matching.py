@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from shared.form_types.resolve import declared_form_type
+from shared.form_types.resolve import declared_form_type, is_generic
 from shared.models import VoteExtraction, VoteResult
 
 _FUZZY_NAME_RATIO = 0.85
@@ -23,7 +23,7 @@ def statistic_paths(expected: VoteExtraction) -> dict[str, str]:
     """`{key: field path}` for every statistic `expected` states (non-null). A `generic` paper's
     three keep their `ballot_stats.` paths (as before form types); every other statistic is
     `statistics.<key>`."""
-    generic = declared_form_type(expected) == "generic"
+    generic = is_generic(declared_form_type(expected))
     return {
         key: statistic_path(key, generic=generic)
         for key, value in expected.stated_statistics().items()

@@ -22,6 +22,7 @@ from shared.errors import Conflict
 from shared.experiments.completion import ExperimentCompletion
 from shared.experiments.plan import ExperimentRequest, plan_experiment
 from shared.experiments.shards import ShardMessage, plan_shards, publish_shards
+from shared.form_types.expected import FormTypeResolver
 from shared.models import ExperimentRecord
 from shared.ports.experiments import DatasetReader, ExperimentControl, MessagePublisher, ShardPlans
 from shared.prompts import PromptRegistry
@@ -42,9 +43,11 @@ class ExperimentCommands:
         publisher: MessagePublisher,
         completion: ExperimentCompletion,
         prompts: PromptRegistry,
+        form_types: FormTypeResolver,
     ) -> None:
         self._settings = settings
         self._prompts = prompts
+        self._form_types = form_types
         self._experiments = experiments
         self._datasets = datasets
         self._shards = shards
@@ -59,6 +62,7 @@ class ExperimentCommands:
             datasets=self._datasets,
             experiments=self._experiments,
             prompts=self._prompts,
+            form_types=self._form_types,
             experiment_id=experiment_id,
         )
 

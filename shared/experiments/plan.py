@@ -2,7 +2,8 @@
 
 The request (dataset version, variants as model x prompt x params, evaluators, repetitions,
 bounds and budget) becomes an `ExperimentRecord` with its run count and estimated cost, or a
-clear 4xx: a published version, known models, params, prompts and evaluators, within bounds.
+clear 4xx: a published version, known models, params, prompts, form types and evaluators, within
+bounds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from shared.config import Settings
 from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation import create_evaluator
+from shared.form_types.expected import FormTypeResolver
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
@@ -126,6 +128,7 @@ def plan_experiment(
     datasets: DatasetReader,
     experiments: ExperimentHistory,
     prompts: PromptRegistry,
+    form_types: FormTypeResolver,
     experiment_id: str | None = None,
 ) -> ExperimentRecord:
     """Check everything a client sent and build the experiment, storing nothing."""
@@ -136,12 +139,14 @@ def plan_experiment(
             "pin a frozen version.",
             details={"dataset": request.dataset.model_dump()},
         )
-    for variant in request.variants:
+    for index, variant in enumerate(request.variants):
         model = get_model_client(variant.model, settings)
         model_params, reference_docs = split_prompt_params(variant.params)
         variant.params = model.validate_params(model_params) | ({REFERENCE_DOCS: True} if reference_docs else {})
         # Stored resolved (`name@n`): the experiment says exactly which text ran, whatever a label does later.
         variant.prompt_version = prompts.resolve(variant.prompt_version).version
+        if variant.form_type is not None:  # stored as given (`name`: the latest when each run starts)
+            form_types.resolve(variant.form_type, field=f"variants[{index}].form_type")
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions

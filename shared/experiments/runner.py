@@ -5,6 +5,10 @@ grows back as calls succeed), retries back off with jitter, and each run has a d
 persisted and their evaluations sent to Datadog by a writer thread in batches, off the critical
 path. Run ids are deterministic, so a resumed experiment does only the runs that are missing or
 failed and every run exists exactly once.
+
+Each run reads and is judged as one form type: its variant's `form_type` when it names one
+(resolved when the shard starts), else the type its entry's expected output is; the run records
+the resolved `name@n`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from shared.evaluation.cross_check import CrossCheck
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
+from shared.form_types.expected import entry_form_type_ref
+from shared.form_types.model import FormType
+from shared.form_types.resolve import FormTypes
 from shared.llm import ModelClient, ModelRequest, get_model_client
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant, run_id
@@ -183,8 +190,10 @@ class ExperimentRunner:
         images: ImageReader,
         evaluations: EvaluationSink,
         prompts: PromptRegistry,
+        form_types: FormTypes,
     ) -> None:
         self._settings = settings
+        self._form_types = form_types
         self._experiments = experiments
         self._datasets = datasets
         self._images = images
@@ -318,7 +327,15 @@ class ExperimentRunner:
                 if cross_check is not None
                 else None
             ),
+            form_type=self._form_types.get(variant.form_type) if variant.form_type else None,
         )
+
+    async def _form_type_of(self, entry: DatasetEntry) -> FormType:
+        """The type the entry's expected output is: its stored `name@n` (an exact version, cached
+        by the registry after its first read), or for an entry made before form types the built-in
+        it names, else generic."""
+        ref = entry_form_type_ref(entry.form_type, entry.expected_output)
+        return await asyncio.to_thread(self._form_types.get, ref)
 
     async def _jobs(
         self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
@@ -364,7 +381,8 @@ class ExperimentRunner:
         async with pacing.limiter:
             if not may_start():
                 return None
-            request, unreadable = await _request(job, arm, images)
+            form_type = arm.form_type or await self._form_type_of(job.entry)
+            request, unreadable = await _request(job, arm, images, form_type)
             reading = unreadable or await self._reader.read(
                 arm.model,
                 request,
@@ -379,7 +397,12 @@ class ExperimentRunner:
             reading,
             expected=job.entry.expected_output,
             input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
-            metadata={"variant": job.variant.name, "model": job.variant.model, "params": request.params},
+            metadata={
+                "variant": job.variant.name,
+                "model": job.variant.model,
+                "params": request.params,
+                "form_type": request.form_type,
+            },
         )
         return _run_record(job, request, reading, evaluations)
 
@@ -387,13 +410,15 @@ class ExperimentRunner:
 @dataclass(frozen=True)
 class _Arm:
     """A variant as its runs need it: the model client, the resolved prompt, the params the model
-    takes, whether the prompt gets the entry's reference documents, and the second reader."""
+    takes, whether the prompt gets the entry's reference documents, the second reader, and the
+    form type it reads every entry as (None: each entry's own)."""
 
     model: ModelClient
     prompt: Prompt
     params: dict[str, Any]
     wants_docs: bool
     second_reader: str | None
+    form_type: FormType | None
 
 
 class _ShardPacing:
@@ -413,7 +438,9 @@ class _ShardPacing:
         self.limiter.succeeded()
 
 
-async def _request(job: _Job, arm: _Arm, images: _ImageCache) -> tuple[ModelRequest, Reading | None]:
+async def _request(
+    job: _Job, arm: _Arm, images: _ImageCache, form_type: FormType
+) -> tuple[ModelRequest, Reading | None]:
     """The run's model request; with a failed Reading when the entry's image cannot be read (that
     fails this run, not the experiment)."""
     variables = {REFERENCE_DOCS: job.entry.reference_docs} if arm.wants_docs and job.entry.reference_docs else {}
@@ -425,7 +452,12 @@ async def _request(job: _Job, arm: _Arm, images: _ImageCache) -> tuple[ModelRequ
         failed = Reading(None, ModelUnavailable(f"the entry's image could not be read: {error}"), 0.0, 0, None)
     content_type = job.entry.input.content_type
     request = ModelRequest(
-        image=image, content_type=content_type, prompt=arm.prompt, params=arm.params, variables=variables
+        image=image,
+        content_type=content_type,
+        prompt=arm.prompt,
+        params=arm.params,
+        variables=variables,
+        form_type=form_type,
     )
     return request, failed
 
@@ -452,6 +484,7 @@ def _run_record(job: _Job, request: ModelRequest, reading: Reading, evaluations:
         image_uri=job.entry.input.image_uri,
         prompt_version=request.prompt.version,
         rag_enabled=bool(request.variables),
+        form_type=request.form_type.ref,
         status=reading.status,
         output=reading.output,
         error=reading.error_message,

@@ -5,6 +5,9 @@ A schedule runs once per time slot of `interval_minutes` (slots are aligned to U
 has the id `s-{schedule_id}-{slot}`, and creating it is one atomic create: a trigger retried or sent
 twice finds it there and starts nothing (it only republishes shards a crashed trigger left
 unpublished). Scheduled experiments always fan out through Pub/Sub, so the trigger returns at once.
+
+A schedule's `form_type` (`name` or `name@n`) is the paper its variants read when they name none
+of their own; it is checked when the schedule is made or changed and resolved by each run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from shared.dataset_names import check_name, check_version
 from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
 from shared.experiments.commands import ExperimentCommands
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
+from shared.form_types.expected import FormTypeResolver
 from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
 from shared.ports.experiments import DatasetReader, ScheduleStore
 
@@ -36,6 +40,7 @@ class ScheduleRequest(RunSettings):
     enabled: StrictBool = True
     interval_minutes: StrictInt = Field(ge=5, le=60 * 24 * 31)
     dataset: ScheduleDataset
+    form_type: str | None = Field(None, max_length=50)
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
 
@@ -76,14 +81,17 @@ class ScheduleService:
         schedules: ScheduleStore,
         datasets: DatasetReader,
         experiments: ExperimentCommands,
+        form_types: FormTypeResolver,
     ) -> None:
         self._schedules = schedules
+        self._form_types = form_types
         self._datasets = datasets
         self._experiments = experiments
 
     def create(self, request: ScheduleRequest, *, created_by: str) -> ScheduleRecord:
         now = datetime.now(UTC)
         schedule = ScheduleRecord(**request.model_dump(), created_at=now, created_by=created_by, updated_at=now)
+        self._check_form_type(schedule)
         self._experiments.plan(self._experiment_request(schedule))  # everything checked before storing
         self._schedules.create(schedule)
         return schedule
@@ -112,6 +120,7 @@ class ScheduleService:
                 f"Invalid schedule: {where} ({problems[0]['msg']}).", details={"errors": [dict(p) for p in problems]}
             ) from None
         updated = ScheduleRecord.model_validate(current.model_dump() | wanted.model_dump())
+        self._check_form_type(updated)
         self._experiments.plan(self._experiment_request(updated))
         fields = wanted.model_dump(mode="python", exclude={"schedule_id"})
         return self._schedules.update(schedule_id, fields)
@@ -161,6 +170,11 @@ class ScheduleService:
         self._schedules.update(schedule.schedule_id, {"last_error": error.message})
         report["errors"].append(item | {"error": {"code": error.code, "message": error.message}})
 
+    def _check_form_type(self, schedule: ScheduleRecord) -> None:
+        """422 naming `form_type` when no type has it (before the plan names it on a variant)."""
+        if schedule.form_type is not None:
+            self._form_types.resolve(schedule.form_type, field="form_type")
+
     def _experiment_request(self, schedule: ScheduleRecord) -> ExperimentRequest:
         name, version = check_name(schedule.dataset.name), schedule.dataset.version
         if version == LATEST:
@@ -173,7 +187,10 @@ class ScheduleService:
         return ExperimentRequest(
             name=f"schedule {schedule.schedule_id}",
             dataset=DatasetRef(name=name, version=check_version(version)),
-            variants=[variant.model_copy(deep=True) for variant in schedule.variants],
+            variants=[
+                variant.model_copy(deep=True, update={"form_type": variant.form_type or schedule.form_type})
+                for variant in schedule.variants
+            ],
             evaluators=schedule.evaluators,
             repetitions=schedule.repetitions,
             concurrency=schedule.concurrency,

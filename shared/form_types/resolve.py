@@ -39,6 +39,11 @@ def declared_form_type(extraction: VoteExtraction | None) -> str:
     return text if names_a_form_type(text) else GENERIC  # type: ignore[return-value]
 
 
+def is_generic(ref: str) -> bool:
+    """`generic` or `generic@n`: the shape of the forms read before form types."""
+    return split_ref(ref)[0] == GENERIC
+
+
 def builtin_form_type(ref: str | None) -> FormType | None:
     """A shipped type by ref (version 1 is the only version of each), None for any other."""
     if not names_a_form_type(ref):

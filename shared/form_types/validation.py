@@ -33,12 +33,20 @@ def check_statistic_keys(keys: Iterable[str], form_type: FormType, *, field: str
 
 def check_expected(expected: VoteExtraction | None, form_type: FormType, *, field: str = "expected") -> None:
     """An expected output speaks only of its type's statistics: InvalidField (422) naming any
-    other key, in `statistics` or a filled `ballot_stats` field (`generic`'s three)."""
+    other key, in `statistics` or a filled `ballot_stats` field (`generic`'s three), or the rows
+    given words on a type without a words column."""
     if expected is None:
         return
     check_statistic_keys(expected.statistics, form_type, field=f"{field}.statistics")
     ballot = [key for key, value in expected.ballot_stats.model_dump().items() if value is not None]
     check_statistic_keys(ballot, form_type, field=f"{field}.ballot_stats")
+    worded = [row.candidate_name for row in expected.vote_results if row.vote_count_words]
+    if worded and not form_type.figures_in_words:
+        raise InvalidField(
+            f"{field}: form type {form_type.ref} has no counts in words, yet vote_count_words is set "
+            f"({', '.join(name[:60] for name in worded[:5])}).",
+            details={"field": f"{field}.vote_results", "form_type": form_type.ref, "rows": worded[:20]},
+        )
 
 
 def check_new_form_type(draft: FormTypeDraft) -> None:

@@ -35,7 +35,8 @@ CSV_COLUMNS = (
     "created_at",
 )
 CSV_REQUIRED = {"id", "image_uri", "expected_output"}
-_EXPORT_ONLY_FIELDS = ("source", "created_at", "created_by", "content_sha256")  # the importer records its own
+# The importer records its own (the form type and checks: from the expected output, checked again).
+_EXPORT_ONLY_FIELDS = ("source", "created_at", "created_by", "content_sha256", "form_type", "checks")
 _EXPORT_ONLY_INPUT_FIELDS = ("image_sha256", "content_type")
 MAX_REJECTIONS_REPORTED = 1000
 

@@ -4,7 +4,9 @@ A version is a draft until published; a published version is frozen and is what 
 pin. Entries point at content-addressed images in Cloud Storage, so neither adding the same
 image twice nor making a new version copies any image. What an entry is lives in
 `dataset_entries`; the JSONL and CSV files an import reads and an export writes, in
-`dataset_files`.
+`dataset_files`. Every expected output that enters (entries, imports, from-trace, candidates,
+replacements) is checked against its form type first (`shared.form_types.expected`): an unknown
+type or statistic is a 422 naming it, and nothing is written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 from shared.config import Settings
 from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField, NotFound, VoteExtractorError
+from shared.form_types.expected import FormTypeResolver, typed_expected_output
 from shared.images import decode_image_base64, validate_image
 from shared.models import (
     EXTRACTION_ID_PATTERN,
@@ -37,11 +40,13 @@ from shared.services.dataset_entries import (
     EntryInput,
     EntryRequest,
     EntryUpdate,
+    as_read,
     build_entry,
     check_entry_id,
     content_sha256,
     entry_from_extraction,
     known_entry_id,
+    typed_fields,
 )
 from shared.services.dataset_files import ImportReport, export_lines, parse_entries
 from shared.storable_maps import StorableMap, StorableTags
@@ -121,8 +126,10 @@ class DatasetService:
         extractions: CandidateExtractions,
         images: ImageStore,
         push_dataset: DatasetPush,
+        form_types: FormTypeResolver,
     ) -> None:
         self._settings = settings
+        self._form_types = form_types
         self._datasets = datasets
         self._extractions = extractions
         self._images = images
@@ -171,7 +178,7 @@ class DatasetService:
             "created_by": found.created_by,
             "updated_at": found.updated_at.isoformat(),
             "datadog_dataset_id": found.datadog_dataset_id,
-            "entries": [e.model_dump(mode="json") for e in entries],
+            "entries": [as_read(e).model_dump(mode="json") for e in entries],
             "next_page_token": encode_page_token(entries[-1].id) if len(entries) == page_size else None,
         }
 
@@ -241,6 +248,14 @@ class DatasetService:
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise InvalidField("Entry ids repeat within the request.", details={"duplicate_ids": duplicates})
+        # Every expected output is checked before any image is stored: a bad one writes nothing.
+        where = (
+            ["expected_output"] if len(requests) == 1 else [f"entries[{i}].expected_output" for i in range(len(ids))]
+        )
+        form_types = [
+            typed_expected_output(request.expected_output, self._form_types, field=field)
+            for request, field in zip(requests, where, strict=True)
+        ]
         resolver = _ImageResolver(self._images, self._settings)
         now = datetime.now(UTC)
         entries = [
@@ -251,8 +266,9 @@ class DatasetService:
                 EntrySource(kind="manual"),
                 now,
                 created_by=created_by,
+                form_type=form_type,
             )
-            for entry_id, request in zip(ids, requests, strict=True)
+            for entry_id, request, form_type in zip(ids, requests, form_types, strict=True)
         ]
         self._datasets.add(name, version, entries)
         return ids
@@ -265,7 +281,9 @@ class DatasetService:
                 "No extraction has this span_id and trace_id.",
                 details={"span_id": request.span_id, "trace_id": request.trace_id},
             )
-        entry = entry_from_extraction(extraction, dict(request.tags), datetime.now(UTC), created_by=created_by)
+        entry = entry_from_extraction(
+            extraction, dict(request.tags), datetime.now(UTC), created_by=created_by, form_types=self._form_types
+        )
         self._datasets.add(name, version, [entry])
         self._extractions.mark_in_dataset([extraction.extraction_id], f"{name}@{version}")
         return entry.id
@@ -280,7 +298,17 @@ class DatasetService:
         if not extractions:
             return []
         now = datetime.now(UTC)
-        entries = [entry_from_extraction(extraction, {}, now, created_by=created_by) for extraction in extractions]
+        entries = [
+            entry_from_extraction(
+                extraction,
+                {},
+                now,
+                created_by=created_by,
+                form_types=self._form_types,
+                field=f"{extraction.extraction_id}.expected_output",
+            )
+            for extraction in extractions
+        ]
         self._datasets.add(name, version, entries)
         self._extractions.mark_in_dataset([e.extraction_id for e in extractions], f"{name}@{version}")
         return [entry.id for entry in entries]
@@ -303,7 +331,7 @@ class DatasetService:
 
     def entry(self, name: str, version: str, entry_id: str) -> DatasetEntry:
         self._datasets.version(check_name(name), check_version(version))
-        return self._datasets.entry(name, version, known_entry_id(entry_id))
+        return as_read(self._datasets.entry(name, version, known_entry_id(entry_id)))
 
     def entry_image(self, name: str, version: str, entry_id: str) -> tuple[bytes, str]:
         """An entry's image bytes and content type (clients that cannot read Cloud Storage)."""
@@ -324,12 +352,20 @@ class DatasetService:
         for required in ("expected_output", "validated"):
             if required in changes and changes[required] is None:
                 raise InvalidField(f"{required} cannot be null.", details={"field": required})
+        typed = (
+            typed_fields(
+                update.expected_output,
+                typed_expected_output(update.expected_output, self._form_types, field="expected_output"),
+            )
+            if update.expected_output is not None
+            else {}
+        )
 
         def replaced(entry: DatasetEntry) -> DatasetEntry:
-            fields = {name: getattr(update, name) for name in changes}
+            fields = {name: getattr(update, name) for name in changes} | typed
             if "tags" in fields and fields["tags"] is None:
                 fields["tags"] = {}
-            changed = entry.model_copy(update=fields)
+            changed = as_read(entry).model_copy(update=fields)
             return changed.model_copy(
                 update={
                     "content_sha256": content_sha256(
@@ -342,7 +378,7 @@ class DatasetService:
                 }
             )
 
-        return self._datasets.replace(name, version, known_entry_id(entry_id), replaced)
+        return as_read(self._datasets.replace(name, version, known_entry_id(entry_id), replaced))
 
     def delete_entry(self, name: str, version: str, entry_id: str) -> None:
         self._draft(name, version)
@@ -383,7 +419,7 @@ class DatasetService:
     def export(self, name: str, version: str, fmt: str) -> Iterator[str]:
         """The version's entries, streamed a page at a time (memory does not grow with size)."""
         self._datasets.version(check_name(name), check_version(version))
-        return export_lines(self._datasets.stream(name, version), fmt=fmt)
+        return export_lines((as_read(entry) for entry in self._datasets.stream(name, version)), fmt=fmt)
 
     def import_entries(
         self, name: str, version: str, lines: Iterable[bytes], *, fmt: str, all_or_nothing: bool, created_by: str
@@ -407,12 +443,15 @@ class DatasetService:
                 report.reject(number, f"entry id {entry_id!r} repeats an earlier line")
                 continue
             try:
+                form_type = typed_expected_output(request.expected_output, self._form_types, field="expected_output")
                 image = resolver.resolve(request.input)
             except VoteExtractorError as error:
                 report.reject(number, error.message)
                 continue
             seen.add(entry_id)
-            entry = build_entry(entry_id, request, image, EntrySource(kind="import"), now, created_by=created_by)
+            entry = build_entry(
+                entry_id, request, image, EntrySource(kind="import"), now, created_by=created_by, form_type=form_type
+            )
             chunk.append((number, entry))
             if len(chunk) == MAX_BATCH_ENTRIES:
                 held.append(chunk)

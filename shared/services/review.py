@@ -23,9 +23,11 @@ from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.form_types.expected import FormTypeResolver
 from shared.models import (
     EXTRACTION_ID_PATTERN,
     REVIEW_REASONS,
+    DatasetEntry,
     Evaluation,
     ExtractionRecord,
     ReviewItem,
@@ -108,8 +110,10 @@ class ReviewService:
         datasets: DatasetDrafts,
         evaluations: EvaluationSink,
         online_judges: Sequence[str],
+        form_types: FormTypeResolver,
     ) -> None:
         self._settings = settings
+        self._form_types = form_types
         self._review = review
         self._extractions = extractions
         self._datasets = datasets
@@ -194,6 +198,7 @@ class ReviewService:
             return {"item": _item_body(self._review.get(extraction_id, datetime.now(UTC)))}
 
         extraction = self._extractions.get(extraction_id)
+        entry = self._approved_entry(extraction, request, reviewer, now) if request.decision == "approve" else None
         verdict: Verdict = "rejected"
         if request.decision == "approve":
             verdict = "corrected" if request.corrections is not None else "approved"
@@ -238,18 +243,9 @@ class ReviewService:
             self._review.record_decision(batch, fresh, fields)
             self._evaluations.stage(batch, evaluations)
 
-        if request.decision == "approve":
+        if entry is not None:
             assert request.target is not None
             name, version = check_name(request.target.name), check_version(request.target.version)
-            expected = apply_correction(extraction.result, request.corrections) if request.corrections else None
-            entry = entry_from_extraction(
-                extraction,
-                {"reviewer": reviewer},
-                now,
-                created_by=reviewer,
-                expected=expected,
-                validated=True,
-            )
             fields |= {"target": {"name": name, "version": version}, "entry_id": entry.id}
 
             def approve(batch: Any) -> None:
@@ -261,6 +257,28 @@ class ReviewService:
             self._review.commit_decision(extraction_id, now, record)
         self._evaluations.submit(evaluations)
         return _decision_body(self._review.get(extraction_id, datetime.now(UTC)))
+
+    def _approved_entry(
+        self, extraction: ExtractionRecord, request: DecisionRequest, reviewer: str, now: datetime
+    ) -> DatasetEntry:
+        """The validated entry an approval adds, its expected output checked against its form type
+        before anything is recorded (an unknown type or statistic: 422, the claim still held)."""
+        expected = apply_correction(extraction.result, request.corrections) if request.corrections else None
+        return entry_from_extraction(
+            extraction,
+            {"reviewer": reviewer},
+            now,
+            created_by=reviewer,
+            form_types=self._form_types,
+            expected=expected,
+            validated=True,
+            retyped=bool(
+                request.corrections
+                and request.corrections.form
+                and "form_type" in request.corrections.form.model_fields_set
+            ),
+            field="corrections" if request.corrections else "expected_output",
+        )
 
     def agreement(self, *, since: datetime | None) -> dict[str, Any]:
         """Each online evaluator's pass/fail against the reviewers' verdicts (approved = right;

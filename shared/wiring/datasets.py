@@ -17,6 +17,7 @@ from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.review import FirestoreReviewRepository
 from shared.wiring.evaluations import evaluation_sink
+from shared.wiring.form_types import form_type_registry
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +30,7 @@ def dataset_service() -> DatasetService:
         extractions=FirestoreExtractionRepository(firestore_client()),
         images=GcsImageStore(storage_client(), settings.images_bucket),
         push_dataset=push_dataset,
+        form_types=form_type_registry(),
     )
 
 
@@ -45,4 +47,5 @@ def review_service() -> ReviewService:
         evaluations=evaluation_sink(),
         # Only named here (labels), never run: a bad ONLINE_JUDGES stops the instance, saying why.
         online_judges=[judge.evaluation_label for judge in parse_online_judges(settings.online_judges)],
+        form_types=form_type_registry(),
     )

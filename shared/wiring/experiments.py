@@ -26,6 +26,7 @@ from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.schedules import FirestoreScheduleRepository
 from shared.storage.shards import FirestoreShardRepository
+from shared.wiring.form_types import form_type_registry
 from shared.wiring.prompts import prompt_registry
 
 
@@ -66,6 +67,7 @@ def experiment_commands() -> ExperimentCommands:
         publisher=shard_publisher(),
         completion=experiment_completion(),
         prompts=prompt_registry(),
+        form_types=form_type_registry(),
     )
 
 
@@ -86,6 +88,7 @@ def schedule_service() -> ScheduleService:
         schedules=FirestoreScheduleRepository(firestore_client()),
         datasets=FirestoreDatasetRepository(firestore_client()),
         experiments=experiment_commands(),
+        form_types=form_type_registry(),
     )
 
 

@@ -18,6 +18,7 @@ from shared.storage.experiments import FirestoreExperimentRepository
 from shared.storage.shards import FirestoreShardRepository
 from shared.wiring.evaluations import evaluation_sink
 from shared.wiring.experiments import alert_service, experiment_completion, image_store
+from shared.wiring.form_types import form_type_registry
 from shared.wiring.prompts import prompt_registry
 
 
@@ -33,6 +34,7 @@ def shard_worker() -> ShardWorker:
         images=image_store(),
         evaluations=evaluation_sink(),
         prompts=prompt_registry(),
+        form_types=form_type_registry(),
     )
     return ShardWorker(
         settings=settings,

@@ -363,7 +363,7 @@ def test_a_schedule_is_patched_as_it_is_created_and_deleted_once(experiments_cli
     assert patched.json["interval_minutes"] == 30 and patched.json["enabled"] is False
     assert patched.json["thresholds"]["min_quality"] == 0.8
     assert patched.json["variants"] == [
-        {"name": "ocr", "model": "tesseract", "prompt_version": "prompt_a", "params": {}}
+        {"name": "ocr", "model": "tesseract", "prompt_version": "prompt_a", "params": {}, "form_type": None}
     ]
     for refused in (too_often, unknown_model, renamed, unmeasured):
         assert refused.status_code == 422, refused.json

@@ -105,3 +105,12 @@ def test_the_cross_check_compares_every_statistic_either_reading_has() -> None:
     comparison = compare_readings(acta(100, 5, 3, 108), acta(100, 5, 8, 108))
 
     assert [(d.field, d.primary, d.second) for d in comparison.disagreements] == [("statistics.null_votes", 3, 8)]
+
+
+def test_an_expected_output_naming_generic_at_1_keeps_generics_field_paths() -> None:
+    expected = VoteExtraction.model_validate(
+        {"form": {"form_type": "generic@1"}, "vote_results": [{"candidate_name": "A", "vote_count": 4}],
+         "ballot_stats": {"valid_votes": 4}}
+    )  # fmt: skip
+    accuracy = evaluate("vote_count_accuracy", EvaluatorContext(output=expected, expected=expected))
+    assert set(accuracy.details["fields"]) == {"vote_results[A].vote_count", "ballot_stats.valid_votes"}

@@ -16,18 +16,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SKEW_DEG = 6.0
 _DESKEW_WIDTH = 900  # the angle is searched on a copy this wide; it is plenty for 0.05 degrees
+_MAX_INK_SHARE = 0.25
+_INK_BLOCK_PX, _INK_CONTRAST = 31, 20  # on the search copy: a stroke is 20 grey levels below its 31 px neighbourhood
 _MIN_SKEW_DEG = 0.05  # below this, rotating would only soften the glyphs
 _BLURRY_LAPLACIAN_VARIANCE = 400.0
+# The long side a page is read at (bench/photo_extract.py and bench/ocr_accuracy.py measured it):
+# generated forms are rendered at 1650-1950 px wide, and read best there.
+READ_LONG_SIDE = 2200
+# The most an enlarged (blurred or thin-stroked) page grows to: a generated form enlarged 1.5 times.
+MAX_ENLARGED_LONG_SIDE = 3000
 
 
-def decode_gray(image: bytes) -> np.ndarray:
+def decode_gray(image: bytes, *, max_long_side: int | None = None) -> np.ndarray:
     """Decode PNG/JPEG/WebP/TIFF bytes into an 8-bit grayscale array.
+
+    With `max_long_side`, a JPEG is decoded at the smallest of 1/1, 1/2, 1/4 or 1/8 scale whose
+    long side still reaches it (libjpeg skips the detail it would otherwise decode and throw away:
+    a 12 MP photo decodes in about a quarter of the time); other formats decode whole.
 
     Raises:
         ValueError: The bytes are not an image Pillow can decode.
     """
     try:
         with Image.open(io.BytesIO(image)) as opened:
+            if max_long_side is not None and opened.format == "JPEG":
+                scale = min(1.0, max_long_side / max(opened.size))
+                opened.draft("L", (math.ceil(opened.width * scale), math.ceil(opened.height * scale)))
             opened.load()
             upright = ImageOps.exif_transpose(opened)
             if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
@@ -48,6 +62,13 @@ def estimate_skew(gray: np.ndarray, *, max_angle: float = MAX_SKEW_DEG) -> float
     scale = min(1.0, _DESKEW_WIDTH / gray.shape[1])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else gray
     _, ink = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > _MAX_INK_SHARE:
+        # Otsu took a photo's desk around the page for ink (a form's ink is under 11% of it, a
+        # desk 40-50%), and the frame's straight edges would pull the angle to 0: ink is then
+        # what is darker than its own neighbourhood.
+        ink = cv2.adaptiveThreshold(
+            small, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _INK_BLOCK_PX, _INK_CONTRAST
+        )
     ys, xs = np.nonzero(ink)
     if xs.size < 50:
         return 0.0
@@ -125,7 +146,14 @@ def sharpen(gray: np.ndarray) -> np.ndarray:
 
 
 def enlarge(gray: np.ndarray, factor: float = 1.5) -> np.ndarray:
-    """Upscale: thin strokes (FreeMono, light scans) get enough pixels for Tesseract."""
+    """Upscale: thin strokes (FreeMono, light scans) get enough pixels for Tesseract.
+
+    Never beyond MAX_ENLARGED_LONG_SIDE: past it, glyphs already have plenty of pixels and
+    Tesseract's time only grows with the area.
+    """
+    factor = min(factor, MAX_ENLARGED_LONG_SIDE / max(gray.shape))
+    if factor <= 1.0:
+        return gray
     return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
@@ -135,12 +163,20 @@ def binarize(gray: np.ndarray) -> np.ndarray:
     return black_white
 
 
-def normalise_resolution(gray: np.ndarray, *, min_width: int = 1600) -> np.ndarray:
-    """Upscale small photos so text is tall enough for Tesseract (about 20 px x-height is best)."""
-    width = gray.shape[1]
-    if width >= min_width:
+def fit_resolution(gray: np.ndarray, *, long_side: int = READ_LONG_SIDE, min_width: int = 1600) -> np.ndarray:
+    """Scale the page to the size Tesseract reads best: a phone photo down, a small photo up.
+
+    A 12 MP photo has several times the pixels its text needs (Tesseract is best at about 20 px
+    x-height) and every pass costs time in proportion to the area; a small photo's text is too
+    short, so it is enlarged to `min_width`, never past `long_side`.
+    """
+    height, width = gray.shape
+    if max(height, width) > long_side:
+        factor = long_side / max(height, width)
+        return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    factor = min(min_width / width, long_side / max(height, width))
+    if factor <= 1.0:
         return gray
-    factor = min_width / width
     return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
@@ -160,12 +196,16 @@ def prepare(image: bytes, *, deskew_page: bool = True, remove_table_lines: bool 
     Deskewing and line removal are the model's switches; blur restoration always runs, and
     only changes a page that measures as blurry.
     """
-    gray = normalise_resolution(decode_gray(image))
+    decoded = decode_gray(image, max_long_side=READ_LONG_SIDE)
+    gray = fit_resolution(decoded, long_side=READ_LONG_SIDE)
+    upscaled = gray.shape[1] > decoded.shape[1]
     angle = 0.0
     if deskew_page:
         gray, angle = deskew(gray)
     if remove_table_lines:
         gray = remove_lines(gray)
     if is_blurry(gray):
-        gray = restore_blur(gray)
+        # An upscaled photo measures as blurry and has had its enlargement: more pixels would add
+        # Tesseract time, not detail (a 540x720 photo was read at 2284x3000 otherwise).
+        gray = sharpen(gray) if upscaled else restore_blur(gray)
     return gray, angle

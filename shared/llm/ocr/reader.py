@@ -7,7 +7,6 @@ can tell table cells apart; plain Tesseract text collapses every gap to one spac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
@@ -15,7 +14,7 @@ from statistics import median
 import numpy as np
 
 from shared.form_types.model import FormType
-from shared.llm.ocr import parser, preprocess
+from shared.llm.ocr import parser, preprocess, processes
 from shared.models import VoteExtraction
 
 # (image variant, Tesseract options), tried in order until a reading checks out.
@@ -108,12 +107,7 @@ def read_form(
 
 def ocr_layout_text(page: np.ndarray, *, config: str = "--psm 4") -> str:
     """Run Tesseract on a grayscale page and return its words laid out in columns."""
-    import pytesseract  # heavy and only needed here
-
-    # pytesseract hands os.environ to the tesseract subprocess; one OpenMP thread per process is
-    # much faster when forms are read in parallel, and no slower for one form on a small machine.
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    data = pytesseract.image_to_data(page, config=config, output_type=pytesseract.Output.DICT)
+    data = processes.tesseract_words(page, config=config)
     lines: dict[tuple[int, int, int], list[_Word]] = {}
     for index, word_text in enumerate(data["text"]):
         word_text = word_text.strip()
