@@ -83,10 +83,19 @@ CONSOLE_API_KEY = "test-key"  # tests/conftest.py's TEST_API_KEY, what the sessi
 
 @pytest.fixture(scope="session")
 def api_url(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real gateway process over the session's emulators (tesseract is the default model)."""
+    """A real gateway process over the session's emulators (tesseract is the default model), its
+    experiments' shards pushed to its own worker through a topic of its own, as `./deploy.sh
+    local` wires them (so the pages run experiments whatever else the session started)."""
+    import uuid
+
+    from infra.local.pubsub import ensure_shard_subscription
     from tests.integration.processes import start_gateway
 
-    process, url = start_gateway(tmp_path_factory.mktemp("browser-gateway"), DEFAULT_MODEL="tesseract")
+    topic = f"shards-browser-{uuid.uuid4().hex[:8]}"
+    process, url = start_gateway(
+        tmp_path_factory.mktemp("browser-gateway"), DEFAULT_MODEL="tesseract", SHARDS_TOPIC=topic
+    )
+    ensure_shard_subscription(project=local_stack.project, topic=topic, push_endpoint=f"{url}/experiments-worker")
     yield url
     process.stop()
 
