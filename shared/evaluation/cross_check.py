@@ -8,6 +8,8 @@ image bytes, and the two readings are compared per field:
   one misread letter), never by position: counts read onto the wrong rows disagree;
 - each paired row's vote count, and each statistic either reading has, must be equal;
   a candidate's count neither reading has is not agreement (nothing was confirmed);
+- a row both readings have without a count is a disagreement on a generic form (nothing was
+  confirmed) and agreement on a typed paper, whose rows are often left blank;
 - a row only one reading has is a disagreement, except a row of the second reading that holds no
   count (the second reader's stray line asserts nothing to check).
 
@@ -65,6 +67,9 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
     """Compare every vote count of two readings of one form (see the module's rules)."""
     compared = 0
     disagreements: list[Disagreement] = []
+    # On a typed paper (EC8A: 18 party rows, most left blank) a row both readings find blank
+    # is a blank row confirmed; on a generic form every candidate has a count to confirm.
+    generic = is_generic(declared_form_type(primary))
     pairs = match_candidates(second.vote_results, primary.vote_results)
     paired_second = [got for _, got in pairs if got is not None]
     for row, other in pairs:
@@ -73,7 +78,8 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
         if other is None:
             disagreements.append(Disagreement(path, row.vote_count, None, "row only in the primary reading"))
         elif row.vote_count is None and other.vote_count is None:
-            disagreements.append(Disagreement(path, None, None, "neither reading has a count"))
+            if generic:
+                disagreements.append(Disagreement(path, None, None, "neither reading has a count"))
         elif other.vote_count != row.vote_count:
             disagreements.append(Disagreement(path, row.vote_count, other.vote_count, "counts differ"))
     for row in second.vote_results:
@@ -89,7 +95,6 @@ def compare_readings(primary: VoteExtraction, second: VoteExtraction) -> Reading
             )
         )
     mine_all, theirs_all = primary.stated_statistics(), second.stated_statistics()
-    generic = is_generic(declared_form_type(primary))
     for key in mine_all | theirs_all:
         mine, theirs = mine_all.get(key), theirs_all.get(key)
         if mine is None and theirs is None:
@@ -108,7 +113,7 @@ class CrossCheck(Evaluator):
     asks the reading pipeline for ("" chooses as online: `shared.llm.second_reader`)."""
 
     name = "cross_check"
-    version = "1.0"
+    version = "1.1"
     metric_type = "score"
 
     reader: str = ""

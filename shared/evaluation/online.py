@@ -22,7 +22,7 @@ from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult,
 from shared.evaluation.matching import compare_extractions, row_problems
 from shared.evaluation.registry import register
 from shared.form_types.checks import check_rules, compare_figures_and_words, failed_errors, statistics_of
-from shared.form_types.model import FormType
+from shared.form_types.model import GENERIC, FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE, form_type_for_evaluation
 from shared.models import VoteExtraction
 
@@ -113,10 +113,12 @@ def golden_candidate_tags(accuracy: float, output: VoteExtraction) -> dict[str, 
 class OutputClassification(Evaluator):
     """The guide's classes, judged on what a form needs rather than the guide's "< 5 rows" rule
     (a constituency may have 3 candidates): failed (no rows), incomplete (a count is missing),
-    good (all counts read but they do not add up), excellent (all read and consistent)."""
+    good (all counts read but they do not add up), excellent (all read and consistent). On a
+    typed paper a row without a count is a blank row (most EC8A rows are), not a missing count,
+    unless every row is blank; its statistics must all be read."""
 
     name = "output_classification"
-    version = "2.1"
+    version = "2.2"
     metric_type = "categorical"
 
     def evaluate(self, ctx: EvaluatorContext) -> EvaluatorResult | None:
@@ -125,6 +127,8 @@ class OutputClassification(Evaluator):
             return EvaluatorResult("failed", reasoning=ctx.error or "no vote results", assessment="fail")
         form_type = form_type_for_evaluation(ctx.metadata, ctx.expected, output)
         missing = [r.candidate_name for r in output.vote_results if r.vote_count is None]
+        if form_type.name != GENERIC and len(missing) < len(output.vote_results):
+            missing = []  # a typed paper's rows are often left blank (EC8A): blank is not unread
         missing += [key for key, value in statistics_of(output, form_type).items() if value is None]
         if missing:
             return EvaluatorResult("incomplete", reasoning="missing: " + ", ".join(missing), assessment="fail")

@@ -114,3 +114,20 @@ def test_an_expected_output_naming_generic_at_1_keeps_generics_field_paths() -> 
     )  # fmt: skip
     accuracy = evaluate("vote_count_accuracy", EvaluatorContext(output=expected, expected=expected))
     assert set(accuracy.details["fields"]) == {"vote_results[A].vote_count", "ballot_stats.valid_votes"}
+
+
+def test_on_a_typed_paper_a_blank_row_is_blank_not_unread() -> None:
+    ec8a = VoteExtraction.model_validate(
+        {
+            "form": {"form_type": "ng_ec8a@1"},
+            "vote_results": [{"candidate_name": "A", "vote_count": 12}, {"candidate_name": "AA"}],
+            "statistics": {key: 1 for key in BUILTIN_FORM_TYPES["ng_ec8a"].keys},
+        }
+    )
+    all_blank = ec8a.model_copy(update={"vote_results": [ec8a.vote_results[1]]})
+
+    assert evaluate("output_classification", EvaluatorContext(output=ec8a)).value != "incomplete"
+    assert evaluate("output_classification", EvaluatorContext(output=all_blank)).value == "incomplete"
+    assert compare_readings(ec8a, ec8a).agreement == 1.0  # AA blank in both readings: confirmed blank
+    generic = VoteExtraction.model_validate({"vote_results": [{"candidate_name": "A"}]})
+    assert compare_readings(generic, generic).agreement == 0.0  # nothing confirmed
