@@ -8,13 +8,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, computed_field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, computed_field
 
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
-ISO_8601_SINCE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
+# A real date (no month 13, no 0000-00-00, February 29th in leap years only), then optionally a time
+# and its offset: every string it takes parses, so openapi.yaml's `Since` (the same pattern) promises
+# nothing the server refuses. ASCII digits only (`\d` is any Unicode digit in Python).
+ISO_8601_SINCE = (
+    r"^(?:(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]"
+    r"|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468"
+    r"][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9"
+    r"](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?$"
+)
+
+
+def _integral_float_as_int(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A whole number as JSON writes it: 13296 or 13296.0. JSON has one number type (RFC 8259 leaves the
+# spelling to the writer, JavaScript has no integers) and JSON Schema's `integer` takes 13296.0, so
+# openapi.yaml's `integer` promises it; refusing it was a 422 for a schema-valid request (found by
+# the contract fuzz). Still strict otherwise: 12.5, true and "12" are refused.
+WholeNumber = Annotated[int, BeforeValidator(_integral_float_as_int), Strict()]
 
 
 def iso_8601_since(since: object) -> object:
@@ -42,8 +63,8 @@ class VoteResult(BaseModel):
 
     candidate_name: str
     party: str | None = None
-    # Strict: a count is a JSON integer, never true, 12.0 or "12" (lax int took all three).
-    vote_count: StrictInt | None = None
+    # A whole number, never true, 12.5 or "12" (lax int took them).
+    vote_count: WholeNumber | None = None
     # The count as the paper writes it in words, on form types that have a words column.
     vote_count_words: str | None = Field(None, max_length=200)
 
@@ -51,9 +72,9 @@ class VoteResult(BaseModel):
 class BallotStats(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    valid_votes: StrictInt | None = None
-    rejected_ballots: StrictInt | None = None
-    total_ballots: StrictInt | None = None
+    valid_votes: WholeNumber | None = None
+    rejected_ballots: WholeNumber | None = None
+    total_ballots: WholeNumber | None = None
 
 
 class VoteExtraction(BaseModel):
@@ -68,7 +89,7 @@ class VoteExtraction(BaseModel):
     form: FormInfo = Field(default_factory=FormInfo)
     vote_results: list[VoteResult] = Field(default_factory=list)
     ballot_stats: BallotStats = Field(default_factory=BallotStats)
-    statistics: dict[str, StrictInt | None] = Field(default_factory=dict, max_length=60)
+    statistics: dict[str, WholeNumber | None] = Field(default_factory=dict, max_length=60)
 
     def stated_statistics(self) -> dict[str, int | None]:
         """Every statistic this reading states, by key: `statistics`, with `ballot_stats` filling

@@ -56,10 +56,44 @@ class Route:
     handler: Handler
     scope: Scope
 
-    def match(self, path: str) -> dict[str, str] | None:
+    def match(self, path: str, reserved: Reserved | None = None) -> dict[str, str] | None:
+        """The path's parameters when it is this route's; a `{param}` never takes a fixed word that
+        a sibling route has in its place (`reserved`, see `reserved_words`)."""
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern.rstrip("/")) + "/?$"
         found = re.match(regex, path)
-        return found.groupdict() if found else None
+        if not found:
+            return None
+        if reserved:
+            parts = path.strip("/").split("/")
+            for index, segment in enumerate(self.segments):
+                if segment.startswith("{") and parts[index] in reserved.get(_shape(self.segments[:index]), ()):
+                    return None
+        return found.groupdict()
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.pattern.strip("/").split("/")) if self.pattern.strip("/") else ()
+
+
+# Where a `{param}` stands (the shape of the segments before it) -> the fixed words siblings have there.
+Reserved = dict[tuple[str, ...], frozenset[str]]
+
+
+def _shape(segments: Sequence[str]) -> tuple[str, ...]:
+    return tuple("{}" if segment.startswith("{") else segment for segment in segments)
+
+
+def reserved_words(routes: Sequence[Route]) -> Reserved:
+    """The fixed path words of a function's routes, by the place they stand in: `/extract/options`
+    and `/extract/form-types` are never an `{extraction_id}`, `/datasets/x/versions` never a
+    `{version}`. Without this `DELETE /extract/options` reached the delete of an extraction named
+    options (404), and `Allow` on `/extract/options` listed that route's DELETE."""
+    words: dict[tuple[str, ...], set[str]] = {}
+    for route in routes:
+        for index, segment in enumerate(route.segments):
+            if not segment.startswith("{"):
+                words.setdefault(_shape(route.segments[:index]), set()).add(segment)
+    return {shape: frozenset(found) for shape, found in words.items()}
 
 
 def serve(
@@ -68,9 +102,13 @@ def serve(
     """Authenticate (the API key unless told otherwise), route and answer; every error becomes the
     JSON error body. CORS applies to all."""
     origin = request.headers.get("Origin")
+    reserved = reserved_words(routes)
     if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
-        return preflight(origin, routes, request.path)
-    response = _answer(request, routes, authenticate or require_api_key)
+        return preflight(origin, routes, request.path, reserved)
+    if request.method == "OPTIONS":
+        response = _options(routes, request.path, reserved)
+    else:
+        response = _answer(request, routes, authenticate or require_api_key, reserved)
     if origin and origin_allowed(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Content-Type"
@@ -78,13 +116,32 @@ def serve(
     return response
 
 
-def _answer(request: flask.Request, routes: Sequence[Route], authenticate: Authenticate) -> flask.Response:
+def _options(routes: Sequence[Route], path: str, reserved: Reserved) -> flask.Response:
+    """OPTIONS that is no CORS preflight (no Origin or no Access-Control-Request-Method): RFC 9110
+    section 9.3.7, the methods the resource takes in `Allow`; no key needed, as for a preflight. It
+    was 405 ("OPTIONS is not allowed here"), which contradicted the preflight the document declares."""
+    methods = _methods(routes, path, reserved)
+    if not methods:
+        return error_response(NotFound(f"No endpoint at {path}."))
+    response = flask.Response(status=204)
+    response.headers["Allow"] = ", ".join(methods)
+    return response
+
+
+def _methods(routes: Sequence[Route], path: str, reserved: Reserved) -> list[str]:
+    """The methods of the routes that `path` is, in the routes' order, each once."""
+    return list(dict.fromkeys(route.method for route in routes if route.match(path, reserved) is not None))
+
+
+def _answer(
+    request: flask.Request, routes: Sequence[Route], authenticate: Authenticate, reserved: Reserved
+) -> flask.Response:
     try:
         caller = authenticate(request)
         request.environ[_CALLER] = caller
         allowed = []
         for route in routes:
-            params = route.match(request.path)
+            params = route.match(request.path, reserved)
             if params is None:
                 continue
             if route.method == request.method:
@@ -135,11 +192,12 @@ def origin_allowed(origin: str) -> bool:
     return "*" in allowed or origin in allowed
 
 
-def preflight(origin: str, routes: Sequence[Route], path: str) -> flask.Response:
+def preflight(origin: str, routes: Sequence[Route], path: str, reserved: Reserved | None = None) -> flask.Response:
     """A browser asks before a cross-origin POST with X-API-Key; it carries no key itself."""
     if not origin_allowed(origin):
         return error_response(Forbidden(f"Origin {origin!r} is not allowed (CORS_ALLOWED_ORIGINS)."))
-    methods = sorted({route.method for route in routes if route.match(path) is not None} | {"OPTIONS"})
+    reserved = reserved_words(routes) if reserved is None else reserved
+    methods = sorted({*_methods(routes, path, reserved), "OPTIONS"})
     response = flask.Response(status=204)
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)

@@ -65,6 +65,11 @@ def build_app() -> DispatcherMiddleware:
         if request.path != "/healthz":
             missing = {"error": {"code": "not_found", "message": f"No function at {request.path}.", "details": None}}
             return Response(json.dumps(missing), status=404, mimetype="application/json")
+        if request.method not in ("GET", "HEAD"):  # TRACE /healthz answered 200 (found by the contract fuzz)
+            refused = {"error": {"code": "method_not_allowed", "message": "/healthz takes GET only.", "details": None}}
+            response = Response(json.dumps(refused), status=405, mimetype="application/json")
+            response.headers["Allow"] = "GET"
+            return response
         checks: dict[str, bool] = {name: _function_answers(name, app) for name, app in apps.items()}
         checks.update({name: _answers(url) for name, url in emulator_endpoints().items()})
         healthy = all(checks.values())

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from shared.evaluation.matching import normalise_name
 from shared.form_types.rules import KEY_PATTERN
-from shared.models import VoteExtraction, VoteResult
+from shared.models import VoteExtraction, VoteResult, WholeNumber
 
 # A count Firestore can store (a 64-bit integer): a larger one was a 500 (found by contract fuzzing).
-Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Count = Annotated[WholeNumber, Field(ge=0, le=2**63 - 1)]
 
 
 class _Partial(BaseModel):

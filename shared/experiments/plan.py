@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from shared.config import Settings
 from shared.dataset_names import check_name, check_version
@@ -21,7 +21,7 @@ from shared.evaluation import create_evaluator
 from shared.form_types.expected import FormTypeResolver
 from shared.llm import get_model_client
 from shared.llm.pricing import estimated_cost_usd
-from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant
+from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant, WholeNumber
 from shared.ports.experiments import DatasetReader, ExperimentHistory
 from shared.prompts import REFERENCE_DOCS, PromptRegistry, split_prompt_params
 
@@ -62,8 +62,8 @@ class RunSettings(BaseModel):
 
     variants: list[Variant] = Field(min_length=1, max_length=10)
     evaluators: list[str | dict[str, dict[str, Any]]] | None = None
-    repetitions: StrictInt = Field(1, ge=1, le=MAX_REPETITIONS)
-    concurrency: StrictInt = Field(8, ge=1, le=MAX_CONCURRENCY)
+    repetitions: WholeNumber = Field(1, ge=1, le=MAX_REPETITIONS)
+    concurrency: WholeNumber = Field(8, ge=1, le=MAX_CONCURRENCY)
     run_timeout_s: float = Field(120.0, gt=0, le=MAX_RUN_TIMEOUT_S)
     budget_usd: float | None = Field(None, ge=0)
 

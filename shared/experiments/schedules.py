@@ -16,14 +16,21 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import Field, StrictBool, ValidationError, field_validator, model_validator
 
 from shared.dataset_names import check_name, check_version
 from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
 from shared.experiments.commands import ExperimentCommands
 from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
 from shared.form_types.expected import FormTypeResolver
-from shared.models import SCHEDULE_ID_PATTERN, AlertThresholds, BaselinePolicy, ScheduleDataset, ScheduleRecord
+from shared.models import (
+    SCHEDULE_ID_PATTERN,
+    AlertThresholds,
+    BaselinePolicy,
+    ScheduleDataset,
+    ScheduleRecord,
+    WholeNumber,
+)
 from shared.ports.experiments import DatasetReader, ScheduleStore
 
 logger = logging.getLogger(__name__)
@@ -38,7 +45,7 @@ class ScheduleRequest(RunSettings):
     schedule_id: str = Field(pattern=SCHEDULE_ID_PATTERN)
     description: str = Field("", max_length=500)
     enabled: StrictBool = True
-    interval_minutes: StrictInt = Field(ge=5, le=60 * 24 * 31)
+    interval_minutes: WholeNumber = Field(ge=5, le=60 * 24 * 31)
     dataset: ScheduleDataset
     form_type: str | None = Field(None, max_length=50)
     baseline: BaselinePolicy = Field(default_factory=BaselinePolicy)

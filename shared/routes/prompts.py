@@ -4,9 +4,10 @@ immutable, labels move)."""
 from __future__ import annotations
 
 import flask
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from shared.errors import Conflict, InvalidField
+from shared.models import WholeNumber
 from shared.storable_maps import StorableMap
 from shared.web import Route, json_body, json_response, limit_body, parse_fields, recorded_name
 from shared.wiring.prompts import prompt_registry
@@ -30,7 +31,7 @@ class LabelMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: StrictStr = Field(max_length=32)
-    version: StrictInt = Field(ge=1, le=999_999_999)
+    version: WholeNumber = Field(ge=1, le=999_999_999)
 
 
 def create_prompt_version(request: flask.Request) -> flask.Response:

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from shared.api_keys import PERSON_NAME_PATTERN
 from shared.config import Settings
@@ -33,6 +33,7 @@ from shared.models import (
     FeedbackRecord,
     ReviewReason,
     VoteExtraction,
+    WholeNumber,
 )
 from shared.ports.services import ExtractionsBySpan, FeedbackLog, ReviewQueueProducer
 from shared.storable_maps import StorableTags
@@ -53,7 +54,7 @@ class FeedbackRequest(BaseModel):
     trace_id: StrictStr = Field(min_length=1, max_length=64)
     feedback_type: Literal["thumbs_up", "thumbs_down"]
     comment: StrictStr | None = Field(None, max_length=MAX_COMMENT)
-    quality_score: StrictInt | None = Field(None, ge=1, le=5)
+    quality_score: WholeNumber | None = Field(None, ge=1, le=5)
     tags: StorableTags = Field(default_factory=dict, max_length=MAX_TAGS)
     feedback_id: StrictStr | None = Field(None, pattern=EXTRACTION_ID_PATTERN)
     corrections: ExtractionCorrection | None = None

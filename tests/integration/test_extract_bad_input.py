@@ -108,7 +108,7 @@ BAD_REQUESTS = {
     # Found by the deep contract fuzz: a repeated field (model twice) was answered with the first one.
     "repeated-field": (lambda png: repeated_model_multipart(png), 422, "invalid_field"),
     "reserved-tag-key": (lambda png: multipart(png, tags=json.dumps({"__a__": "x"})), 422, "invalid_field"),
-    # Found by the contract fuzzer: lax int took true, 12.0 and "12" as counts of a ground truth.
+    # Found by the contract fuzzer: lax int took true and "12" as counts of a ground truth (12.0 is 12, as JSON says).
     "boolean-count": (lambda png: with_expected(png, {"ballot_stats": {"total_ballots": True}}), 422, "invalid_field"),
     "text-count": (
         lambda png: with_expected(png, {"vote_results": [{"candidate_name": "A", "vote_count": "12"}]}),
