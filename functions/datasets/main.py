@@ -156,8 +156,15 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
         fmt = "jsonl"
     elif request.mimetype == "text/csv":
         fmt = "csv"
+    elif request.mimetype == "application/octet-stream":
+        # What generated clients send (openapi-python-client has no text bodies): `?format=` says which.
+        fmt = request.args.get("format", "jsonl")
+        if fmt not in ("jsonl", "csv"):
+            raise InvalidField("format must be jsonl or csv.", details={"field": "format"})
     else:
-        raise UnsupportedMediaType("Import JSONL (application/x-ndjson) or CSV (text/csv).")
+        raise UnsupportedMediaType(
+            "Import JSONL (application/x-ndjson) or CSV (text/csv), or application/octet-stream with ?format=."
+        )
     request.max_content_length = MAX_IMPORT_BYTES
     all_or_nothing = request.args.get("all_or_nothing", "false").lower() in ("1", "true", "yes")
     report = dataset_service().import_entries(
