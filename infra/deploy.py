@@ -41,8 +41,9 @@ _DD_SITE = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z]{2,}")
 # An IAM principal that names someone: user:, group:, serviceAccount: or domain: and what follows.
 _MEMBER = re.compile(r"(user|group|serviceAccount|domain):[A-Za-z0-9._%+@-]+")
 # A Datadog notification handle as a monitor message names it: @slack-x, @pagerduty-y, @ada@example.org
-# (the same rule as the validation of Terraform's datadog_notify).
-_NOTIFY_HANDLE = re.compile(r"@\S+")
+# (the same rule as the validation of Terraform's datadog_notify; no quote, brace or `$`, which the
+# .tfvars file or Terraform's interpolation would read).
+_NOTIFY_HANDLE = re.compile(r"@[A-Za-z0-9._%+@-]+")
 _TFVARS_NOTIFY = re.compile(r'^\s*datadog_notify\s*=\s*"([^"]*)"', re.MULTILINE)
 NOBODY_NOTIFIED = (
     "the Datadog monitors would notify no one, so no alert would reach a person: pass --datadog-notify "

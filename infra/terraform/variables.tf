@@ -37,7 +37,7 @@ variable "datadog_notify" {
   type        = string
 
   validation {
-    condition     = length(regexall("\\S+", var.datadog_notify)) > 0 && alltrue([for handle in regexall("\\S+", var.datadog_notify) : length(regexall("^@\\S+$", handle)) > 0])
+    condition     = length(regexall("\\S+", var.datadog_notify)) > 0 && alltrue([for handle in regexall("\\S+", var.datadog_notify) : length(regexall("^@[A-Za-z0-9._%+@-]+$", handle)) > 0])
     error_message = "The Datadog monitors would notify no one: set datadog_notify to one or more handles, each starting with @ (e.g. \"@slack-llm-quality\" or \"@oncall@example.org\"), or pass --datadog-notify to ./deploy.sh deploy."
   }
 }

@@ -483,7 +483,7 @@ def test_datadog_notify_flag_is_recorded_where_terraform_reads_it(tmp_path):
     assert "*.tfvars" in (ROOT / ".gitignore").read_text().splitlines()
 
 
-@pytest.mark.parametrize("handle", ["slack-llm-quality", "ada@example.org", "", "@"])
+@pytest.mark.parametrize("handle", ["slack-llm-quality", "ada@example.org", "", "@", '@slack-"x"', "@slack-${x}"])
 def test_a_datadog_notify_that_is_no_handle_stops_with_a_clear_message(tmp_path, handle):
     done = deploy("--project", "p", "--region", "europe-west1", "--dry-run", "--build-dir", str(tmp_path),
                   "--datadog-notify", handle)  # fmt: skip

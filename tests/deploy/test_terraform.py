@@ -632,6 +632,8 @@ def test_monitors_watch_each_rate_issue_25_names_with_thresholds_in_variables(co
         ("slack-llm-quality", False),
         ("@slack-llm-quality nobody", False),
         ("@", False),
+        ("@slack-${var.region}", False),
+        ('@slack-"x"', False),
         ("@slack-llm-quality", True),
         ("@slack-llm-quality  @pagerduty-vote-extractor @ada@example.org", True),
     ],
