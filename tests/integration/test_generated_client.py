@@ -1,7 +1,7 @@
 """A client generated from openapi.yaml, as a team would make one, works (issue 25, item 6).
 
 The client is generated at test time with openapi-python-client (the common Python generator)
-and the project's settings for it (clients/openapi-python-client), so a document it cannot read
+and the project's settings for it (frontend/openapi-python-client), so a document it cannot read
 fails here: every operation must have its call and every component schema its model, with no
 warning. Then the generated calls drive extract -> feedback -> dataset from-trace -> experiment
 against a real gateway process, each answer parsed into the generated models.
@@ -30,7 +30,7 @@ from tests.integration.processes import start_shard_pipeline
 from tests.openapi_contract import assert_matches_contract
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = ROOT / "clients" / "openapi-python-client"  # the generator's config and its one fixed template
+SETTINGS = ROOT / "frontend" / "openapi-python-client"  # the generator's config and its one fixed template
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 OPERATIONS = {
     operation["operationId"]: (path, method)
