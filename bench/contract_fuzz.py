@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.machine import describe_machine
-from infra.local.contract_fuzz import EXCLUDED_PATHS, FuzzOutcome, run_contract_fuzz
+from infra.local.contract_fuzz import EXCLUDED_PATHS, EXCLUSIONS, FuzzOutcome, run_contract_fuzz
 from infra.local.emulators import LocalStack, StackPorts, ensure_bucket, start_stack
 
 API_KEY = "bench-key"
@@ -47,6 +47,9 @@ def main() -> None:
     errors = sum(outcome.errors for outcome in outcomes)
     seconds = sum(outcome.seconds for outcome in outcomes)
     print("excluded: " + "; ".join(f"{path} ({why})" for path, why in EXCLUDED_PATHS.items()))
+    for exclusion in EXCLUSIONS:
+        also = f" (also {', '.join(map(str, exclusion.also_accepted))})" if exclusion.also_accepted else ""
+        print(f"set aside: {exclusion.operation_id} {exclusion.check}{also}: {exclusion.reason}")
     print(
         f"contract fuzz (deep): {len(outcomes)} runs, {outcomes[0].operations} operations, {sent} requests, "
         f"{failures} failures, {errors} errors in {seconds:.0f} s ({sent / max(seconds, 1e-9):.0f} requests/s)"

@@ -3,9 +3,12 @@
 Every operation (but the excluded ones, `infra.local.contract_fuzz.EXCLUDED_PATHS`, each with its
 reason) gets its examples, the coverage phase's boundary values, a few dozen generated requests
 valid and invalid, and stateful sequences along the document's links (extract -> feedback,
-dataset -> entries -> publish -> experiment). Checks: no 5xx, documented status codes and content
-types, bodies matching their schema, invalid input answered 4xx. The seed is fixed, so CI sends
-the same requests every run. `bench/contract_fuzz.py` is the deep run (thousands of requests).
+dataset -> entries -> publish -> experiment). Every check Schemathesis has: no 5xx; documented
+status codes, content types, headers and bodies; invalid input answered 4xx, schema-valid input
+accepted; an undeclared method 405 with `Allow`, and `Allow` naming the documented methods; a
+created resource found. What OpenAPI cannot state is set aside per operation and check, each with
+its reason (`infra.local.contract_fuzz.EXCLUSIONS`). The seed is fixed, so CI sends the same
+requests every run. `bench/contract_fuzz.py` is the deep run (thousands of requests).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
-from infra.local.contract_fuzz import EXCLUDED_PATHS, run_contract_fuzz
+from infra.local.contract_fuzz import EXCLUDED_PATHS, EXCLUSIONS, run_contract_fuzz
 from infra.local.emulators import EmulatorProcess, LocalStack, reset_firestore
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import FakeGeminiServer
@@ -49,6 +53,7 @@ def test_every_operation_answers_as_the_document_says_for_generated_input(fuzzed
     (tmp_path / "summary.txt").write_text(summary + "\n")
     print(outcome.output)
     print("excluded: " + "; ".join(f"{path} ({why})" for path, why in EXCLUDED_PATHS.items()))
+    print("set aside: " + "; ".join(f"{e.operation_id} {e.check} ({e.reason})" for e in EXCLUSIONS))
     print(summary)
     counted = re.fullmatch(
         r"contract fuzz: (\d+) operations, (\d+) requests .*, 0 failures, 0 errors in \d+ s", summary
@@ -82,3 +87,12 @@ def test_the_form_type_endpoints_hold_for_generated_input(fuzzed_gateway: str, t
         f"{summary} ({', '.join(outcome.failure_codes)}); Schemathesis said:\n{outcome.output[-8000:]}"
     )
     assert outcome.operations == 3 and outcome.requests >= 150, summary
+
+
+def test_healthz_takes_get_only(fuzzed_gateway: str):
+    """Found by the fuzz's unsupported_method check: TRACE /healthz answered 200."""
+    traced = requests.request("TRACE", f"{fuzzed_gateway}/healthz", timeout=30)
+    posted = requests.post(f"{fuzzed_gateway}/healthz", timeout=30)
+
+    assert traced.status_code == 405 and traced.headers["Allow"] == "GET"
+    assert posted.status_code == 405 and posted.json()["error"]["code"] == "method_not_allowed"
