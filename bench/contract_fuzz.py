@@ -1,10 +1,11 @@
 """Deep contract fuzzing: thousands of Schemathesis requests against a gateway on the emulators.
 
 The contract test (`tests/integration/test_contract_fuzz.py`) sends a few dozen examples per
-operation on every `./deploy.sh test`; this run keeps going, one seed after another, until it has
-sent `--requests` requests, and prints the requests, the failures and the time. It starts its own
-Firestore, Pub/Sub, Cloud Storage and Datadog test agent on free ports, and a gateway process
-(tesseract as the default model; Gemini is not configured, so Gemini variants answer 503).
+operation on every `./deploy.sh test`, the same ones each time; this run keeps going, one seed after
+another (each seed its own requests), until it has sent `--requests` requests, and prints the
+requests, the failures and the time. It starts its own Firestore, Pub/Sub, Cloud Storage and
+Datadog test agent on free ports, and a gateway process (tesseract as the default model; Gemini is
+not configured, so Gemini variants answer 503).
 
     python -m bench.contract_fuzz [--requests 5000] [--examples 100] [--seed 1] [--paths REGEX]
 
@@ -74,7 +75,13 @@ def fuzz(
         while sum(outcome.requests for outcome in outcomes) < requests:
             started = time.monotonic()
             outcome = run_contract_fuzz(
-                url, api_key=API_KEY, report_dir=reports, max_examples=examples, seed=seed, include_path_regex=paths
+                url,
+                api_key=API_KEY,
+                report_dir=reports,
+                max_examples=examples,
+                seed=seed,
+                include_path_regex=paths,
+                deterministic=False,  # each seed its own requests (deterministic mode ignores the seed)
             )
             outcomes.append(outcome)
             print(f"seed {seed}: {outcome.summary_line()} (wall {time.monotonic() - started:.0f} s)", flush=True)

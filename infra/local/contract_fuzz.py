@@ -188,11 +188,13 @@ def run_contract_fuzz(
     phases: str = "examples,coverage,fuzzing,stateful",
     timeout_s: float = 1800,
     include_path_regex: str | None = None,
+    deterministic: bool = True,
 ) -> FuzzOutcome:
     """Run Schemathesis over openapi.yaml against the gateway at `url`; never raises on failures.
 
-    Deterministic for a given seed and spec (`--generation-deterministic`): CI sees the same
-    requests each time. The HAR report (every request and answer) is kept in `report_dir`.
+    Deterministic (`--generation-deterministic`): CI sees the same requests each time, whatever the
+    seed. `deterministic=False` lets the seed choose them instead (the deep run's seeds then
+    differ). The HAR report (every request and answer) is kept in `report_dir`.
     `include_path_regex` fuzzes only the operations whose path it matches (a resource's own run).
     One worker by default: with two, Hypothesis describing a filter's lambda in two threads at
     once hit CPython 3.11's "SystemError: AST constructor recursion depth mismatch" (a
@@ -220,7 +222,6 @@ def run_contract_fuzz(
         str(max_examples),
         "--seed",
         str(seed),
-        "--generation-deterministic",
         "--workers",
         str(workers),
         "--request-timeout",
@@ -234,6 +235,8 @@ def run_contract_fuzz(
         "--report-har-path",
         str(har_report),
     ]
+    if deterministic:
+        command.append("--generation-deterministic")
     for path in EXCLUDED_PATHS:
         command += ["--exclude-path", path]
     if include_path_regex is not None:
