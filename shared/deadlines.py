@@ -11,15 +11,17 @@ non-idempotent writes still are not retried on a timeout.
 The numbers (seconds):
 - CALLER_PATIENCE_S: the longest a client waits for an answer when a dependency is down; every
   worst case below fits inside it, with room for the rest of the request.
-- FIRESTORE_ATTEMPT_S: one unary RPC (get, commit, begin): Firestore answers in tens of
-  milliseconds, so a hung server gets a second attempt inside the deadline.
+- FIRESTORE_ATTEMPT_S: one unary RPC (get, commit, begin). Firestore answers in tens of
+  milliseconds, but a commit may wait on another transaction's locks (the emulator waits about
+  2 s before it aborts one, and the transaction is then retried) and a commit is not retried on a
+  timeout: 5 s leaves room for that, and a hung get still gets a second, short attempt.
 - FIRESTORE_STREAM_ATTEMPT_S: one streamed read (a query, a count, a document get): gRPC's
   deadline covers the whole stream, so it gets the whole deadline. Our reads are pages of at most
   500 documents, which stream in well under a second; read a stream to the end before making
   other calls (a stream cut mid-way is not resumed, python-firestore#596: it raises).
 - FIRESTORE_DEADLINE_S: all attempts of one call: two hung unary attempts, or refused ones retried
   0.1 s to 1 s apart (shared.storage.clients), which rides out a frontend restart. Measured here:
-  stopped 5.4 s, hung 6.0 s to the 503 (3.0 s for a commit, which is not retried on a timeout).
+  stopped 5.4 s, hung 6.0 s to the 503 (5.0 s for a commit, which is not retried on a timeout).
 - FIRESTORE_ROLLBACK_S: a transaction's rollback after a failure, one attempt: it only frees
   locks early (they expire anyway), so it must not add another deadline to a failed request.
 - STORAGE_CONNECT_S, STORAGE_READ_S: requests' (connect, read) timeouts for one HTTP attempt; read
@@ -27,7 +29,7 @@ The numbers (seconds):
 - STORAGE_DEADLINE_S: no new attempt starts after it (google-cloud-storage's backoff starts at
   1 s and doubles: 2-3 attempts when refused). An attempt that started in time may run its own
   timeouts, so the worst case is STORAGE_DEADLINE_S + STORAGE_CONNECT_S + STORAGE_READ_S.
-  Measured here: stopped 2.7 s, hung 3.0 s to the 503.
+  Measured here: stopped 1.7-2.7 s, hung 3.0 s to the 503.
 - PUBSUB_ATTEMPT_S, PUBSUB_DEADLINE_S: one Publish RPC and all of them; an experiment whose shards
   could not be published stays queued (202), and the next scheduler tick publishes them. Measured
   here: the 202 after 5.6 s stopped, 6.1 s hung.
@@ -44,7 +46,7 @@ from typing import Any
 
 CALLER_PATIENCE_S = 10.0
 
-FIRESTORE_ATTEMPT_S = 3.0
+FIRESTORE_ATTEMPT_S = 5.0
 FIRESTORE_DEADLINE_S = 6.0
 FIRESTORE_STREAM_ATTEMPT_S = FIRESTORE_DEADLINE_S
 FIRESTORE_ROLLBACK_S = 1.0
