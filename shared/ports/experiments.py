@@ -20,6 +20,7 @@ from shared.models import (
     DatasetEntry,
     DatasetVersion,
     ExperimentRecord,
+    ExtractionRecord,
     RunRecord,
     ScheduleRecord,
     ShardClaim,
@@ -239,3 +240,18 @@ class FeedbackCounts(Protocol):
     """Feedback counted since a time (AlertService, for the negative feedback rate)."""
 
     def counts_since(self, since: datetime) -> tuple[int, int]: ...
+
+
+class FeedbackInWindow(Protocol):
+    """Feedback counted over a window of production traffic (TrafficAlerts, the thumbs-down rate)."""
+
+    def counts_between(self, start: datetime, end: datetime) -> tuple[int, int]: ...
+
+
+# Extractions as the traffic alerts read them (adapter: FirestoreExtractionRepository)
+
+
+class ExtractionsInWindow(Protocol):
+    """A window's extractions with their stored online evaluations (TrafficAlerts)."""
+
+    def created_between(self, start: datetime, end: datetime, *, limit: int) -> list[ExtractionRecord]: ...
