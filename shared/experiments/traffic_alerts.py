@@ -64,11 +64,9 @@ class TrafficWindow:
 
     def described(self) -> str:
         start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
-        return (
-            f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
-            if start.date() == end.date()
-            else (f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
-        )
+        if start.date() == end.date():
+            return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
+        return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Each Protocol holds only the calls one part of the experiments package makes (the docstring
 names it); where parts need more of one repository, the larger Protocol extends the smaller. The
 adapters are the Firestore repositories in `shared/storage` (experiments, shards, schedules,
-alerts, datasets, feedback), `shared.pubsub.PubSubPublisher` for shard messages and
+alerts, datasets, feedback, extractions), `shared.pubsub.PubSubPublisher` for shard messages and
 `shared.observability.datadog_events.DatadogEvents` for alert events; the functions' wiring
 (`shared/wiring/experiments*.py`) hands them over. tests/unit/test_storage_ports.py checks the
 storage adapters' methods against these. Images are read through the services' `ImageReader`.
