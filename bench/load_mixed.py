@@ -187,9 +187,12 @@ def seed(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 @dataclass
 class KillReport:
+    """What happened around the load: the gateway's kill and restart, the CPU used per process."""
+
     killed_at: float = 0.0
     healthy_again_at: float = 0.0
     error: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> cores busy during the profile
 
 
 def kill_and_restart(stack: Stack, at: float, report: KillReport, stop: threading.Event) -> None:
@@ -210,13 +213,32 @@ def kill_and_restart(stack: Stack, at: float, report: KillReport, stop: threadin
 
 
 def profile_gateway(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the gateway (and its tesseract children) for `seconds`, as collapsed stacks."""
+    """py-spy sampling every thread of the gateway, waiting ones too, for `seconds` (collapsed stacks)."""
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         return None
     command = [str(py_spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50", "-f", "raw", "-o", str(out)]
-    command += ["--nonblocking", "--idle"]
+    command += ["--nonblocking", "--idle", "--full-filenames"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def cpu_seconds(pgid: int, *, leader_only: bool = False) -> float:
+    """CPU time (user + system, children that ended included) of a process group's live members."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or (leader_only and int(entry.name) != pgid):
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if leader_only or int(fields[2]) == pgid:
+                total += sum(int(value) for value in fields[11:15])
+    return total / tick
+
+
+def cpu_by_process(groups: Mapping[str, tuple[int, bool]]) -> dict[str, float]:
+    return {name: cpu_seconds(pgid, leader_only=leader_only) for name, (pgid, leader_only) in groups.items()}
 
 
 def run_locust(stack: Stack, args: argparse.Namespace, scratch: Path, ledger: Path, seed_file: Path) -> KillReport:
@@ -245,7 +267,14 @@ def run_locust(stack: Stack, args: argparse.Namespace, scratch: Path, ledger: Pa
         try:
             if args.profile and stack.gateway is not None:
                 time.sleep(max(0.0, args.step_seconds * (len(steps) - 1) + 5 - (time.monotonic() - started)))
-                spy = profile_gateway(stack.gateway.popen.pid, args.step_seconds - 10, scratch / "profile.txt")
+                window = args.step_seconds - 10
+                groups = {p.name: (p.pgid, False) for p in stack.processes}
+                groups |= {"gateway (+ tesseract)": (stack.gateway.pgid, False), "locust": (locust.pid, True)}
+                before, cpu_started = cpu_by_process(groups), time.monotonic()
+                spy = profile_gateway(stack.gateway.popen.pid, window, scratch / "profile.txt")
+                time.sleep(window)
+                after, elapsed = cpu_by_process(groups), time.monotonic() - cpu_started
+                report.cpu = {name: (after[name] - before[name]) / elapsed for name in groups}
             locust.wait(timeout=args.step_seconds * len(steps) + 600)
         finally:
             stop.set()
@@ -352,8 +381,9 @@ def endpoint_table(requests_made: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def profile_summary(path: Path, top: int = 12) -> list[str]:
-    """The gateway's samples by our frame nearest the leaf, and by the leaf itself."""
+def profile_summary(path: Path, top: int = 10) -> list[str]:
+    """Where the gateway's requests spend their time: the samples of threads inside our code
+    (`shared/`, `functions/`), by our frame nearest the leaf and by the leaf itself."""
     if not path.exists():
         return ["profile: py-spy wrote nothing (no permission to attach?)"]
     ours: collections.Counter[str] = collections.Counter()
@@ -361,15 +391,18 @@ def profile_summary(path: Path, top: int = 12) -> list[str]:
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not count_text.isdigit():
+        frames = [frame.replace(str(ROOT) + "/", "") for frame in stack.split(";")]
+        own = [f for f in frames if "(shared/" in f or "(functions/" in f]
+        if not count_text.isdigit() or not own:
             continue
         count = int(count_text)
-        frames = stack.split(";")
         total += count
-        leaves[frames[-1]] += count
-        own = [f for f in frames if "/shared/" in f or "/functions/" in f]
-        ours[own[-1] if own else "(no frame of ours: server, ddtrace, clients)"] += count
-    lines = [f"gateway profile: {total} samples (all threads, idle included)", "  by our frame nearest the leaf:"]
+        ours[own[-1]] += count
+        leaves[frames[-1].split("site-packages/")[-1]] += count
+    if not total:
+        return ["profile: no sample inside our code"]
+    lines = [f"gateway profile, last step: {total} thread samples inside our code (waiting included)"]
+    lines += ["  by our frame nearest the leaf:"]
     lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in ours.most_common(top)]
     lines += ["  by leaf frame:"]
     lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in leaves.most_common(top)]
@@ -411,6 +444,9 @@ def main() -> int:
     print(f"load average (1, 5, 15 min) before {load_before}, after the load {tuple(round(x, 2) for x in load_after)}")
     print("one gateway process (werkzeug, threaded), Firestore and Cloud Storage emulators, Gemini stand-in 1-3 s")
     print(*profile, sep="\n")
+    if kill.cpu:
+        busy = ", ".join(f"{name} {cores:.2f}" for name, cores in sorted(kill.cpu.items(), key=lambda kv: -kv[1]))
+        print(f"cores busy during the last step, by process: {busy}")
     print("\nper step:", *step_table(requests_made), sep="\n")
     print("\nper endpoint, whole run:", *endpoint_table(requests_made), sep="\n")
     if args.kill_gateway:
