@@ -60,6 +60,7 @@ from infra.local.emulators import (
 )
 from infra.local.test_agent import TestAgent
 from shared.synthetic import generate_form
+from tests.integration.processes import start_gateway  # the gateway gets os.environ as set in own_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "load-key"
@@ -122,8 +123,6 @@ def start_gemini_standin(port: int, log_dir: Path) -> EmulatorProcess:
 @contextlib.contextmanager
 def own_stack(scratch: Path) -> Iterator[Stack]:
     """Emulators, test agent, Gemini stand-in and gateway on free ports; all stopped on the way out."""
-    from tests.integration.processes import start_gateway  # reads os.environ, set below
-
     firestore_port, gcs_port, agent_port, gemini_port, gateway_port = free_ports(5)
     stack = LocalStack(ports=StackPorts(firestore=firestore_port, gcs=gcs_port, dd_agent=agent_port), project=PROJECT)
     environment = {k: v for k, v in stack.env().items() if k != "PUBSUB_EMULATOR_HOST"}
@@ -197,8 +196,6 @@ class KillReport:
 
 def kill_and_restart(stack: Stack, at: float, report: KillReport, stop: threading.Event) -> None:
     """At `at` (monotonic), SIGKILL the gateway's process group and start it again on its port."""
-    from tests.integration.processes import start_gateway
-
     if stop.wait(max(0.0, at - time.monotonic())):
         return
     assert stack.gateway is not None
