@@ -1,6 +1,7 @@
 """Mixed load on the gateway with Locust, then a reconciliation of every write and evaluation.
 
-    .venv/bin/python -m bench.load_mixed [--kill-gateway] [--steps 4,8,16,32,64] [--step-seconds 30]
+    .venv/bin/python -m bench.load_mixed [--kill-gateway] [--stall-agent S] [--profile] [--steps 4,8,16,32,64]
+                                         [--step-seconds 30] [--keep DIR]
 
 It starts what it needs on free ports (so it runs beside `./deploy.sh local`): the Firestore and
 Cloud Storage emulators, Datadog's test agent (keeping every request, not its default 200), the
@@ -13,6 +14,8 @@ Locust (headless, bench/locustfile.py) then steps through the user counts, each 
 listings, review claims and decisions, dataset entry writes (see the locustfile's weights). With
 `--kill-gateway` the gateway is killed with SIGKILL halfway through the step before last and
 started again on the same port; writes that lost their answer are sent again with the same ids.
+`--stall-agent S` pauses the test agent (SIGSTOP) for S seconds at that moment instead (or, with
+`--kill-gateway`, around the kill): a stuck intake, longer than a request waits for its deliveries.
 
 Afterwards the evaluation resend runs (what `./deploy.sh local --resend` runs), and the
 reconciliation (bench/load_reconcile.py) counts every acknowledged write in Firestore and every
@@ -189,24 +192,42 @@ class KillReport:
     """What happened around the load: the gateway's kill and restart, the CPU used per process."""
 
     killed_at: float = 0.0
+    stalled_at: float = 0.0
     healthy_again_at: float = 0.0
     error: str = ""
     cpu: dict[str, float] = field(default_factory=dict)  # process -> cores busy during the profile
 
 
-def kill_and_restart(stack: Stack, at: float, report: KillReport, stop: threading.Event) -> None:
-    """At `at` (monotonic), SIGKILL the gateway's process group and start it again on its port."""
+def kill_and_restart(
+    stack: Stack, at: float, report: KillReport, stop: threading.Event, *, kill: bool, stall_agent_s: float
+) -> None:
+    """At `at` (monotonic): with `stall_agent_s`, pause the test agent (SIGSTOP) that long, as a
+    stuck intake; with `kill`, SIGKILL the gateway's process group (1 s into the stall, while
+    requests wait on their deliveries) and start it again on its port."""
     if stop.wait(max(0.0, at - time.monotonic())):
         return
     assert stack.gateway is not None
+    agent = next(p for p in stack.processes if p.name == "Datadog test agent")
     try:
-        os.killpg(stack.gateway.pgid, signal.SIGKILL)
-        report.killed_at = time.time()
-        stack.gateway.popen.wait(timeout=30)
-        stack.gateway, _ = start_gateway(stack.log_dir, port=stack.port)
-        report.healthy_again_at = time.time()
+        if stall_agent_s:
+            os.killpg(agent.pgid, signal.SIGSTOP)
+            report.stalled_at = time.time()
+            time.sleep(min(1.0, stall_agent_s))
+        if kill:
+            os.killpg(stack.gateway.pgid, signal.SIGKILL)
+            report.killed_at = time.time()
+            stack.gateway.popen.wait(timeout=30)
+        if stall_agent_s:
+            time.sleep(max(0.0, report.stalled_at + stall_agent_s - time.time()))
+            os.killpg(agent.pgid, signal.SIGCONT)
+        if kill:
+            stack.gateway, _ = start_gateway(stack.log_dir, port=stack.port)
+            report.healthy_again_at = time.time()
     except Exception as error:  # reported with the results; the run goes on without a gateway
         report.error = repr(error)
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(agent.pgid, signal.SIGCONT)
 
 
 def profile_gateway(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
@@ -254,9 +275,14 @@ def run_locust(stack: Stack, args: argparse.Namespace, scratch: Path, ledger: Pa
     report, stop = KillReport(), threading.Event()
     started = time.monotonic()
     killer = None
-    if args.kill_gateway:
+    if args.kill_gateway or args.stall_agent:
         at = started + args.step_seconds * (len(steps) - 1.5)
-        killer = threading.Thread(target=kill_and_restart, args=(stack, at, report, stop), daemon=True)
+        killer = threading.Thread(
+            target=kill_and_restart,
+            args=(stack, at, report, stop),
+            kwargs={"kill": args.kill_gateway, "stall_agent_s": args.stall_agent},
+            daemon=True,
+        )
         killer.start()
     spy = None
     with log_path.open("wb") as log:
@@ -411,6 +437,9 @@ def main() -> int:
     parser.add_argument("--steps", default="4,8,16,32,64", help="users per step (default 4,8,16,32,64)")
     parser.add_argument("--step-seconds", type=float, default=30.0)
     parser.add_argument("--kill-gateway", action="store_true", help="SIGKILL the gateway mid-load and restart it")
+    parser.add_argument(
+        "--stall-agent", type=float, default=0.0, metavar="S", help="pause the test agent S seconds mid-load"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway during the last step")
     parser.add_argument("--keep", type=Path, help="copy the logs, ledger and profile to this folder")
     args = parser.parse_args()
@@ -446,11 +475,14 @@ def main() -> int:
         print(f"cores busy during the last step, by process: {busy}")
     print("\nper step:", *step_table(requests_made), sep="\n")
     print("\nper endpoint, whole run:", *endpoint_table(requests_made), sep="\n")
-    if args.kill_gateway:
-        if kill.error or not kill.killed_at:
-            print(f"gateway kill/restart FAILED: {kill.error or 'never killed'}")
+    if kill.stalled_at:
+        in_step = [r["users"] for r in requests_made if r["t"] <= kill.stalled_at][-1:] or ["?"]
+        print(f"test agent paused (SIGSTOP) {args.stall_agent:.0f} s at {in_step[0]} users")
+    if args.kill_gateway or args.stall_agent:
+        if kill.error or (args.kill_gateway and not kill.killed_at):
+            print(f"gateway kill/restart or agent stall FAILED: {kill.error or 'never killed'}")
             result.ok = False
-        else:
+        elif args.kill_gateway:
             in_step = [r["users"] for r in requests_made if r["t"] <= kill.killed_at][-1:] or ["?"]
             print(
                 f"gateway SIGKILLed at {in_step[0]} users, healthy again after "
@@ -459,6 +491,7 @@ def main() -> int:
     print(f"evaluation resend after the load: {resent}")
     total = figures(requests_made)[-1] if requests_made else None
     run_name = "SIGKILL run" if args.kill_gateway else "plain run"
+    run_name += f", test agent paused {args.stall_agent:.0f} s" if args.stall_agent else ""
     print(f"\n== {run_name}: {args.steps} users x {args.step_seconds:.0f} s ==")
     if total is not None:
         no_answer = total.errors - total.server_errors
