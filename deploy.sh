@@ -7,7 +7,7 @@
 #   ./deploy.sh local --resend   deliver the evaluations the local Datadog agent has not accepted yet
 #   ./deploy.sh test [ARGS...]   run pytest (its fixtures start their own emulators)
 #   ./deploy.sh deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
-#                      [--console-invoker user:EMAIL ...]
+#                      [--console-invoker user:EMAIL ...] [--datadog-notify @HANDLE ...]
 #                                deploy the six functions, the scheduler job and the console
 #                                (Cloud Run, private) to Google Cloud (terraform apply in
 #                                infra/terraform first; --dry-run prints the gcloud commands and

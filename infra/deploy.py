@@ -1,21 +1,28 @@
 """`./deploy.sh deploy`: stage every function and the console and deploy them to Google Cloud with gcloud.
 
     python -m infra.deploy --project P --region R [--dry-run] [--dd-site S] [--add-secret-versions]
-                           [--console-invoker MEMBER ...]
+                           [--console-invoker MEMBER ...] [--datadog-notify @HANDLE ...]
 
 The long-lived resources (APIs, Firestore, bucket, topics, service accounts, IAM, secrets,
 monitors) come first from `infra/terraform`. `--dry-run` stages the sources and prints every
 command as a script, without calling gcloud and without credentials. Standard library only.
+
+A deploy refuses to start while the Datadog monitors would notify no one: `--datadog-notify`
+names who they notify (written to `infra/terraform/datadog_notify.auto.tfvars`, which the next
+`terraform apply` reads), or Terraform already has `datadog_notify` (a `.tfvars` file there, or
+`TF_VAR_datadog_notify`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from infra.catalog import ROOT, Catalog, load_catalog
@@ -24,6 +31,8 @@ from infra.deploy_plan import secret_version_steps as secret_steps
 from infra.staging import StagingError, stage_console, stage_function
 
 DEFAULT_BUILD_DIR = ROOT / ".build" / "deploy"
+TERRAFORM_DIR = ROOT / "infra" / "terraform"
+NOTIFY_TFVARS = "datadog_notify.auto.tfvars"  # *.auto.tfvars: terraform apply reads it without -var-file
 # Project ids: up to 30 lowercase letters, digits and hyphens, starting with a letter, not ending in
 # a hyphen (new ones have at least 6; older and domain-scoped ones, `example.com:name`, differ).
 _PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z]([a-z0-9-]{0,28}[a-z0-9])?")
@@ -31,6 +40,16 @@ _REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
 _DD_SITE = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*\.[a-z]{2,}")
 # An IAM principal that names someone: user:, group:, serviceAccount: or domain: and what follows.
 _MEMBER = re.compile(r"(user|group|serviceAccount|domain):[A-Za-z0-9._%+@-]+")
+# A Datadog notification handle as a monitor message names it: @slack-x, @pagerduty-y, @ada@example.org
+# (the same rule as the validation of Terraform's datadog_notify; no quote, brace or `$`, which the
+# .tfvars file or Terraform's interpolation would read).
+_NOTIFY_HANDLE = re.compile(r"@[A-Za-z0-9._%+@-]+")
+_TFVARS_NOTIFY = re.compile(r'^\s*datadog_notify\s*=\s*"([^"]*)"', re.MULTILINE)
+NOBODY_NOTIFIED = (
+    "the Datadog monitors would notify no one, so no alert would reach a person: pass --datadog-notify "
+    "with who they notify (e.g. --datadog-notify @slack-llm-quality, @pagerduty-SERVICE or @ada@example.org; "
+    "repeatable), or set datadog_notify in infra/terraform/terraform.tfvars"
+)
 
 
 class DeployError(Exception):
@@ -61,7 +80,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="who may open the console, e.g. user:ada@example.org or group:reviewers@example.org (repeatable; "
         "the console is private: nobody by default)",
     )
+    parser.add_argument(
+        "--datadog-notify",
+        action="append",
+        default=[],
+        metavar="@HANDLE",
+        help="who the Datadog monitors notify, e.g. @slack-llm-quality, @pagerduty-vote-extractor or "
+        "@ada@example.org (repeatable; needed unless Terraform's datadog_notify is set)",
+    )
     parser.add_argument("--build-dir", type=Path, default=DEFAULT_BUILD_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--terraform-dir", type=Path, default=TERRAFORM_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not _PROJECT.fullmatch(args.project):
         parser.error(
@@ -80,11 +108,48 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                 f"--console-invoker {member!r} is not an IAM member "
                 "(user:EMAIL, group:EMAIL, serviceAccount:EMAIL or domain:DOMAIN)"
             )
+    for value in args.datadog_notify:
+        for handle in value.split() or [value]:
+            if not _NOTIFY_HANDLE.fullmatch(handle):
+                parser.error(
+                    f"--datadog-notify {handle!r} is not a Datadog handle "
+                    "(@slack-CHANNEL, @pagerduty-SERVICE, @EMAIL, ...)"
+                )
     return args
+
+
+def datadog_notify(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str]:
+    """Who the monitors notify and where that was found; ("", "") when nobody.
+
+    `--datadog-notify` first, then what Terraform itself would use, in its own order: the last of
+    the `.tfvars` files it loads by itself (terraform.tfvars, then *.auto.tfvars) that sets it,
+    else TF_VAR_datadog_notify.
+    """
+    if args.datadog_notify:
+        return " ".join(dict.fromkeys(" ".join(args.datadog_notify).split())), "--datadog-notify"
+    found = None
+    directory: Path = args.terraform_dir
+    for path in [directory / "terraform.tfvars", *sorted(directory.glob("*.auto.tfvars"))]:
+        try:
+            matches = _TFVARS_NOTIFY.findall(path.read_text())
+        except OSError:
+            continue
+        if matches:
+            found = (matches[-1].strip(), str(path))
+    if found is None and environ.get("TF_VAR_datadog_notify", "").strip():
+        found = (environ["TF_VAR_datadog_notify"].strip(), "TF_VAR_datadog_notify")
+    if found and found[0] and all(_NOTIFY_HANDLE.fullmatch(handle) for handle in found[0].split()):
+        return found
+    return "", ""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    notify, notify_source = datadog_notify(args, os.environ)
+    if not notify and not args.dry_run:
+        # Before anything is staged or changed: a deploy whose alerts reach nobody is refused.
+        print(f"error: {NOBODY_NOTIFIED}", file=sys.stderr)
+        return 2
     catalog = load_catalog()
     staged: dict[str, Path] = {}
     unstaged: list[str] = []
@@ -110,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         for problem in unstaged:
             print(f"warning: not staged, a real deploy would stop here: {problem}", file=sys.stderr)
-        print_plan(catalog, target, secrets_in_env, staged, unstaged)
+        if not notify:
+            print(f"warning: a real deploy would stop here: {NOBODY_NOTIFIED}", file=sys.stderr)
+        print_plan(catalog, target, secrets_in_env, staged, unstaged, notify=notify, notify_source=notify_source)
         return 0
     if unstaged:
         print("error: cannot stage every function: " + "; ".join(unstaged), file=sys.stderr)
@@ -120,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if notify_source == "--datadog-notify":
+        written = record_datadog_notify(args.terraform_dir, notify)
+        print(
+            f"==> the Datadog monitors notify {notify}: recorded in {written}, which terraform apply in "
+            f"{args.terraform_dir} reads (run it if the monitors do not name them yet)"
+        )
+    else:
+        print(f"==> the Datadog monitors notify {notify} ({notify_source})")
     print(
         f"==> deployed {len(catalog.functions)} functions and the console ({catalog.console.service}) "
         f"to {args.project} in {args.region}"
@@ -132,12 +207,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def record_datadog_notify(terraform_dir: Path, notify: str) -> Path:
+    """Write `datadog_notify` where Terraform reads it by itself (git-ignored, as every .tfvars)."""
+    path = terraform_dir / NOTIFY_TFVARS
+    path.write_text(
+        "# Written by ./deploy.sh deploy --datadog-notify: who the Datadog monitors notify.\n"
+        f"datadog_notify = {json.dumps(notify)}\n"
+    )
+    return path
+
+
 def print_plan(
-    catalog: Catalog, target: Target, secrets_in_env: list[str], staged: dict[str, Path], unstaged: list[str]
+    catalog: Catalog,
+    target: Target,
+    secrets_in_env: list[str],
+    staged: dict[str, Path],
+    unstaged: list[str],
+    *,
+    notify: str = "",
+    notify_source: str = "",
 ) -> None:
     print("#!/usr/bin/env bash")
     print(f"# ./deploy.sh deploy --project {target.project} --region {target.region}: the commands, not run")
     print("set -euo pipefail")
+    if notify:
+        print(f"# the Datadog monitors notify {notify} ({notify_source})")
+    else:
+        print(f"# NOBODY NOTIFIED (a real deploy stops here): {NOBODY_NOTIFIED}")
     for name, path in staged.items():
         print(f"# staged {name}: {path}")
     if target.console_source is not None:

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import flask
 import functions_framework
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.errors import InvalidField, UnsupportedMediaType
 from shared.routes import review
@@ -36,6 +36,7 @@ from shared.wiring.datasets import dataset_service
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_PAGE_SIZE = 500
+_BOOLEAN = TypeAdapter(bool)  # a query flag as pydantic reads one: true/false, 1/0, yes/no, on/off
 
 answer_routing_errors_as_json()
 
@@ -156,10 +157,20 @@ def import_entries(request: flask.Request, name: str, version: str) -> flask.Res
         fmt = "jsonl"
     elif request.mimetype == "text/csv":
         fmt = "csv"
+    elif request.mimetype == "application/octet-stream":
+        # What generated clients send (openapi-python-client has no text bodies): `?format=` says which.
+        fmt = request.args.get("format", "jsonl")
+        if fmt not in ("jsonl", "csv"):
+            raise InvalidField("format must be jsonl or csv.", details={"field": "format"})
     else:
-        raise UnsupportedMediaType("Import JSONL (application/x-ndjson) or CSV (text/csv).")
+        raise UnsupportedMediaType(
+            "Import JSONL (application/x-ndjson) or CSV (text/csv), or application/octet-stream with ?format=."
+        )
     request.max_content_length = MAX_IMPORT_BYTES
-    all_or_nothing = request.args.get("all_or_nothing", "false").lower() in ("1", "true", "yes")
+    try:
+        all_or_nothing = _BOOLEAN.validate_python(request.args.get("all_or_nothing", "false"))
+    except ValidationError:
+        raise InvalidField("all_or_nothing must be true or false.", details={"field": "all_or_nothing"}) from None
     report = dataset_service().import_entries(
         name, version, request.stream, fmt=fmt, all_or_nothing=all_or_nothing, created_by=recorded_name(request)
     )

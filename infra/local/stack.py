@@ -27,11 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from infra.local.console import DEFAULT_CONSOLE_PORT, start_console
 from infra.local.emulators import (
     HOST,
+    STACK_ID_VARIABLE,
     EmulatorError,
     EmulatorProcess,
     RunningStack,
@@ -69,8 +70,24 @@ class StackError(RuntimeError):
     """The local stack could not be brought up or down; the message says why."""
 
 
-def say(message: str) -> None:
-    print(f"[local] {message}", flush=True)
+def say(message: str, *, stream: TextIO | None = None) -> None:
+    """Print a line; never raise. `./deploy.sh local | tee log` and Ctrl-C: the terminal's SIGINT
+    kills the reader too, and a write to its pipe must not abort the stopping that follows."""
+    out = stream or sys.stdout
+    try:
+        print(f"[local] {message}", file=out, flush=True)
+    except (OSError, ValueError):  # EPIPE, a closed stream: nobody reads any more
+        _silence(out)
+
+
+def _silence(stream: TextIO) -> None:
+    """Send what is still written to a dead stream to /dev/null (also the interpreter's last flush)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = open(os.devnull, "w")  # kept open for the rest of the process
+        if stream is sys.stdout:
+            sys.stdout = devnull
+        elif stream is sys.stderr:
+            sys.stderr = devnull
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,10 @@ def module_exists(name: str) -> bool:
 
 
 class _Stopped(Exception):
-    """SIGTERM arrived: leave the serving loop and stop everything."""
+    """SIGINT, SIGTERM or SIGHUP arrived: leave what is running and stop everything."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
@@ -402,9 +422,9 @@ def check_not_running() -> None:
 def up(*, detach: bool) -> int:
     check_not_running()
     runner = LocalStackRunner(os.environ)
-    # SIGTERM behaves like Ctrl-C, so `kill PID` also stops everything this process started.
-    signal.signal(signal.SIGTERM, _raise_stopped)
-    signal.signal(signal.SIGHUP, _raise_stopped)
+    # Ctrl-C, `kill PID` and a closed terminal all stop everything this process started.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_stopped)
     try:
         runner.up()
         runner.seed_dataset()
@@ -416,7 +436,6 @@ def up(*, detach: bool) -> int:
         runner.run_demo()
         runner.serve()
     except (KeyboardInterrupt, _Stopped):
-        say("stopping")
         return 0 if _stop_everything(runner) else 1
     except BaseException:
         _stop_everything(runner)
@@ -425,17 +444,53 @@ def up(*, detach: bool) -> int:
 
 
 def _stop_everything(runner: LocalStackRunner) -> bool:
-    """Stop what `runner` started; report (not raise) a failure so the original error survives."""
-    # A second Ctrl-C while stopping must not leave processes behind.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    """Stop what `runner` started; report (not raise) a failure so the original error survives.
+
+    Nothing here may abort the stopping: further signals are ignored (a second Ctrl-C), and
+    `say` never raises (the pipe to `tee` may be gone). Every child runs in a session of its
+    own, so nothing but this stops them."""
+    for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    say("stopping")
+    stopped = True
     try:
         runner.stop()
     except EmulatorError as exc:
-        print(f"[local] error while stopping: {exc}", file=sys.stderr, flush=True)
-        return False
-    say("stopped")
-    return True
+        say(f"error while stopping: {exc}", stream=sys.stderr)
+        stopped = False
+    # Processes started by a step that was interrupted before it recorded them (e.g. Ctrl-C while
+    # the emulators were starting) carry the stack's id in their environment: stop their groups too.
+    for pgid in stray_groups(runner.stack_id):
+        try:
+            stop_process_group(pgid, name="interrupted start", stack_id=runner.stack_id)
+        except EmulatorError as exc:
+            say(f"error while stopping: {exc}", stream=sys.stderr)
+            stopped = False
+    if stopped:
+        say("stopped")
+    return stopped
+
+
+def stray_groups(stack_id: str) -> set[int]:
+    """Process groups, other than this process's own, of live processes marked with `stack_id`."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return set()
+    own = os.getpgrp()
+    marker = f"{STACK_ID_VARIABLE}={stack_id}".encode()
+    groups = set()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            pgid = os.getpgid(int(entry.name))
+        except OSError:  # gone, or not ours to read
+            continue
+        if pgid != own:
+            groups.add(pgid)
+    return groups
 
 
 def down() -> int:
@@ -485,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
         return up(detach=args.detach) if args.command == "up" else down()
     except (StackError, EmulatorError) as exc:
-        print(f"[local] error: {exc}", file=sys.stderr, flush=True)
+        say(f"error: {exc}", stream=sys.stderr)
         return 1
 
 

@@ -33,9 +33,53 @@ variable "datadog_api_url" {
 }
 
 variable "datadog_notify" {
-  description = "Who Datadog monitors notify, as in a monitor message (e.g. \"@slack-llm-quality @oncall@example.org\")."
+  description = "Who the Datadog monitors notify, as in a monitor message: one or more handles, e.g. \"@slack-llm-quality @pagerduty-vote-extractor @oncall@example.org\". Required: a monitor that notifies no one alerts nobody."
   type        = string
-  default     = ""
+
+  validation {
+    condition     = length(regexall("\\S+", var.datadog_notify)) > 0 && alltrue([for handle in regexall("\\S+", var.datadog_notify) : length(regexall("^@[A-Za-z0-9._%+@-]+$", handle)) > 0])
+    error_message = "The Datadog monitors would notify no one: set datadog_notify to one or more handles, each starting with @ (e.g. \"@slack-llm-quality\" or \"@oncall@example.org\"), or pass --datadog-notify to ./deploy.sh deploy."
+  }
+}
+
+variable "evaluation_monitor_window" {
+  description = "The window each evaluation monitor looks back over (Datadog's last(...) form: 5m, 15m, 1h, 4h, 1d)."
+  type        = string
+  default     = "1h"
+
+  validation {
+    condition     = contains(["5m", "10m", "15m", "30m", "1h", "2h", "4h", "1d"], var.evaluation_monitor_window)
+    error_message = "evaluation_monitor_window is one of 5m, 10m, 15m, 30m, 1h, 2h, 4h, 1d."
+  }
+}
+
+variable "max_cross_check_disagreements" {
+  description = "Alert when more extractions than this disagree with their second reading (cross_check below 1) in the window."
+  type        = number
+  default     = 5
+}
+
+variable "max_consistency_failures" {
+  description = "Alert when more extractions than this fail consistency or figures_match_words in the window."
+  type        = number
+  default     = 5
+}
+
+variable "min_ragas_faithfulness" {
+  description = "Alert when the mean Ragas faithfulness of the window's runs is below this (the guide's 0.7)."
+  type        = number
+  default     = 0.7
+
+  validation {
+    condition     = var.min_ragas_faithfulness > 0 && var.min_ragas_faithfulness <= 1
+    error_message = "Ragas faithfulness is a score between 0 and 1."
+  }
+}
+
+variable "max_thumbs_down" {
+  description = "Alert when more thumbs down than this arrive in the window."
+  type        = number
+  default     = 3
 }
 
 variable "alert_email" {

@@ -96,6 +96,13 @@ def parse_jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, EntryRequest | st
 def parse_csv(lines: Iterable[bytes]) -> Iterator[tuple[int, EntryRequest | str]]:
     """(line number, entry or the reason it is refused); the header is checked before any row."""
     reader = csv.DictReader(io.TextIOWrapper(io.BufferedReader(_LineReader(lines)), encoding="utf-8", newline=""))
+    try:
+        yield from _csv_entries(reader)
+    except UnicodeDecodeError as error:  # was a 500 (found by contract fuzzing with a binary body)
+        raise InvalidField(f"The CSV is not UTF-8 text: {error.reason}.", details={"field": "body"}) from None
+
+
+def _csv_entries(reader: csv.DictReader[str]) -> Iterator[tuple[int, EntryRequest | str]]:
     columns = set(reader.fieldnames or [])
     if not CSV_REQUIRED <= columns or not columns <= set(CSV_COLUMNS):
         raise InvalidField(

@@ -31,10 +31,18 @@ SECRET_VALUES = {
 }
 BASH = shutil.which("bash") or "/bin/bash"
 SCHEDULED_URL = f"https://experiments-scheduled-{fake_gcloud.PROJECT_NUMBER}.europe-west1.run.app"
+NOTIFY = "@slack-deploy-tests"
+
+
+def notified(tmp_path: Path, handle: str = NOTIFY) -> tuple[str, ...]:
+    """Who the monitors notify, and a Terraform folder of the test's own (the deploy writes there)."""
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir(exist_ok=True)
+    return ("--datadog-notify", handle, "--terraform-dir", str(terraform_dir))
 
 
 def _environment(extra: dict[str, str] | None = None, path: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_VALUES}
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VALUES and k != "TF_VAR_datadog_notify"}
     if path is not None:
         env["PATH"] = path
     return env | (extra or {})
@@ -248,6 +256,7 @@ def test_deploy_calls_gcloud_itself_in_order_and_updates_an_existing_job(tmp_pat
 
     done = deploy(
         "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), "--add-secret-versions",
+        *notified(tmp_path),
         env=SECRET_VALUES | {"FAKE_GCLOUD_LOG": str(log), "FAKE_SCHEDULER_JOB_EXISTS": "1"},
         path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     )  # fmt: skip
@@ -267,7 +276,7 @@ def test_deploy_without_a_terminal_adds_no_secret_version_unless_told(tmp_path):
     log = fake_gcloud.install(tmp_path / "bin")
 
     done = deploy(
-        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"),
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), *notified(tmp_path),
         env={"DD_API_KEY": SECRET_VALUES["DD_API_KEY"], "FAKE_GCLOUD_LOG": str(log)},
         path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     )  # fmt: skip
@@ -282,6 +291,7 @@ def test_deploy_refuses_a_plain_api_keys_secret_before_adding_anything(tmp_path)
 
     done = deploy(
         "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), "--add-secret-versions",
+        *notified(tmp_path),
         env={"API_KEYS": "apikey-one-5e6f7a8b,apikey-two-9c0d1e2f", "FAKE_GCLOUD_LOG": str(log)},
         path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     )  # fmt: skip
@@ -298,7 +308,10 @@ def test_deploy_without_gcloud_says_how_to_get_it(tmp_path):
     (bin_dir / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
     (bin_dir / "python3").symlink_to(Path(sys.executable).resolve())
 
-    done = deploy("--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "b"), path=str(bin_dir))
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "b"), *notified(tmp_path),
+        path=str(bin_dir),
+    )  # fmt: skip
 
     assert done.returncode == 1
     assert "gcloud is not on PATH" in done.stderr and "install the Google Cloud CLI" in done.stderr
@@ -372,3 +385,121 @@ def test_dry_run_says_no_function_works_after_its_response(tmp_path):
 
     assert len(notes) == len(load_catalog().functions)
     assert all(note.endswith("after its response: nothing)") for note in notes), notes
+
+
+# --- who the Datadog monitors notify ---------------------------------------------------------
+
+
+def _real_deploy(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    log = fake_gcloud.install(tmp_path / "bin")
+    done = deploy(
+        "--project", "p", "--region", "europe-west1", "--build-dir", str(tmp_path / "build"), *extra,
+        env={"FAKE_GCLOUD_LOG": str(log)} | (env or {}),
+        path=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    )  # fmt: skip
+    return done, log
+
+
+def test_deploy_refuses_monitors_that_notify_no_one_before_anything_is_changed(tmp_path):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+
+    done, log = _real_deploy(tmp_path, "--terraform-dir", str(terraform_dir))
+
+    assert done.returncode == 2
+    assert "the Datadog monitors would notify no one" in done.stderr
+    assert "--datadog-notify" in done.stderr and "datadog_notify in infra/terraform/terraform.tfvars" in done.stderr
+    assert not fake_gcloud.calls(log), "gcloud was called"
+    assert not (tmp_path / "build").exists(), "something was staged"
+    assert not list(terraform_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "tfvars",
+    [
+        'datadog_notify = ""\n',
+        'datadog_notify = "   "\n',
+        'datadog_notify = "slack-llm-quality"\n',  # no @: Datadog would read it as text, notifying no one
+        '# datadog_notify = "@slack-commented-out"\nregion = "europe-west1"\n',
+    ],
+)
+def test_deploy_refuses_a_tfvars_datadog_notify_that_names_no_handle(tmp_path, tfvars):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+    (terraform_dir / "terraform.tfvars").write_text(tfvars)
+
+    done, log = _real_deploy(tmp_path, "--terraform-dir", str(terraform_dir))
+
+    assert done.returncode == 2, done.stdout
+    assert "the Datadog monitors would notify no one" in done.stderr
+    assert not fake_gcloud.calls(log)
+
+
+def test_deploy_accepts_who_terraform_already_notifies(tmp_path):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+    (terraform_dir / "terraform.tfvars").write_text(
+        'project = "p"\ndatadog_notify  = "@slack-llm-quality @ada@example.org"\n'
+    )
+
+    done, log = _real_deploy(tmp_path, "--terraform-dir", str(terraform_dir))
+
+    assert done.returncode == 0, done.stderr
+    assert "the Datadog monitors notify @slack-llm-quality @ada@example.org" in done.stdout
+    assert fake_gcloud.calls(log)
+    assert not (terraform_dir / "datadog_notify.auto.tfvars").exists(), "nothing to record: Terraform has it"
+
+
+def test_deploy_accepts_tf_var_datadog_notify_as_terraform_would(tmp_path):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+
+    done, _ = _real_deploy(
+        tmp_path, "--terraform-dir", str(terraform_dir), env={"TF_VAR_datadog_notify": "@pagerduty-vote-extractor"}
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "the Datadog monitors notify @pagerduty-vote-extractor (TF_VAR_datadog_notify)" in done.stdout
+
+
+def test_datadog_notify_flag_is_recorded_where_terraform_reads_it(tmp_path):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+    (terraform_dir / "terraform.tfvars").write_text('datadog_notify = ""\n')
+
+    done, log = _real_deploy(
+        tmp_path, "--terraform-dir", str(terraform_dir),
+        "--datadog-notify", "@slack-llm-quality", "--datadog-notify", "@pagerduty-y @ada@example.org",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert fake_gcloud.calls(log)
+    recorded = (terraform_dir / "datadog_notify.auto.tfvars").read_text()
+    assert 'datadog_notify = "@slack-llm-quality @pagerduty-y @ada@example.org"' in recorded
+    assert "the Datadog monitors notify @slack-llm-quality @pagerduty-y @ada@example.org" in done.stdout
+    # *.auto.tfvars is read after terraform.tfvars, so the recorded handles win; .gitignore keeps it out of git.
+    assert "*.tfvars" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("handle", ["slack-llm-quality", "ada@example.org", "", "@", '@slack-"x"', "@slack-${x}"])
+def test_a_datadog_notify_that_is_no_handle_stops_with_a_clear_message(tmp_path, handle):
+    done = deploy("--project", "p", "--region", "europe-west1", "--dry-run", "--build-dir", str(tmp_path),
+                  "--datadog-notify", handle)  # fmt: skip
+
+    assert done.returncode == 2
+    assert "is not a Datadog handle" in done.stderr
+
+
+def test_dry_run_says_who_the_monitors_notify_or_that_a_deploy_would_stop(tmp_path):
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+
+    nobody = dry_run(tmp_path / "a", None, "--terraform-dir", str(terraform_dir))
+    somebody = dry_run(tmp_path / "b", None, *notified(tmp_path, "@slack-llm-quality"))
+
+    assert "# NOBODY NOTIFIED (a real deploy stops here)" in nobody.stdout
+    assert "a real deploy would stop here: the Datadog monitors would notify no one" in nobody.stderr
+    assert "# the Datadog monitors notify @slack-llm-quality (--datadog-notify)" in somebody.stdout
+    assert not (terraform_dir / "datadog_notify.auto.tfvars").exists(), "a dry run writes nothing"

@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 
 from infra.catalog import CATALOG_PATH, load_catalog
@@ -427,3 +428,254 @@ def test_each_dashboard_shows_what_it_is_for():
     assert {"experiment", "variant"} <= group_facets("experiments")
     for name in ("quality", "feedback", "ragas"):
         assert all("@ml_app:vote-extractor" in q["search"]["query"] for q in _queries(boards[name]))
+
+
+def _evaluation_metric_types() -> dict[str, str]:
+    """Every evaluation label the app submits, with its metric type (the registry, and feedback's own)."""
+    import shared.evaluation.cross_check
+    import shared.evaluation.llm_judge
+    import shared.evaluation.offline
+    import shared.evaluation.online
+    import shared.evaluation.ragas_metrics  # noqa: F401  (each module registers its evaluators)
+    from shared.evaluation.registry import registered, registered_names
+
+    types = {name: registered(name).metric_type for name in registered_names()}  # type: ignore[union-attr]
+    feedback = (ROOT / "shared" / "services" / "feedback.py").read_text()
+    for label, metric_type in re.findall(r'_evaluation\(\s*"([a-z_]+)",\s*"([a-z]+)"', feedback):
+        types[label] = metric_type
+    return types
+
+
+def test_every_dashboard_passes_datadog_s_own_dashboard_model():
+    from datadog_api_client.v1.model.dashboard import Dashboard
+
+    from tests.deploy.datadog_models import unparsed_paths
+
+    for name, board in _rendered_dashboards().items():
+        assert unparsed_paths(Dashboard, board) == [], f"{name}: not a Datadog dashboard"
+
+
+def test_no_dashboard_averages_a_boolean_or_categorical_evaluation():
+    types = _evaluation_metric_types()
+    assert types["consistency"] == "boolean" and types["user_feedback"] == "categorical"
+
+    for name, board in _rendered_dashboards().items():
+        for query in _queries(board):
+            metric = query["compute"].get("metric", "")
+            label = metric.removeprefix("@evaluations.custom.")
+            if metric:
+                assert types.get(label) == "score", (
+                    f"{name}: {query['compute']['aggregation']} of {label} ({types.get(label)}): chart a "
+                    "boolean or categorical evaluation as counts by value and a rate (failed / judged)"
+                )
+
+
+def test_each_boolean_evaluation_charted_is_counted_by_value_and_given_as_a_rate():
+    types = _evaluation_metric_types()
+    boards = _rendered_dashboards()
+    queries = [query for board in boards.values() for query in _queries(board)]
+    formulas = [
+        (formula["formula"], {q["name"]: q["search"]["query"] for q in request["queries"]})
+        for board in boards.values()
+        for widget in board["widgets"]
+        for request in widget["definition"].get("requests", [])
+        for formula in request.get("formulas", [])
+    ]
+    charted = {
+        label
+        for query in queries
+        for label in re.findall(r"@evaluations\.custom\.([a-z0-9_]+)", json.dumps(query))
+        if types.get(label) in ("boolean", "categorical")
+    }
+
+    assert {"consistency", "figures_match_words", "schema_valid", "vote_count_exact", "ragas_exact_match"} <= charted
+    for label in sorted(charted):
+        facet = f"@evaluations.custom.{label}"
+        assert any(
+            query["compute"]["aggregation"] == "count" and facet in [g["facet"] for g in query["group_by"]]
+            for query in queries
+        ), f"{label}: no chart of counts by value"
+        if types[label] != "boolean" and label != "user_feedback":
+            continue  # a class (output_classification, golden_dataset_candidate) has no one failing value
+        rates = [
+            formula
+            for formula, searches in formulas
+            if (parts := re.fullmatch(r"(\w+) / (\w+)", formula))
+            and re.search(rf"{facet}:(?!\*)\S+", searches.get(parts[1], ""))
+            and f"{facet}:*" in searches.get(parts[2], "")
+        ]
+        assert rates, f"{label}: no rate (a count of one value / the count of all judged)"
+
+
+def test_quality_dashboard_charts_the_rates_the_monitors_watch():
+    searches = {q["search"]["query"] for q in _queries(_rendered_dashboards()["quality"])}
+
+    for search in (
+        "@evaluations.custom.cross_check:<1",
+        "@evaluations.custom.cross_check:*",
+        "@evaluations.custom.consistency:false",
+        "@evaluations.custom.figures_match_words:false",
+    ):
+        assert f"@ml_app:vote-extractor {search}" in searches
+
+
+# --- Datadog monitors ------------------------------------------------------------------------
+
+NOTIFY_SAMPLE = "@slack-llm-quality @oncall@example.org"
+
+
+def _render(text: str, values: dict[str, Any]) -> str:
+    """Terraform's `${...}` interpolations of `text` replaced by `values` (repeated: values nest)."""
+    for _ in range(5):
+        text = re.sub(r"\$\{([^{}]+)\}", lambda match: str(values[match[1]]), text)
+    assert "${" not in text, text
+    return text
+
+
+def _rendered_monitors(config) -> dict[str, dict[str, Any]]:
+    """Each monitor as the Datadog API receives it, with the variables' defaults."""
+    values: dict[str, Any] = {
+        f"var.{name}": variable.get("default", NOTIFY_SAMPLE) for name, variable in config.variables.items()
+    }
+    values["module.catalog.ml_app"] = json.loads(CATALOG_PATH.read_text())["ml_app"]
+    values["local.llmobs_app"] = _render(config.locals["llmobs_app"], values)
+    monitors: dict[str, dict[str, Any]] = {}
+    items: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    for key, item in config.locals["evaluation_monitors"].items():
+        items.append((key, config.resources[("datadog_monitor", "evaluations")], {"each.key": key} | {
+            f"each.value.{field}": _render(value, values) for field, value in item.items()
+        }))  # fmt: skip
+    for kind, title in json.loads(CATALOG_PATH.read_text())["alerts"]["kinds"].items():
+        priority = 2 if kind in ("regression", "shard_failed") else 3
+        items.append((kind, config.resources[("datadog_monitor", "alert_events")], {
+            "each.key": kind, "each.value": title,
+            'contains(["regression", "shard_failed"], each.key) ? 2 : 3': priority,
+        }))  # fmt: skip
+    for key, body, each in items:
+        scope = values | each
+        message = body["message"].removeprefix("<<-EOT\n").removesuffix("EOT").rstrip()
+        monitors[key] = {
+            "name": _render(body["name"], scope),
+            "type": body["type"],
+            "query": _render(body["query"], scope),
+            "message": _render(message, scope),
+            "priority": int(_render(str(body["priority"]), scope)),
+            "tags": [_render(tag, scope) for tag in body["tags"]],
+            "options": {
+                "thresholds": {"critical": float(_render(str(body["monitor_thresholds"][0]["critical"]), scope))},
+                "notify_no_data": body["notify_no_data"],
+                "require_full_window": body["require_full_window"],
+                "include_tags": body["include_tags"],
+            },
+        }
+    return monitors
+
+
+def test_every_monitor_passes_datadog_s_own_monitor_model_and_notifies_someone(config):
+    from datadog_api_client.v1.model.monitor import Monitor
+
+    from tests.deploy.datadog_models import unparsed_paths
+
+    monitors = _rendered_monitors(config)
+
+    assert len(monitors) == 4 + len(json.loads(CATALOG_PATH.read_text())["alerts"]["kinds"])
+    for key, monitor in monitors.items():
+        assert unparsed_paths(Monitor, monitor) == [], f"{key}: not a Datadog monitor"
+        assert monitor["message"].rstrip().endswith(NOTIFY_SAMPLE), f"{key} notifies no one"
+        # Datadog refuses a monitor whose critical threshold differs from the query's.
+        assert float(re.split(r" [<>]=? ", monitor["query"])[-1]) == monitor["options"]["thresholds"]["critical"]
+
+
+def test_monitors_watch_each_rate_issue_25_names_with_thresholds_in_variables(config):
+    monitors = _rendered_monitors(config)
+    body = config.resources[("datadog_monitor", "evaluations")]
+    search = re.compile(
+        r'^llm-observability\("(?P<search>[^"]+)"\)\.rollup\((?P<rollup>[^)]+)\)\.last\("1h"\) (?P<op>[<>]) '
+    )
+
+    expected = {
+        "cross_check_disagreements": ("@evaluations.custom.cross_check:<1", '"count"', ">", 5),
+        "consistency_failures": ("@evaluations.custom.consistency:false", '"count"', ">", 5),
+        "ragas_faithfulness": (
+            "@evaluations.custom.ragas_faithfulness:*",
+            '"avg", "@evaluations.custom.ragas_faithfulness"',
+            "<",
+            0.7,
+        ),
+        "thumbs_down": ("@evaluations.custom.user_feedback:thumbs_down", '"count"', ">", 3),
+    }
+    assert body["type"] == "llm-observability alert" and body["for_each"] == "${local.evaluation_monitors}"
+    for key, (wanted, rollup, op, threshold) in expected.items():
+        match = search.match(monitors[key]["query"])
+        assert match, monitors[key]["query"]
+        assert match["search"].startswith("@ml_app:vote-extractor ") and wanted in match["search"]
+        assert (match["rollup"], match["op"], monitors[key]["options"]["thresholds"]["critical"]) == (
+            rollup,
+            op,
+            threshold,
+        )
+        assert re.search(r"\$\{var\.\w+\}$", config.locals["evaluation_monitors"][key]["query"]), (
+            "threshold in a variable"
+        )
+    assert "@evaluations.custom.figures_match_words:false" in monitors["consistency_failures"]["query"]
+    # Evaluation failures never reach LLM Observability (the sink sends successful evaluations only):
+    # the app's own rate, posted as an event, is what a monitor watches.
+    assert 'alert_kind:evaluation_failure_rate")' in monitors["evaluation_failure_rate"]["query"]
+
+
+@needs_terraform
+@pytest.mark.parametrize(
+    ("notify", "accepted"),
+    [
+        ("", False),
+        ("   ", False),
+        ("slack-llm-quality", False),
+        ("@slack-llm-quality nobody", False),
+        ("@", False),
+        ("@slack-${var.region}", False),
+        ('@slack-"x"', False),
+        ("@slack-llm-quality", True),
+        ("@slack-llm-quality  @pagerduty-vote-extractor @ada@example.org", True),
+    ],
+)
+def test_terraform_refuses_monitors_that_notify_no_one_as_the_deploy_does(tmp_path, notify, accepted):
+    from infra.deploy import _NOTIFY_HANDLE
+
+    text = (TERRAFORM_DIR / "variables.tf").read_text()
+    block = text[text.index('variable "datadog_notify"') : text.index('variable "evaluation_monitor_window"')]
+    (tmp_path / "main.tf").write_text(block)
+
+    done = subprocess.run(
+        [terraform_binary() or "terraform", "console", "-var", f"datadog_notify={notify}"],
+        input="var.datadog_notify\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"},
+    )
+
+    # terraform console reports a failed validation and still exits 0: read what it printed.
+    printed = re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*m|│", "", done.stdout + done.stderr))
+    assert ("The Datadog monitors would notify no one" not in printed) == accepted, printed
+    words = notify.split()
+    assert (bool(words) and all(_NOTIFY_HANDLE.fullmatch(word) for word in words)) == accepted, "deploy disagrees"
+
+
+def test_the_tfvars_example_sets_only_declared_variables_and_notifies_someone(config):
+    from infra.deploy import _NOTIFY_HANDLE
+
+    with (TERRAFORM_DIR / "terraform.tfvars.example").open() as handle:
+        example = _plain_tfvars(hcl2.load(handle))
+
+    assert set(example) <= set(config.variables), set(example) - set(config.variables)
+    assert all(_NOTIFY_HANDLE.fullmatch(word) for word in example["datadog_notify"].split())
+    for name in ("max_cross_check_disagreements", "max_consistency_failures", "max_thumbs_down"):
+        assert example[name] == config.variables[name]["default"]
+    assert example["min_ragas_faithfulness"] == config.variables["min_ragas_faithfulness"]["default"] == 0.7
+
+
+def _plain_tfvars(parsed: dict[str, Any]) -> dict[str, Any]:
+    from tests.deploy.terraform_config import plain
+
+    return {key: plain(value) for key, value in parsed.items() if not key.startswith("__")}

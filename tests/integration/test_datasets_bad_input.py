@@ -236,6 +236,49 @@ def test_a_csv_with_wrong_columns_is_422_and_imports_nothing(datasets_client, dr
     assert entry_count(datasets_client, draft) == 0
 
 
+@pytest.mark.parametrize("all_or_nothing", ["true", "false"])
+def test_a_csv_that_is_not_utf8_is_422_not_a_500(datasets_client, draft, image_b64, all_or_nothing):
+    png = base64.b64decode(image_b64)  # found by contract fuzzing: a binary body sent as CSV
+
+    response = datasets_client.post(
+        f"/{draft}/v1/import?format=csv&all_or_nothing={all_or_nothing}",
+        data=png,
+        content_type="application/octet-stream",
+        headers=HEADERS,
+    )
+
+    assert response.status_code == 422 and "not UTF-8" in response.json["error"]["message"], response.json
+    assert_matches_contract("/datasets/{name}/{version}/import", "POST", 422, response.json)
+
+
+def test_an_import_sent_as_octet_stream_reads_as_its_format_says(datasets_client, draft, image_b64, truth):
+    line = json.dumps({"id": "octet-1", "input": {"image_base64": image_b64}, "expected_output": truth})
+    as_csv = b"id,image_uri,expected_output\n"
+
+    jsonl = datasets_client.post(
+        f"/{draft}/v1/import", data=line.encode(), content_type="application/octet-stream", headers=HEADERS
+    )
+    csv_header_only = datasets_client.post(
+        f"/{draft}/v1/import?format=csv", data=as_csv, content_type="application/octet-stream", headers=HEADERS
+    )
+    unknown_format = datasets_client.post(
+        f"/{draft}/v1/import?format=xml", data=line.encode(), content_type="application/octet-stream", headers=HEADERS
+    )
+
+    assert jsonl.status_code == 200 and jsonl.json["imported"] == 1, jsonl.json
+    assert csv_header_only.status_code == 200 and csv_header_only.json["imported"] == 0, csv_header_only.json
+    assert unknown_format.status_code == 422 and unknown_format.json["error"]["details"] == {"field": "format"}
+
+
+@pytest.mark.parametrize("flag", ["null", "maybe", ""])
+def test_an_all_or_nothing_that_is_no_boolean_is_422(datasets_client, draft, flag):
+    response = datasets_client.post(
+        f"/{draft}/v1/import?all_or_nothing={flag}", data=b"{}", content_type="application/x-ndjson", headers=HEADERS
+    )
+
+    assert response.status_code == 422 and response.json["error"]["details"] == {"field": "all_or_nothing"}
+
+
 def test_bad_paging_and_export_arguments(datasets_client, draft):
     assert datasets_client.get(f"/{draft}/v1?page_size=0", headers=HEADERS).status_code == 422
     assert datasets_client.get(f"/{draft}/v1?page_size=abc", headers=HEADERS).status_code == 422

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -25,10 +30,12 @@ from infra.local.emulators import (
     start_gcs,
     start_stack,
     start_test_agent,
+    stop_process_group,
 )
 from infra.local.test_agent import TestAgent, span_kind
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_env_points_clients_at_the_stack(local_stack: LocalStack) -> None:
@@ -243,3 +250,87 @@ def test_stack_command_up_detach_then_down(tmp_path: Path) -> None:
     assert not [name for name, pgid in state["process_groups"].items() if group_alive(pgid)]
     assert not (tmp_path / "state" / "stack.json").exists()
     assert stack_command("down").returncode == 0  # nothing running: still fine
+
+
+def test_ctrl_c_on_a_piped_deploy_sh_local_stops_every_process(tmp_path: Path) -> None:
+    # `./deploy.sh local | tee log` and Ctrl-C: the terminal sends SIGINT to the whole pipeline, the
+    # reader dies first, and the stack's shutdown must still stop everything (it used to die on the
+    # broken pipe when it said "stopping", leaving every emulator running).
+    state_dir = tmp_path / "state"
+    env = _stand_in_stack_environment(tmp_path, state_dir)
+    pipeline = subprocess.Popen(
+        ["bash", "-c", f"{ROOT / 'deploy.sh'} local | cat"],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a job
+    )
+    groups: dict[str, int] = {}
+    try:
+        output = _read_until(pipeline, "serving; press Ctrl-C to stop", timeout=240)
+        groups = json.loads((state_dir / "stack.json").read_text())["process_groups"]
+        assert set(groups) == {"firestore", "pubsub", "gcs", "dd-agent", "gateway", "scheduler", "console"}, output
+        assert all(group_alive(pgid) for pgid in groups.values())
+
+        os.killpg(pipeline.pid, signal.SIGINT)
+        pipeline.wait(timeout=60)
+
+        left = {name: pgid for name, pgid in groups.items() if group_alive(pgid)}
+        assert not left, f"still running after Ctrl-C: {left}"
+        assert not (state_dir / "stack.json").exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pipeline.pid, signal.SIGKILL)
+        pipeline.wait(timeout=10)
+        for name, pgid in groups.items():  # never leave a stack behind, even when the test fails
+            stop_process_group(pgid, name=name, timeout=5)
+
+
+def _stand_in_stack_environment(tmp_path: Path, state_dir: Path) -> dict[str, str]:
+    """The stack on free ports with a stand-in gateway (the real one is tested on its own)."""
+    (tmp_path / "stand_in_gateway.py").write_text(
+        "import argparse, http.server\n"
+        "parser = argparse.ArgumentParser(); parser.add_argument('--port', type=int)\n"
+        "class Health(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200 if self.path == '/healthz' else 404); self.end_headers()\n"
+        "http.server.HTTPServer(('127.0.0.1', parser.parse_args().port), Health).serve_forever()\n"
+    )
+    names = ["FIRESTORE_PORT", "PUBSUB_PORT", "GCS_PORT", "DD_AGENT_PORT", "DD_OTLP_HTTP_PORT", "DD_OTLP_GRPC_PORT"]
+    names += ["CONSOLE_PORT", "GATEWAY_PORT"]
+    return os.environ | {
+        "LOCAL_STATE_DIR": str(state_dir),
+        "LOCAL_GATEWAY_MODULE": "stand_in_gateway",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", ""), "."]),
+        **dict(zip(names, map(str, free_ports(len(names))), strict=True)),
+    }
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, *, timeout: float) -> str:
+    """The process's output up to the line holding `marker`; fails on exit or after `timeout`."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # a thread, so the wait has a deadline even while nothing is printed
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} never came:\n{''.join(seen)}")
