@@ -56,10 +56,8 @@ from infra.local.emulators import (
     spawn,
     start_firestore,
     start_gcs,
+    start_test_agent,
     stop_all,
-    test_agent_environment,
-    test_agent_executable,
-    wait_until_ready,
 )
 from infra.local.test_agent import TestAgent
 from shared.synthetic import generate_form
@@ -83,29 +81,6 @@ class Stack:
     log_dir: Path
     processes: list[EmulatorProcess] = field(default_factory=list)
     gateway: EmulatorProcess | None = None
-
-
-def start_test_agent(port: int, log_dir: Path) -> EmulatorProcess:
-    """Datadog's test agent keeping every request (its default keeps the last 200)."""
-    otlp_http, otlp_grpc = free_ports(2)
-    work_dir = log_dir / "dd-agent"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        str(test_agent_executable()),
-        "--host=127.0.0.1",
-        f"--port={port}",
-        f"--otlp-http-port={otlp_http}",
-        f"--otlp-grpc-port={otlp_grpc}",
-        "--disable-llmobs-data-forwarding",
-        "--dd-api-key=",
-        "--max-requests=10000000",
-    ]
-    started = time.monotonic()
-    log_path = log_dir / "dd-agent.log"
-    popen = spawn("Datadog test agent", command, log_path=log_path, env=test_agent_environment(), cwd=work_dir)
-    process = EmulatorProcess("Datadog test agent", popen, log_path, f"http://127.0.0.1:{port}")
-    wait_until_ready(process, f"{process.url}/info", timeout=60, started=started)
-    return process
 
 
 def start_gemini_standin(port: int, log_dir: Path) -> EmulatorProcess:
@@ -146,7 +121,10 @@ def own_stack(scratch: Path) -> Iterator[Stack]:
     try:
         running.processes.append(start_firestore(firestore_port, log_dir))
         running.processes.append(start_gcs(gcs_port, log_dir))
-        running.processes.append(start_test_agent(agent_port, log_dir))
+        otlp_http, otlp_grpc = free_ports(2)
+        running.processes.append(
+            start_test_agent(agent_port, log_dir, otlp_http_port=otlp_http, otlp_grpc_port=otlp_grpc)
+        )
         running.processes.append(start_gemini_standin(gemini_port, log_dir))
         ensure_bucket(stack.storage_url, stack.project, stack.bucket)
         running.gateway, _ = start_gateway(log_dir, port=gateway_port)
