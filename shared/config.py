@@ -168,6 +168,60 @@ class Settings(BaseSettings):
     oidc_certs_url: str = Field(
         "https://www.googleapis.com/oauth2/v1/certs", description="Where Google's token-signing certificates are."
     )
+    traffic_alert_window_minutes: int = Field(
+        60,
+        ge=60,
+        le=24 * 60,
+        description="Production-traffic rate alerts: each experiments-scheduled tick checks the last complete "
+        "window of this many minutes (windows aligned to UTC midnight of 1970); at least the scheduler's hour, so "
+        "no traffic goes unchecked, and a window alerts once however many ticks check it.",
+    )
+    traffic_alert_max_extractions: int = Field(
+        5000,
+        ge=1,
+        description="Most extractions a tick reads from one window (oldest first); a fuller window is judged on "
+        "these and its alerts say it was capped.",
+    )
+    max_cross_check_disagreement_rate: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Alert `cross_check_disagreement_rate` when more than this share of a window's cross-checked "
+        "extractions disagree with their second reading (cross_check below 1); 1 turns it off.",
+    )
+    min_cross_checks: int = Field(
+        20, ge=1, description="Fewer cross-checked extractions in a window than this raise no disagreement alert."
+    )
+    max_consistency_failure_rate: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Alert `consistency_failure_rate` when more than this share of a window's judged extractions "
+        "fail `consistency` or `figures_match_words`; 1 turns it off.",
+    )
+    min_consistency_judged: int = Field(
+        20, ge=1, description="Fewer extractions judged for consistency in a window than this raise no alert."
+    )
+    max_online_evaluation_failure_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Alert `online_evaluation_failure_rate` when more than this share of a window's online "
+        "evaluations raised (skipped ones are not counted); 1 turns it off.",
+    )
+    min_online_evaluations: int = Field(
+        50, ge=1, description="Fewer online evaluations attempted in a window than this raise no failure-rate alert."
+    )
+    max_thumbs_down_rate: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Alert `thumbs_down_rate` when more than this share of a window's feedback is thumbs down; "
+        "1 turns it off.",
+    )
+    min_thumbs_feedback: int = Field(
+        10, ge=1, description="Fewer thumbs up and down in a window than this raise no thumbs-down alert."
+    )
     dd_api_key: str = Field(
         "",
         description="Datadog API key: LLM Observability posts with it when DD_LLMOBS_AGENTLESS_ENABLED=1, and "

@@ -111,29 +111,41 @@ class ModelBlocked(ModelError):
 
 
 def unavailable(error: BaseException) -> DependencyUnavailable | None:
-    """A Google service that could not be reached (down, overloaded, timed out, retries spent)
-    as DependencyUnavailable; None for anything else. Only looks at modules already loaded: an
-    error from google.api_core means it is imported, so this costs no import."""
+    """A Google service that could not be reached (down, hung, overloaded, retries spent within
+    `shared.deadlines`) as DependencyUnavailable; None for anything else.
+
+    The error's chain counts too: a client library that fails while handling the service's error
+    raises its own (a transaction whose begin failed raises ValueError "no transaction in
+    progress" from its rollback; a query stream cut mid-way raises AttributeError,
+    python-firestore#596), with the service's error as its context. Only looks at modules already
+    loaded: an error from google.api_core means it is imported, so this costs no import."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _unreachable(cause):
+            return DependencyUnavailable(
+                f"A backing service is unavailable ({type(cause).__name__}); try again shortly.",
+                details={"dependency_error": type(cause).__name__},
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _unreachable(error: BaseException) -> bool:
     api_errors = sys.modules.get("google.api_core.exceptions")
     if api_errors is not None and isinstance(
         error, api_errors.ServiceUnavailable | api_errors.RetryError | api_errors.DeadlineExceeded
     ):
-        return DependencyUnavailable(
-            f"A backing service is unavailable ({type(error).__name__}); try again shortly.",
-            details={"dependency_error": type(error).__name__},
-        )
+        return True
     if isinstance(error, ConnectionError | TimeoutError):
-        return DependencyUnavailable(
-            f"A backing service could not be reached ({type(error).__name__}); try again shortly.",
-            details={"dependency_error": type(error).__name__},
-        )
+        return True
     requests_errors = sys.modules.get("requests.exceptions")
     if requests_errors is not None and isinstance(error, requests_errors.ConnectionError | requests_errors.Timeout):
-        return DependencyUnavailable(
-            "A backing service could not be reached (connection refused or timed out); try again shortly.",
-            details={"dependency_error": type(error).__name__},
-        )
-    return None
+        return True
+    auth_errors = sys.modules.get("google.auth.exceptions")
+    # google-auth's transport could not reach the token or metadata server.
+    return auth_errors is not None and isinstance(error, auth_errors.TransportError)
 
 
 def error_body(error: Exception) -> tuple[dict[str, Any], int]:

@@ -556,16 +556,21 @@ AlertKind = Literal[
     "faithfulness_below_target",
     "evaluation_failure_rate",
     "shard_failed",
+    "cross_check_disagreement_rate",
+    "consistency_failure_rate",
+    "online_evaluation_failure_rate",
+    "thumbs_down_rate",
 ]
 
 
 class AlertRecord(BaseModel):
     """One alert (`alerts/{alert_id}`); its id is `{experiment_id}~{kind}`, so a condition alerts
-    once per experiment however often it is checked."""
+    once per experiment however often it is checked. A rate over production traffic names no
+    experiment but its window (`traffic-{window_start}~{kind}`), so it alerts once per window."""
 
     alert_id: str
     kind: AlertKind
-    experiment_id: str
+    experiment_id: str | None = None  # None: an alert on production traffic, over its window
     experiment_name: str = ""
     schedule_id: str | None = None
     severity: Literal["warning", "critical"] = "warning"
@@ -573,3 +578,5 @@ class AlertRecord(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     datadog_event_sent: bool = False
     created_at: datetime
+    window_start: datetime | None = None  # a traffic alert's window, start included, end excluded
+    window_end: datetime | None = None

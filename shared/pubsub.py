@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from shared.deadlines import PUBSUB_WAIT_S, pubsub_publish_options
 
-PUBLISH_TIMEOUT_S = 30.0
+logger = logging.getLogger(__name__)
 
 
 class PubSubPublisher:
@@ -24,7 +25,9 @@ class PubSubPublisher:
         self._lock = threading.Lock()
 
     def publish(self, messages: Sequence[tuple[bytes, Mapping[str, str]]]) -> list[bool]:
-        """Publish every message at once; for each, whether Pub/Sub accepted it (never raises)."""
+        """Publish every message at once; for each, whether Pub/Sub accepted it (never raises).
+
+        Waits at most PUBSUB_WAIT_S for all of them together (shared.deadlines)."""
         try:
             client = self._publisher()
             topic = client.topic_path(self._project, self._topic)
@@ -33,9 +36,10 @@ class PubSubPublisher:
             logger.exception("could not publish %d messages to %s", len(messages), self._topic)
             return [False] * len(messages)
         accepted = []
+        until = time.monotonic() + PUBSUB_WAIT_S
         for future in futures:
             try:
-                future.result(timeout=PUBLISH_TIMEOUT_S)
+                future.result(timeout=max(until - time.monotonic(), 0.0))
                 accepted.append(True)
             except Exception:
                 logger.exception("a message to %s was not published", self._topic)
@@ -47,5 +51,5 @@ class PubSubPublisher:
             if self._client is None:
                 from google.cloud import pubsub_v1
 
-                self._client = pubsub_v1.PublisherClient()
+                self._client = pubsub_v1.PublisherClient(publisher_options=pubsub_publish_options())
             return self._client

@@ -9,6 +9,7 @@ Sections (add new fixtures under the section they belong to, or add a section):
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -184,3 +185,40 @@ def test_agent_switch(
     yield switch
     if DD_AGENT not in running.processes:
         switch.start()
+
+
+class EmulatorPause:
+    """Pause one of the session's emulators (SIGSTOP to its process group) and continue it: a hung
+    dependency, as a stuck server or a network partition looks (connections open, nothing answers)."""
+
+    __test__ = False
+
+    def __init__(self, running: RunningStack) -> None:
+        self._running = running
+        self._paused: set[int] = set()
+
+    def pause(self, name: str) -> None:
+        """`name`: FIRESTORE, PUBSUB or GCS from infra.local.emulators."""
+        group = self._running.processes[name].pgid
+        self._paused.add(group)
+        os.killpg(group, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        group = self._running.processes[name].pgid
+        os.killpg(group, signal.SIGCONT)
+        self._paused.discard(group)
+
+    def resume_all(self) -> None:
+        for group in sorted(self._paused):
+            os.killpg(group, signal.SIGCONT)
+        self._paused.clear()
+
+
+@pytest.fixture
+def emulator_pause(pytestconfig: pytest.Config, local_stack: LocalStack) -> Iterator[EmulatorPause]:
+    """Lets a test pause (hang) a session emulator; every paused one continues after the test."""
+    pause = EmulatorPause(pytestconfig.stash[_RUNNING_STACK_KEY])
+    try:
+        yield pause
+    finally:
+        pause.resume_all()

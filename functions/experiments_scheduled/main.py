@@ -1,8 +1,9 @@
 """`experiments-scheduled`: the Cloud Scheduler target (API.md "experiments").
 
 Starts every due schedule once per time slot, republishes the shards of experiments that stopped
-moving, summarises cancelled experiments whose worker died before it could, then resends what
-Datadog has not accepted yet (evaluations and alert events). Called with Cloud Scheduler's OIDC
+moving, summarises cancelled experiments whose worker died before it could, resends what Datadog
+has not accepted yet (evaluations and alert events), then alerts on the rates of the last complete
+window of production traffic (shared/experiments/traffic_alerts.py). Called with Cloud Scheduler's OIDC
 token; locally the API key works too (shared.scheduler_auth).
 """
 
@@ -17,7 +18,7 @@ from shared.errors import InvalidField, MalformedRequest
 from shared.scheduler_auth import require_scheduler
 from shared.web import Route, answer_routing_errors_as_json, json_response, serve
 from shared.wiring.evaluations import resend_pending
-from shared.wiring.experiments_scheduled import alert_service, experiment_recovery, schedule_service
+from shared.wiring.experiments_scheduled import alert_service, experiment_recovery, schedule_service, traffic_alerts
 
 # Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
 # carries the same time, so it lands in the same slot even when it arrives in the next one.
@@ -33,13 +34,16 @@ def experiments_scheduled(request: flask.Request) -> flask.Response:
 
 
 def run_due_schedules(request: flask.Request) -> flask.Response:
-    report: dict = schedule_service().run_due(_schedule_time(request))
+    schedule_time = _schedule_time(request)
+    report: dict = schedule_service().run_due(schedule_time)
     report["recovered_shards"] = experiment_recovery().recover_stalled_shards()
     report["summarised_cancelled"] = experiment_recovery().finish_abandoned_cancels()
     report["resent"] = {
         "evaluations": resend_pending(max_rounds=5).delivered,
         "alert_events": alert_service().resend_events(),
     }
+    # Last: should Firestore fail it, the resends are done and the retried tick checks the same window.
+    report["traffic_alerts"] = [alert.alert_id for alert in traffic_alerts().check(schedule_time)]
     return json_response(report)
 
 

@@ -646,7 +646,9 @@ def start_test_agent(
     timeout: float = 30.0,
     stack_id: str | None = None,
 ) -> EmulatorProcess:
-    """Start Datadog's test agent with LLMObs forwarding disabled; ready when GET /info answers."""
+    """Start Datadog's test agent with LLMObs forwarding disabled; ready when GET /info answers.
+    It keeps every request it receives: its default keeps the last 200, and reading back what a
+    busy stack sent (tests, the load benchmark's reconciliation) must not miss the older ones."""
     name = "Datadog test agent"
     executable = test_agent_executable()
     for port_name, number in (("port", port), ("OTLP HTTP port", otlp_http_port), ("OTLP gRPC port", otlp_grpc_port)):
@@ -664,6 +666,7 @@ def start_test_agent(
             f"--otlp-grpc-port={otlp_grpc_port}",
             "--disable-llmobs-data-forwarding",
             "--dd-api-key=",
+            "--max-requests=10000000",
         ],
         log_path=log_dir / "dd-agent.log",
         url=f"http://{host}:{port}",

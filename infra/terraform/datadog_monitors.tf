@@ -1,7 +1,26 @@
-# One Datadog monitor per alert kind. The app decides when a threshold is breached (the
-# schedule's own targets) and posts a Datadog event titled "vote-extractor alert: <kind> (...)"
-# tagged service:vote-extractor, alert_kind:<kind>, schedule:<id>, experiment:<id>; each
-# monitor fires on such an event and notifies var.datadog_notify.
+# One Datadog monitor per alert kind: the app decides when a threshold is breached and posts a
+# Datadog event titled "vote-extractor alert: <kind> (...)" tagged service:vote-extractor and
+# alert_kind:<kind>; each monitor fires on such an event and notifies var.datadog_notify.
+#
+# Two scopes of kind:
+# - a scheduled experiment's (the schedule's own thresholds; tagged schedule:<id>, experiment:<id>);
+# - a RATE over production traffic (local.traffic_alert_kinds; tagged alert_scope:traffic): each
+#   hourly tick of experiments-scheduled reads the last complete window of extractions (their
+#   stored online evaluations) and feedback from Firestore and alerts once per window when a rate
+#   is above its limit with enough samples: cross-check disagreements / extractions cross-checked,
+#   consistency or figures_match_words failures / extractions judged, evaluators that raised /
+#   online evaluations attempted, thumbs down / feedback. The limits, minimum samples and window
+#   are the function's settings (MAX_*_RATE, MIN_*, TRAFFIC_ALERT_WINDOW_MINUTES in
+#   shared/config.py), set in infra/functions.json's experiments-scheduled env: Terraform does not
+#   deploy the functions (./deploy.sh does), so they are not Terraform variables.
+# These event monitors are the rate alerts that reach a person; the llm-observability monitors
+# further down are a second line.
+
+locals {
+  traffic_alert_kinds       = ["cross_check_disagreement_rate", "consistency_failure_rate", "online_evaluation_failure_rate", "thumbs_down_rate"]
+  traffic_alert_evidence    = "A rate over production traffic: GET /experiments/alerts gives its window, counts and limit; the review queue holds the extractions."
+  experiment_alert_evidence = "Schedule {{schedule.name}}, experiment {{experiment.name}}: open GET /experiments/{{experiment.name}} (and /compare) for the evidence."
+}
 
 resource "datadog_monitor" "alert_events" {
   for_each = module.catalog.alerts.kinds
@@ -10,10 +29,10 @@ resource "datadog_monitor" "alert_events" {
   type    = "event-v2 alert"
   query   = "events(\"service:vote-extractor alert_kind:${each.key}\").rollup(\"count\").by(\"schedule,experiment\").last(\"5m\") > 0"
   message = <<-EOT
-    {{#is_alert}}${each.value}: schedule {{schedule.name}}, experiment {{experiment.name}}.
+    {{#is_alert}}${each.value}.
     {{event.title}}
     {{event.text}}
-    Open GET /experiments/{{experiment.name}} (and /compare) for the evidence.{{/is_alert}}
+    ${contains(local.traffic_alert_kinds, each.key) ? local.traffic_alert_evidence : local.experiment_alert_evidence}{{/is_alert}}
     ${var.datadog_notify}
   EOT
 
@@ -28,8 +47,11 @@ resource "datadog_monitor" "alert_events" {
   tags                = ["service:vote-extractor", "alert_kind:${each.key}", "managed-by:terraform"]
 }
 
-# Monitors on the evaluations themselves, as LLM Observability receives them (labels as the app
-# submits them: @evaluations.custom.<label>), for traffic between scheduled experiments too.
+# A second line: monitors on the evaluations themselves, as LLM Observability receives them
+# (labels as the app submits them: @evaluations.custom.<label>). They COUNT failures per window,
+# where the app's traffic events above alert on a RATE with a minimum sample; they still fire if
+# the app's scheduled tick is down, and they watch Ragas faithfulness, which the app checks per
+# scheduled experiment (faithfulness_below_target).
 #
 # Why each query is shaped as it is:
 # - Type "llm-observability alert" with one search, `llm-observability("<search>").rollup(...)
@@ -44,8 +66,8 @@ resource "datadog_monitor" "alert_events" {
 # - user_feedback is categorical: thumbs_down is one of its values.
 # - Evaluation failures: an evaluator that raises is kept with the record and not sent to Datadog
 #   (shared/evaluation/sink.py), so no LLM Observability search sees it; the app computes that rate
-#   per scheduled experiment and posts it as the event the "evaluation_failure_rate" monitor above
-#   watches (as it does for negative_feedback_rate and faithfulness_below_target).
+#   over production traffic (online_evaluation_failure_rate) and per scheduled experiment
+#   (evaluation_failure_rate) and posts the events the monitors above watch.
 
 locals {
   llmobs_app = "@ml_app:${module.catalog.ml_app}"

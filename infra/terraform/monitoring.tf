@@ -16,7 +16,7 @@ resource "google_logging_metric" "alerts" {
     labels {
       key         = "alert_kind"
       value_type  = "STRING"
-      description = "regression, quality_below_target, negative_feedback_rate, faithfulness_below_target, evaluation_failure_rate or shard_failed"
+      description = "regression, quality_below_target, negative_feedback_rate, faithfulness_below_target, evaluation_failure_rate, shard_failed, cross_check_disagreement_rate, consistency_failure_rate, online_evaluation_failure_rate or thumbs_down_rate"
     }
     labels {
       key         = "schedule_id"
@@ -75,7 +75,7 @@ resource "google_monitoring_alert_policy" "alerts" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "vote-extractor raised an alert (kind $${metric.label.alert_kind}). Find the line with the Logs Explorer query `jsonPayload.event=\"${module.catalog.alerts.log_event}\"`; its experiment_id and schedule_id say which run, and `GET /experiments/{experiment_id}` shows it."
+    content   = "vote-extractor raised an alert (kind $${metric.label.alert_kind}). Find the line with the Logs Explorer query `jsonPayload.event=\"${module.catalog.alerts.log_event}\"`; its experiment_id and schedule_id say which run, and `GET /experiments/{experiment_id}` shows it; a rate over production traffic has no experiment but its window_start, and `GET /experiments/alerts` lists it with its counts."
   }
 
   notification_channels = concat(google_monitoring_notification_channel.email[*].id, var.notification_channel_ids)

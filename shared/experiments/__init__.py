@@ -15,6 +15,7 @@ them are the package's own (an import test holds it to that):
     analysis.py    summaries (summary.py) and paired comparisons (comparison.py)
     report.py      the HTML report (report_values.py, report_verdicts.py)
     schedules.py   scheduled experiments; alerts.py, alerts on their results
+    traffic_alerts.py  the scheduled function's rates over a window of production traffic, raised as alerts
 
 What they need from outside is in `shared/ports/experiments.py`; which adapter serves it, in each
 function's wiring (`shared/wiring/experiments*.py`). The analysis and the report need numpy and

@@ -182,6 +182,10 @@ class AlertService:
             details=json.loads(json.dumps(condition.details, default=str)),  # Firestore-safe values
             created_at=datetime.now(UTC),
         )
+        return self.publish(alert)
+
+    def publish(self, alert: AlertRecord) -> AlertRecord | None:
+        """Store, log and send `alert`; None when an alert of its id was raised already."""
         if not self._alerts.create_once(alert):
             return None
         log_alert(alert)
@@ -243,5 +247,7 @@ def log_alert(alert: AlertRecord) -> None:
         "experiment": alert.experiment_name,
         "schedule_id": alert.schedule_id,
     }
+    if alert.window_start is not None:
+        line["window_start"] = alert.window_start.isoformat()
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()

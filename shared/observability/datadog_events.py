@@ -32,16 +32,17 @@ class DatadogEvents:
             return False
         import requests
 
-        tags = [
-            "service:vote-extractor",
-            f"alert_kind:{alert.kind}",
-            f"experiment:{alert.experiment_id}",
-            f"ml_app:{settings.ml_app}",
-        ]
+        tags = ["service:vote-extractor", f"alert_kind:{alert.kind}", f"ml_app:{settings.ml_app}"]
+        if alert.experiment_id:
+            tags.append(f"experiment:{alert.experiment_id}")
+            about = alert.experiment_name
+        else:  # a rate over production traffic: its window says what it is about
+            tags.append("alert_scope:traffic")
+            about = f"production traffic from {alert.window_start:%Y-%m-%d %H:%M} UTC"
         if alert.schedule_id:
             tags.append(f"schedule:{alert.schedule_id}")
         event = {
-            "title": f"vote-extractor alert: {alert.kind} ({alert.experiment_name})",
+            "title": f"vote-extractor alert: {alert.kind} ({about})",
             "text": alert.message,
             "alert_type": "error" if alert.severity == "critical" else "warning",
             "aggregation_key": alert.alert_id,

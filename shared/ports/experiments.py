@@ -3,7 +3,7 @@
 Each Protocol holds only the calls one part of the experiments package makes (the docstring
 names it); where parts need more of one repository, the larger Protocol extends the smaller. The
 adapters are the Firestore repositories in `shared/storage` (experiments, shards, schedules,
-alerts, datasets, feedback), `shared.pubsub.PubSubPublisher` for shard messages and
+alerts, datasets, feedback, extractions), `shared.pubsub.PubSubPublisher` for shard messages and
 `shared.observability.datadog_events.DatadogEvents` for alert events; the functions' wiring
 (`shared/wiring/experiments*.py`) hands them over. tests/unit/test_storage_ports.py checks the
 storage adapters' methods against these. Images are read through the services' `ImageReader`.
@@ -20,6 +20,7 @@ from shared.models import (
     DatasetEntry,
     DatasetVersion,
     ExperimentRecord,
+    ExtractionRecord,
     RunRecord,
     ScheduleRecord,
     ShardClaim,
@@ -239,3 +240,18 @@ class FeedbackCounts(Protocol):
     """Feedback counted since a time (AlertService, for the negative feedback rate)."""
 
     def counts_since(self, since: datetime) -> tuple[int, int]: ...
+
+
+class FeedbackInWindow(Protocol):
+    """Feedback counted over a window of production traffic (TrafficAlerts, the thumbs-down rate)."""
+
+    def counts_between(self, start: datetime, end: datetime) -> tuple[int, int]: ...
+
+
+# Extractions as the traffic alerts read them (adapter: FirestoreExtractionRepository)
+
+
+class ExtractionsInWindow(Protocol):
+    """A window's extractions with their stored online evaluations (TrafficAlerts)."""
+
+    def created_between(self, start: datetime, end: datetime, *, limit: int) -> list[ExtractionRecord]: ...

@@ -86,7 +86,8 @@ class FirestoreDatasetRepository:
 
     def list_datasets(self) -> list[tuple[Dataset, list[DatasetVersion]]]:
         listed = []
-        for snapshot in self._datasets.order_by("name").stream():
+        # Read to the end first: a stream lives FIRESTORE_STREAM_ATTEMPT_S (shared.deadlines).
+        for snapshot in list(self._datasets.order_by("name").stream()):
             versions = [
                 DatasetVersion.model_validate(v.to_dict())
                 for v in snapshot.reference.collection("versions").stream()

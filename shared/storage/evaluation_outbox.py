@@ -63,7 +63,7 @@ class FirestoreEvaluationOutbox:
         now = datetime.now(UTC)
         claimed = []
         query = self._collection.where(filter=FieldFilter("status", "==", "pending")).limit(limit)
-        for snapshot in query.stream():
+        for snapshot in list(query.stream()):  # read to the end before writing (shared.deadlines)
             entry = _entry(snapshot.to_dict())
             if entry.lease_until is not None and entry.lease_until > now:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
@@ -125,6 +126,19 @@ class FirestoreExtractionRepository:
             query = query.where(filter=FieldFilter("has_feedback", "==", False))
         query = start_after_document(query, self._collection, after)
         return [ExtractionRecord.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
+
+    def created_between(self, start: datetime, end: datetime, *, limit: int) -> list[ExtractionRecord]:
+        """Extractions created in [start, end), oldest first, at most `limit` (a range on one field:
+        Firestore's own single-field index serves it)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("created_at", ">=", start))
+            .where(filter=FieldFilter("created_at", "<", end))
+            .order_by("created_at")
+            .limit(limit)
+        )
+        return [ExtractionRecord.model_validate(snapshot.to_dict()) for snapshot in query.stream()]
 
     def mark_in_dataset(self, extraction_ids: list[str], dataset_version: str) -> None:
         from google.cloud import firestore

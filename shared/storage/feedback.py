@@ -84,6 +84,17 @@ class FirestoreFeedbackRepository:
         total = recent.count().get()[0][0].value
         return int(total), int(negative.count().get()[0][0].value)
 
+    def counts_between(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(feedbacks, thumbs-down feedbacks) created in [start, end), by aggregation queries."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        window = self._collection.where(filter=FieldFilter("created_at", ">=", start)).where(
+            filter=FieldFilter("created_at", "<", end)
+        )
+        negative = window.where(filter=FieldFilter("feedback_type", "==", "thumbs_down"))
+        total = window.count().get()[0][0].value
+        return int(total), int(negative.count().get()[0][0].value)
+
 
 def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:
     from google.cloud import firestore

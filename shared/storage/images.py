@@ -6,6 +6,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from shared.deadlines import storage_retry, storage_timeout
 from shared.errors import DependencyUnavailable, InvalidField
 from shared.models import StoredImage
 
@@ -22,6 +23,8 @@ class GcsImageStore:
     def __init__(self, client: storage.Client, bucket_name: str) -> None:
         self._bucket = client.bucket(bucket_name)
         self.bucket_name = bucket_name
+        # Every call's retry and (connect, read) timeouts: shared.deadlines.
+        self._bounded = {"retry": storage_retry(), "timeout": storage_timeout()}
 
     def put(self, image: bytes, content_type: str) -> StoredImage:
         from google.api_core import exceptions
@@ -29,8 +32,9 @@ class GcsImageStore:
         digest = hashlib.sha256(image).hexdigest()
         blob = self._bucket.blob(f"images/sha256/{digest}")
         try:
-            # Create-only: a second upload of the same bytes is a no-op, not a rewrite.
-            blob.upload_from_string(image, content_type=content_type, if_generation_match=0)
+            # Create-only: a second upload of the same bytes is a no-op, not a rewrite, so a retry
+            # after a timeout cannot write twice.
+            blob.upload_from_string(image, content_type=content_type, if_generation_match=0, **self._bounded)
         except exceptions.PreconditionFailed:
             pass
         except exceptions.GoogleAPICallError as error:
@@ -43,7 +47,7 @@ class GcsImageStore:
 
         object_name = self.object_name(uri)
         try:
-            return self._bucket.blob(object_name).download_as_bytes()
+            return self._bucket.blob(object_name).download_as_bytes(**self._bounded)
         except exceptions.NotFound:
             raise InvalidField(f"No image at {uri}.", details={"field": "image_uri"}) from None
         except exceptions.GoogleAPICallError as error:
@@ -58,7 +62,8 @@ class GcsImageStore:
         if not _CONTENT_ADDRESSED.match(name):
             return False
         try:
-            self._bucket.blob(name).delete()
+            # Retried: deleting twice is harmless (NotFound below).
+            self._bucket.blob(name).delete(**self._bounded)
         except exceptions.NotFound:
             pass
         except exceptions.GoogleAPICallError as error:
@@ -75,9 +80,9 @@ class GcsImageStore:
         blob = self._bucket.blob(name)
         try:
             if match:
-                blob.reload()
+                blob.reload(**self._bounded)
                 return StoredImage(uri=uri, sha256=match.group(1), content_type=blob.content_type or "")
-            data = blob.download_as_bytes()
+            data = blob.download_as_bytes(**self._bounded)
         except exceptions.NotFound:
             raise InvalidField(f"No image at {uri}.", details={"field": "image_uri"}) from None
         except exceptions.GoogleAPICallError as error:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, unavailable
 from shared.prompts.versions import PromptHead, PromptVersion
 
 if TYPE_CHECKING:
@@ -125,7 +125,10 @@ class FirestorePromptRepository:
 def _contended(name: str, write: Callable[[], T]) -> T:
     try:
         return write()
-    except ValueError as error:  # "Failed to commit transaction in N attempts."
+    except ValueError as error:
+        if (down := unavailable(error)) is not None:  # "no transaction in progress": begin failed
+            raise down from error
+        # "Failed to commit transaction in N attempts."
         raise Conflict(
             f"Prompt {name!r} is being changed by someone else at this moment; try again.", details={"name": name}
         ) from error

@@ -149,7 +149,7 @@ class FirestoreShardRepository:
 
         cancelled = []
         pending = self._shards(experiment_id).where(filter=FieldFilter("status", "==", "pending"))
-        for snapshot in pending.stream():
+        for snapshot in list(pending.stream()):  # read to the end before writing (shared.deadlines)
             try:
                 snapshot.reference.update(
                     {"status": "cancelled", "lease_until": None, "updated_at": datetime.now(UTC)},
@@ -177,7 +177,7 @@ class FirestoreShardRepository:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         failed = self._shards(experiment_id).where(filter=FieldFilter("status", "==", "failed"))
-        for snapshot in failed.stream():
+        for snapshot in list(failed.stream()):  # read to the end before writing (shared.deadlines)
             snapshot.reference.update(
                 {"status": "pending", "attempts": 0, "lease_until": None, "updated_at": datetime.now(UTC)}
             )

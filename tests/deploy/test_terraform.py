@@ -263,6 +263,18 @@ def test_a_datadog_monitor_fires_on_each_alert_kind_the_app_raises(config):
     assert "${var.datadog_notify}" in monitor["message"]
 
 
+def test_the_traffic_rate_alerts_are_the_kinds_the_app_raises_over_a_window(config):
+    from shared.experiments.traffic_alerts import TRAFFIC_ALERT_KINDS
+
+    monitor = config.resources[("datadog_monitor", "alert_events")]
+    kinds = json.loads(CATALOG_PATH.read_text())["alerts"]["kinds"]
+
+    assert config.locals["traffic_alert_kinds"] == list(TRAFFIC_ALERT_KINDS)
+    assert set(TRAFFIC_ALERT_KINDS) <= set(kinds)
+    assert "local.traffic_alert_evidence" in monitor["message"]
+    assert "{{experiment.name}}" not in config.locals["traffic_alert_evidence"]
+
+
 @needs_terraform
 def test_terraform_files_are_formatted():
     done = subprocess.run(
@@ -545,11 +557,16 @@ def _rendered_monitors(config) -> dict[str, dict[str, Any]]:
         items.append((key, config.resources[("datadog_monitor", "evaluations")], {"each.key": key} | {
             f"each.value.{field}": _render(value, values) for field, value in item.items()
         }))  # fmt: skip
+    evidence = (
+        "contains(local.traffic_alert_kinds, each.key) ? local.traffic_alert_evidence : local.experiment_alert_evidence"
+    )
     for kind, title in json.loads(CATALOG_PATH.read_text())["alerts"]["kinds"].items():
         priority = 2 if kind in ("regression", "shard_failed") else 3
+        scope = "traffic" if kind in config.locals["traffic_alert_kinds"] else "experiment"
         items.append((kind, config.resources[("datadog_monitor", "alert_events")], {
             "each.key": kind, "each.value": title,
             'contains(["regression", "shard_failed"], each.key) ? 2 : 3': priority,
+            evidence: config.locals[f"{scope}_alert_evidence"],
         }))  # fmt: skip
     for key, body, each in items:
         scope = values | each

@@ -61,6 +61,7 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.runner",
     "shared.experiments.schedules",
     "shared.experiments.alerts",
+    "shared.experiments.traffic_alerts",
 }
 
 

@@ -66,6 +66,8 @@ ADAPTERS: dict[type, type] = {
     experiment_ports.AlertStore: FirestoreAlertRepository,
     experiment_ports.DatasetReader: FirestoreDatasetRepository,
     experiment_ports.FeedbackCounts: FirestoreFeedbackRepository,
+    experiment_ports.FeedbackInWindow: FirestoreFeedbackRepository,
+    experiment_ports.ExtractionsInWindow: FirestoreExtractionRepository,
 }
 # Ports that are one call (`__call__`), filled by a function.
 FUNCTIONS: dict[type, Any] = {

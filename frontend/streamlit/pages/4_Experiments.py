@@ -506,7 +506,7 @@ def schedules_panel(client: ApiClient) -> None:
                     "when (UTC)": short_time(a.get("created_at")),
                     "kind": a["kind"],
                     "severity": a["severity"],
-                    "experiment": a["experiment_id"],
+                    "experiment": a.get("experiment_id") or f"traffic from {short_time(a.get('window_start'))}",
                     "message": a["message"],
                 }
                 for a in alerts
