@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from shared.api_keys import PERSON_NAME_PATTERN
 from shared.models import ISO_8601_SINCE
 from tests.conftest import TEST_API_KEY
 from tests.integration.conftest import ALLOWED_ORIGIN
@@ -113,3 +114,12 @@ def test_the_documented_since_is_the_one_the_server_holds():
     document = yaml.safe_load(SPEC_PATH.read_text())
 
     assert document["components"]["schemas"]["Since"]["pattern"] == ISO_8601_SINCE
+
+
+def test_the_documented_person_names_are_the_ones_the_server_holds():
+    document = yaml.safe_load(SPEC_PATH.read_text())
+    author = document["components"]["schemas"]["FeedbackRequest"]["properties"]["author"]
+    decision = document["paths"]["/datasets/review/{extraction_id}/decision"]["post"]["requestBody"]["content"]
+
+    assert author["pattern"] == PERSON_NAME_PATTERN
+    assert decision["application/json"]["schema"]["properties"]["reviewer"]["pattern"] == PERSON_NAME_PATTERN
