@@ -226,12 +226,22 @@ def test_a_dataset_half_deleted_by_a_crash_is_finished_by_the_repeat(datasets_cl
     assert not firestore_client().collection("datasets").document(name).get().exists
 
 
-@pytest.mark.parametrize("name", ["..", "tab\tname", "nul\x00", "UPPER", "review", "candidates"])
+@pytest.mark.parametrize("name", ["..", "tab\tname", "nul\x00", "UPPER"])
 def test_hostile_dataset_names_are_422(datasets_client, name):
     response = datasets_client.delete(f"/{quote(name, safe='')}", headers=HEADERS)
 
     assert response.status_code == 422, response.json
     assert_matches_contract(DATASET_PATH, "DELETE", 422, response.json)
+
+
+# The datasets function's own path words are never a dataset name: `/review` alone is no endpoint,
+# `/candidates` is one that only reads.
+@pytest.mark.parametrize(("word", "status"), [("review", 404), ("candidates", 405)])
+def test_a_fixed_path_word_is_never_deleted_as_a_dataset(datasets_client, word, status):
+    response = datasets_client.delete(f"/{word}", headers=HEADERS)
+
+    assert response.status_code == status, response.json
+    assert response.json["error"]["code"] in {"not_found", "method_not_allowed"}
 
 
 def test_an_unknown_dataset_is_404(datasets_client):
