@@ -150,10 +150,13 @@ class ExtractionService:
         }
 
     def options(self) -> dict[str, Any]:
-        """What a client may pick: models with their params, prompt versions, form types and the defaults."""
+        """What a client may pick: models with their params, prompts with their versions and labels,
+        form types and the defaults."""
+        prompts = self._prompts.listing()
         return {
             "models": model_options(self._settings),
-            "prompt_versions": [prompt["name"] for prompt in self._prompts.listing()],
+            "prompt_versions": [prompt["name"] for prompt in prompts],
+            "prompts": [_prompt_choices(prompt) for prompt in prompts],
             "form_types": self._form_types.names(),
             "default_model": self._settings.resolved_default_model,
             "default_prompt_version": self._settings.default_prompt_version,
@@ -402,3 +405,14 @@ def _listed(record: ExtractionRecord) -> dict[str, Any]:
         evaluation["reasoning"] = None
         evaluation.pop("details", None)
     return body
+
+
+def _prompt_choices(prompt: dict[str, Any]) -> dict[str, Any]:
+    """One prompt as a picker shows it: every `name@n` and `name@label` POST /extract takes."""
+    name, latest, labels = prompt["name"], prompt["latest_version"], dict(prompt["labels"])
+    return {
+        "name": name,
+        "latest_version": latest,
+        "labels": labels,
+        "refs": [f"{name}@{n}" for n in range(latest, 0, -1)] + [f"{name}@{label}" for label in sorted(labels)],
+    }

@@ -416,3 +416,31 @@ def test_a_schedule_follows_the_label_and_each_experiment_stores_the_version_it_
     assert [v["prompt_version"] for v in second] == ["prompt_b@2"]
     schedule = experiments_client.get("/schedules/follows-production", headers=HEADERS).json
     assert schedule["variants"][0]["prompt_version"] == "prompt_b@production"
+
+
+@pytest.mark.integration
+def test_the_options_list_every_version_and_label_and_extract_takes_each_ref(
+    extract_client, experiments_client, gemini, fresh_prompts
+):
+    form = generate_form(1451)
+    gemini.enqueue(*[extraction_reply(form.truth)] * 3)
+    assert new_version(experiments_client, "prompt_b", NEW_B).status_code == 201
+    moved = experiments_client.post(
+        "/prompts/prompt_b/labels", json={"label": "candidate", "version": 2}, headers=HEADERS
+    )
+    assert moved.status_code == 200, moved.json
+
+    options = extract_client.get("/options", headers=HEADERS)
+
+    assert options.status_code == 200
+    assert_matches_contract("/extract/options", "GET", 200, options.json)
+    by_name = {prompt["name"]: prompt for prompt in options.json["prompts"]}
+    assert set(by_name) == set(options.json["prompt_versions"])
+    prompt_b = by_name["prompt_b"]
+    assert prompt_b["latest_version"] == 2 and prompt_b["labels"] == {"production": 1, "candidate": 2}
+    assert prompt_b["refs"] == ["prompt_b@2", "prompt_b@1", "prompt_b@candidate", "prompt_b@production"]
+    used = [
+        extract_with(extract_client, form, model="gemini-2.5-flash", prompt_version=ref).json["prompt_version"]
+        for ref in ("prompt_b@1", "prompt_b@production", "prompt_b@candidate")
+    ]
+    assert used == ["prompt_b@1", "prompt_b@1", "prompt_b@2"]
