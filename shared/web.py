@@ -7,6 +7,7 @@ logged and answered as an opaque 500 (never for something a client sent: those a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -96,13 +97,19 @@ def reserved_words(routes: Sequence[Route]) -> Reserved:
     return {shape: frozenset(found) for shape, found in words.items()}
 
 
+@functools.lru_cache(maxsize=16)
+def _reserved_of(routes: tuple[Route, ...]) -> Reserved:
+    """`reserved_words` once per function's routes (they are fixed), not on every request."""
+    return reserved_words(routes)
+
+
 def serve(
     request: flask.Request, routes: Sequence[Route], *, authenticate: Authenticate | None = None
 ) -> flask.Response:
     """Authenticate (the API key unless told otherwise), route and answer; every error becomes the
     JSON error body. CORS applies to all."""
     origin = request.headers.get("Origin")
-    reserved = reserved_words(routes)
+    reserved = _reserved_of(tuple(routes))
     if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
         return preflight(origin, routes, request.path, reserved)
     if request.method == "OPTIONS":
@@ -196,7 +203,7 @@ def preflight(origin: str, routes: Sequence[Route], path: str, reserved: Reserve
     """A browser asks before a cross-origin POST with X-API-Key; it carries no key itself."""
     if not origin_allowed(origin):
         return error_response(Forbidden(f"Origin {origin!r} is not allowed (CORS_ALLOWED_ORIGINS)."))
-    reserved = reserved_words(routes) if reserved is None else reserved
+    reserved = _reserved_of(tuple(routes)) if reserved is None else reserved
     methods = sorted({*_methods(routes, path, reserved), "OPTIONS"})
     response = flask.Response(status=204)
     response.headers["Access-Control-Allow-Origin"] = origin
