@@ -79,22 +79,21 @@ class FirestoreFeedbackRepository:
         """(feedbacks, thumbs-down feedbacks) created at or after `since`, by aggregation queries."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        return _thumbs_down_counts(self._collection.where(filter=FieldFilter("created_at", ">=", since)))
+        recent = self._collection.where(filter=FieldFilter("created_at", ">=", since))
+        negative = recent.where(filter=FieldFilter("feedback_type", "==", "thumbs_down"))
+        total = recent.count().get()[0][0].value
+        return int(total), int(negative.count().get()[0][0].value)
 
     def counts_between(self, start: datetime, end: datetime) -> tuple[int, int]:
         """(feedbacks, thumbs-down feedbacks) created in [start, end), by aggregation queries."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        window = self._collection.where(filter=FieldFilter("created_at", ">=", start))
-        return _thumbs_down_counts(window.where(filter=FieldFilter("created_at", "<", end)))
-
-
-def _thumbs_down_counts(query: Any) -> tuple[int, int]:
-    """(all, thumbs down) of the feedback `query` selects."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    negative = query.where(filter=FieldFilter("feedback_type", "==", "thumbs_down"))
-    return int(query.count().get()[0][0].value), int(negative.count().get()[0][0].value)
+        window = self._collection.where(filter=FieldFilter("created_at", ">=", start)).where(
+            filter=FieldFilter("created_at", "<", end)
+        )
+        negative = window.where(filter=FieldFilter("feedback_type", "==", "thumbs_down"))
+        total = window.count().get()[0][0].value
+        return int(total), int(negative.count().get()[0][0].value)
 
 
 def _summary_update(feedback: FeedbackRecord) -> dict[str, Any]:
