@@ -13,9 +13,10 @@ from typing import get_args
 import flask
 import functions_framework
 
-from shared.errors import InvalidField
+from shared.errors import InvalidField, NotFound
 from shared.evaluation import evaluator_names
 from shared.experiments.plan import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
+from shared.experiments.side_by_side import parse_ids
 from shared.models import DATASET_NAME_PATTERN, SCHEDULE_ID_PATTERN, ExperimentStatus
 from shared.routes import alerts, prompts, schedules
 from shared.routes.path_ids import known_experiment_id
@@ -30,10 +31,11 @@ from shared.web import (
     recorded_name,
     serve,
 )
-from shared.wiring.experiments import experiment_commands, experiment_queries
+from shared.wiring.experiments import experiment_commands, experiment_queries, side_by_side, trend_queries
 
 MAX_BODY_BYTES = 1024 * 1024  # an experiment is a few kilobytes of JSON
 MAX_PAGE_SIZE = 500
+REPORT_TREND_POINTS = 20
 
 answer_routing_errors_as_json()
 
@@ -123,8 +125,28 @@ def compare(request: flask.Request, experiment_id: str) -> flask.Response:
     return json_response(result)
 
 
+def compare_side_by_side(request: flask.Request) -> flask.Response:
+    """Two to ten experiments side by side (shared/experiments/side_by_side.py)."""
+    unknown = set(request.args) - {"ids", "baseline"}
+    if unknown:
+        raise InvalidField(
+            f"Unknown query arguments: {', '.join(sorted(unknown))}.", details={"fields": sorted(unknown)}
+        )
+    ids = parse_ids(request.args.get("ids"))
+    return json_response(side_by_side().compare(ids, baseline_id=request.args.get("baseline")))
+
+
 def report(request: flask.Request, experiment_id: str) -> flask.Response:
-    return flask.Response(experiment_queries().report(known_experiment_id(experiment_id)), mimetype="text/html")
+    page = experiment_queries().report(known_experiment_id(experiment_id), trend_of=_report_trend)
+    return flask.Response(page, mimetype="text/html")
+
+
+def _report_trend(schedule_id: str) -> dict | None:
+    """A scheduled experiment's report shows its schedule's trend; a deleted schedule, none."""
+    try:
+        return trend_queries().trend(schedule_id, metric=None, limit=REPORT_TREND_POINTS)
+    except NotFound:
+        return None
 
 
 def resume(request: flask.Request, experiment_id: str) -> flask.Response:
@@ -150,6 +172,7 @@ ROUTES = (
     *schedules.ROUTES,
     *alerts.ROUTES,
     Route("GET", "/options", get_options, "read"),
+    Route("GET", "/compare", compare_side_by_side, "read"),  # a reserved word: never an experiment_id
     Route("POST", "/", start_experiment, "write"),
     Route("GET", "/", list_experiments, "read"),  # `/{experiment_id}` never matches the bare `/`
     Route("GET", "/{experiment_id}", get_status, "read"),

@@ -8,6 +8,7 @@ are imported by the request that asks for one, not when the function starts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,7 +129,8 @@ class ExperimentQueries:
             labels = {"a": a, "b": b}
         return {"experiment_id": experiment_id, **labels, **compare_experiment_runs(runs_a, runs_b)}
 
-    def report(self, experiment_id: str) -> str:
+    def report(self, experiment_id: str, *, trend_of: Callable[[str], dict[str, Any] | None] | None = None) -> str:
+        """`trend_of(schedule_id)`: the schedule's trend for the report's Trend section (None: none)."""
         from shared.experiments.report import render_report  # numpy and scipy
 
         experiment = self._experiments.get(experiment_id)
@@ -140,7 +142,8 @@ class ExperimentQueries:
                 baseline = (base, list(self._experiments.runs(base.experiment_id)))
             except NotFound:  # a deleted baseline: the variants are compared among themselves
                 logger.warning("Baseline %s of %s is gone", experiment.baseline_experiment_id, experiment_id)
-        return render_report(experiment, runs, images=self._images, baseline=baseline)
+        trend = trend_of(experiment.schedule_id) if trend_of and experiment.schedule_id else None
+        return render_report(experiment, runs, images=self._images, baseline=baseline, trend=trend)
 
 
 def _only_variant(experiment: ExperimentRecord) -> str:

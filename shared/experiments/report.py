@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from shared.experiments.report_trend import trend_section
 from shared.experiments.report_values import finite, format_interval, format_value, unit_of
 from shared.experiments.report_verdicts import METHODS, compare_for_report, verdict_section
 from shared.models import ExperimentRecord, RunRecord
@@ -30,13 +31,16 @@ def render_report(
     *,
     images: ImageReader,
     baseline: tuple[ExperimentRecord, list[RunRecord]] | None = None,
+    trend: dict[str, Any] | None = None,
 ) -> str:
-    """The report's HTML; `baseline` is the baseline experiment and its runs, when there is one."""
+    """The report's HTML; `baseline` is the baseline experiment and its runs, when there is one;
+    `trend` its schedule's trend (`TrendQueries.trend`), when a schedule started it."""
     variants = [v.name for v in experiment.variants]
     colour = {name: _COLOURS[i % len(_COLOURS)] for i, name in enumerate(variants)}
     sections = [
         f"<h1>{html.escape(experiment.name)}</h1>{_subtitle(experiment, runs)}",
         verdict_section(compare_for_report(experiment, runs, baseline)),
+        trend_section(trend, experiment.experiment_id),
         _legend(variants, colour),
         _metric_cards(experiment.summary, variants, colour),
         _reader_agreement(experiment.summary, variants),

@@ -15,6 +15,8 @@ from shared.experiments.commands import ExperimentCommands
 from shared.experiments.completion import ExperimentCompletion
 from shared.experiments.queries import ExperimentQueries
 from shared.experiments.schedules import ScheduleService
+from shared.experiments.side_by_side import SideBySide
+from shared.experiments.trends import TrendQueries
 from shared.observability import llmobs
 from shared.observability.datadog_events import DatadogEvents
 from shared.pubsub import PubSubPublisher
@@ -102,3 +104,18 @@ def alert_service() -> AlertService:
         schedules=FirestoreScheduleRepository(client),
         feedback=FirestoreFeedbackRepository(client),
     )
+
+
+@lru_cache(maxsize=1)
+def trend_queries() -> TrendQueries:
+    client = firestore_client()
+    return TrendQueries(
+        experiments=FirestoreExperimentRepository(client),
+        schedules=FirestoreScheduleRepository(client),
+        alerts=FirestoreAlertRepository(client),
+    )
+
+
+@lru_cache(maxsize=1)
+def side_by_side() -> SideBySide:
+    return SideBySide(experiments=FirestoreExperimentRepository(firestore_client()))
