@@ -13,9 +13,11 @@ them are the package's own (an import test holds it to that):
     worker.py      experiments-worker's use case: one delivered shard, under lease and time budget
     runner.py      the async runner of a shard's runs; run_writer.py stores them in batches
     analysis.py    summaries (summary.py) and paired comparisons (comparison.py)
-    report.py      the HTML report (report_values.py, report_verdicts.py)
+    report.py      the HTML report (report_values.py, report_verdicts.py, report_trend.py)
     schedules.py   scheduled experiments; alerts.py, alerts on their results
     traffic_alerts.py  the scheduled function's rates over a window of production traffic, raised as alerts
+    trends.py      a schedule's runs over time per metric: means, verdicts against baselines, alerts
+    side_by_side.py  2 to 10 experiments side by side, each compared with a baseline among them
 
 What they need from outside is in `shared/ports/experiments.py`; which adapter serves it, in each
 function's wiring (`shared/wiring/experiments*.py`). The analysis and the report need numpy and

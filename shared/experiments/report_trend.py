@@ -11,7 +11,7 @@ from typing import Any
 from shared.experiments.report_values import format_value, unit_of
 
 _LEFT_OUT = frozenset({"input_tokens", "output_tokens", "cost_usd", "evaluator_cost_usd"})
-_WIDTH, _HEIGHT, _PAD_X, _PAD_TOP, _PAD_BOTTOM = 380, 130, 46, 12, 22
+_WIDTH, _HEIGHT, _PAD_X, _PAD_TOP, _PAD_BOTTOM = 380, 130, 66, 12, 22
 _VERDICT_COLOUR = {"better": "#2e7d32", "worse": "#c62828", "no_significant_difference": "#777"}
 _LINE = "#3b6fb6"
 
@@ -49,6 +49,9 @@ def _chart(label: str, metric: dict[str, Any], experiment_id: str) -> str:
     low, high = min(values), max(values)
     if high == low:
         low, high = low - 0.5 if low else -0.5, high + 0.5 if high else 0.5
+    labelled = (high, low)
+    margin = (high - low) * 0.06  # markers at the extremes stay inside the box
+    low, high = low - margin, high + margin
 
     def x(run_id: str) -> float:
         step = (_WIDTH - _PAD_X - 12) / max(1, len(runs) - 1)
@@ -59,7 +62,7 @@ def _chart(label: str, metric: dict[str, Any], experiment_id: str) -> str:
 
     base = _HEIGHT - _PAD_BOTTOM
     shapes = [f"<line x1='{_PAD_X}' y1='{base}' x2='{_WIDTH - 6}' y2='{base}' stroke='#bbb'/>"]
-    for value in (high, low):
+    for value in labelled:
         shapes.append(
             f"<text class='v' x='{_PAD_X - 4}' y='{y(value) + 4:.1f}' text-anchor='end'>"
             f"{format_value(value, unit_of(label))}</text>"

@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.errors import InvalidField, NotFound
-from shared.experiments.summary import LOWER_IS_BETTER
 from shared.models import AlertThresholds, ExperimentRecord, RunRecord
 from shared.ports.experiments import AlertStore, ExperimentListing, ScheduleLookup
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_POINTS = 30
-MAX_POINTS = 200
+MAX_POINTS = 100  # each point reads its runs and its baseline's: a bounded request
 _PAGE = 50  # experiments per Firestore read
 FAITHFULNESS_METRIC = "ragas_faithfulness"
 
@@ -97,6 +96,8 @@ def shape_trend(
     schedule_id: str, thresholds: AlertThresholds, points: list[tuple[str, dict]], *, metric: str | None
 ) -> dict[str, Any]:
     """The answer: {label: {higher_is_better, threshold, points}} in the order the points came."""
+    from shared.experiments.summary import LOWER_IS_BETTER  # numpy and scipy, not on the import path
+
     metrics: dict[str, dict[str, Any]] = {}
     for label, point in points:
         if metric is not None and label != metric:

@@ -62,6 +62,8 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.schedules",
     "shared.experiments.alerts",
     "shared.experiments.traffic_alerts",
+    "shared.experiments.trends",
+    "shared.experiments.side_by_side",
 }
 
 
@@ -249,6 +251,9 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("shared.experiments.completion", "shared.experiments.analysis"): "numpy and scipy",
     ("shared.experiments.queries", "shared.experiments.analysis"): "numpy and scipy",
     ("shared.experiments.queries", "shared.experiments.report"): "numpy, scipy and Pillow",
+    ("shared.experiments.trends", "shared.experiments.comparison"): "numpy and scipy",
+    ("shared.experiments.trends", "shared.experiments.summary"): "numpy and scipy",
+    ("shared.experiments.side_by_side", "shared.experiments.comparison"): "numpy and scipy",
 }
 
 

@@ -13,6 +13,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from api_client import ApiClient
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
+from trend_view import schedule_trend_panel, side_by_side_panel
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
@@ -82,6 +83,8 @@ def list_panel(client: ApiClient) -> None:
     )
     page_buttons("experiments", page)
     ids = [item["experiment_id"] for item in items]
+    with st.expander("Side by side"):
+        side_by_side_panel(client, ids)
     started = st.session_state.pop("open-experiment", None)
     if started in ids:  # set before the widget exists in this run, so it opens the one just started
         st.session_state["open"] = started
@@ -493,6 +496,7 @@ def schedules_panel(client: ApiClient) -> None:
         if right.button(label, key="schedule-toggle"):
             if attempt(f"{label} the schedule", client.set_schedule_enabled, chosen, not current["enabled"]):
                 st.rerun()
+        schedule_trend_panel(client, chosen)
     else:
         st.info("No schedules yet.")
     with st.expander("Create a schedule"):
