@@ -34,19 +34,22 @@ def charted_metrics(trend: Json) -> list[str]:
     return [label for label in trend["metrics"] if label not in UNCHARTED and "=" not in label]
 
 
-def run_label(point: Json) -> str:
-    """The run's slot as `YYYY-MM-DD HH:MM` (UTC; sorts as time does), else its start time."""
+def run_time(point: Json) -> pd.Timestamp:
+    """When the run's slot starts (UTC), else when it was created: a time axis, not labels."""
     slot = point.get("slot")
-    if slot and len(slot) == 14:  # YYYYMMDDTHHMMZ
-        return f"{slot[:4]}-{slot[4:6]}-{slot[6:8]} {slot[9:11]}:{slot[11:13]}"
-    return short_time(point["created_at"])[:16]
+    if slot:
+        try:
+            return pd.Timestamp(pd.to_datetime(slot, format="%Y%m%dT%H%MZ", utc=True))
+        except ValueError:
+            pass
+    return pd.Timestamp(point["created_at"])
 
 
 def chart_frame(metric: Json) -> pd.DataFrame:
     """One row per run (its slot), a column of means per variant, and the threshold's column."""
     rows: dict[str, dict[str, Any]] = {}
     for point in metric["points"]:
-        rows.setdefault(point["experiment_id"], {"run": run_label(point)})[point["variant"]] = point["mean"]
+        rows.setdefault(point["experiment_id"], {"run": run_time(point)})[point["variant"]] = point["mean"]
     frame = pd.DataFrame(list(rows.values())).set_index("run")
     if metric.get("threshold") is not None:
         frame[THRESHOLD] = metric["threshold"]
@@ -75,7 +78,7 @@ def run_rows(trend: Json, labels: list[str]) -> list[Json]:
                 },
             )
             mark = VERDICT_MARKS.get(point["verdict"] or "", "")
-            row[label] = f"{point['mean']:.4g} {mark}".strip()
+            row[label] = f"{_number(point['mean'])} {mark}".strip()
     return sorted(rows.values(), key=lambda row: row["started (UTC)"], reverse=True)
 
 
@@ -99,7 +102,7 @@ def schedule_trend_panel(client: ApiClient, schedule_id: str) -> None:
             caption = label + ("" if metric["higher_is_better"] else " (lower is better)")
             st.caption(caption + (f" · alert below {threshold:g}" if threshold is not None else ""))
             frame = chart_frame(metric)
-            st.line_chart(frame, height=180, color=chart_colours(frame), x_label="slot (UTC)", y_label="mean")
+            st.line_chart(frame, height=220, color=chart_colours(frame), x_label="slot (UTC)", y_label="mean")
     st.markdown("**Runs**: mean per metric, ▲/▼ a significant change against the run's baseline")
     st.table(run_rows(trend, labels))
 
@@ -158,6 +161,10 @@ def baseline_rows(compared: Json) -> list[Json]:
             row[column] = f"{_fmt(cell.get('delta'), signed=True)} (p {_fmt(p_value)}) {mark}"
         rows.append(row)
     return rows
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _fmt(value: Any, *, signed: bool = False) -> str:

@@ -192,9 +192,13 @@ def test_three_experiments_side_by_side_against_a_chosen_baseline(page: Page, sc
     wait_idle(page)
     page.get_by_text("Side by side", exact=True).click()
     picker = page.get_by_role("combobox", name="Experiments side by side (2 to 10)")
-    for run_id in run_ids:
+    expect(picker).to_be_visible(timeout=30_000)
+    for run_id in run_ids:  # type to filter the list, then Enter on the one match
+        wait_idle(page)
         picker.click()
-        page.get_by_role("option", name=run_id, exact=True).click()
+        picker.fill(run_id)
+        expect(page.get_by_role("option", name=run_id, exact=True)).to_have_count(1, timeout=10_000)
+        page.keyboard.press("Enter")
         wait_idle(page)
     page.keyboard.press("Escape")
     choose(page, "against the baseline", run_ids[1])
