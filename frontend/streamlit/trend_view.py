@@ -140,7 +140,7 @@ def metric_rows(compared: Json) -> list[Json]:
         for column in columns:
             cell = cells.get(column)
             row[column] = (
-                f"{cell['mean']:.4g} [{_fmt(cell.get('ci_low'))}, {_fmt(cell.get('ci_high'))}]" if cell else "—"
+                f"{_number(cell['mean'])} [{_fmt(cell.get('ci_low'))}, {_fmt(cell.get('ci_high'))}]" if cell else "—"
             )
         rows.append(row)
     return rows
@@ -170,4 +170,6 @@ def _number(value: float) -> str:
 def _fmt(value: Any, *, signed: bool = False) -> str:
     if value is None:
         return "—"
+    if abs(value) >= 1000:  # latency in ms: grouped digits, not 1.2e+04
+        return f"{value:+,.0f}" if signed else f"{value:,.0f}"
     return f"{value:+.3g}" if signed else f"{value:.3g}"
