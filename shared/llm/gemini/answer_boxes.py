@@ -32,7 +32,7 @@ def take_boxes(answer: Any, form_type: FormType) -> FieldBoxes:
     statistics = answer.pop(STATISTICS_BOX_FIELD, None)
     prefix = "ballot_stats" if form_type.name == GENERIC else "statistics"
     for key, value in (statistics if isinstance(statistics, dict) else {}).items():
-        box = stored_box(value)
+        box = stored_box(value) if key in form_type.keys else None  # another paper's key: no field of ours
         if box is not None:
             boxes[f"{prefix}.{key}"] = box
     return boxes
