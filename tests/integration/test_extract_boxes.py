@@ -23,9 +23,15 @@ HEADERS = {"X-API-Key": TEST_API_KEY}
 
 
 def _post(client, form, **fields):
-    data = {"image": (io.BytesIO(form.image), "form.png", form.content_type)}
-    data.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()})
-    return client.post("/", data=data, headers=HEADERS, content_type="multipart/form-data")
+    # The API's 503 says "try again shortly", and a client does: the first write to an emulator
+    # started moments ago can outlast Firestore's deadline on a loaded machine.
+    for _ in range(3):
+        data = {"image": (io.BytesIO(form.image), "form.png", form.content_type)}
+        data.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()})
+        response = client.post("/", data=data, headers=HEADERS, content_type="multipart/form-data")
+        if response.status_code != 503:
+            break
+    return response
 
 
 def _centre_inside(box: list[float], drawn: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
