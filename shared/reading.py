@@ -118,9 +118,9 @@ class Reading:
         theirs = {id(row): index for index, row in enumerate(second.extraction.vote_results)}
         pairs = match_candidates(second.extraction.vote_results, self.response.extraction.vote_results)
         for index, (_, other) in enumerate(pairs):
-            box = second.boxes.get(f"vote_results[{theirs[id(other)]}].vote_count") if other is not None else None
-            if box is not None:
-                boxes.setdefault(f"vote_results[{index}].vote_count", box)
+            found = second.boxes.get(f"vote_results[{theirs[id(other)]}].vote_count") if other is not None else None
+            if found is not None:
+                boxes.setdefault(f"vote_results[{index}].vote_count", found)
         return boxes
 
     @property
