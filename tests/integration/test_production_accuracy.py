@@ -99,7 +99,7 @@ def reviewed_week(clean_firestore, configure, gemini, extract_client, feedback_c
     return since, until, sampled, verdicts, sampled + others
 
 
-def test_random_sample_items_carry_their_reason_and_form_type(reviewed_week, datasets_client):
+def test_random_sample_items_carry_their_reason_and_form_type(reviewed_week, datasets_client, test_agent):
     _, _, sampled, _, everything = reviewed_week
 
     listed = datasets_client.get("/review/queue?reason=random_sample&page_size=100", headers=HEADERS).json
@@ -111,6 +111,15 @@ def test_random_sample_items_carry_their_reason_and_form_type(reviewed_week, dat
     stored = firestore_client().collection("review_items").document(sampled[0]["extraction_id"]).get().to_dict()
     assert stored["form_type"] == sampled[0]["form_type"]
     assert stored["automatic_verdict"] is automatically_right(sampled[0])
+
+    def human_review(extraction: dict) -> list[dict] | None:
+        sent = [m for m in test_agent.evaluations_for(extraction["span_id"]) if m["label"] == "human_review"]
+        return sent or None
+
+    # Datadog can chart the reviewers' share approved on the random sample alone: its verdicts are tagged.
+    assert test_agent.wait_for(lambda: human_review(sampled[1]))[0]["tag_map"]["review_sample"] == "random"
+    flagged_only = test_agent.wait_for(lambda: human_review(everything[-3]))
+    assert "review_sample" not in flagged_only[0]["tag_map"]
 
 
 def test_the_endpoint_gives_the_ppi_estimate_worked_by_hand_from_the_same_verdicts(reviewed_week, datasets_client):
