@@ -22,6 +22,7 @@ from shared.ports.services import ExtractionLookup, ReviewQueue
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=366)
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 MAX_WEEKS = 26  # `by=week` answers at most this many buckets (two counts each)
 FORM_TYPE_PATTERN = r"[a-z][a-z0-9_]{0,39}@[1-9][0-9]{0,5}"  # shared.form_types.model, with its version
 
@@ -35,8 +36,9 @@ class AccuracyQuery:
 
 
 def accuracy_query(args: dict[str, str], *, now: datetime) -> AccuracyQuery:
-    """The query's arguments checked: dates ISO 8601 (naive is UTC), `since` before `until`, the
-    window at most a year (`by=week`: 26 weeks), `form_type` as stored (`name@n`). 400 otherwise."""
+    """The query's arguments checked: dates ISO 8601 (naive is UTC) from 1970 to 2999, `since` before
+    `until`, the window at most 366 days (`by=week`: 26 weeks), `form_type` as stored (`name@n`).
+    400 otherwise."""
     unknown = set(args) - {"since", "until", "form_type", "by"}
     if unknown:
         raise MalformedRequest(
@@ -57,7 +59,7 @@ def accuracy_query(args: dict[str, str], *, now: datetime) -> AccuracyQuery:
     by = args.get("by")
     if by not in (None, "week"):
         raise MalformedRequest("by must be week (or left out for one window).", details={"field": "by"})
-    if by == "week" and len(weeks(since, until)) > MAX_WEEKS:
+    if by == "week" and until - since > timedelta(weeks=MAX_WEEKS):
         raise MalformedRequest(f"by=week answers at most {MAX_WEEKS} weeks: narrow since and until.")
     return AccuracyQuery(since=since, until=until, form_type=form_type, by=by)  # type: ignore[arg-type]
 
@@ -123,4 +125,6 @@ def _date(args: dict[str, str], name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise MalformedRequest(sentence, details={"field": name}) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # far from any traffic, and no overflow at the ends
+        raise MalformedRequest(f"{name} is a date from {FIRST_YEAR} to {LAST_YEAR}.", details={"field": name})
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -185,6 +185,8 @@ def test_too_few_reviewed_says_so(clean_firestore, configure, extract_client, da
         {"until": "2026-02-30"},
         {"since": "2026-12-01", "until": "2026-11-01"},
         {"since": "2024-01-01", "until": "2026-01-01"},
+        {"until": "0001-01-03"},
+        {"since": "2026-01-01", "until": "2026-12-01", "by": "week"},
         {"form_type": "Generic"},
         {"by": "month"},
         {"window": "7d"},
