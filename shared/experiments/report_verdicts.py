@@ -60,13 +60,17 @@ def compare_for_report(
             theirs = baseline_variant(base, name)
             if theirs is not None:
                 runs_a = [r for r in base_runs if r.variant == theirs]
-                result = compare_experiment_runs(runs_a, by_variant[name])
+                result = compare_experiment_runs(runs_a, by_variant[name], declared_primary=experiment.primary_metric)
                 a, b = f"{base.experiment_id}:{theirs}", f"{experiment.experiment_id}:{name}"
                 pairs.append(PairComparison(a, b, result))
         if pairs:
             return pairs
     return [
-        PairComparison(names[0], name, compare_experiment_runs(by_variant[names[0]], by_variant[name]))
+        PairComparison(
+            names[0],
+            name,
+            compare_experiment_runs(by_variant[names[0]], by_variant[name], declared_primary=experiment.primary_metric),
+        )
         for name in names[1:]
     ]
 
