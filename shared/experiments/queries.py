@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import InvalidField, NotFound
+from shared.experiments.export import RunsExport, export_runs
 from shared.models import ExperimentProgress, ExperimentRecord
 from shared.paging import decode_page_token, encode_page_token
 from shared.ports.experiments import ExperimentListing, ShardStates
@@ -97,6 +98,10 @@ class ExperimentQueries:
             "items": [run.model_dump(mode="json") for run in runs],
             "next_page_token": encode_page_token(runs[-1].run_id) if len(runs) == page_size else None,
         }
+
+    def export(self, experiment_id: str, fmt: str) -> RunsExport:
+        """The runs as a JSONL or CSV download, read a page at a time (`shared/experiments/export.py`)."""
+        return export_runs(self._experiments, experiment_id, fmt)
 
     def compare(
         self,
