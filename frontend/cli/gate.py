@@ -98,7 +98,8 @@ def experiment_plan(api: Api, request: GateRequest) -> tuple[dict[str, Any], dic
         if dataset is None:  # the baseline's own dataset version, so the runs pair entry by entry
             dataset = api.get(f"/experiments/{request.baseline_experiment_id}")["dataset"]
         variants = [candidate]
-        compare_params = {"baseline": request.baseline_experiment_id}
+        # `variant` picks the baseline's variant of the same name when it has several
+        compare_params = {"baseline": request.baseline_experiment_id, "variant": candidate["name"]}
     elif request.baseline is not None and dataset is not None:
         baseline = dict(request.baseline)
         if baseline["name"] == candidate["name"]:  # variant names must differ within an experiment
@@ -107,6 +108,8 @@ def experiment_plan(api: Api, request: GateRequest) -> tuple[dict[str, Any], dic
         compare_params = {"a": baseline["name"], "b": candidate["name"]}
     else:
         raise CliError("give --dataset with --baseline VARIANT, or --baseline-experiment ID")
+    if request.primary:  # a metric that was not compared is a 400 naming those that were
+        compare_params["primary"] = request.primary
     body: dict[str, Any] = {
         "name": request.name
         or f"gate: {candidate['name']} against {compare_params.get('a') or compare_params['baseline']}",

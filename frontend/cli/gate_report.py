@@ -37,7 +37,7 @@ def markdown(outcome: GateOutcome, *, base_url: str) -> str:
     lines = [
         f"## Prompt gate: {HEADLINES[outcome.decision]}",
         "",
-        f"{outcome.reason[0].upper() + outcome.reason[1:] if outcome.reason else ''}.",
+        f"{outcome.reason[:1].upper()}{outcome.reason[1:].rstrip('.')}.",
         "",
         f"- candidate: {variant_text(request.candidate)}",
         f"- baseline: {baseline}",
@@ -70,7 +70,7 @@ def _metrics_table(outcome: GateOutcome) -> list[str]:
         else "adjusted p: not given by this API version"
     )
     lines = [
-        f"Baseline = a, candidate = b; delta = b - a with its 95% interval; {note}; verdicts at alpha 0.05.",
+        f"Delta = candidate - baseline with its 95% interval; {note}; verdicts at alpha {compared.get('alpha', 0.05)}.",
         "",
         "| metric | baseline mean | candidate mean | delta | 95% CI | raw p | adjusted p | verdict |",
         "|---|---|---|---|---|---|---|---|",

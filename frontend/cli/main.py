@@ -115,7 +115,7 @@ def start_command(api: Api, args: argparse.Namespace) -> int:
     status = show_finished(api, experiment_id)
     if len(body["variants"]) == 2:
         a, b = (variant["name"] for variant in body["variants"])
-        print(comparison_table(api.get(f"/experiments/{experiment_id}/compare", a=a, b=b), body.get("primary_metric")))
+        print(comparison_table(api.get(f"/experiments/{experiment_id}/compare", a=a, b=b)))
     return 0 if status["status"] == "completed" else 1
 
 
@@ -156,6 +156,8 @@ def compare_command(api: Api, args: argparse.Namespace) -> int:
         params = {"a": args.a, "b": args.b}
     else:
         raise CliError("give --a VARIANT --b VARIANT, or --baseline EXPERIMENT_ID")
+    if args.primary:
+        params["primary"] = args.primary
     print(comparison_table(api.get(f"/experiments/{args.experiment_id}/compare", **params), args.primary))
     return 0
 
