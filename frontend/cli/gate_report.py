@@ -37,7 +37,7 @@ def markdown(outcome: GateOutcome, *, base_url: str) -> str:
     lines = [
         f"## Prompt gate: {HEADLINES[outcome.decision]}",
         "",
-        f"{outcome.reason[:1].upper()}{outcome.reason[1:].rstrip('.')}.",
+        f"**Why:** {outcome.reason.rstrip('.')}.",
         "",
         f"- candidate: {variant_text(request.candidate)}",
         f"- baseline: {baseline}",

@@ -129,7 +129,7 @@ def test_gate_passes_the_same_reading_against_its_own_baseline_experiment(gatewa
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr + markdown
-    assert "PASS" in markdown.splitlines()[0] and "worse" not in markdown
+    assert "PASS" in markdown.splitlines()[0] and "**worse**" not in markdown
     assert f"baseline: experiment `{baseline_experiment}`" in markdown
     assert "| `vote_count_accuracy >= 0.95` |" in markdown and failures(suite) == set()
     assert "vote_count_accuracy >= 0.95" in {case.get("name") for case in suite.iter("testcase")}

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from frontend.cli.gate import GateOutcome, GateRequest, decide
+from frontend.cli.gate import GateOutcome, GateRequest, decide, experiment_plan
 from frontend.cli.gate_report import junit_xml, markdown
 from frontend.cli.spec_file import experiment_body
 from frontend.cli.variants import LOWER_IS_BETTER, parse_floor, parse_variant
@@ -135,3 +135,20 @@ def test_an_experiment_file_becomes_a_post_body():
         "variants": [{"name": "on", "model": "tesseract", "params": {}}, {"name": "x", "model": "tesseract"}],
         "repetitions": 2,
     }
+
+
+def test_the_gate_plans_one_experiment_and_the_comparison_that_judges_it():
+    same = parse_variant("on:tesseract:deskew=true,remove_lines=true")
+    request = GateRequest(
+        dataset={"name": "demo_forms", "version": "v1"}, candidate=same, baseline=same, primary="vote_count_exact"
+    )
+
+    body, compare_params = experiment_plan(None, request)  # no call is needed when the dataset is given
+
+    assert [v["name"] for v in body["variants"]] == ["on-baseline", "on-candidate"]
+    assert compare_params == {"a": "on-baseline", "b": "on-candidate", "primary": "vote_count_exact"}
+    assert body["primary_metric"] == "vote_count_exact" and body["dataset"] == request.dataset
+    against_experiment = GateRequest(dataset=request.dataset, candidate=same, baseline_experiment_id="exp0")
+    body, compare_params = experiment_plan(None, against_experiment)
+    assert body["baseline_experiment_id"] == "exp0" and [v["name"] for v in body["variants"]] == ["on"]
+    assert compare_params == {"baseline": "exp0", "variant": "on"}
