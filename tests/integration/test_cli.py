@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,19 @@ def gateway(local_stack, fake_gemini, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo_dataset(gateway) -> str:
-    seed(gateway, TEST_API_KEY, DEMO_ENTRIES)
+    """`demo_forms@v1` as `./deploy.sh local` seeds it; a 503 (the emulator slow on a loaded
+    machine: the API asks to retry) is retried, and the result is checked, not assumed."""
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            seed(gateway, TEST_API_KEY, DEMO_ENTRIES)
+            break
+        except requests.HTTPError as error:
+            if error.response.status_code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    stored = requests.get(f"{gateway}/datasets/{NAME}/{VERSION}", headers={"X-API-Key": TEST_API_KEY}, timeout=60)
+    assert (stored.json()["status"], stored.json()["entry_count"]) == ("published", DEMO_ENTRIES), stored.text[:300]
     return f"{NAME}@{VERSION}"
 
 
