@@ -53,9 +53,10 @@ def minimum_detectable_effect(
     if kind == "pass_fail":
         observed = float(np.mean(a != b))
         return _pass_fail_mde(n, observed, z_alpha, z_power)
-    sd = float(np.std(b - a, ddof=1))
-    if sd == 0 or not math.isfinite(sd):
+    differences = b - a
+    if np.ptp(differences) == 0:  # np.std would give float noise (1e-17), not the zero it is
         return None
+    sd = float(np.std(differences, ddof=1))
     return (z_alpha + z_power) * sd / math.sqrt(n)
 
 
