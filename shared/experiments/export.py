@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -74,8 +75,9 @@ def export_runs(experiments: RunPages, experiment_id: str, fmt: str) -> RunsExpo
 
 
 def download_name(experiment: ExperimentRecord, fmt: str) -> str:
-    """`{name}-{id}.{fmt}` with the name cut to letters, digits, `_` and `-` (safe in a header)."""
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", experiment.name).strip("-")[:40]
+    """`{name}-{id}.{fmt}`, the name cut to ASCII letters, digits, `_` and `-` (safe in a header)."""
+    ascii_name = unicodedata.normalize("NFKD", experiment.name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-")[:40]
     return f"{slug + '-' if slug else ''}{experiment.experiment_id}.{fmt}"
 
 
