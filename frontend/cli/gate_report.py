@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from frontend.cli.gate import GateOutcome
-from frontend.cli.tables import comparison_rows, correction_name, number
+from frontend.cli.tables import comparison_rows, correction_name, number, p_text
 
 HEADLINES = {
     "pass": "PASS: no regression",
@@ -98,7 +98,7 @@ def junit_xml(outcome: GateOutcome) -> str:
                 f"baseline mean {number(metric.get('a_mean'))}, candidate mean {number(metric.get('b_mean'))}, "
                 f"delta {number(metric.get('delta'))} "
                 f"[{number(metric.get('ci_low'))}, {number(metric.get('ci_high'))}], "
-                f"raw p {metric.get('p_value')}, adjusted p {metric.get('p_adjusted')}"
+                f"raw p {p_text(metric.get('p_value'))}, adjusted p {p_text(metric.get('p_adjusted'))}"
             )
     for result in outcome.floors:
         case = ET.SubElement(suite, "testcase", classname="prompt-gate.floors", name=str(result.floor))
