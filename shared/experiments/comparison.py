@@ -15,7 +15,7 @@ difference at alpha 0.05 with 80% power (`records_needed`'s docstring has the me
 
 Many metrics are tested at once, so each verdict is decided on a p-value corrected for the others
 (Holm's step-down method, `p_adjusted`; `p_value` stays the raw one). Uncorrected, ten metrics of a
-change that does nothing would show some better/worse about 40% of the time; with Holm, the chance
+change that does nothing would show some better/worse up to 40% of the time; with Holm, the chance
 of any false better/worse among the quality metrics (`metrics`, the primary one included) is at
 most alpha. The verdict is from b's point of view: `better` when p_adjusted < alpha and the mean
 moved the good way (up, or down for a lower-is-better metric such as `count_error` or latency),
