@@ -3,6 +3,7 @@ metric, and an A/A simulation through the real compare_runs."""
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -25,6 +26,23 @@ def test_holm_adjusted_p_values_are_the_step_down_products_by_hand():
     assert adjusted[4] == pytest.approx(0.20)
     assert holm_adjusted([0.9, 0.6]) == pytest.approx([1.0, 1.0])  # 0.6 x 2 = 1.2, capped at 1
     assert holm_adjusted([0.03]) == [0.03]  # a family of one is its own correction
+
+
+def test_holm_leaves_the_collector_as_it_found_it():
+    # statsmodels' Holm runs gc.collect(); holm_adjusted freezes the heap around it (else a full walk
+    # of every object, 0.2-0.8 s), and must neither leave it frozen nor thaw a heap frozen before.
+    before = gc.get_freeze_count()  # another test in this process may have frozen it (the worker's)
+    holm_adjusted([0.01, 0.02])
+    assert gc.get_freeze_count() == before
+
+    if before == 0:
+        gc.freeze()
+        try:
+            frozen = gc.get_freeze_count()
+            assert holm_adjusted([0.01, 0.02]) == pytest.approx([0.02, 0.02])
+            assert gc.get_freeze_count() >= frozen
+        finally:
+            gc.unfreeze()
 
 
 def evaluation(label: str, value: object) -> dict:
