@@ -22,9 +22,6 @@ Seeded: the same arguments print the same line.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,29 +93,12 @@ def simulate(*, runs: int, metrics: int, pairs: int, seed: int) -> AAResult:
     """`runs` seeded A/A comparisons through `compare_runs`, counted."""
     rng = np.random.default_rng(seed)
     corrected = uncorrected = 0
-    with _loaded_heap_frozen():
-        for _ in range(runs):
-            a, b = aa_runs(rng, metrics=metrics, pairs=pairs)
-            compared = compare_runs(a, b, resamples=_BOOTSTRAP_RESAMPLES)["metrics"]
-            corrected += any(row["verdict"] != "no_significant_difference" for row in compared.values())
-            uncorrected += any(row["p_value"] is not None and row["p_value"] < ALPHA for row in compared.values())
+    for _ in range(runs):
+        a, b = aa_runs(rng, metrics=metrics, pairs=pairs)
+        compared = compare_runs(a, b, resamples=_BOOTSTRAP_RESAMPLES)["metrics"]
+        corrected += any(row["verdict"] != "no_significant_difference" for row in compared.values())
+        uncorrected += any(row["p_value"] is not None and row["p_value"] < ALPHA for row in compared.values())
     return AAResult(runs=runs, metrics=metrics, corrected=corrected, uncorrected=uncorrected)
-
-
-@contextlib.contextmanager
-def _loaded_heap_frozen() -> Iterator[None]:
-    """statsmodels' Holm runs a full gc.collect() on each call: with what is loaded out of the
-    collector's reach, that walks only what a simulation allocated (0.2 ms, not 170 ms). Left as
-    found: a heap frozen by someone else stays frozen, ours is thawed."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -309,7 +309,7 @@ METHODS = (
     "test; the 95% interval of the mean difference is a paired bootstrap. <b>*p (Holm)</b>: many metrics "
     "are tested at once, so each verdict is decided on its p-value adjusted by Holm's step-down method "
     "across the quality metrics (the primary one included): the chance of calling any metric better or "
-    "worse when nothing changed stays at most alpha 0.05 (uncorrected, ten metrics would do it about "
+    "worse when nothing changed stays at most alpha 0.05 (uncorrected, ten metrics would do it up to "
     "40% of the time). The per-field breakdown is corrected among its own fields; latency, apart, is not "
     "corrected and depends on the machine's load while the runs overlapped. The primary metric is the "
     "one the experiment declared, else vote_count_accuracy, else the first evaluator's. "
