@@ -4,6 +4,10 @@ A click on "Delete ..." asks for a confirmation; "Yes, delete" sends the DELETE.
 a published version, an extraction a dataset holds; 404: already gone) is shown as the API's
 sentence beside the button, never a traceback or a generic message. A deletion that succeeded is
 said once by `deletion_notice`, where the page calls it (the deleted thing's button is gone).
+
+The picker that chose the deleted thing must then show another: its value is set by
+`deletion_notice`, which the page calls before its pickers (a widget's state cannot be set once
+the widget is drawn, and a state merely dropped leaves the browser showing the deleted name).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from api_client import ApiError, ApiUnreachable
 from console_page import unreachable_banner
 
 _DONE = "deleted-notice"
+_CHOOSE = "deleted-then-choose"
 
 
-def delete_button(what: str, key: str, delete: Callable[..., Any], *args: Any, forget: tuple[str, ...] = ()) -> None:
+def delete_button(
+    what: str, key: str, delete: Callable[..., Any], *args: Any, then_choose: dict[str, Any] | None = None
+) -> None:
     """'Delete {what}', then 'Yes, delete {what}' or 'Cancel'; `delete(*args)` sends the DELETE.
-    `forget`: the session state keys that chose the deleted thing (cleared once it is gone)."""
+    `then_choose`: once it is gone, the pickers (widget keys) to move and the values they take."""
     asking, refused = f"delete-asking-{key}", f"delete-refused-{key}"
     if message := st.session_state.pop(refused, None):
         st.error(f"Could not delete {what}: {message}")
@@ -41,8 +48,7 @@ def delete_button(what: str, key: str, delete: Callable[..., Any], *args: Any, f
         except ApiError as error:
             st.session_state[refused] = error.message
             st.rerun()
-        for chosen in forget:
-            st.session_state.pop(chosen, None)
+        st.session_state[_CHOOSE] = then_choose or {}
         st.session_state[_DONE] = f"Deleted {what}."
         st.rerun()
     if no.button("Cancel", key=f"delete-no-{key}"):
@@ -51,6 +57,8 @@ def delete_button(what: str, key: str, delete: Callable[..., Any], *args: Any, f
 
 
 def deletion_notice() -> None:
-    """The last deletion's outcome, once (the next rerun clears it)."""
+    """The last deletion's outcome, once (the next rerun clears it); call it before the pickers."""
+    for widget, value in st.session_state.pop(_CHOOSE, {}).items():
+        st.session_state[widget] = value
     if done := st.session_state.pop(_DONE, None):
         st.success(done)

@@ -301,7 +301,11 @@ def recent_panel(client: ApiClient, options: Json) -> None:
         feedback_panel(client, record, key=f"recent-{chosen}")
         dataset_panel(client, record, key=f"recent-{chosen}")
         delete_button(
-            f"extraction {chosen}", f"extraction-{chosen}", client.delete_extraction, chosen, forget=("recent-open",)
+            f"extraction {chosen}",
+            f"extraction-{chosen}",
+            client.delete_extraction,
+            chosen,
+            then_choose={"recent-open": None},
         )
 
 

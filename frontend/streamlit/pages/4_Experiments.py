@@ -12,7 +12,9 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 from api_client import ApiClient
+from confirm_delete import delete_button, deletion_notice
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
+from experiment_downloads import download_buttons
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
@@ -97,6 +99,7 @@ def experiment_panel(client: ApiClient, experiment_id: str) -> None:
     variants = [v["name"] for v in experiment["variants"]]
     if len(variants) >= 2:
         compare_panel(client, experiment_id, variants)
+    download_buttons(client, experiment)
     report_panel(client, experiment_id, experiment["name"])
 
 
@@ -481,6 +484,7 @@ def new_version_form(client: ApiClient, name: str, template: str, variables: lis
 
 
 def schedules_panel(client: ApiClient) -> None:
+    deletion_notice()
     schedules = load("the schedules", client.schedules)
     if schedules:
         st.table(
@@ -505,6 +509,9 @@ def schedules_panel(client: ApiClient) -> None:
         if right.button(label, key="schedule-toggle"):
             if attempt(f"{label} the schedule", client.set_schedule_enabled, chosen, not current["enabled"]):
                 st.rerun()
+        others = [s["schedule_id"] for s in schedules if s["schedule_id"] != chosen]
+        after = {"schedule-chosen": others[0]} if others else {}
+        delete_button(f"schedule {chosen}", f"schedule-{chosen}", client.delete_schedule, chosen, then_choose=after)
     else:
         st.info("No schedules yet.")
     with st.expander("Create a schedule"):
