@@ -428,6 +428,7 @@ class ExperimentRecord(BaseModel):
     budget_usd: float | None = None
     estimated_cost_usd: float = 0.0
     baseline_experiment_id: str | None = None
+    primary_metric: str | None = None  # the metric comparisons lead with (None: the default, comparison.py)
     shard_count: int = 0  # 0: runs in the process that started it; otherwise fanned out through Pub/Sub
     schedule_id: str | None = None  # set when a schedule started it, with the slot it started in
     slot: str | None = None

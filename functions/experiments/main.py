@@ -119,6 +119,7 @@ def compare(request: flask.Request, experiment_id: str) -> flask.Response:
         b=args.get("b"),
         baseline=baseline,
         variant=args.get("variant"),
+        primary=args.get("primary"),  # a label not compared: 400 naming the ones that were
     )
     return json_response(result)
 

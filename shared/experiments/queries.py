@@ -104,7 +104,14 @@ class ExperimentQueries:
         return export_runs(self._experiments, experiment_id, fmt)
 
     def compare(
-        self, experiment_id: str, *, a: str | None, b: str | None, baseline: str | None, variant: str | None
+        self,
+        experiment_id: str,
+        *,
+        a: str | None,
+        b: str | None,
+        baseline: str | None,
+        variant: str | None,
+        primary: str | None = None,
     ) -> dict[str, Any]:
         from shared.experiments.analysis import baseline_variant, compare_experiment_runs  # numpy and scipy
 
@@ -131,7 +138,8 @@ class ExperimentQueries:
             runs_a = [r for r in runs if r.variant == a]
             runs_b = [r for r in runs if r.variant == b]
             labels = {"a": a, "b": b}
-        return {"experiment_id": experiment_id, **labels, **compare_experiment_runs(runs_a, runs_b)}
+        compared = compare_experiment_runs(runs_a, runs_b, primary=primary, declared_primary=experiment.primary_metric)
+        return {"experiment_id": experiment_id, **labels, **compared}
 
     def report(self, experiment_id: str) -> str:
         from shared.experiments.report import render_report  # numpy and scipy
