@@ -62,6 +62,7 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.schedules",
     "shared.experiments.alerts",
     "shared.experiments.traffic_alerts",
+    "shared.experiments.comparison",  # compare_runs, pure: bench.aa_simulation drives it directly
 }
 
 
