@@ -25,7 +25,7 @@ from shared.form_types.model import GENERIC, FormType
 from shared.form_types.registry import FormTypeRegistry
 from shared.form_types.validation import check_expected
 from shared.images import validate_image
-from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
+from shared.llm import ModelClient, ModelRequest, get_model_client, model_options, params_with_prompt_settings
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.paging import decode_page_token, encode_page_token
@@ -208,8 +208,8 @@ class ExtractionService:
         """Everything a client sent is checked before anything is stored; `created_by` is the
         caller's API key name, on the record, the spans and the evaluations' tags."""
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
-        params = model.validate_params(options.params)
         prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
+        params = params_with_prompt_settings(model, prompt, options.params)  # the request's params win
         form_type = self._form_types.resolve(options.form_type, field="form_type")
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
