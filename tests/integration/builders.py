@@ -22,15 +22,18 @@ def new_draft(datasets_client, prefix: str) -> str:
     return name
 
 
-def published_dataset(datasets_client, forms) -> tuple[str, dict[bytes, dict]]:
-    """A published dataset of these forms; returns its name and image bytes -> truth."""
+def published_dataset(
+    datasets_client, forms, *, reference_docs: str = "Candidate votes add up to the valid votes."
+) -> tuple[str, dict[bytes, dict]]:
+    """A published dataset of these forms, each entry with `reference_docs`; returns its name and
+    image bytes -> truth."""
     name = new_draft(datasets_client, "exp")
     entries = [
         {
             "id": f"form-{i:03d}",
             "input": {"image_base64": base64.b64encode(form.image).decode()},
             "expected_output": form.truth.model_dump(),
-            "reference_docs": "Candidate votes add up to the valid votes.",
+            "reference_docs": reference_docs,
         }
         for i, form in enumerate(forms)
     ]
