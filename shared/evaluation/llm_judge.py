@@ -74,6 +74,11 @@ _SYSTEM_INSTRUCTION = (
 )
 
 
+def is_judge_label(label: str) -> bool:
+    """Whether a metric label is a judge's (`llm_judge`, or `llm_judge_<label>`)."""
+    return label == LlmJudge.name or label.startswith(f"{LlmJudge.name}_")
+
+
 class JudgeAnswerInvalid(ValueError):
     """The judge's answer is not the JSON asked for, or its value is out of range: a recorded
     evaluator failure. `evaluation_details` keep the tokens paid for and the raw answer."""
