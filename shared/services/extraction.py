@@ -44,6 +44,7 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
 _DELETE_ATTEMPTS = 5
 _REFERENCES_NAMED = 20
+MAX_FORM_TYPE_VERSIONS_LISTED = 30  # the most values a Firestore `in` filter takes
 
 
 class ExtractOptions(BaseModel):
@@ -79,6 +80,7 @@ class ExtractionFilters(BaseModel):
     model: StrictStr | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
     golden_candidate: bool | None = None
+    form_type: StrictStr | None = Field(None, min_length=1, max_length=80)  # name (any version) or name@n
     since: datetime | None = None
 
     _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
@@ -139,6 +141,7 @@ class ExtractionService:
             model=filters.model,
             feedback=filters.feedback,
             golden_candidate=filters.golden_candidate,
+            form_types=self._form_type_refs(filters.form_type),
             after=after,
             limit=page_size,
         )
@@ -148,6 +151,18 @@ class ExtractionService:
             "items": [_listed(record) for record in kept],
             "next_page_token": encode_page_token(kept[-1].extraction_id) if more and kept else None,
         }
+
+    def _form_type_refs(self, form_type: str | None) -> list[str] | None:
+        """The exact versions a `form_type` filter covers (records store the resolved `name@n`)."""
+        if form_type is None:
+            return None
+        refs = self._form_types.refs_of(form_type, field="form_type")
+        if len(refs) > MAX_FORM_TYPE_VERSIONS_LISTED:
+            raise InvalidField(
+                f"Form type {form_type!r} has {len(refs)} versions; list one at a time (form_type=name@n).",
+                details={"field": "form_type", "versions": len(refs)},
+            )
+        return refs
 
     def options(self) -> dict[str, Any]:
         """What a client may pick: models with their params, prompts with their versions and labels,
