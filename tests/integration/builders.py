@@ -42,6 +42,13 @@ def published_dataset(
     return name, {form.image: form.truth.model_dump() for form in forms}
 
 
+def answered_by_truth(datasets_client, gemini, forms) -> str:
+    """A published dataset of these forms, the Gemini stand-in answering each image with its truth."""
+    dataset, truths = published_dataset(datasets_client, forms)
+    gemini.set_responder(truth_responder(truths))
+    return dataset
+
+
 def truth_responder(truths: dict[bytes, dict]):
     """The Gemini stand-in answers each image with its ground truth (a perfect model)."""
 

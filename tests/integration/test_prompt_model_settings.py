@@ -15,7 +15,7 @@ import pytest
 from shared.synthetic.forms import generate_form
 from tests.conftest import TEST_API_KEY
 from tests.fakes.gemini_server import extraction_reply
-from tests.integration.builders import published_dataset, truth_responder, wait_done
+from tests.integration.builders import answered_by_truth, wait_done
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
 TEMPLATE = "Read every row of the election result form in the image. Return JSON."
@@ -59,23 +59,11 @@ def test_experiment_runs_send_the_prompts_settings_and_a_variants_params_overrid
 ):
     name, created = new_prompt(experiments_client, temperature=0.2, top_p=0.5)
     assert created.status_code == 201, created.json
-    forms = [generate_form(1710 + i) for i in range(2)]
-    dataset, truths = published_dataset(datasets_client, forms)
-    gemini.set_responder(truth_responder(truths))
-    body = {
-        "name": "prompt settings",
-        "dataset": {"name": dataset, "version": "v1"},
-        "variants": [
-            {"name": "as_written", "model": "gemini-2.5-flash", "prompt_version": f"{name}@1"},
-            {
-                "name": "hotter",
-                "model": "gemini-2.5-flash",
-                "prompt_version": f"{name}@1",
-                "params": {"temperature": 1.1},
-            },
-        ],
-        "evaluators": ["schema_valid"],
-    }
+    dataset = answered_by_truth(datasets_client, gemini, [generate_form(1710 + i) for i in range(2)])
+    as_written = {"model": "gemini-2.5-flash", "prompt_version": f"{name}@1"}
+    variants = [{"name": "as_written", **as_written}, {"name": "hotter", **as_written, "params": {"temperature": 1.1}}]
+    body = {"name": "prompt settings", "dataset": {"name": dataset, "version": "v1"}, "variants": variants}
+    body["evaluators"] = ["schema_valid"]  # no judge: every request the stand-in sees is a run's
 
     started = experiments_client.post("/", json=body, headers=HEADERS)
     assert started.status_code == 202, started.json
