@@ -15,8 +15,8 @@ its params). Anything else is refused when the version is created (422, naming t
   change it.
 
 A model that does not sample (tesseract) takes none of these settings: they are not applied to
-it. A version stored before these checks existed may hold other keys: only the settings above
-are ever applied.
+it. A version stored before these checks existed may hold other keys or bad values: only good
+settings of the kinds above are ever applied.
 """
 
 from __future__ import annotations
@@ -85,5 +85,10 @@ def check_model_settings(settings: Any) -> dict[str, Any]:
 
 
 def applicable_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings of a stored version that are applied (older versions may hold other keys)."""
-    return {name: value for name, value in settings.items() if name in REQUIREMENTS and value is not None}
+    """The settings of a stored version that are applied: a version stored before these checks
+    may hold other keys or bad values, which are left out rather than failing every reading."""
+    return {
+        name: value
+        for name, value in settings.items()
+        if name in REQUIREMENTS and value is not None and not setting_problems({name: value}, owner="", field="")
+    }
