@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shared.form_types.checks import check_rules
 from shared.form_types.model import GENERIC, FormType
 from shared.llm.ocr import typed_parser
+from shared.llm.ocr.cells import Cell, Row
 from shared.llm.ocr.numbers import count_readings, looks_like_count, maybe_zero
 from shared.models import BallotStats, FormInfo, VoteExtraction, VoteResult
 
@@ -65,17 +66,6 @@ _MAX_COMBINATIONS = 4096
 
 
 @dataclass(frozen=True)
-class _Cell:
-    text: str
-    start: int
-    end: int
-
-    @property
-    def centre(self) -> float:
-        return (self.start + self.end) / 2
-
-
-@dataclass(frozen=True)
 class _Column:
     kind: str  # "no", "name", "party", "votes", "name_party"
     start: int
@@ -84,14 +74,6 @@ class _Column:
     @property
     def centre(self) -> float:
         return (self.start + self.end) / 2
-
-
-@dataclass
-class _Row:
-    name: str
-    party: str | None
-    # possible counts, most likely first; a leading None means "unread unless the sums say otherwise"
-    readings: list[int | None] = field(default_factory=list)
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -145,7 +127,7 @@ def _clean_line(line: str) -> str:
     return line.replace("\t", "    ").rstrip()
 
 
-def _cells(line: str) -> list[_Cell]:
+def _cells(line: str) -> list[Cell]:
     cells = []
     position = 0
     for piece in _CELL_SPLIT.split(line):
@@ -153,7 +135,7 @@ def _cells(line: str) -> list[_Cell]:
         position = start + len(piece)
         text = piece.strip()
         if text and text.strip(_NAME_EDGE_JUNK):
-            cells.append(_Cell(text=text, start=start, end=start + len(piece)))
+            cells.append(Cell(text=text, start=start, end=start + len(piece)))
     return cells
 
 
@@ -161,17 +143,17 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def _split_mixed(cells: list[_Cell]) -> list[_Cell]:
+def _split_mixed(cells: list[Cell]) -> list[Cell]:
     """Split "Jane Doe 1,234" and "1,234 Jane Doe" (columns closer than two spaces) into two cells."""
-    out: list[_Cell] = []
+    out: list[Cell] = []
     for cell in cells:
         trailing = _TRAILING_COUNT.match(cell.text)
         leading = _LEADING_COUNT.match(cell.text)
         if trailing and looks_like_count(trailing["count"]) and _letters(trailing["text"]) >= 2:
             cut = cell.start + trailing.start("count")
             out += [
-                _Cell(trailing["text"].strip(), cell.start, cut),
-                _Cell(trailing["count"].strip(), cut, cell.end),
+                Cell(trailing["text"].strip(), cell.start, cut),
+                Cell(trailing["count"].strip(), cut, cell.end),
             ]
         elif (
             leading
@@ -180,8 +162,8 @@ def _split_mixed(cells: list[_Cell]) -> list[_Cell]:
         ):
             cut = cell.start + leading.start("text")
             out += [
-                _Cell(leading["count"].strip(), cell.start, cut),
-                _Cell(leading["text"].strip(), cut, cell.end),
+                Cell(leading["count"].strip(), cell.start, cut),
+                Cell(leading["text"].strip(), cut, cell.end),
             ]
         else:
             out.append(cell)
@@ -226,7 +208,7 @@ def _too_much_header_block(line: str) -> bool:
     return bool(re.search(r"constituen|county|polling|station|registered|officer|signature|election", line, re.I))
 
 
-def _header_columns(cells: list[_Cell]) -> list[_Column]:
+def _header_columns(cells: list[Cell]) -> list[_Column]:
     columns: list[_Column] = []
     for cell in cells:
         kind = _header_kind(cell.text)
@@ -288,16 +270,16 @@ def _find_ballot_stats(lines: list[str], *, header_index: int) -> tuple[dict[str
     return found, first
 
 
-def _count_cells(line: str) -> list[_Cell]:
+def _count_cells(line: str) -> list[Cell]:
     return [c for c in _split_mixed(_cells(line)) if looks_like_count(c.text)]
 
 
 # --- candidate rows --------------------------------------------------------------------------
 
 
-def _candidate_rows(lines: list[str], header_index: int, end: int, columns: list[_Column]) -> list[_Row]:
+def _candidate_rows(lines: list[str], header_index: int, end: int, columns: list[_Column]) -> list[Row]:
     start = header_index + 1 if header_index >= 0 else _rows_start(lines, end)
-    rows: list[_Row] = []
+    rows: list[Row] = []
     for line in lines[start:end]:
         if _FOOTER.search(line):
             break
@@ -315,7 +297,7 @@ def _candidate_rows(lines: list[str], header_index: int, end: int, columns: list
     return rows
 
 
-def _parse_row(cells: list[_Cell], columns: list[_Column], *, serial: int) -> _Row | None:
+def _parse_row(cells: list[Cell], columns: list[_Column], *, serial: int) -> Row | None:
     texts = [c for c in cells if not looks_like_count(c.text)]
     counts = [c for c in cells if looks_like_count(c.text)]
     texts = [c for c in texts if _letters(c.text) >= 2]
@@ -326,11 +308,11 @@ def _parse_row(cells: list[_Cell], columns: list[_Column], *, serial: int) -> _R
     if not name:
         return None
     if count is not None:
-        return _Row(name=name, party=party, readings=list(count_readings(count.text)))
-    return _Row(name=name, party=party, readings=[None, 0] if _zero_like_votes(cells, columns) else [])
+        return Row(name=name, party=party, readings=list(count_readings(count.text)))
+    return Row(name=name, party=party, readings=[None, 0] if _zero_like_votes(cells, columns) else [])
 
 
-def _zero_like_votes(cells: list[_Cell], columns: list[_Column]) -> bool:
+def _zero_like_votes(cells: list[Cell], columns: list[_Column]) -> bool:
     """A lone ")" or "O" where the votes are: possibly a 0, to be confirmed by the sums."""
     for cell in cells:
         if _letters(cell.text) >= 2 or not maybe_zero(cell.text):
@@ -348,7 +330,7 @@ def _is_header_word(text: str) -> bool:
     return _header_kind(text) is not None and len(text.split()) <= 3 and not _PARTY_WORDS.search(text)
 
 
-def _nearest(cell: _Cell, columns: list[_Column], kinds: tuple[str, ...]) -> _Column | None:
+def _nearest(cell: Cell, columns: list[_Column], kinds: tuple[str, ...]) -> _Column | None:
     allowed = [c for c in columns if c.kind in kinds]
     if not allowed:
         return None
@@ -360,7 +342,7 @@ def _nearest(cell: _Cell, columns: list[_Column], kinds: tuple[str, ...]) -> _Co
     return min(allowed, key=distance)
 
 
-def _votes_cell(counts: list[_Cell], columns: list[_Column], serial: int) -> _Cell | None:
+def _votes_cell(counts: list[Cell], columns: list[_Column], serial: int) -> Cell | None:
     if not counts:
         return None
     kinds = {c.kind for c in columns}
@@ -376,7 +358,7 @@ def _votes_cell(counts: list[_Cell], columns: list[_Column], serial: int) -> _Ce
     return counts[-1]
 
 
-def _name_and_party(texts: list[_Cell], columns: list[_Column]) -> tuple[str, str | None]:
+def _name_and_party(texts: list[Cell], columns: list[_Column]) -> tuple[str, str | None]:
     kinds = {c.kind for c in columns}
     if "name_party" in kinds or ("name" in kinds and "party" not in kinds):
         return _split_parenthesised(" ".join(c.text for c in texts))
@@ -402,7 +384,7 @@ def _name_and_party(texts: list[_Cell], columns: list[_Column]) -> tuple[str, st
     return name, party
 
 
-def _split_by_party_words(texts: list[_Cell]) -> tuple[str, str | None]:
+def _split_by_party_words(texts: list[Cell]) -> tuple[str, str | None]:
     """Without a header, the cell that reads like a party ("... Party", "Independent") is the party."""
     scored = [bool(_PARTY_WORDS.search(c.text)) or c.text.isupper() and len(c.text) <= 6 for c in texts]
     if scored.count(True) == 1:

@@ -22,11 +22,11 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from difflib import SequenceMatcher, get_close_matches
 
 from shared.form_types.model import FormType
 from shared.form_types.words import parse_number_words
+from shared.llm.ocr.cells import Cell, Row
 from shared.llm.ocr.numbers import count_readings, looks_like_count, maybe_zero
 from shared.models import FormInfo, VoteExtraction, VoteResult
 
@@ -65,25 +65,6 @@ _NUMBER_WORDS = {
 _MAX_EVALUATIONS = 20_000
 
 
-@dataclass(frozen=True)
-class _Cell:
-    text: str
-    start: int
-    end: int
-
-    @property
-    def centre(self) -> float:
-        return (self.start + self.end) / 2
-
-
-@dataclass
-class _Row:
-    name: str
-    party: str | None
-    words: str | None = None
-    readings: list[int | None] = field(default_factory=list)
-
-
 def fold(text: str) -> str:
     """Lower case, no accents, letters and single spaces only: what a label is compared on."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
@@ -113,13 +94,13 @@ def parse_typed_text(text: str, form_type: FormType) -> VoteExtraction:
     )
 
 
-def _cells(line: str) -> list[_Cell]:
+def _cells(line: str) -> list[Cell]:
     cells, position = [], 0
     for piece in _CELL_SPLIT.split(line):
         start = line.find(piece, position) if piece else position
         position = start + len(piece)
         if piece.strip():
-            cells.append(_Cell(piece.strip(), start, start + len(piece)))
+            cells.append(Cell(piece.strip(), start, start + len(piece)))
     return cells
 
 
@@ -150,7 +131,7 @@ def _match_labels(lines: list[str], form_type: FormType) -> dict[str, int]:
     return found
 
 
-def _figure_readings(cells: list[_Cell]) -> list[int | None]:
+def _figure_readings(cells: list[Cell]) -> list[int | None]:
     """The readings of a handwritten figure cell (what follows a label, or a row's figures column)."""
     texts = [c.text for c in cells if c.text.strip()]
     if not texts:
@@ -192,7 +173,7 @@ def _readings_of(text: str) -> list[int]:
 # --- rows ------------------------------------------------------------------------------------
 
 
-def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> list[_Row]:
+def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> list[Row]:
     heading = next(
         (i for i, line in enumerate(lines) if i not in stat_lines and len(_TABLE_HEADING.findall(line)) >= 2), None
     )
@@ -202,7 +183,7 @@ def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> 
     has_names = bool(_CANDIDATE_HEADING.search(lines[heading])) and bool(_PARTY_HEADING.search(lines[heading]))
     figures_at = _column(head_cells, _FIGURES_HEADING, _WORDS_HEADING)
     words_at = _column(head_cells, _WORDS_HEADING, None) if form_type.figures_in_words else None
-    rows: list[_Row] = []
+    rows: list[Row] = []
     for index in range(heading + 1, len(lines)):
         if index in stat_lines or _FOOTER.search(lines[index]):
             if rows:
@@ -214,7 +195,7 @@ def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> 
     return rows
 
 
-def _column(cells: list[_Cell], pattern: re.Pattern[str], unless: re.Pattern[str] | None) -> float | None:
+def _column(cells: list[Cell], pattern: re.Pattern[str], unless: re.Pattern[str] | None) -> float | None:
     for cell in cells:
         if pattern.search(cell.text) and not (unless is not None and unless.search(cell.text)):
             return cell.centre
@@ -222,8 +203,8 @@ def _column(cells: list[_Cell], pattern: re.Pattern[str], unless: re.Pattern[str
 
 
 def _row(
-    cells: list[_Cell], has_names: bool, figures_at: float | None, words_at: float | None, language: str
-) -> _Row | None:
+    cells: list[Cell], has_names: bool, figures_at: float | None, words_at: float | None, language: str
+) -> Row | None:
     if cells and _SERIAL.match(cells[0].text) and len(cells) > 1:
         cells = cells[1:]
     texts: list[str] = []
@@ -238,8 +219,8 @@ def _row(
         name, party = texts[0], texts[1] if len(texts) > 1 else None
     else:
         name = party = texts[0]
-    figures: list[_Cell] = []
-    words: list[_Cell] = []
+    figures: list[Cell] = []
+    words: list[Cell] = []
     for cell in cells:
         in_words = words_at is not None and (
             figures_at is None or abs(cell.centre - words_at) < abs(cell.centre - figures_at)
@@ -247,7 +228,7 @@ def _row(
         (words if in_words else figures).append(cell)
     if words_at is not None and figures_at is None and figures and not words:
         figures, words = figures[:1], figures[1:]
-    row = _Row(name=_clean(name), party=_clean(party) if party else None)
+    row = Row(name=_clean(name), party=_clean(party) if party else None)
     row.readings = _figure_readings(figures)
     if words:
         row.words = _snap_words(" ".join(c.text for c in words), language)
@@ -293,7 +274,7 @@ def _clean(text: str) -> str:
 
 
 def _choose(
-    form_type: FormType, statistics: dict[str, list[int | None]], rows: list[_Row]
+    form_type: FormType, statistics: dict[str, list[int | None]], rows: list[Row]
 ) -> tuple[dict[str, int | None], list[int | None]]:
     """One reading per count: the choice that passes most of the type's rules, then the one that
     changes the fewest first readings."""
