@@ -61,8 +61,18 @@ _REGISTRIES = (
     "rules across fields: variant names distinct"
 )
 
+# GET /extract?form_type= names a form type that exists (a registry that changes at run time): 422 otherwise.
+_FORM_TYPE_FILTER = "; form_type names a form type that exists (GET /extract/form-types), else 422"
+
 EXCLUSIONS: tuple[Exclusion, ...] = (
-    *(Exclusion(operation, "positive_data_acceptance", _OPAQUE_TOKEN, also_accepted=(400,)) for operation in _PAGED),
+    *(
+        Exclusion(operation, "positive_data_acceptance", _OPAQUE_TOKEN, also_accepted=(400,))
+        for operation in _PAGED
+        if operation != "listExtractions"
+    ),
+    Exclusion(
+        "listExtractions", "positive_data_acceptance", _OPAQUE_TOKEN + _FORM_TYPE_FILTER, also_accepted=(400, 422)
+    ),
     Exclusion(
         "listAlerts",
         "positive_data_acceptance",

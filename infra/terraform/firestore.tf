@@ -180,6 +180,21 @@ resource "google_firestore_index" "extractions_has_feedback_created_at" {
   }
 }
 
+resource "google_firestore_index" "extractions_form_type_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "form_type"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
 resource "google_firestore_index" "experiments_dataset_name_created_at" {
   project    = var.project
   database   = google_firestore_database.main.name

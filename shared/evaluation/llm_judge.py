@@ -46,7 +46,7 @@ from shared.evaluation.ragas_metrics import (
     skipped,
 )
 from shared.evaluation.registry import register
-from shared.llm.pricing import estimated_cost_usd
+from shared.llm.pricing import estimated_cost_usd, estimated_tokens
 from shared.models import Assessment, MetricType
 from shared.observability import llmobs
 
@@ -62,8 +62,8 @@ _MAX_DOCS_CHARS = 20_000  # reference documents quoted to the judge, at most
 _LABEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _MODEL = re.compile(r"^gemini[a-z0-9.\-]{0,74}$")
 # What one judge call is assumed to use, for cost estimates before any run: the instructions, the
-# expected and the produced extraction as JSON (about 250 tokens each) and some reference text,
-# plus the rubric itself (about 4 characters a token); out: the reasoning and the value, plus the
+# expected and the produced extraction as JSON (about 250 tokens each), plus the rubric itself and
+# the entry's reference documents it quotes (`estimated_usage` counts both); out: the reasoning and the value, plus the
 # thinking tokens Gemini 2.5 models bill as output.
 ESTIMATED_JUDGE_INPUT_TOKENS = 900
 ESTIMATED_JUDGE_OUTPUT_TOKENS = 600
@@ -72,6 +72,11 @@ _SYSTEM_INSTRUCTION = (
     "to the model output, using the expected output and reference documents as the truth. Answer "
     "only with the JSON requested: first your reasoning, then the value."
 )
+
+
+def is_judge_label(label: str) -> bool:
+    """Whether a metric label is a judge's (`llm_judge`, or `llm_judge_<label>`)."""
+    return label == LlmJudge.name or label.startswith(f"{LlmJudge.name}_")
 
 
 class JudgeAnswerInvalid(ValueError):
@@ -146,10 +151,11 @@ class LlmJudge(Evaluator):
     def judge_model(self, settings: Settings) -> str:
         return self.model or settings.llm_judge_model
 
-    def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
+    def estimated_usage(self, settings: Settings, *, reference_docs_chars: int = 0) -> tuple[str, int, int] | None:
+        quoted = min(reference_docs_chars, _MAX_DOCS_CHARS)  # what `prompt` quotes of the entry's documents
         return (
             self.judge_model(settings),
-            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4,
+            ESTIMATED_JUDGE_INPUT_TOKENS + estimated_tokens(len(self.rubric)) + estimated_tokens(quoted),
             ESTIMATED_JUDGE_OUTPUT_TOKENS,
         )
 

@@ -4,7 +4,7 @@ Code outside the package imports these public modules, each for what it needs, s
 loads only its own part (the scheduled function never loads the runner); the modules beside
 them are the package's own (an import test holds it to that):
 
-    plan.py        what a client may ask for, checked before anything is stored
+    plan.py        what a client may ask for, checked before anything is stored (estimate.py, its cost)
     commands.py    start (experiment + shards in one write, published), cancel, resume
     queries.py     list, status, results, compare, report
     recovery.py    the scheduled function's job: stalled shards republished, abandoned cancels summarised

@@ -18,10 +18,17 @@ from shared.config import Settings
 from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField, MalformedRequest
 from shared.evaluation import create_evaluator
+from shared.experiments.estimate import estimated_experiment_cost_usd, needs_reference_docs
 from shared.form_types.expected import FormTypeResolver
 from shared.llm import get_model_client
-from shared.llm.pricing import estimated_cost_usd
-from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant, WholeNumber
+from shared.models import (
+    EXPERIMENT_ID_PATTERN,
+    DatasetVersion,
+    ExperimentProgress,
+    ExperimentRecord,
+    Variant,
+    WholeNumber,
+)
 from shared.ports.experiments import DatasetReader, ExperimentHistory
 from shared.prompts import REFERENCE_DOCS, PromptRegistry, split_prompt_params
 
@@ -44,8 +51,6 @@ MAX_REPETITIONS = 20
 # A run must fit in one shard delivery: the worker stops starting runs after SHARD_TIME_BUDGET_S and
 # waits for those in flight, so budget + this bound stays inside the worker's timeout (catalog).
 MAX_RUN_TIMEOUT_S = 240.0
-# What one call is assumed to use when estimating cost before any run (a form image + the prompt).
-ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
 
 
 class DatasetRef(BaseModel):
@@ -129,16 +134,6 @@ def check_primary_metric(primary: str | None, labels: list[str]) -> None:
         )
 
 
-def evaluation_cost_per_run_usd(specs: list[dict[str, Any]], settings: Settings) -> float:
-    """What the evaluators are assumed to spend on models for one run (the judges' calls)."""
-    cost = 0.0
-    for spec in specs:
-        usage = create_evaluator(spec["name"], spec["params"]).estimated_usage(settings)
-        if usage is not None:
-            cost += estimated_cost_usd(*usage) or 0.0
-    return cost
-
-
 def plan_experiment(
     request: ExperimentRequest,
     *,
@@ -170,15 +165,13 @@ def plan_experiment(
     total = version.entry_count * len(request.variants) * request.repetitions
     evaluators = evaluator_specs(request.evaluators)
     check_primary_metric(request.primary_metric, evaluator_labels(evaluators))
-    estimate = (
-        sum(
-            # A model missing from the price table (a new Gemini id) is counted as free.
-            estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens) or 0.0
-            for v in request.variants
-        )
-        * version.entry_count
-        * request.repetitions
-    ) + evaluation_cost_per_run_usd(evaluators, settings) * total
+    estimate = estimated_experiment_cost_usd(
+        request.variants,
+        evaluators,
+        reference_docs_chars=_reference_docs_chars(datasets, request, version, evaluators, settings),
+        repetitions=request.repetitions,
+        settings=settings,
+    )
     if request.budget_usd is not None and estimate > request.budget_usd:
         raise InvalidField(
             f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
@@ -201,3 +194,18 @@ def plan_experiment(
         progress=ExperimentProgress(total=total),
         created_at=datetime.now(UTC),
     )
+
+
+def _reference_docs_chars(
+    datasets: DatasetReader,
+    request: ExperimentRequest,
+    version: DatasetVersion,
+    evaluators: list[dict[str, Any]],
+    settings: Settings,
+) -> list[int]:
+    """Each entry's reference documents' length, for the estimate; read (from the published
+    version's snapshot) only when a variant puts them in the prompt or a judge quotes them."""
+    if not needs_reference_docs(request.variants, evaluators, settings):
+        return [0] * version.entry_count
+    entries = datasets.stream(request.dataset.name, version.version)
+    return [len(entry.reference_docs or "") for entry in entries]

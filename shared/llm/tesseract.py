@@ -31,6 +31,7 @@ class TesseractModel:
 
     model_name = "tesseract"
     provider = "tesseract-ocr"
+    takes_generation_settings = False  # it does not sample: a prompt's temperature means nothing to it
 
     def __init__(self, *, alternate: bool = False, span_name: str = "extract_votes") -> None:
         self.alternate = alternate

@@ -94,6 +94,7 @@ class ExtractionListing(ExtractionLookup, Protocol):
         model: str | None = None,
         feedback: str | None = None,
         golden_candidate: bool | None = None,
+        form_types: list[str] | None = None,
         after: str | None = None,
         limit: int,
     ) -> list[ExtractionRecord]: ...

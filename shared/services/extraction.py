@@ -26,7 +26,7 @@ from shared.form_types.model import GENERIC, FormType
 from shared.form_types.registry import FormTypeRegistry
 from shared.form_types.validation import check_expected
 from shared.images import validate_image
-from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
+from shared.llm import ModelClient, ModelRequest, get_model_client, model_options, params_with_prompt_settings
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.paging import decode_page_token, encode_page_token
@@ -45,6 +45,7 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
 _DELETE_ATTEMPTS = 5
 _REFERENCES_NAMED = 20
+MAX_FORM_TYPE_VERSIONS_LISTED = 30  # the most values a Firestore `in` filter takes
 
 
 class ExtractOptions(BaseModel):
@@ -80,6 +81,7 @@ class ExtractionFilters(BaseModel):
     model: StrictStr | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
     golden_candidate: bool | None = None
+    form_type: StrictStr | None = Field(None, min_length=1, max_length=80)  # name (any version) or name@n
     since: datetime | None = None
 
     _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
@@ -140,6 +142,7 @@ class ExtractionService:
             model=filters.model,
             feedback=filters.feedback,
             golden_candidate=filters.golden_candidate,
+            form_types=self._form_type_refs(filters.form_type),
             after=after,
             limit=page_size,
         )
@@ -149,6 +152,18 @@ class ExtractionService:
             "items": [_listed(record) for record in kept],
             "next_page_token": encode_page_token(kept[-1].extraction_id) if more and kept else None,
         }
+
+    def _form_type_refs(self, form_type: str | None) -> list[str] | None:
+        """The exact versions a `form_type` filter covers (records store the resolved `name@n`)."""
+        if form_type is None:
+            return None
+        refs = self._form_types.refs_of(form_type, field="form_type")
+        if len(refs) > MAX_FORM_TYPE_VERSIONS_LISTED:
+            raise InvalidField(
+                f"Form type {form_type!r} has {len(refs)} versions; list one at a time (form_type=name@n).",
+                details={"field": "form_type", "versions": len(refs)},
+            )
+        return refs
 
     def options(self) -> dict[str, Any]:
         """What a client may pick: models with their params, prompts with their versions and labels,
@@ -209,8 +224,8 @@ class ExtractionService:
         """Everything a client sent is checked before anything is stored; `created_by` is the
         caller's API key name, on the record, the spans and the evaluations' tags."""
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
-        params = model.validate_params(options.params)
         prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
+        params = params_with_prompt_settings(model, prompt, options.params)  # the request's params win
         form_type = self._form_types.resolve(options.form_type, field="form_type")
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)

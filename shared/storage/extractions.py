@@ -113,10 +113,14 @@ class FirestoreExtractionRepository:
         model: str | None = None,
         feedback: str | None = None,
         golden_candidate: bool | None = None,
+        form_types: list[str] | None = None,
         after: str | None = None,
         limit: int,
     ) -> list[ExtractionRecord]:
         """Newest first (created_at, then id, both descending), every filter an equality.
+
+        `form_types` are exact `name@n` refs, any of which a record's `form_type` may be (an `in`,
+        which Firestore runs as one equality per value: at most 30).
 
         `feedback` is thumbs_down | thumbs_up | corrected | none, read from the booleans the
         feedback batch keeps on the document. Combined filters are served by Firestore merging
@@ -133,6 +137,8 @@ class FirestoreExtractionRepository:
             query = query.where(filter=FieldFilter("model", "==", model))
         if golden_candidate is not None:
             query = query.where(filter=FieldFilter("golden_candidate", "==", golden_candidate))
+        if form_types is not None:
+            query = query.where(filter=FieldFilter("form_type", "in", form_types))
         if feedback == "thumbs_down":
             query = query.where(filter=FieldFilter("has_thumbs_down", "==", True))
         elif feedback == "thumbs_up":

@@ -66,6 +66,7 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
             "has_thumbs_up",
             "corrected",
             "has_feedback",
+            "form_type",
         )
     ),
     # experiments.listing (GET /experiments): each filter newest first; combinations merge these.
