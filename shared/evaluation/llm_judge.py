@@ -10,12 +10,19 @@ Params (validated when the evaluator is built, so a bad one is a 422 before anyt
   `llm_judge_<label>` (plain `llm_judge` without one). Datadog labels allow letters, digits and
   underscores only, hence the pattern.
 - `model`: a Gemini model id; empty means `LLM_JUDGE_MODEL`. Temperature is fixed at 0.
+- `sees_image`: the form's image goes into the request as an image part before the rubric, and the
+  judge may judge without an expected output (a reference-free rubric such as "every figure in
+  the answer matches the figure on the paper"). Extract hands it the uploaded image, an experiment
+  the entry's (`judge_image`); without an image the result is skipped. The image's tokens are in
+  the judge's usage and cost as Gemini reports them, `details["image_tokens"]` gives the documented
+  figure for its size, and the cost estimate counts them.
 
 The judge sees the rubric, the entry's expected output, its reference documents when it has
-some, and the model's output, and answers JSON `{reasoning, value}` (structured output). The
-result records the value, the reasoning and pass/fail; `details` hold the judge model, its token
-`usage` and `cost_usd`, which the experiment runner adds to what the experiment spent (budget),
-and the judge's own llm span. An answer that is not that JSON, or whose value is out of range,
+some, the model's output and, with `sees_image`, the form's image, and answers JSON
+`{reasoning, value}` (structured output). The result records the value, the reasoning and
+pass/fail; `details` hold the judge model, its token `usage` and `cost_usd`, which the
+experiment runner adds to what the experiment spent (budget) and extract to the extraction's
+`usage.judges`, and the judge's own llm span. An answer that is not that JSON, or whose value is out of range,
 raises `JudgeAnswerInvalid`: a recorded evaluator failure (`error` set), whose `details` still
 carry the tokens paid for. Without a Gemini key, or without an output to judge, the result is
 skipped (as for the Ragas judges).
@@ -37,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.evaluation.base import Evaluator, EvaluatorContext, EvaluatorResult, settings_given, wired
+from shared.evaluation.judge_image import ESTIMATED_IMAGE_TOKENS, image_size, image_tokens, judged_image
 from shared.evaluation.ragas_metrics import (
     NO_KEY_REASON,
     NO_OUTPUT_REASON,
@@ -72,6 +80,13 @@ _SYSTEM_INSTRUCTION = (
     "to the model output, using the expected output and reference documents as the truth. Answer "
     "only with the JSON requested: first your reasoning, then the value."
 )
+_SEEING_SYSTEM_INSTRUCTION = (
+    "You are an impartial judge of election result form extractions. You are given a photograph or "
+    "scan of the form: it is the truth, with the expected output and reference documents when given. "
+    "Apply the rubric you are given to the model output, reading the figures on the paper yourself. "
+    "Answer only with the JSON requested: first your reasoning, then the value."
+)
+NO_IMAGE_REASON = "the judge sees the form's image, and this evaluation has none"
 
 
 class JudgeAnswerInvalid(ValueError):
@@ -101,6 +116,7 @@ class LlmJudge(Evaluator):
     pass_classes: Sequence[str] = ()
     label: str = ""
     model: str = ""
+    sees_image: bool = False
     # Handed in by whoever builds it (`create_evaluator(..., settings=)`): its Gemini configuration.
     settings: Settings | None = wired()
 
@@ -116,6 +132,8 @@ class LlmJudge(Evaluator):
             raise ValueError("label must be 1-40 lower-case letters, digits or underscores, starting with a letter")
         if not isinstance(self.model, str) or not (self.model == "" or _MODEL.match(self.model)):
             raise ValueError(f"the judge model must be a Gemini model id such as gemini-2.5-flash (got {self.model!r})")
+        if not isinstance(self.sees_image, bool):
+            raise ValueError("sees_image must be true or false")
         if isinstance(self.pass_threshold, bool) or not isinstance(self.pass_threshold, int):
             raise ValueError("pass_threshold must be an integer from 1 to 5")
         if not 1 <= self.pass_threshold <= 5:
@@ -147,9 +165,10 @@ class LlmJudge(Evaluator):
         return self.model or settings.llm_judge_model
 
     def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
+        image = ESTIMATED_IMAGE_TOKENS if self.sees_image else 0
         return (
             self.judge_model(settings),
-            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4,
+            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4 + image,
             ESTIMATED_JUDGE_OUTPUT_TOKENS,
         )
 
@@ -159,6 +178,9 @@ class LlmJudge(Evaluator):
             return skipped(NO_KEY_REASON)
         if ctx.output is None:
             return skipped(NO_OUTPUT_REASON)
+        image = judged_image(ctx.input) if self.sees_image else None
+        if self.sees_image and image is None:
+            return skipped(NO_IMAGE_REASON)
         from google.genai import types  # heavy: not on the import path
 
         from shared.llm.gemini import genai_client
@@ -166,7 +188,7 @@ class LlmJudge(Evaluator):
         model = self.judge_model(settings)
         client = genai_client(settings)
         config = types.GenerateContentConfig(
-            system_instruction=_SYSTEM_INSTRUCTION,
+            system_instruction=_SEEING_SYSTEM_INSTRUCTION if self.sees_image else _SYSTEM_INSTRUCTION,
             temperature=self.temperature,
             response_mime_type="application/json",
             response_schema=self._answer_schema(types),
@@ -175,11 +197,16 @@ class LlmJudge(Evaluator):
 
         def call() -> tuple[Any, Any]:
             with llmobs.capture_llm_span() as captured, llmobs.annotation_context(tags=tags):
-                response = client.models.generate_content(model=model, contents=self.prompt(ctx), config=config)
+                response = client.models.generate_content(
+                    model=model, contents=self.contents(ctx, image), config=config
+                )
             return response, captured.ref
 
         response, span = llmobs.call_in_trace_of(ctx.span, call)
         details: dict[str, Any] = {"judge_model": model, **judge_usage(model, response.usage_metadata)}
+        if image is not None:
+            size = image_size(image[0])
+            details["image_tokens"] = image_tokens(*size) if size else None
         if span is not None:
             details |= {"judge_span_id": span.span_id, "judge_trace_id": span.trace_id}
         value, reasoning = self.read_answer(response.text, details)
@@ -189,6 +216,21 @@ class LlmJudge(Evaluator):
             assessment=self.assessment(value),
             tags={"judge_model": model},
             details=details,
+        )
+
+    def contents(self, ctx: EvaluatorContext, image: tuple[bytes, str] | None) -> Any:
+        """The user turn: the form's image first when the judge sees it (as Google recommends for a
+        single image), then the prompt."""
+        if image is None:
+            return self.prompt(ctx)
+        from google.genai import types
+
+        return types.Content(
+            role="user",
+            parts=[
+                types.Part.from_bytes(data=image[0], mime_type=image[1]),
+                types.Part.from_text(text=self.prompt(ctx)),
+            ],
         )
 
     def prompt(self, ctx: EvaluatorContext) -> str:
@@ -204,7 +246,7 @@ class LlmJudge(Evaluator):
             "",
             f"The paper: {form_type.title}.",
             "Expected output (the form's verified figures):",
-            labelled_json(ctx.expected, form_type) if ctx.expected is not None else "not given",
+            labelled_json(ctx.expected, form_type) if ctx.expected is not None else self._no_expected(),
         ]
         docs = "\n\n".join(reference_docs(ctx))
         if docs:
@@ -253,6 +295,9 @@ class LlmJudge(Evaluator):
         else:
             passed = value is True
         return "pass" if passed else "fail"
+
+    def _no_expected(self) -> str:
+        return "not given: judge the output against the form's image" if self.sees_image else "not given"
 
     def _value_instruction(self) -> str:
         if self.output == "score":

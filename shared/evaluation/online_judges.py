@@ -4,11 +4,13 @@ wired (the extraction service that runs them, the review queue's agreement that 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from shared.evaluation.base import Evaluator
 from shared.evaluation.catalog import create_evaluator
 from shared.evaluation.online import ONLINE_EVALUATORS
+from shared.models import Evaluation, ExtractionUsage, JudgesUsage, TokenUsage
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -53,3 +55,43 @@ def online_evaluators(settings: Settings) -> list[Evaluator]:
     """
     built_in = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
     return built_in + parse_online_judges(settings.online_judges, settings=settings)
+
+
+def extraction_usage(reading: TokenUsage, evaluations: Sequence[Evaluation]) -> ExtractionUsage:
+    """The extraction's usage: the reading's tokens plus its online judges' (each judge's call is
+    in its evaluation's `details`, also when its answer was refused: those tokens were paid for)."""
+    by_label: dict[str, TokenUsage] = {}
+    costs: list[float] = []
+    for evaluation in evaluations:
+        spent = _judge_spent(evaluation.details)
+        if spent is None:
+            continue
+        by_label[evaluation.label], cost = spent
+        if cost is not None:
+            costs.append(cost)
+    if not by_label:
+        return ExtractionUsage(**reading.model_dump(include={"input_tokens", "output_tokens", "total_tokens"}))
+    judges = JudgesUsage(
+        input_tokens=sum(u.input_tokens for u in by_label.values()),
+        output_tokens=sum(u.output_tokens for u in by_label.values()),
+        total_tokens=sum(u.total_tokens for u in by_label.values()),
+        cost_usd=round(sum(costs), 8) if costs else None,
+        by_label=by_label,
+    )
+    return ExtractionUsage(
+        input_tokens=reading.input_tokens + judges.input_tokens,
+        output_tokens=reading.output_tokens + judges.output_tokens,
+        total_tokens=reading.total_tokens + judges.total_tokens,
+        reading=TokenUsage(**reading.model_dump(include={"input_tokens", "output_tokens", "total_tokens"})),
+        judges=judges,
+    )
+
+
+def _judge_spent(details: dict[str, Any]) -> tuple[TokenUsage, float | None] | None:
+    """A judge's tokens and cost from its evaluation's details; None for any other evaluator."""
+    usage = details.get("usage")
+    if "judge_model" not in details or not isinstance(usage, dict):
+        return None
+    tokens = {key: int(usage.get(key) or 0) for key in ("input_tokens", "output_tokens", "total_tokens")}
+    cost = details.get("cost_usd")
+    return TokenUsage(**tokens), float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
