@@ -16,6 +16,11 @@ Params (validated when the evaluator is built, so a bad one is a 422 before anyt
   the entry's (`judge_image`); without an image the result is skipped. The image's tokens are in
   the judge's usage and cost as Gemini reports them, `details["image_tokens"]` gives the documented
   figure for its size, and the cost estimate counts them.
+- `examples`: few-shot verdicts of reviewers, `[{extraction_id, verdict: pass|fail, note?,
+  output}]` (a stored judge's, `shared.evaluation.judges`), quoted before the output to judge;
+  an example may carry its form's `image` and `image_content_type` (in process only: the
+  alignment hands them in), sent as image parts when the judge sees images.
+- `judge`: the stored judge version (`name@n`) these params came from, tagged on the evaluation.
 
 The judge sees the rubric, the entry's expected output, its reference documents when it has
 some, the model's output and, with `sees_image`, the form's image, and answers JSON
@@ -55,7 +60,7 @@ from shared.evaluation.ragas_metrics import (
 )
 from shared.evaluation.registry import register
 from shared.llm.pricing import estimated_cost_usd
-from shared.models import Assessment, MetricType
+from shared.models import Assessment, MetricType, VoteExtraction
 from shared.observability import llmobs
 
 if TYPE_CHECKING:
@@ -117,6 +122,8 @@ class LlmJudge(Evaluator):
     label: str = ""
     model: str = ""
     sees_image: bool = False
+    examples: Sequence[Mapping[str, Any]] = ()
+    judge: str = ""
     # Handed in by whoever builds it (`create_evaluator(..., settings=)`): its Gemini configuration.
     settings: Settings | None = wired()
 
@@ -138,6 +145,9 @@ class LlmJudge(Evaluator):
             raise ValueError("pass_threshold must be an integer from 1 to 5")
         if not 1 <= self.pass_threshold <= 5:
             raise ValueError(f"pass_threshold must be an integer from 1 to 5 (got {self.pass_threshold})")
+        object.__setattr__(self, "examples", _examples(self.examples))
+        if not isinstance(self.judge, str) or len(self.judge) > 120:
+            raise ValueError("judge must be the stored judge version it came from, name@n")
         classes = _strings("classes", self.classes)
         pass_classes = _strings("pass_classes", self.pass_classes)
         if self.output == "categorical":
@@ -165,10 +175,11 @@ class LlmJudge(Evaluator):
         return self.model or settings.llm_judge_model
 
     def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
-        image = ESTIMATED_IMAGE_TOKENS if self.sees_image else 0
+        image = ESTIMATED_IMAGE_TOKENS * (1 + len(self.examples)) if self.sees_image else 0
+        examples = sum(len(json.dumps(example.get("output"))) + 40 for example in self.examples) // 4
         return (
             self.judge_model(settings),
-            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4 + image,
+            ESTIMATED_JUDGE_INPUT_TOKENS + len(self.rubric) // 4 + examples + image,
             ESTIMATED_JUDGE_OUTPUT_TOKENS,
         )
 
@@ -214,24 +225,35 @@ class LlmJudge(Evaluator):
             value,
             reasoning=reasoning,
             assessment=self.assessment(value),
-            tags={"judge_model": model},
+            tags={"judge_model": model, **({"judge": self.judge} if self.judge else {})},
             details=details,
         )
 
     def contents(self, ctx: EvaluatorContext, image: tuple[bytes, str] | None) -> Any:
         """The user turn: the form's image first when the judge sees it (as Google recommends for a
         single image), then the prompt."""
-        if image is None:
+        example_images = [
+            (number, judged_image(example))
+            for number, example in enumerate(self.examples, 1)
+            if self.sees_image and judged_image(example) is not None
+        ]
+        if image is None and not example_images:
             return self.prompt(ctx)
         from google.genai import types
 
-        return types.Content(
-            role="user",
-            parts=[
+        parts = []
+        for number, example_image in example_images:
+            assert example_image is not None
+            parts += [
+                types.Part.from_text(text=f"Example {number}'s form:"),
+                types.Part.from_bytes(data=example_image[0], mime_type=example_image[1]),
+            ]
+        if image is not None:
+            parts += [
+                types.Part.from_text(text="The form to judge:"),
                 types.Part.from_bytes(data=image[0], mime_type=image[1]),
-                types.Part.from_text(text=self.prompt(ctx)),
-            ],
-        )
+            ]
+        return types.Content(role="user", parts=[*parts, types.Part.from_text(text=self.prompt(ctx))])
 
     def prompt(self, ctx: EvaluatorContext) -> str:
         """What the judge is asked: the rubric, the answer's form, the truth, the output (both in
@@ -243,6 +265,7 @@ class LlmJudge(Evaluator):
             "",
             f'Answer with JSON: "reasoning" (at most three sentences naming what you checked), then "value": '
             f"{self._value_instruction()}.",
+            *self._example_lines(form_type),
             "",
             f"The paper: {form_type.title}.",
             "Expected output (the form's verified figures):",
@@ -296,6 +319,21 @@ class LlmJudge(Evaluator):
             passed = value is True
         return "pass" if passed else "fail"
 
+    def _example_lines(self, form_type: Any) -> list[str]:
+        """Reviewers' verdicts on other extractions, as few-shot examples (pass: the extraction was
+        right; fail: reviewers corrected or rejected it)."""
+        if not self.examples:
+            return []
+        lines = ["", "Examples of reviewers' verdicts on other extractions (judge as they did):"]
+        for number, example in enumerate(self.examples, 1):
+            verdict = (
+                "pass (reviewers found it right)" if example["verdict"] == "pass" else "fail (reviewers found it wrong)"
+            )
+            lines += [f"Example {number}: verdict {verdict}.", "Its model output:", _quoted_output(example, form_type)]
+            if example.get("note"):
+                lines.append(f"Reviewer's note: {example['note']}")
+        return lines
+
     def _no_expected(self) -> str:
         return "not given: judge the output against the form's image" if self.sees_image else "not given"
 
@@ -319,6 +357,31 @@ class LlmJudge(Evaluator):
             required=["reasoning", "value"],
             property_ordering=["reasoning", "value"],
         )
+
+
+MAX_EXAMPLES = 20
+_EXAMPLE_KEYS = {"extraction_id", "verdict", "note", "output", "image", "image_content_type"}
+
+
+def _examples(given: Any) -> tuple[Mapping[str, Any], ...]:
+    """Few-shot examples checked: each `{extraction_id, verdict: pass|fail, note?, output}`."""
+    if isinstance(given, str | Mapping) or not isinstance(given, Sequence) or len(given) > MAX_EXAMPLES:
+        raise ValueError(f"examples must be a list of at most {MAX_EXAMPLES} reviewers' verdicts")
+    for example in given:
+        if not isinstance(example, Mapping) or set(example) - _EXAMPLE_KEYS:
+            raise ValueError("each example is {extraction_id, verdict, note?, output}")
+        if example.get("verdict") not in ("pass", "fail") or not isinstance(example.get("output"), Mapping):
+            raise ValueError("each example needs a verdict (pass or fail) and the model output it was given on")
+        if not isinstance(example.get("note") or "", str):
+            raise ValueError("an example's note must be text")
+    return tuple(dict(example) for example in given)
+
+
+def _quoted_output(example: Mapping[str, Any], form_type: Any) -> str:
+    try:
+        return labelled_json(VoteExtraction.model_validate(example["output"]), form_type)
+    except ValueError:
+        return json.dumps(example["output"], ensure_ascii=False)
 
 
 def _strings(name: str, given: Any) -> tuple[str, ...]:
