@@ -4,7 +4,7 @@ wired (the extraction service that runs them, the review queue's agreement that 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.evaluation.base import Evaluator
@@ -16,13 +16,21 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 
-def parse_online_judges(text: str, *, settings: Settings | None = None) -> list[Evaluator]:
-    """`ONLINE_JUDGES`: a JSON list of `llm_judge` params, each judge with its own label.
+def parse_online_judges(
+    text: str,
+    *,
+    settings: Settings | None = None,
+    stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[Evaluator]:
+    """`ONLINE_JUDGES`: a JSON list of `llm_judge` params, each judge with its own label; a judge
+    may name a stored one (`{"judge": "name@version|name@label", "label"}`).
 
     Args:
         text: the setting's value; empty means no judge.
         settings: the judges' settings (their Gemini configuration); None builds judges that are
             only named (the agreement's labels), not run.
+        stored_judges: resolves a stored judge to its version's params (the judge registry's
+            `expand`, read once when the instance starts); None names such a judge only.
 
     Raises:
         ValueError: not such a list, a bad judge, or two judges with one label; the message says which.
@@ -38,6 +46,8 @@ def parse_online_judges(text: str, *, settings: Settings | None = None) -> list[
     judges = []
     for params in given:
         try:
+            if "judge" in params:
+                params = stored_judges(params) if stored_judges else _named_only(params)
             judges.append(create_evaluator("llm_judge", params, settings=settings))
         except Exception as error:  # InvalidField: a configuration error, not a client's
             raise ValueError(f"ONLINE_JUDGES: {getattr(error, 'message', error)}") from None
@@ -47,14 +57,25 @@ def parse_online_judges(text: str, *, settings: Settings | None = None) -> list[
     return judges
 
 
-def online_evaluators(settings: Settings) -> list[Evaluator]:
+def online_evaluators(
+    settings: Settings, *, stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> list[Evaluator]:
     """What runs on every extraction: the built-in online evaluators, then the `ONLINE_JUDGES`.
 
     Raises:
         ValueError: a bad `ONLINE_JUDGES` (the instance stops at start-up, saying why).
     """
     built_in = [create_evaluator(name, settings=settings) for name in ONLINE_EVALUATORS]
-    return built_in + parse_online_judges(settings.online_judges, settings=settings)
+    return built_in + parse_online_judges(settings.online_judges, settings=settings, stored_judges=stored_judges)
+
+
+def _named_only(params: dict[str, Any]) -> dict[str, Any]:
+    """A stored judge to be named, not run (the agreement's label): its label and reference only."""
+    return {
+        "rubric": f"the stored judge {params['judge']}",
+        "label": params.get("label") or "",
+        "judge": str(params["judge"]),
+    }
 
 
 def extraction_usage(reading: TokenUsage, evaluations: Sequence[Evaluation]) -> ExtractionUsage:

@@ -138,6 +138,25 @@ class JudgeRegistry:
             raise InvalidField(f"Unknown judge version {parsed.name}@{number}.", details={"field": field_name})
         return version
 
+    def expand(
+        self, params: dict[str, Any], *, image_of: Callable[[StoredExample], bytes | None] | None = None
+    ) -> dict[str, Any]:
+        """`llm_judge` params that name a stored judge (`{"judge": ref, "label"?}`) as the params
+        of the version `ref` resolves to, its examples included, with their images when the judge
+        sees images and `image_of` reads them (in process only: an experiment stores the params
+        without images)."""
+        extra = sorted(set(params) - {"judge", "label"})
+        if extra:
+            raise InvalidField(
+                f"An llm_judge that names a stored judge takes only judge and label (got {', '.join(extra)}): "
+                "its rubric and the rest are the stored version's.",
+                details={"field": "evaluators", "unknown": extra},
+            )
+        label = params.get("label") or ""
+        if not isinstance(label, str):
+            raise InvalidField("llm_judge label must be text.", details={"field": "evaluators"})
+        return judge_params(self.resolve(params["judge"], field_name="llm_judge judge"), label=label, image_of=image_of)
+
     def record_alignment(self, version: JudgeVersion, alignment: dict[str, Any]) -> None:
         self._store.set_alignment(version.name, version.version, alignment)
 
