@@ -15,6 +15,7 @@ PAGES = {
     "review": "pages/2_Review_Queue.py",
     "datasets": "pages/3_Dataset_Manager.py",
     "experiments": "pages/4_Experiments.py",
+    "judges": "pages/6_Judges.py",
 }
 _LINKS = (
     (HOME, "Home", "🏠"),
@@ -22,6 +23,7 @@ _LINKS = (
     (PAGES["review"], "Review Queue", "🧑‍⚖️"),
     (PAGES["datasets"], "Dataset Manager", "📊"),
     (PAGES["experiments"], "Experiments", "🧪"),
+    (PAGES["judges"], "Judges", "⚖️"),
 )
 
 
