@@ -72,7 +72,11 @@ def choose_examples(learn: Sequence[Decision], judged: dict[str, str | None], li
 
     def ordered(verdict: str) -> list[Decision]:
         mine = [d for d in learn if d.verdict == verdict]
-        return sorted(mine, key=lambda d: (judged.get(d.extraction_id) == d.verdict, d.extraction_id))
+
+        def agreed(d: Decision) -> bool:  # an unjudged decision is no known disagreement
+            return judged.get(d.extraction_id) in (None, d.verdict)
+
+        return sorted(mine, key=lambda d: (agreed(d), d.extraction_id))
 
     passes, fails = ordered("pass"), ordered("fail")
     chosen: list[Decision] = []
