@@ -289,7 +289,9 @@ class FeedbackRecord(BaseModel):
     author: str | None = None  # the API key's name, or `{key}:{person}` for a delegating key
 
 
-ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check"]
+ReviewReason = Literal[
+    "golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check", "random_sample"
+]
 ReviewState = Literal["pending", "claimed", "done"]
 REVIEW_REASONS: tuple[ReviewReason, ...] = (
     "golden_candidate",
@@ -297,6 +299,7 @@ REVIEW_REASONS: tuple[ReviewReason, ...] = (
     "consistency_failed",
     "classification_low",
     "cross_check",
+    "random_sample",  # the uniform random sample production accuracy is estimated from
 )
 
 

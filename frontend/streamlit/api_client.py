@@ -255,6 +255,10 @@ class ApiClient:
     def agreement(self) -> Json:
         return self.get("/datasets/review/agreement")
 
+    def production_accuracy(self, **query: Any) -> Json:
+        """`since`, `until`, `form_type`, `by=week`: GET /datasets/review/accuracy (PPI++, 95%)."""
+        return self.get("/datasets/review/accuracy", **query)
+
     # --- experiments -------------------------------------------------------------------------
 
     def experiments(self, **filters: Any) -> Json:

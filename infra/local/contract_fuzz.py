@@ -69,6 +69,13 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         "schedule_id and experiment_id exclude each other: a rule across two query arguments",
     ),
     Exclusion(
+        "reviewAccuracy",
+        "positive_data_acceptance",
+        "since comes before until, at most 366 days apart (by=week: 26 weeks), both from 1970 to 2999: rules "
+        "across query arguments and a range a date pattern cannot state",
+        also_accepted=(400,),
+    ),
+    Exclusion(
         "compareExperiment",
         "positive_data_acceptance",
         "?a=&b= (both) or ?baseline= (variant only with it): a rule across query arguments; a and b name the "

@@ -21,6 +21,7 @@ from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFoun
 from shared.evaluation.base import Evaluator
 from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
 from shared.evaluation.online_judges import extraction_usage
+from shared.evaluation.production_accuracy import automatic_verdict, drawn_for_random_sample
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.form_types.checks import shaped
 from shared.form_types.model import GENERIC, FormType
@@ -323,12 +324,19 @@ class ExtractionService:
             self._review.stage(
                 batch,
                 extraction_id=record.extraction_id,
-                reasons=review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+                reasons=[
+                    *review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+                    *random_sample_reason(record.extraction_id, self._settings.review_random_sample_rate),
+                ],
                 created_at=record.created_at,
                 model=record.model,
                 span_id=record.span_id,
                 trace_id=record.trace_id,
                 cross_check_fields=cross_check_fields(record.evaluations),
+                form_type=record.form_type,
+                automatic_verdict=automatic_verdict(
+                    succeeded=record.status == "succeeded", evaluations=record.evaluations
+                ),
             )
 
         try:
@@ -396,6 +404,12 @@ def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> 
         if evaluation.label == "cross_check" and evaluation.assessment == "fail":
             reasons.append("cross_check")
     return reasons
+
+
+def random_sample_reason(extraction_id: str, rate: float) -> list[ReviewReason]:
+    """`random_sample` when the extraction is drawn into the uniform random sample production
+    accuracy is estimated from: a draw on its id alone, blind to every other reason."""
+    return ["random_sample"] if drawn_for_random_sample(extraction_id, rate) else []
 
 
 def cross_check_fields(evaluations: list[Evaluation]) -> list[dict[str, Any]] | None:

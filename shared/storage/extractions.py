@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
+from shared.evaluation.production_accuracy import automatic_verdict
 from shared.models import ExtractionRecord
 from shared.storage.cursor import start_after_document
 
@@ -70,6 +71,22 @@ class FirestoreExtractionRepository:
         except (exceptions.FailedPrecondition, exceptions.NotFound):
             return False
         return True
+
+    def count_made(
+        self, *, since: datetime, until: datetime, form_type: str | None, automatic_verdict: bool | None = None
+    ) -> int:
+        """How many extractions were made in [since, until) (of `form_type`; with this automatic
+        verdict): one aggregation query, whatever the count."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("created_at", ">=", since)).where(
+            filter=FieldFilter("created_at", "<", until)
+        )
+        if form_type is not None:
+            query = query.where(filter=FieldFilter("form_type", "==", form_type))
+        if automatic_verdict is not None:
+            query = query.where(filter=FieldFilter("automatic_verdict", "==", automatic_verdict))
+        return int(query.count().get()[0][0].value)
 
     def find_by_span(self, span_id: str) -> ExtractionRecord | None:
         from google.cloud.firestore_v1.base_query import FieldFilter
@@ -154,4 +171,9 @@ class FirestoreExtractionRepository:
 
 def to_document(record: ExtractionRecord) -> dict[str, Any]:
     # The summary's derived fields are computed on read; only its counters are stored.
-    return record.model_dump(mode="python", exclude={"feedback_summary": {"mean_quality_score", "corrected"}})
+    document = record.model_dump(mode="python", exclude={"feedback_summary": {"mean_quality_score", "corrected"}})
+    # Stored for production accuracy's aggregation counts only (the record does not read it back).
+    document["automatic_verdict"] = automatic_verdict(
+        succeeded=record.status == "succeeded", evaluations=record.evaluations
+    )
+    return document

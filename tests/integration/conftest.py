@@ -27,7 +27,7 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.storage.clients import firestore_client, storage_client
-    from shared.wiring.datasets import dataset_service, review_service
+    from shared.wiring.datasets import dataset_service, production_accuracy_service, review_service
     from shared.wiring.evaluations import evaluation_sink
     from shared.wiring.experiments import (
         alert_service,
@@ -57,6 +57,7 @@ def _clear_instance_caches() -> None:
         extraction_service,
         feedback_service,
         review_service,
+        production_accuracy_service,
         dataset_service,
         shard_publisher,
         image_store,
