@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
 from shared.errors import InvalidField
-from shared.models import DATASET_NAME_PATTERN, EXTRACTION_ID_PATTERN
+from shared.models import DATASET_NAME_PATTERN, EXTRACTION_ID_PATTERN, WholeNumber
 
 NAME = re.compile(DATASET_NAME_PATTERN)
 LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -42,7 +42,7 @@ class JudgeVersionRequest(BaseModel):
     rubric: StrictStr
     output: Literal["score", "categorical", "boolean"] = "score"
     classes: list[StrictStr] = Field(default_factory=list, max_length=10)
-    pass_threshold: StrictInt = 4
+    pass_threshold: WholeNumber = 4
     pass_classes: list[StrictStr] = Field(default_factory=list, max_length=10)
     sees_image: StrictBool = False
     model: StrictStr = Field("", max_length=80)
@@ -57,17 +57,17 @@ class AlignRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    from_version: StrictStr | StrictInt | None = None  # a number or a label; absent: the bare name's
-    seed: StrictInt = Field(0, ge=0, le=2**31)
+    from_version: StrictStr | WholeNumber | None = None  # a number or a label; absent: the bare name's
+    seed: WholeNumber = Field(0, ge=0, le=2**31)
     holdout_fraction: StrictFloat = Field(0.3, gt=0, lt=1)
-    max_examples: StrictInt = Field(8, ge=1, le=MAX_EXAMPLES)
+    max_examples: WholeNumber = Field(8, ge=1, le=MAX_EXAMPLES)
 
 
 class LabelMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: StrictStr = Field(max_length=32)
-    version: StrictInt = Field(ge=1, le=999_999_999)
+    version: WholeNumber = Field(ge=1, le=999_999_999)
 
 
 class StoredExample(BaseModel):
