@@ -110,6 +110,13 @@ class VoteExtraction(BaseModel):
         return merged
 
 
+# Where on the paper each count was read: `{field path: [x0, y0, x1, y1]}`, the box's left, top,
+# right and bottom edges as fractions (0-1) of the upright image's width and height. Paths are
+# `vote_results[2].vote_count`, `ballot_stats.valid_votes` (generic) or `statistics.<key>`. Kept
+# beside the VoteExtraction, never inside it: expected outputs and evaluators never see boxes.
+FieldBoxes = dict[str, list[float]]
+
+
 class TokenUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -217,6 +224,7 @@ class ExtractionRecord(BaseModel):
     in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)
     feedback_summary: FeedbackSummary = Field(default_factory=FeedbackSummary)
     corrected_result: VoteExtraction | None = None  # the latest correction applied to `result`
+    boxes: FieldBoxes = Field(default_factory=dict)  # where each count of `result` was read (FieldBoxes)
     # Denormalised from the feedback (set in the feedback's batch) so GET /extract filters with
     # equality only: Firestore cannot cheaply filter on `feedback_summary.thumbs_down > 0` while
     # ordering by created_at.
@@ -451,6 +459,7 @@ class ExperimentRecord(BaseModel):
     budget_usd: float | None = None
     estimated_cost_usd: float = 0.0
     baseline_experiment_id: str | None = None
+    primary_metric: str | None = None  # the metric comparisons lead with (None: the default, comparison.py)
     shard_count: int = 0  # 0: runs in the process that started it; otherwise fanned out through Pub/Sub
     schedule_id: str | None = None  # set when a schedule started it, with the slot it started in
     slot: str | None = None

@@ -120,12 +120,21 @@ def compare(request: flask.Request, experiment_id: str) -> flask.Response:
         b=args.get("b"),
         baseline=baseline,
         variant=args.get("variant"),
+        primary=args.get("primary"),  # a label not compared: 400 naming the ones that were
     )
     return json_response(result)
 
 
 def report(request: flask.Request, experiment_id: str) -> flask.Response:
     return flask.Response(experiment_queries().report(known_experiment_id(experiment_id)), mimetype="text/html")
+
+
+def export(request: flask.Request, experiment_id: str) -> flask.Response:
+    """The runs with their evaluations as a CSV or JSONL download, streamed a page at a time."""
+    exported = experiment_queries().export(known_experiment_id(experiment_id), request.args.get("format", "jsonl"))
+    response = flask.Response(exported.lines, mimetype=exported.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    return response
 
 
 def resume(request: flask.Request, experiment_id: str) -> flask.Response:
@@ -158,6 +167,7 @@ ROUTES = (
     Route("GET", "/{experiment_id}/results", get_results, "read"),
     Route("GET", "/{experiment_id}/compare", compare, "read"),
     Route("GET", "/{experiment_id}/report", report, "read"),
+    Route("GET", "/{experiment_id}/export", export, "read"),
     Route("POST", "/{experiment_id}/resume", resume, "write"),
     Route("POST", "/{experiment_id}/cancel", cancel, "write"),
 )

@@ -79,7 +79,7 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         "compareExperiment",
         "positive_data_acceptance",
         "?a=&b= (both) or ?baseline= (variant only with it): a rule across query arguments; a and b name the "
-        "experiment's own variants",
+        "experiment's own variants, and primary a metric the comparison has (400 otherwise)",
     ),
     Exclusion(
         "createExtraction",
@@ -158,7 +158,11 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         )
         for operation in ("addFromTrace", "addCandidates", "movePromptLabel")
     ),
-    Exclusion("startExperiment", "positive_data_acceptance", _REGISTRIES),
+    Exclusion(
+        "startExperiment",
+        "positive_data_acceptance",
+        _REGISTRIES + "; primary_metric among the evaluators' labels (400 otherwise)",
+    ),
     Exclusion(
         "createSchedule",
         "positive_data_acceptance",

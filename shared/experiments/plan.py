@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from shared.config import Settings
 from shared.dataset_names import check_name, check_version
-from shared.errors import Conflict, InvalidField
+from shared.errors import Conflict, InvalidField, MalformedRequest
 from shared.evaluation import create_evaluator
 from shared.form_types.expected import FormTypeResolver
 from shared.llm import get_model_client
@@ -83,6 +83,8 @@ class ExperimentRequest(RunSettings):
     name: str = Field(min_length=1, max_length=100)
     dataset: DatasetRef
     baseline_experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
+    # The metric a comparison leads with (an evaluator's label); absent: `comparison.primary_metric`'s default.
+    primary_metric: str | None = Field(None, min_length=1, max_length=100)
     dry_run: StrictBool = False
 
 
@@ -120,6 +122,22 @@ def evaluator_specs(
         labels.add(label)
         specs.append(spec)
     return specs
+
+
+def evaluator_labels(specs: list[dict[str, Any]]) -> list[str]:
+    """The labels the evaluators record their results under, in order (the metrics compared)."""
+    return [create_evaluator(spec["name"], spec["params"]).evaluation_label for spec in specs]
+
+
+def check_primary_metric(primary: str | None, labels: list[str]) -> None:
+    """A declared primary metric must be one the experiment's evaluators record (400 otherwise)."""
+    if primary is not None and primary not in labels:
+        raise MalformedRequest(
+            f"primary_metric {primary!r} is not a metric this experiment records: name one of its evaluators' "
+            f"labels ({', '.join(labels)}).",
+            code="unknown_metric",
+            details={"field": "primary_metric", "metrics": labels},
+        )
 
 
 def evaluation_cost_per_run_usd(specs: list[dict[str, Any]], settings: Settings) -> float:
@@ -163,6 +181,7 @@ def plan_experiment(
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions
     evaluators = evaluator_specs(request.evaluators, stored_judges=stored_judges)
+    check_primary_metric(request.primary_metric, evaluator_labels(evaluators))
     estimate = (
         sum(
             # A model missing from the price table (a new Gemini id) is counted as free.
@@ -190,6 +209,7 @@ def plan_experiment(
         budget_usd=request.budget_usd,
         estimated_cost_usd=round(estimate, 4),
         baseline_experiment_id=request.baseline_experiment_id,
+        primary_metric=request.primary_metric,
         progress=ExperimentProgress(total=total),
         created_at=datetime.now(UTC),
     )

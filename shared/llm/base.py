@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from shared.form_types.model import FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE
-from shared.models import TokenUsage, VoteExtraction
+from shared.models import FieldBoxes, TokenUsage, VoteExtraction
 from shared.prompts import Prompt
 
 
@@ -32,11 +32,13 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class ModelResponse:
-    """A model's answer: the parsed extraction, token usage and the raw text it produced."""
+    """A model's answer: the parsed extraction, token usage, the raw text it produced, and where
+    on the paper it read each count (`shared.models.FieldBoxes`; empty when it did not say)."""
 
     extraction: VoteExtraction
     usage: TokenUsage
     raw_output: str
+    boxes: FieldBoxes = field(default_factory=dict)
 
 
 class ModelClient(Protocol):

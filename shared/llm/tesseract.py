@@ -81,7 +81,7 @@ class TesseractModel:
                 output_data=[{"role": "assistant", "content": output}],
                 metadata={"deskew_angle_deg": round(reading.angle_deg, 2)},
             )
-        return ModelResponse(extraction=reading.extraction, usage=TokenUsage(), raw_output=output)
+        return ModelResponse(extraction=reading.extraction, usage=TokenUsage(), raw_output=output, boxes=reading.boxes)
 
     async def extract_async(self, request: ModelRequest) -> ModelResponse:
         return await asyncio.to_thread(self.extract, request)

@@ -367,6 +367,7 @@ def _record(
         params=dict(request.params),
         status=reading.status,
         result=reading.output,
+        boxes=reading.boxes,
         error=reading.error_message,
         error_code=reading.error.code if reading.error else None,
         evaluations=evaluations,

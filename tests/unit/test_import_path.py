@@ -62,7 +62,7 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.schedules",
     "shared.experiments.alerts",
     "shared.experiments.traffic_alerts",
-    "shared.experiments.comparison",  # McNemar for a judge's alignment (shared.evaluation.judges)
+    "shared.experiments.comparison",  # compare_runs (bench.aa_simulation); McNemar for a judge's alignment
 }
 
 
