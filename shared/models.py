@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, computed_field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    computed_field,
+    model_serializer,
+)
 
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
@@ -114,6 +123,28 @@ class TokenUsage(BaseModel):
     total_tokens: int = 0
 
 
+class JudgesUsage(TokenUsage):
+    """What an extraction's online judges (`ONLINE_JUDGES`) spent: their tokens, their cost in US$
+    (None when no judge's model is in the price table) and each judge's share by label."""
+
+    cost_usd: float | None = None
+    by_label: dict[str, TokenUsage] = Field(default_factory=dict)
+
+
+class ExtractionUsage(TokenUsage):
+    """An extraction's tokens: the totals are everything it spent on models (the reading and its
+    online judges); with judges, `reading` and `judges` show each part (absent without judges:
+    the totals are then the reading's, as before judges counted)."""
+
+    reading: TokenUsage | None = None
+    judges: JudgesUsage | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_parts(self, handler: Any) -> dict[str, Any]:
+        dumped = handler(self)
+        return {key: value for key, value in dumped.items() if key not in ("reading", "judges") or value is not None}
+
+
 @dataclass(frozen=True)
 class SpanRef:
     """Where an LLM Observability span is: what evaluations are joined on."""
@@ -185,7 +216,7 @@ class ExtractionRecord(BaseModel):
     expected: VoteExtraction | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     latency_ms: float
-    usage: TokenUsage = Field(default_factory=TokenUsage)
+    usage: ExtractionUsage = Field(default_factory=ExtractionUsage)
     created_at: datetime
     created_by: str | None = None  # the API key's name (None: recorded before keys were named)
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review

@@ -331,6 +331,17 @@ class ApiClient:
     def move_prompt_label(self, name: str, label: str, version: int) -> Json:
         return self.post(f"/experiments/prompts/{_segment(name)}/labels", {"label": label, "version": version})
 
+    # --- stored judges (versions are immutable; labels move; an alignment makes a new version) --
+
+    def judges(self) -> list[Json]:
+        return self.get("/experiments/judges")["items"]
+
+    def judge(self, name: str) -> Json:
+        return self.get(f"/experiments/judges/{_segment(name)}")
+
+    def align_judge(self, name: str, body: Json) -> Json:
+        return self.post(f"/experiments/judges/{_segment(name)}/align", body)
+
 
 def _segment(value: str) -> str:
     """A path segment, percent-encoded (a hostile id cannot change the path)."""

@@ -16,6 +16,7 @@ PAGES = {
     "datasets": "pages/3_Dataset_Manager.py",
     "experiments": "pages/4_Experiments.py",
     "quality": "pages/5_Quality.py",
+    "judges": "pages/6_Judges.py",
 }
 _LINKS = (
     (HOME, "Home", "🏠"),
@@ -24,6 +25,7 @@ _LINKS = (
     (PAGES["datasets"], "Dataset Manager", "📊"),
     (PAGES["experiments"], "Experiments", "🧪"),
     (PAGES["quality"], "Quality", "📈"),
+    (PAGES["judges"], "Judges", "⚖️"),
 )
 
 

@@ -15,6 +15,7 @@ import functions_framework
 
 from shared.errors import InvalidField
 from shared.evaluation import evaluator_names
+from shared.evaluation.judges import routes as judges
 from shared.experiments.plan import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
 from shared.models import DATASET_NAME_PATTERN, SCHEDULE_ID_PATTERN, ExperimentStatus
 from shared.routes import alerts, prompts, schedules
@@ -156,6 +157,7 @@ def cancel(request: flask.Request, experiment_id: str) -> flask.Response:
 ROUTES = (
     # Before `/{experiment_id}`, which would match these paths too.
     *prompts.ROUTES,
+    *judges.ROUTES,
     *schedules.ROUTES,
     *alerts.ROUTES,
     Route("GET", "/options", get_options, "read"),

@@ -108,6 +108,18 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         "the template's {{variables}} are exactly the declared variables: a rule across two fields",
     ),
     Exclusion(
+        "createJudgeVersion",
+        "positive_data_acceptance",
+        "classes and pass_classes go with output categorical only, 2-10 distinct classes, pass_classes among "
+        "them: rules across fields; an example names a stored extraction that has a result",
+    ),
+    Exclusion(
+        "alignJudge",
+        "positive_data_acceptance",
+        "aligning needs reviewed decisions in both the learn and the held-out set (the review queue's state) "
+        "and a Gemini key: no schema can say either",
+    ),
+    Exclusion(
         "importEntries",
         "positive_data_acceptance",
         "the body is CSV or JSON Lines: its columns and each line's entry are no JSON Schema",

@@ -9,6 +9,7 @@ bounds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,9 +93,16 @@ class ExperimentRequest(RunSettings):
     dry_run: StrictBool = False
 
 
-def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
+def evaluator_specs(
+    given: list[str | dict[str, dict[str, Any]]] | None,
+    *,
+    stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists
-    and that no two record under one label (two `llm_judge`s need a `label` each)."""
+    and that no two record under one label (two `llm_judge`s need a `label` each). An `llm_judge`
+    that names a stored judge (`{"judge": "name@version|name@label"}`) is stored as that version's
+    params, examples included (`stored_judges`: the judge registry's `expand`), as a prompt is
+    stored resolved."""
     specs = []
     labels: set[str] = set()
     for item in given if given is not None else list(DEFAULT_EVALUATORS):
@@ -105,6 +113,9 @@ def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list
             spec = {"name": name, "params": params}
         else:
             raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
+        if spec["name"] == "llm_judge" and stored_judges is not None and isinstance(spec["params"], dict):
+            if "judge" in spec["params"]:
+                spec["params"] = stored_judges(spec["params"])
         # Unknown name or bad params: 422 now, not mid-run.
         label = create_evaluator(spec["name"], spec["params"]).evaluation_label
         if label in labels:
@@ -143,6 +154,7 @@ def plan_experiment(
     prompts: PromptRegistry,
     form_types: FormTypeResolver,
     experiment_id: str | None = None,
+    stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> ExperimentRecord:
     """Check everything a client sent and build the experiment, storing nothing."""
     version = datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
@@ -163,7 +175,7 @@ def plan_experiment(
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions
-    evaluators = evaluator_specs(request.evaluators)
+    evaluators = evaluator_specs(request.evaluators, stored_judges=stored_judges)
     check_primary_metric(request.primary_metric, evaluator_labels(evaluators))
     estimate = estimated_experiment_cost_usd(
         request.variants,

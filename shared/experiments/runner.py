@@ -30,6 +30,7 @@ from shared.errors import ModelUnavailable
 from shared.evaluation import create_evaluator
 from shared.evaluation.base import Evaluator
 from shared.evaluation.cross_check import CrossCheck
+from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
@@ -398,7 +399,12 @@ class ExperimentRunner:
             evaluators,
             reading,
             expected=job.entry.expected_output,
-            input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
+            input={
+                "image_uri": job.entry.input.image_uri,
+                "reference_docs": job.entry.reference_docs,
+                IMAGE: request.image,  # for a judge that sees the form (`sees_image`)
+                IMAGE_CONTENT_TYPE: request.content_type,
+            },
             metadata={
                 "variant": job.variant.name,
                 "model": job.variant.model,

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
 from shared.evaluation.base import Evaluator
+from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
+from shared.evaluation.online_judges import extraction_usage
 from shared.evaluation.production_accuracy import automatic_verdict, drawn_for_random_sample
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.form_types.checks import shaped
@@ -280,7 +282,12 @@ class ExtractionService:
             self._evaluators,
             reading,
             expected=expected,
-            input={"image_uri": image_uri, REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS)},
+            input={
+                "image_uri": image_uri,
+                REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS),
+                IMAGE: request.image,  # for a judge that sees the form (`sees_image`)
+                IMAGE_CONTENT_TYPE: request.content_type,
+            },
             metadata={
                 "model": model.model_name,
                 "prompt_version": request.prompt.version,
@@ -385,7 +392,7 @@ def _record(
         expected=options.expected,
         tags=options.tags,
         latency_ms=reading.latency_ms,
-        usage=reading.usage,
+        usage=extraction_usage(reading.usage, evaluations),  # the online judges' tokens count too
         created_at=datetime.now(UTC),
         created_by=created_by,
         golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),

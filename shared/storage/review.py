@@ -152,13 +152,13 @@ class FirestoreReviewRepository:
         return int(query.count().get()[0][0].value)
 
     def decided(self, *, since: datetime | None) -> Iterator[dict[str, Any]]:
-        """Verdicts and the evaluators' outcomes of every decided item (decided at or after `since`)."""
+        """Verdicts, notes and the evaluators' outcomes of every decided item (decided at or after `since`)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._collection.where(filter=FieldFilter("closed", "==", 1))
         if since is not None:
             query = query.where(filter=FieldFilter("decided_at", ">=", since))
-        for snapshot in query.select(["verdict", "evaluator_outcomes", "decided_at"]).stream():
+        for snapshot in query.select(["verdict", "evaluator_outcomes", "decided_at", "extraction_id", "note"]).stream():
             yield snapshot.to_dict() or {}
 
     def random_sample_items(self, *, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:

@@ -43,6 +43,7 @@ def _clear_instance_caches() -> None:
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
     from shared.wiring.form_types import forget_cached_form_types
+    from shared.wiring.judges import judge_alignment, judge_registry
     from shared.wiring.prompts import forget_cached_prompts, prompt_registry
 
     forget_cached_prompts()
@@ -50,6 +51,8 @@ def _clear_instance_caches() -> None:
     for cached in (
         get_settings,
         prompt_registry,
+        judge_registry,
+        judge_alignment,
         evaluation_sink,
         extraction_service,
         feedback_service,

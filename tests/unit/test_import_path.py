@@ -62,7 +62,7 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.schedules",
     "shared.experiments.alerts",
     "shared.experiments.traffic_alerts",
-    "shared.experiments.comparison",  # compare_runs, pure: bench.aa_simulation drives it directly
+    "shared.experiments.comparison",  # compare_runs (bench.aa_simulation); McNemar for a judge's alignment
 }
 
 
@@ -250,6 +250,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("shared.experiments.completion", "shared.experiments.analysis"): "numpy and scipy",
     ("shared.experiments.queries", "shared.experiments.analysis"): "numpy and scipy",
     ("shared.experiments.queries", "shared.experiments.report"): "numpy, scipy and Pillow",
+    ("shared.evaluation.judges.alignment", "shared.experiments.comparison"): "numpy and scipy",
 }
 
 
