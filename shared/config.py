@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         description="After this long a shard's delivery starts no new run; with the runs in flight (each within "
         "its run_timeout_s, 240 s at most) it ends inside the worker's 540 s timeout, and the next delivery goes on.",
     )
+    review_random_sample_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="The share of extractions drawn uniformly at random (a hash of the id, whatever their flags) "
+        "into the review queue with reason `random_sample`: production accuracy is estimated from their verdicts.",
+    )
     review_claim_s: float = Field(
         600.0, gt=0, description="How long a reviewer holds a claimed review-queue item before it is pending again."
     )

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, computed_field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    computed_field,
+    model_serializer,
+)
 
 # A query's `since`: ISO 8601, date or date and time, offset optional (then UTC). Stricter than
 # pydantic's datetime, which also takes "0.5" or "1700000000" as Unix times.
@@ -101,10 +110,39 @@ class VoteExtraction(BaseModel):
         return merged
 
 
+# Where on the paper each count was read: `{field path: [x0, y0, x1, y1]}`, the box's left, top,
+# right and bottom edges as fractions (0-1) of the upright image's width and height. Paths are
+# `vote_results[2].vote_count`, `ballot_stats.valid_votes` (generic) or `statistics.<key>`. Kept
+# beside the VoteExtraction, never inside it: expected outputs and evaluators never see boxes.
+FieldBoxes = dict[str, list[float]]
+
+
 class TokenUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+
+
+class JudgesUsage(TokenUsage):
+    """What an extraction's online judges (`ONLINE_JUDGES`) spent: their tokens, their cost in US$
+    (None when no judge's model is in the price table) and each judge's share by label."""
+
+    cost_usd: float | None = None
+    by_label: dict[str, TokenUsage] = Field(default_factory=dict)
+
+
+class ExtractionUsage(TokenUsage):
+    """An extraction's tokens: the totals are everything it spent on models (the reading and its
+    online judges); with judges, `reading` and `judges` show each part (absent without judges:
+    the totals are then the reading's, as before judges counted)."""
+
+    reading: TokenUsage | None = None
+    judges: JudgesUsage | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_parts(self, handler: Any) -> dict[str, Any]:
+        dumped = handler(self)
+        return {key: value for key, value in dumped.items() if key not in ("reading", "judges") or value is not None}
 
 
 @dataclass(frozen=True)
@@ -178,7 +216,7 @@ class ExtractionRecord(BaseModel):
     expected: VoteExtraction | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     latency_ms: float
-    usage: TokenUsage = Field(default_factory=TokenUsage)
+    usage: ExtractionUsage = Field(default_factory=ExtractionUsage)
     created_at: datetime
     created_by: str | None = None  # the API key's name (None: recorded before keys were named)
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
@@ -186,6 +224,7 @@ class ExtractionRecord(BaseModel):
     in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)
     feedback_summary: FeedbackSummary = Field(default_factory=FeedbackSummary)
     corrected_result: VoteExtraction | None = None  # the latest correction applied to `result`
+    boxes: FieldBoxes = Field(default_factory=dict)  # where each count of `result` was read (FieldBoxes)
     # Denormalised from the feedback (set in the feedback's batch) so GET /extract filters with
     # equality only: Firestore cannot cheaply filter on `feedback_summary.thumbs_down > 0` while
     # ordering by created_at.
@@ -258,7 +297,9 @@ class FeedbackRecord(BaseModel):
     author: str | None = None  # the API key's name, or `{key}:{person}` for a delegating key
 
 
-ReviewReason = Literal["golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check"]
+ReviewReason = Literal[
+    "golden_candidate", "thumbs_down", "consistency_failed", "classification_low", "cross_check", "random_sample"
+]
 ReviewState = Literal["pending", "claimed", "done"]
 REVIEW_REASONS: tuple[ReviewReason, ...] = (
     "golden_candidate",
@@ -266,6 +307,7 @@ REVIEW_REASONS: tuple[ReviewReason, ...] = (
     "consistency_failed",
     "classification_low",
     "cross_check",
+    "random_sample",  # the uniform random sample production accuracy is estimated from
 )
 
 
@@ -417,6 +459,7 @@ class ExperimentRecord(BaseModel):
     budget_usd: float | None = None
     estimated_cost_usd: float = 0.0
     baseline_experiment_id: str | None = None
+    primary_metric: str | None = None  # the metric comparisons lead with (None: the default, comparison.py)
     shard_count: int = 0  # 0: runs in the process that started it; otherwise fanned out through Pub/Sub
     schedule_id: str | None = None  # set when a schedule started it, with the slot it started in
     slot: str | None = None

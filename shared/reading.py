@@ -29,9 +29,10 @@ from shared.config import Settings
 from shared.errors import ModelError, ModelRateLimited, ModelTimeout, ModelUnavailable
 from shared.evaluation import EvaluatorContext, run_evaluators
 from shared.evaluation.base import Evaluator
+from shared.evaluation.matching import match_candidates
 from shared.llm import ModelClient, ModelRequest, ModelResponse
 from shared.llm.second_reader import SecondReading, choose_second_reader, read_again
-from shared.models import Evaluation, SpanRef, TokenUsage, VoteExtraction
+from shared.models import Evaluation, FieldBoxes, SpanRef, TokenUsage, VoteExtraction
 from shared.observability import llmobs
 
 T = TypeVar("T")
@@ -100,6 +101,27 @@ class Reading:
             return self.response.raw_output
         details = self.error.details if self.error else None
         return details.get("raw_output") if isinstance(details, dict) else None
+
+    @property
+    def boxes(self) -> FieldBoxes:
+        """Where each count of the output was read: the model's box, else the second reading's
+        (its rows paired with the output's by candidate name, as the cross check pairs them)."""
+        if self.response is None:
+            return {}
+        boxes = dict(self.response.boxes)
+        second = self.second
+        if second is None or second.extraction is None or not second.boxes:
+            return boxes
+        for path, box in second.boxes.items():
+            if not path.startswith("vote_results["):
+                boxes.setdefault(path, box)
+        theirs = {id(row): index for index, row in enumerate(second.extraction.vote_results)}
+        pairs = match_candidates(second.extraction.vote_results, self.response.extraction.vote_results)
+        for index, (_, other) in enumerate(pairs):
+            found = second.boxes.get(f"vote_results[{theirs[id(other)]}].vote_count") if other is not None else None
+            if found is not None:
+                boxes.setdefault(f"vote_results[{index}].vote_count", found)
+        return boxes
 
     @property
     def error_message(self) -> str | None:

@@ -51,8 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     stack = LocalStack(ports=StackPorts.free(), project=TEST_PROJECT)
     # The cross check (a second reading of every extraction) is on in the product; tests of other
     # features run without it (no extra OCR time, no extra Gemini stand-in request, no extra review
-    # reason); tests/integration/test_cross_check.py switches it on.
-    environment = stack.env() | {"API_KEYS": TEST_API_KEY, "CROSS_CHECK": "off"}
+    # reason); tests/integration/test_cross_check.py switches it on. Likewise the random sample for
+    # production accuracy (2% of extractions in the product, whose extra review reason would make
+    # other tests' queue counts depend on chance): tests/integration/test_production_accuracy.py sets it.
+    environment = stack.env() | {"API_KEYS": TEST_API_KEY, "CROSS_CHECK": "off", "REVIEW_RANDOM_SAMPLE_RATE": "0"}
     config.stash[_LOCAL_STACK_KEY] = stack
     config.stash[_SAVED_ENVIRON_KEY] = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)

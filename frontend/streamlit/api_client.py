@@ -146,6 +146,7 @@ class ApiClient:
         params: Json | None = None,
         tags: dict[str, str] | None = None,
         form_type: str | None = None,
+        reference_docs: str | None = None,
     ) -> Json:
         fields: dict[str, str] = {}
         if model:
@@ -154,6 +155,8 @@ class ApiClient:
             fields["form_type"] = form_type
         if prompt_version:
             fields["prompt_version"] = prompt_version
+        if reference_docs:
+            fields["reference_docs"] = reference_docs
         if params:
             fields["params"] = json.dumps(params)
         if tags:
@@ -181,6 +184,9 @@ class ApiClient:
 
     def extractions(self, **filters: Any) -> Json:
         return self.get("/extract", **filters)
+
+    def delete_extraction(self, extraction_id: str) -> None:
+        self.request("DELETE", f"/extract/{_segment(extraction_id)}")
 
     def extraction_image(self, extraction_id: str) -> bytes:
         return self.request("GET", f"/extract/{_segment(extraction_id)}/image", expect_json=False).content
@@ -232,6 +238,14 @@ class ApiClient:
         path = f"/datasets/{_segment(name)}/{_segment(version)}/export"
         return self.request("GET", path, params={"format": fmt}, expect_json=False, timeout=900).content
 
+    def delete_version(self, name: str, version: str) -> None:
+        """A draft version and its entries (a published one is 409)."""
+        self.request("DELETE", f"/datasets/{_segment(name)}/versions/{_segment(version)}")
+
+    def delete_dataset(self, name: str) -> None:
+        """A dataset with its drafts (one with a published version is 409)."""
+        self.request("DELETE", f"/datasets/{_segment(name)}")
+
     def from_trace(self, name: str, version: str, span_id: str, trace_id: str) -> Json:
         path = f"/datasets/{_segment(name)}/{_segment(version)}/from-trace"
         return self.post(path, {"span_id": span_id, "trace_id": trace_id})
@@ -255,6 +269,10 @@ class ApiClient:
     def agreement(self) -> Json:
         return self.get("/datasets/review/agreement")
 
+    def production_accuracy(self, **query: Any) -> Json:
+        """`since`, `until`, `form_type`, `by=week`: GET /datasets/review/accuracy (PPI++, 95%)."""
+        return self.get("/datasets/review/accuracy", **query)
+
     # --- experiments -------------------------------------------------------------------------
 
     def experiments(self, **filters: Any) -> Json:
@@ -272,6 +290,11 @@ class ApiClient:
     def report(self, experiment_id: str) -> str:
         return self.request("GET", f"/experiments/{_segment(experiment_id)}/report", expect_json=False).text
 
+    def experiment_export(self, experiment_id: str, fmt: str) -> bytes:
+        """The runs with their evaluations as CSV or JSONL (`fmt`), the file's bytes."""
+        path = f"/experiments/{_segment(experiment_id)}/export"
+        return self.request("GET", path, params={"format": fmt}, expect_json=False, timeout=900).content
+
     def schedules(self) -> list[Json]:
         return self.get("/experiments/schedules")["items"]
 
@@ -281,6 +304,9 @@ class ApiClient:
     def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> Json:
         action = "enable" if enabled else "disable"
         return self.post(f"/experiments/schedules/{_segment(schedule_id)}/{action}")
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.request("DELETE", f"/experiments/schedules/{_segment(schedule_id)}")
 
     def alerts(self, limit: int = 20) -> list[Json]:
         return self.get("/experiments/alerts", limit=limit)["items"]
@@ -304,6 +330,17 @@ class ApiClient:
 
     def move_prompt_label(self, name: str, label: str, version: int) -> Json:
         return self.post(f"/experiments/prompts/{_segment(name)}/labels", {"label": label, "version": version})
+
+    # --- stored judges (versions are immutable; labels move; an alignment makes a new version) --
+
+    def judges(self) -> list[Json]:
+        return self.get("/experiments/judges")["items"]
+
+    def judge(self, name: str) -> Json:
+        return self.get(f"/experiments/judges/{_segment(name)}")
+
+    def align_judge(self, name: str, body: Json) -> Json:
+        return self.post(f"/experiments/judges/{_segment(name)}/align", body)
 
 
 def _segment(value: str) -> str:

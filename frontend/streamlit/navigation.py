@@ -15,6 +15,8 @@ PAGES = {
     "review": "pages/2_Review_Queue.py",
     "datasets": "pages/3_Dataset_Manager.py",
     "experiments": "pages/4_Experiments.py",
+    "quality": "pages/5_Quality.py",
+    "judges": "pages/6_Judges.py",
 }
 _LINKS = (
     (HOME, "Home", "🏠"),
@@ -22,6 +24,8 @@ _LINKS = (
     (PAGES["review"], "Review Queue", "🧑‍⚖️"),
     (PAGES["datasets"], "Dataset Manager", "📊"),
     (PAGES["experiments"], "Experiments", "🧪"),
+    (PAGES["quality"], "Quality", "📈"),
+    (PAGES["judges"], "Judges", "⚖️"),
 )
 
 

@@ -15,6 +15,7 @@ import functions_framework
 
 from shared.errors import InvalidField, NotFound
 from shared.evaluation import evaluator_names
+from shared.evaluation.judges import routes as judges
 from shared.experiments.plan import DEFAULT_EVALUATORS, MAX_CONCURRENCY, MAX_REPETITIONS, ExperimentRequest
 from shared.experiments.side_by_side import parse_ids
 from shared.models import DATASET_NAME_PATTERN, SCHEDULE_ID_PATTERN, ExperimentStatus
@@ -121,6 +122,7 @@ def compare(request: flask.Request, experiment_id: str) -> flask.Response:
         b=args.get("b"),
         baseline=baseline,
         variant=args.get("variant"),
+        primary=args.get("primary"),  # a label not compared: 400 naming the ones that were
     )
     return json_response(result)
 
@@ -149,6 +151,14 @@ def _report_trend(schedule_id: str) -> dict | None:
         return None
 
 
+def export(request: flask.Request, experiment_id: str) -> flask.Response:
+    """The runs with their evaluations as a CSV or JSONL download, streamed a page at a time."""
+    exported = experiment_queries().export(known_experiment_id(experiment_id), request.args.get("format", "jsonl"))
+    response = flask.Response(exported.lines, mimetype=exported.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    return response
+
+
 def resume(request: flask.Request, experiment_id: str) -> flask.Response:
     experiment = experiment_commands().resume(known_experiment_id(experiment_id))
     return json_response({"experiment_id": experiment.experiment_id, "status": "running"}, 202)
@@ -169,6 +179,7 @@ def cancel(request: flask.Request, experiment_id: str) -> flask.Response:
 ROUTES = (
     # Before `/{experiment_id}`, which would match these paths too.
     *prompts.ROUTES,
+    *judges.ROUTES,
     *schedules.ROUTES,
     *alerts.ROUTES,
     Route("GET", "/options", get_options, "read"),
@@ -179,6 +190,7 @@ ROUTES = (
     Route("GET", "/{experiment_id}/results", get_results, "read"),
     Route("GET", "/{experiment_id}/compare", compare, "read"),
     Route("GET", "/{experiment_id}/report", report, "read"),
+    Route("GET", "/{experiment_id}/export", export, "read"),
     Route("POST", "/{experiment_id}/resume", resume, "write"),
     Route("POST", "/{experiment_id}/cancel", cancel, "write"),
 )

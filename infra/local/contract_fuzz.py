@@ -61,18 +61,35 @@ _REGISTRIES = (
     "rules across fields: variant names distinct"
 )
 
+# GET /extract?form_type= names a form type that exists (a registry that changes at run time): 422 otherwise.
+_FORM_TYPE_FILTER = "; form_type names a form type that exists (GET /extract/form-types), else 422"
+
 EXCLUSIONS: tuple[Exclusion, ...] = (
-    *(Exclusion(operation, "positive_data_acceptance", _OPAQUE_TOKEN, also_accepted=(400,)) for operation in _PAGED),
+    *(
+        Exclusion(operation, "positive_data_acceptance", _OPAQUE_TOKEN, also_accepted=(400,))
+        for operation in _PAGED
+        if operation != "listExtractions"
+    ),
+    Exclusion(
+        "listExtractions", "positive_data_acceptance", _OPAQUE_TOKEN + _FORM_TYPE_FILTER, also_accepted=(400, 422)
+    ),
     Exclusion(
         "listAlerts",
         "positive_data_acceptance",
         "schedule_id and experiment_id exclude each other: a rule across two query arguments",
     ),
     Exclusion(
+        "reviewAccuracy",
+        "positive_data_acceptance",
+        "since comes before until, at most 366 days apart (by=week: 26 weeks), both from 1970 to 2999: rules "
+        "across query arguments and a range a date pattern cannot state",
+        also_accepted=(400,),
+    ),
+    Exclusion(
         "compareExperiment",
         "positive_data_acceptance",
         "?a=&b= (both) or ?baseline= (variant only with it): a rule across query arguments; a and b name the "
-        "experiment's own variants",
+        "experiment's own variants, and primary a metric the comparison has (400 otherwise)",
     ),
     Exclusion(
         "compareExperimentsSideBySide",
@@ -101,6 +118,18 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         "createPromptVersion",
         "positive_data_acceptance",
         "the template's {{variables}} are exactly the declared variables: a rule across two fields",
+    ),
+    Exclusion(
+        "createJudgeVersion",
+        "positive_data_acceptance",
+        "classes and pass_classes go with output categorical only, 2-10 distinct classes, pass_classes among "
+        "them: rules across fields; an example names a stored extraction that has a result",
+    ),
+    Exclusion(
+        "alignJudge",
+        "positive_data_acceptance",
+        "aligning needs reviewed decisions in both the learn and the held-out set (the review queue's state) "
+        "and a Gemini key: no schema can say either",
     ),
     Exclusion(
         "importEntries",
@@ -151,7 +180,11 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
         )
         for operation in ("addFromTrace", "addCandidates", "movePromptLabel")
     ),
-    Exclusion("startExperiment", "positive_data_acceptance", _REGISTRIES),
+    Exclusion(
+        "startExperiment",
+        "positive_data_acceptance",
+        _REGISTRIES + "; primary_metric among the evaluators' labels (400 otherwise)",
+    ),
     Exclusion(
         "createSchedule",
         "positive_data_acceptance",

@@ -180,6 +180,21 @@ resource "google_firestore_index" "extractions_has_feedback_created_at" {
   }
 }
 
+resource "google_firestore_index" "extractions_form_type_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "form_type"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
 resource "google_firestore_index" "experiments_dataset_name_created_at" {
   project    = var.project
   database   = google_firestore_database.main.name
@@ -308,6 +323,71 @@ resource "google_firestore_index" "review_items_reason_flags_cross_check_created
 
   fields {
     field_path = "reason_flags.cross_check"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "review_items_reason_flags_random_sample_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "review_items"
+
+  fields {
+    field_path = "reason_flags.random_sample"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+# extractions.count_made: production accuracy's aggregation counts over a window.
+resource "google_firestore_index" "extractions_form_type_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "form_type"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_automatic_verdict_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "automatic_verdict"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "extractions_automatic_verdict_form_type_created_at" {
+  project    = var.project
+  database   = google_firestore_database.main.name
+  collection = "extractions"
+
+  fields {
+    field_path = "automatic_verdict"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "form_type"
     order      = "ASCENDING"
   }
   fields {

@@ -79,9 +79,10 @@ class Evaluator:
         """The metric type of its evaluations."""
         return self.metric_type
 
-    def estimated_usage(self, settings: Settings) -> tuple[str, int, int] | None:
-        """(model, input tokens, output tokens) one evaluation is assumed to spend on a model, for an
-        experiment's cost estimate; None for an evaluator that calls no priced model."""
+    def estimated_usage(self, settings: Settings, *, reference_docs_chars: int = 0) -> tuple[str, int, int] | None:
+        """(model, input tokens, output tokens) one evaluation of an entry whose reference documents
+        are `reference_docs_chars` long is assumed to spend on a model, for an experiment's cost
+        estimate; None for an evaluator that calls no priced model."""
         return None
 
 

@@ -4,7 +4,7 @@ Code outside the package imports these public modules, each for what it needs, s
 loads only its own part (the scheduled function never loads the runner); the modules beside
 them are the package's own (an import test holds it to that):
 
-    plan.py        what a client may ask for, checked before anything is stored
+    plan.py        what a client may ask for, checked before anything is stored (estimate.py, its cost)
     commands.py    start (experiment + shards in one write, published), cancel, resume
     queries.py     list, status, results, compare, report
     recovery.py    the scheduled function's job: stalled shards republished, abandoned cancels summarised
@@ -13,6 +13,7 @@ them are the package's own (an import test holds it to that):
     worker.py      experiments-worker's use case: one delivered shard, under lease and time budget
     runner.py      the async runner of a shard's runs; run_writer.py stores them in batches
     analysis.py    summaries (summary.py) and paired comparisons (comparison.py)
+    comparison.py  compare_runs: paired tests, Holm-corrected verdicts, MDE (power.py), the primary metric
     report.py      the HTML report (report_values.py, report_verdicts.py, report_trend.py)
     schedules.py   scheduled experiments; alerts.py, alerts on their results
     traffic_alerts.py  the scheduled function's rates over a window of production traffic, raised as alerts

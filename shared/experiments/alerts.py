@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import NotFound
+from shared.evaluation.llm_judge import is_judge_label
 from shared.models import AlertKind, AlertRecord, AlertThresholds, ExperimentRecord
 from shared.ports.experiments import AlertEvents, AlertStore, ExperimentHistory, FeedbackCounts, ScheduleLookup
 
@@ -67,12 +68,16 @@ def regression_condition(comparisons: dict[str, dict[str, Any]], baseline_id: st
 def summary_conditions(summary: dict[str, dict[str, Any]], thresholds: AlertThresholds) -> list[AlertCondition]:
     """Threshold breaches in a finished experiment's per-variant summary."""
     conditions = []
-    low_quality = _below(summary, thresholds.quality_metric, thresholds.min_quality)
+    # A judge's quality is its pass rate: its score is 1-5, its verdict on each run pass or fail.
+    judged = is_judge_label(thresholds.quality_metric)
+    measure = "pass_rate" if judged else "mean"
+    low_quality = _below(summary, thresholds.quality_metric, thresholds.min_quality, measure=measure)
     if low_quality:
         conditions.append(
             AlertCondition(
                 "quality_below_target",
-                f"{thresholds.quality_metric} below the target {thresholds.min_quality}: {_listed(low_quality)}.",
+                f"{thresholds.quality_metric}{' pass rate' if judged else ''} below the target "
+                f"{thresholds.min_quality}: {_listed(low_quality)}.",
                 details={"metric": thresholds.quality_metric, "target": thresholds.min_quality, "means": low_quality},
             )
         )
@@ -125,10 +130,12 @@ def evaluation_failure_rate(metrics: dict[str, Any]) -> float:
     return errors / (errors + scored) if errors + scored else 0.0
 
 
-def _below(summary: dict[str, dict[str, Any]], metric: str, floor: float | None) -> dict[str, float]:
+def _below(
+    summary: dict[str, dict[str, Any]], metric: str, floor: float | None, *, measure: str = "mean"
+) -> dict[str, float]:
     if floor is None:
         return {}
-    means = {variant: metrics.get(metric, {}).get("mean") for variant, metrics in summary.items()}
+    means = {variant: metrics.get(metric, {}).get(measure) for variant, metrics in summary.items()}
     return {variant: round(mean, 4) for variant, mean in means.items() if mean is not None and mean < floor}
 
 

@@ -23,16 +23,19 @@ def summarise_experiment(experiment: ExperimentRecord, runs: list[RunRecord]) ->
     return summary
 
 
-def compare_experiment_runs(runs_a: list[RunRecord], runs_b: list[RunRecord]) -> dict[str, Any]:
-    """Paired record by record (entry and repetition): b against a, per metric and per field.
+def compare_experiment_runs(
+    runs_a: list[RunRecord], runs_b: list[RunRecord], *, primary: str | None = None, declared_primary: str | None = None
+) -> dict[str, Any]:
+    """Paired record by record (entry and repetition): b against a, per metric and per field, the
+    verdicts Holm-corrected, the primary metric marked (`compare_runs`; latency under `performance`).
 
-    Latency is reported apart, under `performance`: it depends on the machine's load while the
-    runs overlapped, so its verdict says something about the run, not about the variants' quality.
+    Args:
+        runs_a: the baseline's runs.
+        runs_b: the candidate's runs.
+        primary: a `?primary=` label; one that was not compared is a 400.
+        declared_primary: the experiment's `primary_metric`, used when it was compared.
     """
-    compared = compare_runs(runs_a, runs_b)
-    latency = compared["metrics"].pop("latency_ms", None)
-    compared["performance"] = {"latency_ms": latency} if latency else {}
-    return compared
+    return compare_runs(runs_a, runs_b, primary=primary, declared_primary=declared_primary)
 
 
 def baseline_variant(baseline: ExperimentRecord, wanted: str | None) -> str | None:

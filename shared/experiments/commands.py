@@ -16,6 +16,8 @@ cancel itself when none was running) summarises the experiment from its stored r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from shared.config import Settings
 from shared.errors import Conflict
@@ -44,8 +46,10 @@ class ExperimentCommands:
         completion: ExperimentCompletion,
         prompts: PromptRegistry,
         form_types: FormTypeResolver,
+        stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self._settings = settings
+        self._stored_judges = stored_judges  # the judge registry's `expand` (llm_judge naming a stored judge)
         self._prompts = prompts
         self._form_types = form_types
         self._experiments = experiments
@@ -64,6 +68,7 @@ class ExperimentCommands:
             prompts=self._prompts,
             form_types=self._form_types,
             experiment_id=experiment_id,
+            stored_judges=self._stored_judges,
         )
 
     def start(

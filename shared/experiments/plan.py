@@ -9,6 +9,7 @@ bounds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from shared.config import Settings
 from shared.dataset_names import check_name, check_version
-from shared.errors import Conflict, InvalidField
+from shared.errors import Conflict, InvalidField, MalformedRequest
 from shared.evaluation import create_evaluator
+from shared.experiments.estimate import estimated_experiment_cost_usd, needs_reference_docs
 from shared.form_types.expected import FormTypeResolver
 from shared.llm import get_model_client
-from shared.llm.pricing import estimated_cost_usd
-from shared.models import EXPERIMENT_ID_PATTERN, ExperimentProgress, ExperimentRecord, TokenUsage, Variant, WholeNumber
+from shared.models import (
+    EXPERIMENT_ID_PATTERN,
+    DatasetVersion,
+    ExperimentProgress,
+    ExperimentRecord,
+    Variant,
+    WholeNumber,
+)
 from shared.ports.experiments import DatasetReader, ExperimentHistory
 from shared.prompts import REFERENCE_DOCS, PromptRegistry, split_prompt_params
 
@@ -44,8 +52,6 @@ MAX_REPETITIONS = 20
 # A run must fit in one shard delivery: the worker stops starting runs after SHARD_TIME_BUDGET_S and
 # waits for those in flight, so budget + this bound stays inside the worker's timeout (catalog).
 MAX_RUN_TIMEOUT_S = 240.0
-# What one call is assumed to use when estimating cost before any run (a form image + the prompt).
-ESTIMATED_USAGE = TokenUsage(input_tokens=1_300, output_tokens=350, total_tokens=1_650)
 
 
 class DatasetRef(BaseModel):
@@ -82,12 +88,21 @@ class ExperimentRequest(RunSettings):
     name: str = Field(min_length=1, max_length=100)
     dataset: DatasetRef
     baseline_experiment_id: str | None = Field(None, pattern=EXPERIMENT_ID_PATTERN)
+    # The metric a comparison leads with (an evaluator's label); absent: `comparison.primary_metric`'s default.
+    primary_metric: str | None = Field(None, min_length=1, max_length=100)
     dry_run: StrictBool = False
 
 
-def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list[dict[str, Any]]:
+def evaluator_specs(
+    given: list[str | dict[str, dict[str, Any]]] | None,
+    *,
+    stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Normalise `["a", {"b": {...}}]` to `[{"name": "a", "params": {}}, ...]`, checking each exists
-    and that no two record under one label (two `llm_judge`s need a `label` each)."""
+    and that no two record under one label (two `llm_judge`s need a `label` each). An `llm_judge`
+    that names a stored judge (`{"judge": "name@version|name@label"}`) is stored as that version's
+    params, examples included (`stored_judges`: the judge registry's `expand`), as a prompt is
+    stored resolved."""
     specs = []
     labels: set[str] = set()
     for item in given if given is not None else list(DEFAULT_EVALUATORS):
@@ -98,6 +113,9 @@ def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list
             spec = {"name": name, "params": params}
         else:
             raise InvalidField("Name each evaluator as a string or {name: params}.", details={"field": "evaluators"})
+        if spec["name"] == "llm_judge" and stored_judges is not None and isinstance(spec["params"], dict):
+            if "judge" in spec["params"]:
+                spec["params"] = stored_judges(spec["params"])
         # Unknown name or bad params: 422 now, not mid-run.
         label = create_evaluator(spec["name"], spec["params"]).evaluation_label
         if label in labels:
@@ -111,14 +129,20 @@ def evaluator_specs(given: list[str | dict[str, dict[str, Any]]] | None) -> list
     return specs
 
 
-def evaluation_cost_per_run_usd(specs: list[dict[str, Any]], settings: Settings) -> float:
-    """What the evaluators are assumed to spend on models for one run (the judges' calls)."""
-    cost = 0.0
-    for spec in specs:
-        usage = create_evaluator(spec["name"], spec["params"]).estimated_usage(settings)
-        if usage is not None:
-            cost += estimated_cost_usd(*usage) or 0.0
-    return cost
+def evaluator_labels(specs: list[dict[str, Any]]) -> list[str]:
+    """The labels the evaluators record their results under, in order (the metrics compared)."""
+    return [create_evaluator(spec["name"], spec["params"]).evaluation_label for spec in specs]
+
+
+def check_primary_metric(primary: str | None, labels: list[str]) -> None:
+    """A declared primary metric must be one the experiment's evaluators record (400 otherwise)."""
+    if primary is not None and primary not in labels:
+        raise MalformedRequest(
+            f"primary_metric {primary!r} is not a metric this experiment records: name one of its evaluators' "
+            f"labels ({', '.join(labels)}).",
+            code="unknown_metric",
+            details={"field": "primary_metric", "metrics": labels},
+        )
 
 
 def plan_experiment(
@@ -130,6 +154,7 @@ def plan_experiment(
     prompts: PromptRegistry,
     form_types: FormTypeResolver,
     experiment_id: str | None = None,
+    stored_judges: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> ExperimentRecord:
     """Check everything a client sent and build the experiment, storing nothing."""
     version = datasets.version(check_name(request.dataset.name), check_version(request.dataset.version))
@@ -150,16 +175,15 @@ def plan_experiment(
     if request.baseline_experiment_id:
         experiments.get(request.baseline_experiment_id)
     total = version.entry_count * len(request.variants) * request.repetitions
-    evaluators = evaluator_specs(request.evaluators)
-    estimate = (
-        sum(
-            # A model missing from the price table (a new Gemini id) is counted as free.
-            estimated_cost_usd(v.model, ESTIMATED_USAGE.input_tokens, ESTIMATED_USAGE.output_tokens) or 0.0
-            for v in request.variants
-        )
-        * version.entry_count
-        * request.repetitions
-    ) + evaluation_cost_per_run_usd(evaluators, settings) * total
+    evaluators = evaluator_specs(request.evaluators, stored_judges=stored_judges)
+    check_primary_metric(request.primary_metric, evaluator_labels(evaluators))
+    estimate = estimated_experiment_cost_usd(
+        request.variants,
+        evaluators,
+        reference_docs_chars=_reference_docs_chars(datasets, request, version, evaluators, settings),
+        repetitions=request.repetitions,
+        settings=settings,
+    )
     if request.budget_usd is not None and estimate > request.budget_usd:
         raise InvalidField(
             f"The estimated cost ${estimate:.2f} is over the budget of ${request.budget_usd:.2f}.",
@@ -178,6 +202,22 @@ def plan_experiment(
         budget_usd=request.budget_usd,
         estimated_cost_usd=round(estimate, 4),
         baseline_experiment_id=request.baseline_experiment_id,
+        primary_metric=request.primary_metric,
         progress=ExperimentProgress(total=total),
         created_at=datetime.now(UTC),
     )
+
+
+def _reference_docs_chars(
+    datasets: DatasetReader,
+    request: ExperimentRequest,
+    version: DatasetVersion,
+    evaluators: list[dict[str, Any]],
+    settings: Settings,
+) -> list[int]:
+    """Each entry's reference documents' length, for the estimate; read (from the published
+    version's snapshot) only when a variant puts them in the prompt or a judge quotes them."""
+    if not needs_reference_docs(request.variants, evaluators, settings):
+        return [0] * version.entry_count
+    entries = datasets.stream(request.dataset.name, version.version)
+    return [len(entry.reference_docs or "") for entry in entries]

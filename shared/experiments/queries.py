@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import InvalidField, NotFound
+from shared.experiments.export import RunsExport, export_runs
 from shared.models import ExperimentProgress, ExperimentRecord
 from shared.paging import decode_page_token, encode_page_token
 from shared.ports.experiments import ExperimentListing, ShardStates
@@ -99,8 +100,19 @@ class ExperimentQueries:
             "next_page_token": encode_page_token(runs[-1].run_id) if len(runs) == page_size else None,
         }
 
+    def export(self, experiment_id: str, fmt: str) -> RunsExport:
+        """The runs as a JSONL or CSV download, read a page at a time (`shared/experiments/export.py`)."""
+        return export_runs(self._experiments, experiment_id, fmt)
+
     def compare(
-        self, experiment_id: str, *, a: str | None, b: str | None, baseline: str | None, variant: str | None
+        self,
+        experiment_id: str,
+        *,
+        a: str | None,
+        b: str | None,
+        baseline: str | None,
+        variant: str | None,
+        primary: str | None = None,
     ) -> dict[str, Any]:
         from shared.experiments.analysis import baseline_variant, compare_experiment_runs  # numpy and scipy
 
@@ -127,7 +139,8 @@ class ExperimentQueries:
             runs_a = [r for r in runs if r.variant == a]
             runs_b = [r for r in runs if r.variant == b]
             labels = {"a": a, "b": b}
-        return {"experiment_id": experiment_id, **labels, **compare_experiment_runs(runs_a, runs_b)}
+        compared = compare_experiment_runs(runs_a, runs_b, primary=primary, declared_primary=experiment.primary_metric)
+        return {"experiment_id": experiment_id, **labels, **compared}
 
     def report(self, experiment_id: str, *, trend_of: Callable[[str], dict[str, Any] | None] | None = None) -> str:
         """`trend_of(schedule_id)`: the schedule's trend for the report's Trend section (None: none)."""

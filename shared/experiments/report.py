@@ -352,7 +352,10 @@ table.cmp th, table.cmp td {{ border-bottom: 1px solid #e3e3e3; padding: 3px 8px
   vertical-align: top; }}
 table.cmp th, table.cmp td {{ overflow-wrap: normal; }} table.cmp th.name {{ overflow-wrap: anywhere; }}
 .cmp-scroll {{ overflow-x: auto; }}
-table.cmp td.a_mean, table.cmp td.b_mean, table.cmp td.p_value, table.cmp td.delta span {{ white-space: nowrap; }}
+table.cmp td.a_mean, table.cmp td.b_mean, table.cmp td.p_value, table.cmp td.p_adjusted, table.cmp td.delta span,
+table.cmp td.mde {{ white-space: nowrap; }}
+table.cmp span.primary {{ font-size: 11px; font-weight: 600; color: #fff; background: #1565c0; border-radius: 3px;
+  padding: 0 4px; margin-left: 4px; }}
 table.cmp td.better {{ color: #2e7d32; font-weight: 600; }}
 table.cmp td.worse {{ color: #c62828; font-weight: 600; }}
 table.meta th {{ text-align: left; padding-right: 12px; }}

@@ -1,9 +1,11 @@
 """The experiment report's answer: which variant is better, by how much, and whether that is real.
 
 The numbers are `compare_experiment_runs`'s, the function behind `GET /experiments/{id}/compare`:
-one sentence per significant result, a table per compared pair, a forest plot of the differences,
-and, where there is no significant difference, the evidence there was and about how many records
-would show the observed difference.
+one sentence per significant result (the primary metric first), a table per compared pair with the
+raw and the Holm-adjusted p-value and the minimum detectable effect, a forest plot of the
+differences, and, where there is no significant difference, the evidence there was, about how many
+records would show the observed difference, and how large a difference the primary metric could
+have shown.
 """
 
 from __future__ import annotations
@@ -60,13 +62,17 @@ def compare_for_report(
             theirs = baseline_variant(base, name)
             if theirs is not None:
                 runs_a = [r for r in base_runs if r.variant == theirs]
-                result = compare_experiment_runs(runs_a, by_variant[name])
+                result = compare_experiment_runs(runs_a, by_variant[name], declared_primary=experiment.primary_metric)
                 a, b = f"{base.experiment_id}:{theirs}", f"{experiment.experiment_id}:{name}"
                 pairs.append(PairComparison(a, b, result))
         if pairs:
             return pairs
     return [
-        PairComparison(names[0], name, compare_experiment_runs(by_variant[names[0]], by_variant[name]))
+        PairComparison(
+            names[0],
+            name,
+            compare_experiment_runs(by_variant[names[0]], by_variant[name], declared_primary=experiment.primary_metric),
+        )
         for name in names[1:]
     ]
 
@@ -95,7 +101,7 @@ def pair_sentences(pair: PairComparison) -> list[str]:
     """One sentence (HTML, escaped) per significant result; when no quality metric differs
     significantly, one that says so and what the closest one would take. Latency comes last: it
     says how the run went, not how good the variant is."""
-    metrics = list((pair.result.get("metrics") or {}).items())
+    metrics = sorted((pair.result.get("metrics") or {}).items(), key=lambda item: not item[1].get("primary"))
     performance = list((pair.result.get("performance") or {}).items())
     said = [_significant(pair, label, row) for label, row in metrics if _is_significant(row)]
     if not said:
@@ -118,19 +124,29 @@ def _significant(pair: PairComparison, label: str, row: Mapping[str, Any], *, wo
         f"{format_value(row.get('b_mean'), unit)} vs {format_value(row.get('a_mean'), unit)} "
         f"({format_difference(row.get('delta'), unit)}, 95% interval "
         f"{format_interval(row.get('ci_low'), row.get('ci_high'), unit, signed=True)}), "
-        f"p {format_p(row.get('p_value'))}, {_evidence(row)}"
+        f"p {format_p(row.get('p_value'))}{_holm(row)}, {_evidence(row)}"
     )
+    primary = " (the primary metric)" if row.get("primary") else ""
     return (
         f"<b>{html.escape(pair.b)}</b> is <b>{html.escape(word or str(row['verdict']))}</b> than "
-        f"<b>{html.escape(pair.a)}</b> on {html.escape(label)}: {html.escape(numbers)}."
+        f"<b>{html.escape(pair.a)}</b> on {html.escape(label)}{primary}: {html.escape(numbers)}."
     )
+
+
+def _holm(row: Mapping[str, Any]) -> str:
+    """The adjusted p beside the raw one, when the correction changed it."""
+    adjusted = finite(row.get("p_adjusted"))
+    if adjusted is None or adjusted == finite(row.get("p_value")):
+        return ""
+    return f" (Holm-adjusted {format_p(adjusted).removeprefix('= ')})"
 
 
 def _nothing_significant(pair: PairComparison, metrics: list[tuple[str, Mapping[str, Any]]]) -> str:
     compared = sum(1 for _, row in metrics if row.get("n_pairs"))
     text = (
         f"<b>No significant difference</b> between <b>{html.escape(pair.b)}</b> and <b>{html.escape(pair.a)}</b> "
-        f"on any of the {compared} quality metrics compared (alpha 0.05)."
+        f"on any of the {compared} quality metrics compared (alpha 0.05, Holm-corrected across them)."
+        + _primary_could_show(metrics)
     )
     candidates = [
         (label, row)
@@ -150,6 +166,28 @@ def _nothing_significant(pair: PairComparison, metrics: list[tuple[str, Mapping[
         f"{text} Closest: {html.escape(label)}, {html.escape(numbers)}; about {row['records_needed']} records "
         "would show a difference this size (80% power, method at the end)."
     )
+
+
+def _primary_could_show(metrics: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """How large a difference the primary metric's pairs could have shown: what "no difference" rules out."""
+    for label, row in metrics:
+        if row.get("primary") and finite(row.get("mde")) is not None:
+            return (
+                f" The primary metric, {html.escape(label)}, could have shown a true difference of "
+                f"{html.escape(_magnitude(row['mde'], label))} or more (80% power): a smaller one may be there unseen."
+            )
+    return ""
+
+
+def _magnitude(value: Any, label: str) -> str:
+    """A size without a sign (an MDE): `12.5 pp`, `40 ms`, `0.8`."""
+    return format_difference(value, unit_of(label)).lstrip("+\u00b1")
+
+
+def _mde(row: Mapping[str, Any], label: str) -> str:
+    if finite(row.get("mde")) is not None:
+        return _magnitude(row["mde"], label)
+    return "no pairs" if not row.get("n_pairs") else "not estimable"
 
 
 def _evidence(row: Mapping[str, Any]) -> str:
@@ -172,8 +210,9 @@ def _pair_table(pair: PairComparison, *, several: bool) -> str:
     caption = f"<caption>{b} against {a}</caption>" if several else ""
     head = (
         f"<tr><th>metric</th><th class='name'>{a}</th><th class='name'>{b}</th>"
-        f"<th class='name'>{b} \u2212 {a} [95% interval]</th><th>p</th><th>test</th><th>verdict</th>"
-        "<th>evidence</th><th>records needed<a href='#methods'>*</a></th></tr>"
+        f"<th class='name'>{b} \u2212 {a} [95% interval]</th><th>p (raw)</th><th>p (Holm)<a href='#methods'>*</a></th>"
+        "<th>test</th><th>verdict</th><th>evidence</th><th>records needed<a href='#methods'>*</a></th>"
+        "<th>MDE<a href='#methods'>*</a></th></tr>"
     )
     body = "".join(_table_row(label, row) for label, row in pair.rows())
     # Scrolls sideways in a narrow frame (the console embeds the report) instead of breaking words.
@@ -192,17 +231,20 @@ def _table_row(label: str, row: Mapping[str, Any]) -> str:
     interval = format_interval(row.get("ci_low"), row.get("ci_high"), unit, signed=True)
     difference = f"{html.escape(format_difference(row.get('delta'), unit))} <span>{html.escape(interval)}</span>"
     test = str(row.get("test"))
+    primary = " <span class='primary' data-primary='true'>primary</span>" if row.get("primary") else ""
     return (
-        f"<tr data-metric='{html.escape(label)}'><th>{html.escape(label)}</th>"
+        f"<tr data-metric='{html.escape(label)}'><th>{html.escape(label)}{primary}</th>"
         + cell("a_mean", format_value(row.get("a_mean"), unit))
         + cell("b_mean", format_value(row.get("b_mean"), unit))
         + cell("delta", "", "ci_low", "ci_high", shown=difference)
         + cell("p_value", format_p(row.get("p_value")).removeprefix("= "))
+        + cell("p_adjusted", format_p(row.get("p_adjusted")).removeprefix("= "))
         + f"<td class='test' data-test='{html.escape(test)}'>{html.escape(_TESTS.get(test, test))}</td>"
         + f"<td class='verdict {html.escape(verdict)}' data-verdict='{html.escape(verdict)}'>"
         f"{html.escape(_VERDICT_WORDS.get(verdict, verdict))}</td>"
         + cell("n_pairs", _evidence(row).split(" on ", 1)[1], "discordant_pairs", "nonzero_differences")
         + cell("records_needed", _records_needed(row))
+        + cell("mde", _mde(row, label))
         + "</tr>"
     )
 
@@ -264,8 +306,18 @@ METHODS = (
     "<footer id='methods'><p><b>Methods.</b> Records are paired by dataset entry and repetition; "
     "these are the numbers <code>GET /experiments/{id}/compare</code> answers. Pass/fail metrics: "
     "McNemar's exact test (a binomial test on the discordant pairs); scores: the Wilcoxon signed-rank "
-    "test; the 95% interval of the mean difference is a paired bootstrap. Verdicts at alpha 0.05; "
-    "latency depends on the machine's load while the runs overlapped. <b>*Records needed</b>: about "
+    "test; the 95% interval of the mean difference is a paired bootstrap. <b>*p (Holm)</b>: many metrics "
+    "are tested at once, so each verdict is decided on its p-value adjusted by Holm's step-down method "
+    "across the quality metrics (the primary one included): the chance of calling any metric better or "
+    "worse when nothing changed stays at most alpha 0.05 (uncorrected, ten metrics would do it up to "
+    "40% of the time). The per-field breakdown is corrected among its own fields; latency, apart, is not "
+    "corrected and depends on the machine's load while the runs overlapped. The primary metric is the "
+    "one the experiment declared, else vote_count_accuracy, else the first evaluator's. "
+    "<b>*MDE</b>: the minimum detectable effect, the smallest true difference these pairs would show at "
+    "alpha 0.05 with 80% power: Connor's formula below solved for d at the observed share of discordant "
+    "pairs (at least d), or (z<sub>0.975</sub> + z<sub>0.8</sub>) sd / &radic;n for scores; a "
+    "&ldquo;no significant difference&rdquo; rules out differences of about the MDE and larger, not "
+    "smaller ones. <b>*Records needed</b>: about "
     "how many paired records would show the observed difference at alpha 0.05 with 80% power. "
     "Pass/fail: Connor (1987), from the observed shares of pairs where only one side passed "
     "(p01, p10; psi = p01 + p10, d = p01 - p10): n = (z<sub>0.975</sub>&radic;psi + "

@@ -30,13 +30,14 @@ from shared.errors import ModelUnavailable
 from shared.evaluation import create_evaluator
 from shared.evaluation.base import Evaluator
 from shared.evaluation.cross_check import CrossCheck
+from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.evaluation.sink import EvaluationSink
 from shared.experiments.run_writer import RunWriter
 from shared.form_types.expected import entry_form_type_ref
 from shared.form_types.model import FormType
 from shared.form_types.resolve import FormTypes
-from shared.llm import ModelClient, ModelRequest, get_model_client
+from shared.llm import ModelClient, ModelRequest, get_model_client, params_with_prompt_settings
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant, run_id
 from shared.ports.experiments import DatasetReader, ExperimentTracker
@@ -317,10 +318,12 @@ class ExperimentRunner:
         # (an experiment stored before prompts had versions names the bare name: its version 1).
         model_params, wants_docs = split_prompt_params(variant.params)
         cross_check = next((e for e in evaluators if isinstance(e, CrossCheck)), None)
+        model = get_model_client(variant.model, self._settings)
+        prompt = self._prompts.resolve(as_stored(variant.prompt_version))
         return _Arm(
-            model=get_model_client(variant.model, self._settings),
-            prompt=self._prompts.resolve(as_stored(variant.prompt_version)),
-            params=model_params,
+            model=model,
+            prompt=prompt,
+            params=params_with_prompt_settings(model, prompt, model_params),  # the variant's params win
             wants_docs=wants_docs,
             second_reader=(
                 self._reader.second_reader_for(cross_check.reader, variant.model, model_params)
@@ -396,7 +399,12 @@ class ExperimentRunner:
             evaluators,
             reading,
             expected=job.entry.expected_output,
-            input={"image_uri": job.entry.input.image_uri, "reference_docs": job.entry.reference_docs},
+            input={
+                "image_uri": job.entry.input.image_uri,
+                "reference_docs": job.entry.reference_docs,
+                IMAGE: request.image,  # for a judge that sees the form (`sees_image`)
+                IMAGE_CONTENT_TYPE: request.content_type,
+            },
             metadata={
                 "variant": job.variant.name,
                 "model": job.variant.model,
@@ -410,8 +418,9 @@ class ExperimentRunner:
 @dataclass(frozen=True)
 class _Arm:
     """A variant as its runs need it: the model client, the resolved prompt, the params the model
-    takes, whether the prompt gets the entry's reference documents, the second reader, and the
-    form type it reads every entry as (None: each entry's own)."""
+    takes (the prompt version's model settings under the variant's params), whether the prompt gets
+    the entry's reference documents, the second reader, and the form type it reads every entry as
+    (None: each entry's own)."""
 
     model: ModelClient
     prompt: Prompt

@@ -20,8 +20,11 @@ from pydantic import Field, StrictBool, ValidationError, field_validator, model_
 
 from shared.dataset_names import check_name, check_version
 from shared.errors import ExperimentExists, InvalidField, VoteExtractorError
+from shared.evaluation import create_evaluator
+from shared.evaluation.base import Evaluator
+from shared.evaluation.llm_judge import LlmJudge
 from shared.experiments.commands import ExperimentCommands
-from shared.experiments.plan import DEFAULT_EVALUATORS, DatasetRef, ExperimentRequest, RunSettings
+from shared.experiments.plan import DatasetRef, ExperimentRequest, RunSettings, evaluator_specs
 from shared.form_types.expected import FormTypeResolver
 from shared.models import (
     SCHEDULE_ID_PATTERN,
@@ -53,13 +56,8 @@ class ScheduleRequest(RunSettings):
 
     @model_validator(mode="after")
     def _quality_metric_is_measured(self) -> ScheduleRequest:
-        if self.thresholds.min_quality is None:
-            return self
-        names = [e if isinstance(e, str) else next(iter(e)) for e in (self.evaluators or DEFAULT_EVALUATORS)]
-        if self.thresholds.quality_metric not in names:
-            raise ValueError(
-                f"thresholds.quality_metric {self.thresholds.quality_metric!r} is not among the evaluators {names}"
-            )
+        if self.thresholds.min_quality is not None:
+            self.thresholds.quality_metric = measured_quality_metric(self.thresholds.quality_metric, self.evaluators)
         return self
 
     @field_validator("baseline")
@@ -68,6 +66,34 @@ class ScheduleRequest(RunSettings):
         if (baseline.policy == "pinned") != bool(baseline.experiment_id):
             raise ValueError('name experiment_id exactly when the policy is "pinned"')
         return baseline
+
+
+def measured_quality_metric(metric: str, evaluators: list[str | dict[str, dict[str, Any]]] | None) -> str:
+    """The metric label `thresholds.quality_metric` names among those `evaluators` produce, as
+    summaries and alerts name it: an evaluator's label (its name; a judge's `llm_judge_<label>`), or
+    a judge's own `label`, which is stored as its metric's label. A judge's quality is its pass rate
+    (the share of runs it passed), so a categorical judge, whose classes have no one score, cannot
+    be named. ValueError with a sentence for anything else; InvalidField for a bad evaluator."""
+    produced: dict[str, Evaluator] = {}
+    judge_labels: dict[str, str] = {}
+    for spec in evaluator_specs(evaluators):
+        evaluator = create_evaluator(spec["name"], spec["params"])
+        produced[evaluator.evaluation_label] = evaluator
+        if isinstance(evaluator, LlmJudge) and evaluator.label:
+            judge_labels[evaluator.label] = evaluator.evaluation_label
+    label = metric if metric in produced else judge_labels.get(metric, metric)
+    if label not in produced:
+        raise ValueError(
+            f"thresholds.quality_metric {metric[:80]!r} is not a metric these evaluators produce; they produce "
+            f"{', '.join(sorted(produced))} (a judge's own label names its metric too)"
+        )
+    judge = produced[label]
+    if isinstance(judge, LlmJudge) and judge.output == "categorical":
+        raise ValueError(
+            f"thresholds.quality_metric {metric[:80]!r} is a categorical judge, which has no one score to keep "
+            "above min_quality: name a score or boolean judge, or another evaluator"
+        )
+    return label
 
 
 def slot_of(schedule_time: datetime, interval_minutes: int) -> str:

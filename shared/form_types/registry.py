@@ -54,6 +54,15 @@ class FormTypeRegistry:
         except NotFound as error:
             raise InvalidField(error.message, details={"field": field, **(error.details or {})}) from None
 
+    def refs_of(self, ref: str, *, field: str = "form_type") -> list[str]:
+        """Every exact `name@n` a reference covers: `name@n` itself, or each version of `name`;
+        InvalidField (422) naming `field` when no type has it."""
+        form_type = self.resolve(ref, field=field)
+        if "@" in ref:
+            return [form_type.ref]
+        numbers = self._store.version_numbers(form_type.name) or [form_type.version]
+        return [f"{form_type.name}@{number}" for number in numbers]
+
     def forget(self) -> None:
         with self._lock:
             self._exact.clear()

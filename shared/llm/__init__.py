@@ -9,12 +9,19 @@ from pydantic import BaseModel
 
 from shared.config import Settings
 from shared.errors import InvalidField
-from shared.llm.base import ModelClient, ModelRequest, ModelResponse
+from shared.llm.base import ModelClient, ModelRequest, ModelResponse, params_with_prompt_settings
 from shared.llm.tesseract import TesseractModel, TesseractParams
 
 _GEMINI_MODEL = re.compile(r"^gemini-[a-z0-9][a-z0-9.-]{0,62}$")
 
-__all__ = ["ModelClient", "ModelRequest", "ModelResponse", "get_model_client", "model_options"]
+__all__ = [
+    "ModelClient",
+    "ModelRequest",
+    "ModelResponse",
+    "get_model_client",
+    "model_options",
+    "params_with_prompt_settings",
+]
 
 # The Gemini ids offered to pickers (GET /extract/options); any other gemini-* id is accepted too.
 LISTED_GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro")

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 from shared.form_types.model import FormType
 from shared.form_types.resolve import GENERIC_FORM_TYPE
-from shared.models import TokenUsage, VoteExtraction
+from shared.models import FieldBoxes, TokenUsage, VoteExtraction
 from shared.prompts import Prompt
+from shared.prompts.model_settings import applicable_settings
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class ModelResponse:
-    """A model's answer: the parsed extraction, token usage and the raw text it produced."""
+    """A model's answer: the parsed extraction, token usage, the raw text it produced, and where
+    on the paper it read each count (`shared.models.FieldBoxes`; empty when it did not say)."""
 
     extraction: VoteExtraction
     usage: TokenUsage
     raw_output: str
+    boxes: FieldBoxes = field(default_factory=dict)
 
 
 class ModelClient(Protocol):
@@ -48,6 +51,7 @@ class ModelClient(Protocol):
 
     model_name: str
     provider: str
+    takes_generation_settings: bool  # a sampling model: a prompt version's model settings apply to it
 
     def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return the params with defaults filled in; raise InvalidField for unknown or bad ones."""
@@ -56,3 +60,10 @@ class ModelClient(Protocol):
     def extract(self, request: ModelRequest) -> ModelResponse: ...
 
     async def extract_async(self, request: ModelRequest) -> ModelResponse: ...
+
+
+def params_with_prompt_settings(model: ModelClient, prompt: Prompt, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The params a reading runs with: the prompt version's model settings (for a model that takes
+    them), under the extract request's or the variant's own params, which win; validated by the model."""
+    from_prompt = applicable_settings(prompt.model_settings) if model.takes_generation_settings else {}
+    return model.validate_params({**from_prompt, **params})

@@ -19,3 +19,12 @@ def estimated_cost_usd(model: str, input_tokens: int, output_tokens: int) -> flo
         return None
     input_price, output_price = prices
     return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+
+
+# About how many characters of text make a token (Gemini's own rule of thumb for English text).
+CHARS_PER_TOKEN = 4
+
+
+def estimated_tokens(chars: int) -> int:
+    """The tokens a text of `chars` characters is assumed to take, before any model counts it."""
+    return chars // CHARS_PER_TOKEN

@@ -32,7 +32,7 @@ from shared.form_types.resolve import GENERIC_FORM_TYPE
 from shared.llm import get_model_client
 from shared.llm.base import ModelRequest
 from shared.llm.tesseract import TesseractModel
-from shared.models import SpanRef, TokenUsage, VoteExtraction
+from shared.models import FieldBoxes, SpanRef, TokenUsage, VoteExtraction
 from shared.observability import llmobs
 from shared.prompts import CROSS_CHECK_PROMPT
 
@@ -52,6 +52,7 @@ class SecondReading:
     latency_ms: float = 0.0
     usage: TokenUsage = field(default_factory=TokenUsage)
     span: SpanRef | None = None
+    boxes: FieldBoxes = field(default_factory=dict)  # where it read each count, by its own field paths
 
 
 def check_reader_name(reader: str) -> str:
@@ -114,6 +115,7 @@ def read_again(
         latency_ms=_since(started),
         usage=response.usage,
         span=captured.ref,
+        boxes=response.boxes,
     )
 
 

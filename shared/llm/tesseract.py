@@ -31,6 +31,7 @@ class TesseractModel:
 
     model_name = "tesseract"
     provider = "tesseract-ocr"
+    takes_generation_settings = False  # it does not sample: a prompt's temperature means nothing to it
 
     def __init__(self, *, alternate: bool = False, span_name: str = "extract_votes") -> None:
         self.alternate = alternate
@@ -81,7 +82,7 @@ class TesseractModel:
                 output_data=[{"role": "assistant", "content": output}],
                 metadata={"deskew_angle_deg": round(reading.angle_deg, 2)},
             )
-        return ModelResponse(extraction=reading.extraction, usage=TokenUsage(), raw_output=output)
+        return ModelResponse(extraction=reading.extraction, usage=TokenUsage(), raw_output=output, boxes=reading.boxes)
 
     async def extract_async(self, request: ModelRequest) -> ModelResponse:
         return await asyncio.to_thread(self.extract, request)

@@ -71,6 +71,10 @@ class ExtractionLookup(Protocol):
 
     def document(self, extraction_id: str) -> firestore.DocumentReference: ...
 
+    def count_made(
+        self, *, since: datetime, until: datetime, form_type: str | None, automatic_verdict: bool | None = None
+    ) -> int: ...
+
 
 class ExtractionListing(ExtractionLookup, Protocol):
     """Extractions stored with their evaluations, read one at a time or a filtered page at a time
@@ -90,6 +94,7 @@ class ExtractionListing(ExtractionLookup, Protocol):
         model: str | None = None,
         feedback: str | None = None,
         golden_candidate: bool | None = None,
+        form_types: list[str] | None = None,
         after: str | None = None,
         limit: int,
     ) -> list[ExtractionRecord]: ...
@@ -160,6 +165,8 @@ class ReviewQueueProducer(Protocol):
         span_id: str | None,
         trace_id: str | None,
         cross_check_fields: list[dict[str, Any]] | None = None,
+        form_type: str | None = None,
+        automatic_verdict: bool | None = None,
     ) -> None: ...
 
 
@@ -185,6 +192,8 @@ class ReviewQueue(Protocol):
     def count_done(self, reason: ReviewReason) -> int: ...
 
     def decided(self, *, since: datetime | None) -> Iterator[dict[str, Any]]: ...
+
+    def random_sample_items(self, *, since: datetime, until: datetime) -> Iterator[dict[str, Any]]: ...
 
     def claim_named(self, extraction_id: str, reviewer: str, fields: dict[str, Any], now: datetime) -> ReviewItem: ...
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidField, NotFound
 from shared.prompts.builtin import BUILTIN_PROMPTS
+from shared.prompts.model_settings import check_model_settings
 from shared.prompts.versions import (
     DEFAULT_LABEL,
     LABELS,
@@ -151,6 +152,7 @@ class PromptRegistry:
         records an act of publishing, and the labels say which one runs."""
         check_prompt_name(name)
         template, declared = check_template(template, variables)
+        model_settings = check_model_settings(model_settings)
         self._head_or_seed(name)  # a built-in's first new version is its 2, after the seeded 1
         return self._store.add_version(
             PromptVersion(

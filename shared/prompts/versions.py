@@ -4,7 +4,8 @@ A reference (`prompt_version` anywhere in the API) is `name`, `name@3` or `name@
 stored is always the resolved `name@n`. Templates name their variables as `{{variable}}`; the
 only variable the product fills is `reference_docs` (a dataset entry's reference documents, or
 the text POST /extract was given). The form image is never a variable: it is its own part of the
-request, before the text.
+request, before the text. A version's `model_settings` (temperature, max_output_tokens, top_p,
+seed; never the model) apply whenever it runs: see `shared.prompts.model_settings`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Prompt:
     number: int
     template: str
     variables: tuple[str, ...] = ()
-    model_settings: Mapping[str, Any] = field(default_factory=dict)
+    model_settings: Mapping[str, Any] = field(default_factory=dict)  # applied under a request's params
     label: str | None = None  # the label it was resolved through, if any
 
     @property

@@ -1,14 +1,18 @@
 """`/datasets/review/...`: the review queue (annotation queue) the datasets function serves beside
-the datasets (API.md "review queue"): the queue, a claim, a decision, the evaluator agreement."""
+the datasets (API.md "review queue"): the queue, a claim, a decision, the evaluator agreement,
+production accuracy."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import flask
 
 from shared.errors import InvalidField
+from shared.services.production_accuracy import accuracy_query
 from shared.services.review import AgreementQuery, ClaimRequest, DecisionRequest, check_reason, check_state
 from shared.web import Route, int_arg, json_body, json_response, known_extraction_id, parse_fields, recorded_name
-from shared.wiring.datasets import review_service
+from shared.wiring.datasets import production_accuracy_service, review_service
 
 MAX_PAGE_SIZE = 500
 
@@ -52,10 +56,16 @@ def review_agreement(request: flask.Request) -> flask.Response:
     return json_response(review_service().agreement(since=since))
 
 
+def review_accuracy(request: flask.Request) -> flask.Response:
+    query = accuracy_query(dict(request.args), now=datetime.now(UTC))
+    return json_response(production_accuracy_service().accuracy(query))
+
+
 # First in the datasets function's routes: `/review/...` would match `/{name}/...` too.
 ROUTES = (
     Route("GET", "/review/queue", review_queue, "read"),
     Route("POST", "/review/claim", review_claim, "review"),
     Route("GET", "/review/agreement", review_agreement, "read"),
+    Route("GET", "/review/accuracy", review_accuracy, "read"),
     Route("POST", "/review/{extraction_id}/decision", review_decision, "review"),
 )

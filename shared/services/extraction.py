@@ -19,13 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from shared.config import Settings
 from shared.errors import Conflict, DependencyUnavailable, InvalidField, NotFound
 from shared.evaluation.base import Evaluator
+from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
+from shared.evaluation.online_judges import extraction_usage
+from shared.evaluation.production_accuracy import automatic_verdict, drawn_for_random_sample
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
 from shared.form_types.checks import shaped
 from shared.form_types.model import GENERIC, FormType
 from shared.form_types.registry import FormTypeRegistry
 from shared.form_types.validation import check_expected
 from shared.images import validate_image
-from shared.llm import ModelClient, ModelRequest, get_model_client, model_options
+from shared.llm import ModelClient, ModelRequest, get_model_client, model_options, params_with_prompt_settings
 from shared.models import Evaluation, ExtractionRecord, ReviewReason, StoredImage, VoteExtraction, iso_8601_since
 from shared.observability import llmobs
 from shared.paging import decode_page_token, encode_page_token
@@ -44,6 +47,7 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 200
 _DELETE_ATTEMPTS = 5
 _REFERENCES_NAMED = 20
+MAX_FORM_TYPE_VERSIONS_LISTED = 30  # the most values a Firestore `in` filter takes
 
 
 class ExtractOptions(BaseModel):
@@ -79,6 +83,7 @@ class ExtractionFilters(BaseModel):
     model: StrictStr | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     feedback: Literal["thumbs_down", "thumbs_up", "corrected", "none"] | None = None
     golden_candidate: bool | None = None
+    form_type: StrictStr | None = Field(None, min_length=1, max_length=80)  # name (any version) or name@n
     since: datetime | None = None
 
     _iso_8601 = field_validator("since", mode="before")(iso_8601_since)
@@ -139,6 +144,7 @@ class ExtractionService:
             model=filters.model,
             feedback=filters.feedback,
             golden_candidate=filters.golden_candidate,
+            form_types=self._form_type_refs(filters.form_type),
             after=after,
             limit=page_size,
         )
@@ -148,6 +154,18 @@ class ExtractionService:
             "items": [_listed(record) for record in kept],
             "next_page_token": encode_page_token(kept[-1].extraction_id) if more and kept else None,
         }
+
+    def _form_type_refs(self, form_type: str | None) -> list[str] | None:
+        """The exact versions a `form_type` filter covers (records store the resolved `name@n`)."""
+        if form_type is None:
+            return None
+        refs = self._form_types.refs_of(form_type, field="form_type")
+        if len(refs) > MAX_FORM_TYPE_VERSIONS_LISTED:
+            raise InvalidField(
+                f"Form type {form_type!r} has {len(refs)} versions; list one at a time (form_type=name@n).",
+                details={"field": "form_type", "versions": len(refs)},
+            )
+        return refs
 
     def options(self) -> dict[str, Any]:
         """What a client may pick: models with their params, prompts with their versions and labels,
@@ -208,8 +226,8 @@ class ExtractionService:
         """Everything a client sent is checked before anything is stored; `created_by` is the
         caller's API key name, on the record, the spans and the evaluations' tags."""
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
-        params = model.validate_params(options.params)
         prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
+        params = params_with_prompt_settings(model, prompt, options.params)  # the request's params win
         form_type = self._form_types.resolve(options.form_type, field="form_type")
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
@@ -264,7 +282,12 @@ class ExtractionService:
             self._evaluators,
             reading,
             expected=expected,
-            input={"image_uri": image_uri, REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS)},
+            input={
+                "image_uri": image_uri,
+                REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS),
+                IMAGE: request.image,  # for a judge that sees the form (`sees_image`)
+                IMAGE_CONTENT_TYPE: request.content_type,
+            },
             metadata={
                 "model": model.model_name,
                 "prompt_version": request.prompt.version,
@@ -316,12 +339,19 @@ class ExtractionService:
             self._review.stage(
                 batch,
                 extraction_id=record.extraction_id,
-                reasons=review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+                reasons=[
+                    *review_reasons(record.evaluations, golden_candidate=record.golden_candidate),
+                    *random_sample_reason(record.extraction_id, self._settings.review_random_sample_rate),
+                ],
                 created_at=record.created_at,
                 model=record.model,
                 span_id=record.span_id,
                 trace_id=record.trace_id,
                 cross_check_fields=cross_check_fields(record.evaluations),
+                form_type=record.form_type,
+                automatic_verdict=automatic_verdict(
+                    succeeded=record.status == "succeeded", evaluations=record.evaluations
+                ),
             )
 
         try:
@@ -352,6 +382,7 @@ def _record(
         params=dict(request.params),
         status=reading.status,
         result=reading.output,
+        boxes=reading.boxes,
         error=reading.error_message,
         error_code=reading.error.code if reading.error else None,
         evaluations=evaluations,
@@ -361,7 +392,7 @@ def _record(
         expected=options.expected,
         tags=options.tags,
         latency_ms=reading.latency_ms,
-        usage=reading.usage,
+        usage=extraction_usage(reading.usage, evaluations),  # the online judges' tokens count too
         created_at=datetime.now(UTC),
         created_by=created_by,
         golden_candidate=any(e.label == "golden_dataset_candidate" and e.value == "approved" for e in evaluations),
@@ -389,6 +420,12 @@ def review_reasons(evaluations: list[Evaluation], *, golden_candidate: bool) -> 
         if evaluation.label == "cross_check" and evaluation.assessment == "fail":
             reasons.append("cross_check")
     return reasons
+
+
+def random_sample_reason(extraction_id: str, rate: float) -> list[ReviewReason]:
+    """`random_sample` when the extraction is drawn into the uniform random sample production
+    accuracy is estimated from: a draw on its id alone, blind to every other reason."""
+    return ["random_sample"] if drawn_for_random_sample(extraction_id, rate) else []
 
 
 def cross_check_fields(evaluations: list[Evaluation]) -> list[dict[str, Any]] | None:

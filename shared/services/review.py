@@ -202,6 +202,9 @@ class ReviewService:
         verdict: Verdict = "rejected"
         if request.decision == "approve":
             verdict = "corrected" if request.corrections is not None else "approved"
+        # A verdict on the uniform random sample is tagged so Datadog can chart the reviewers' unbiased
+        # share approved (quality dashboard); the PPI++ interval itself is GET /datasets/review/accuracy.
+        sample = {"review_sample": "random"} if "random_sample" in (item.document.get("reasons") or []) else {}
         evaluation = Evaluation(
             label="human_review",
             metric_type="categorical",
@@ -221,7 +224,7 @@ class ReviewService:
                     id_prefix=f"review-{extraction_id}",
                     span_id=extraction.span_id,
                     trace_id=extraction.trace_id,
-                    tags={"extraction_id": extraction_id, "reviewer": reviewer, "decision": request.decision},
+                    tags={"extraction_id": extraction_id, "reviewer": reviewer, "decision": request.decision} | sample,
                     created_at=now,
                 )
             ],

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
+from shared.evaluation.production_accuracy import automatic_verdict
 from shared.models import ExtractionRecord
 from shared.storage.cursor import start_after_document
 
@@ -71,6 +72,22 @@ class FirestoreExtractionRepository:
             return False
         return True
 
+    def count_made(
+        self, *, since: datetime, until: datetime, form_type: str | None, automatic_verdict: bool | None = None
+    ) -> int:
+        """How many extractions were made in [since, until) (of `form_type`; with this automatic
+        verdict): one aggregation query, whatever the count."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(filter=FieldFilter("created_at", ">=", since)).where(
+            filter=FieldFilter("created_at", "<", until)
+        )
+        if form_type is not None:
+            query = query.where(filter=FieldFilter("form_type", "==", form_type))
+        if automatic_verdict is not None:
+            query = query.where(filter=FieldFilter("automatic_verdict", "==", automatic_verdict))
+        return int(query.count().get()[0][0].value)
+
     def find_by_span(self, span_id: str) -> ExtractionRecord | None:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -96,10 +113,14 @@ class FirestoreExtractionRepository:
         model: str | None = None,
         feedback: str | None = None,
         golden_candidate: bool | None = None,
+        form_types: list[str] | None = None,
         after: str | None = None,
         limit: int,
     ) -> list[ExtractionRecord]:
         """Newest first (created_at, then id, both descending), every filter an equality.
+
+        `form_types` are exact `name@n` refs, any of which a record's `form_type` may be (an `in`,
+        which Firestore runs as one equality per value: at most 30).
 
         `feedback` is thumbs_down | thumbs_up | corrected | none, read from the booleans the
         feedback batch keeps on the document. Combined filters are served by Firestore merging
@@ -116,6 +137,8 @@ class FirestoreExtractionRepository:
             query = query.where(filter=FieldFilter("model", "==", model))
         if golden_candidate is not None:
             query = query.where(filter=FieldFilter("golden_candidate", "==", golden_candidate))
+        if form_types is not None:
+            query = query.where(filter=FieldFilter("form_type", "in", form_types))
         if feedback == "thumbs_down":
             query = query.where(filter=FieldFilter("has_thumbs_down", "==", True))
         elif feedback == "thumbs_up":
@@ -154,4 +177,9 @@ class FirestoreExtractionRepository:
 
 def to_document(record: ExtractionRecord) -> dict[str, Any]:
     # The summary's derived fields are computed on read; only its counters are stored.
-    return record.model_dump(mode="python", exclude={"feedback_summary": {"mean_quality_score", "corrected"}})
+    document = record.model_dump(mode="python", exclude={"feedback_summary": {"mean_quality_score", "corrected"}})
+    # Stored for production accuracy's aggregation counts only (the record does not read it back).
+    document["automatic_verdict"] = automatic_verdict(
+        succeeded=record.status == "succeeded", evaluations=record.evaluations
+    )
+    return document

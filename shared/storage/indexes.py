@@ -66,6 +66,7 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
             "has_thumbs_up",
             "corrected",
             "has_feedback",
+            "form_type",
         )
     ),
     # experiments.listing (GET /experiments): each filter newest first; combinations merge these.
@@ -84,8 +85,14 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
             "reason_flags.consistency_failed",
             "reason_flags.classification_low",
             "reason_flags.cross_check",
+            "reason_flags.random_sample",  # also review.random_sample_items (production accuracy), in a window
         )
     ),
+    # extractions.count_made (production accuracy): a window's extractions, by form type and by
+    # automatic verdict, counted with aggregation queries.
+    CompositeIndex("extractions", (asc("form_type"), asc("created_at"))),
+    CompositeIndex("extractions", (asc("automatic_verdict"), asc("created_at"))),
+    CompositeIndex("extractions", (asc("automatic_verdict"), asc("form_type"), asc("created_at"))),
     # review.decided(since=...): decided items since a time (GET /datasets/review/agreement).
     CompositeIndex("review_items", (asc("closed"), asc("decided_at"))),
 )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 COLLECTION = "review_items"
 _CANDIDATES_PAGE = 20
 _ATTEMPTS = 20
+_ACCURACY_PAGE = 500
 
 
 class FirestoreReviewRepository:
@@ -52,11 +53,14 @@ class FirestoreReviewRepository:
         span_id: str | None,
         trace_id: str | None,
         cross_check_fields: list[dict[str, Any]] | None = None,
+        form_type: str | None = None,
+        automatic_verdict: bool | None = None,
     ) -> None:
         """Add the item, or add reasons to it, in `batch`; a claimed or done item keeps its state.
 
         `cross_check_fields`: the fields a second reading disagreed on (reason `cross_check`),
-        kept on the item for the reviewer."""
+        kept on the item for the reviewer. `form_type` and `automatic_verdict` (extract gives
+        them) are what production accuracy reads beside the reviewer's verdict."""
         from google.cloud import firestore as firestore_module
 
         wanted = sorted(set(reasons))
@@ -74,6 +78,10 @@ class FirestoreReviewRepository:
         }
         if cross_check_fields:
             fields["cross_check_fields"] = cross_check_fields
+        if form_type is not None:
+            fields["form_type"] = form_type
+        if automatic_verdict is not None:
+            fields["automatic_verdict"] = automatic_verdict
         batch.set(self.document(extraction_id), fields, merge=True)
 
     def get(self, extraction_id: str, now: datetime) -> ReviewItem:
@@ -101,6 +109,8 @@ class FirestoreReviewRepository:
             query = query.where(filter=FieldFilter("reason_flags.classification_low", "==", True))
         elif reason == "cross_check":
             query = query.where(filter=FieldFilter("reason_flags.cross_check", "==", True))
+        elif reason == "random_sample":
+            query = query.where(filter=FieldFilter("reason_flags.random_sample", "==", True))
         query = start_after_document(query, self._collection, after)
         return list(query.limit(limit).stream())
 
@@ -135,19 +145,44 @@ class FirestoreReviewRepository:
             query = query.where(filter=FieldFilter("reason_flags.consistency_failed", "==", True))
         elif reason == "cross_check":
             query = query.where(filter=FieldFilter("reason_flags.cross_check", "==", True))
+        elif reason == "random_sample":
+            query = query.where(filter=FieldFilter("reason_flags.random_sample", "==", True))
         else:
             query = query.where(filter=FieldFilter("reason_flags.classification_low", "==", True))
         return int(query.count().get()[0][0].value)
 
     def decided(self, *, since: datetime | None) -> Iterator[dict[str, Any]]:
-        """Verdicts and the evaluators' outcomes of every decided item (decided at or after `since`)."""
+        """Verdicts, notes and the evaluators' outcomes of every decided item (decided at or after `since`)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._collection.where(filter=FieldFilter("closed", "==", 1))
         if since is not None:
             query = query.where(filter=FieldFilter("decided_at", ">=", since))
-        for snapshot in query.select(["verdict", "evaluator_outcomes", "decided_at"]).stream():
+        for snapshot in query.select(["verdict", "evaluator_outcomes", "decided_at", "extraction_id", "note"]).stream():
             yield snapshot.to_dict() or {}
+
+    def random_sample_items(self, *, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """The random-sample items of the extractions made in [since, until) (their state, verdict,
+        form type and automatic verdict), oldest first, a page at a time: each page's stream is
+        read to its end before the next query (shared.deadlines)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("reason_flags.random_sample", "==", True))
+            .where(filter=FieldFilter("created_at", ">=", since))
+            .where(filter=FieldFilter("created_at", "<", until))
+            .order_by("created_at")
+            .select(["closed", "verdict", "form_type", "automatic_verdict", "created_at"])
+        )
+        last: firestore.DocumentSnapshot | None = None
+        while True:
+            page_query = query.start_after(last) if last is not None else query
+            page = list(page_query.limit(_ACCURACY_PAGE).stream())
+            for snapshot in page:
+                yield snapshot.to_dict() or {}
+            if len(page) < _ACCURACY_PAGE:
+                return
+            last = page[-1]
 
     def take(self, item: ReviewItem, fields: dict[str, Any]) -> bool:
         """Update `item` only if nobody changed it since it was read; False when someone did."""

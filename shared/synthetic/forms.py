@@ -7,6 +7,7 @@ regenerated from its seed instead of being stored.
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class SyntheticForm:
     content_type: str
     truth: VoteExtraction
     degradation: Degradation = field(default_factory=Degradation)
+    # Where each count was drawn, by field path (`vote_results[0].vote_count`,
+    # `ballot_stats.valid_votes`): (left, top, right, bottom) in pixels of `image` (a rotated
+    # page: the upright box around the turned figure).
+    figure_boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 def generate_form(
@@ -90,7 +95,7 @@ def generate_form(
     rng = random.Random(f"form:{seed}:{layout}:{candidates}")
     style = LAYOUTS[layout]
     content = _draw_content(rng, style, candidates)
-    page = _render(rng, style, content)
+    page, figures = _render(rng, style, content)
     image, content_type = _degrade(page, degradation, seed)
     return SyntheticForm(
         seed=seed,
@@ -99,6 +104,7 @@ def generate_form(
         content_type=content_type,
         truth=content.truth,
         degradation=degradation,
+        figure_boxes={path: _degraded_box(box, page.size, degradation) for path, box in figures.items()},
     )
 
 
@@ -253,6 +259,12 @@ class _Page:
         self.image = Image.new("L", (width, 6000), 255)
         self.draw = ImageDraw.Draw(self.image)
         self.y = _MARGIN
+        self.figures: dict[str, tuple[float, float, float, float]] = {}  # where each count was drawn
+
+    def figure(self, path: str, xy: tuple[int, int], text: str, font: ImageFont.FreeTypeFont, anchor: str) -> None:
+        """Draw a count and remember where it went."""
+        self.draw.text(xy, text, font=font, fill=0, anchor=anchor)
+        self.figures[path] = self.draw.textbbox(xy, text, font=font, anchor=anchor)
 
     def widen(self, width: int) -> None:
         """Make room for a table wider than the page (long names in a large font)."""
@@ -283,7 +295,9 @@ class _Page:
         return self.image.crop((0, 0, self.width, self.y + _MARGIN))
 
 
-def _render(rng: random.Random, style: LayoutStyle, content: _Content) -> Image.Image:
+def _render(
+    rng: random.Random, style: LayoutStyle, content: _Content
+) -> tuple[Image.Image, dict[str, tuple[float, float, float, float]]]:
     width = rng.randint(1650, 1950)
     family = rng.choice(style.fonts)
     size = rng.randint(27, 34)
@@ -304,7 +318,7 @@ def _render(rng: random.Random, style: LayoutStyle, content: _Content) -> Image.
         _render_stats_block(page, rng, style, content, fonts, separator, line_height)
     page.y += line_height
     _render_footer(page, rng, content, fonts, line_height)
-    return page.cropped()
+    return page.cropped(), page.figures
 
 
 def _render_header(
@@ -395,26 +409,21 @@ def _render_stats_block(
     values = (stats.valid_votes, stats.rejected_ballots, stats.total_ballots)
     colon = rng.choice((":", ""))
     tab_stop = rng.choice((None, int(page.width * 0.55)))
-    for label, value in zip(labels, values, strict=True):
+    for field_name, label, value in zip(_STAT_FIELDS, labels, values, strict=True):
         number = _format_count(value or 0, separator)
+        path = f"ballot_stats.{field_name}"
+        middle = page.y + line_height // 2
         if tab_stop is None:
-            page.draw.text(
-                (_MARGIN, page.y + line_height // 2),
-                f"{label}{colon} {number}",
-                font=fonts.regular,
-                fill=0,
-                anchor="lm",
-            )
+            page.draw.text((_MARGIN, middle), f"{label}{colon} {number}", font=fonts.regular, fill=0, anchor="lm")
+            after_label = (round(_MARGIN + fonts.regular.getlength(f"{label}{colon} ")), middle)
+            page.figures[path] = page.draw.textbbox(after_label, number, font=fonts.regular, anchor="lm")
         else:
-            page.draw.text(
-                (_MARGIN, page.y + line_height // 2),
-                f"{label}{colon}",
-                font=fonts.regular,
-                fill=0,
-                anchor="lm",
-            )
-            page.draw.text((tab_stop, page.y + line_height // 2), number, font=fonts.bold, fill=0, anchor="lm")
+            page.draw.text((_MARGIN, middle), f"{label}{colon}", font=fonts.regular, fill=0, anchor="lm")
+            page.figure(path, (tab_stop, middle), number, fonts.bold, "lm")
         page.y += line_height
+
+
+_STAT_FIELDS = ("valid_votes", "rejected_ballots", "total_ballots")
 
 
 def _stats_labels(rng: random.Random, style: LayoutStyle) -> tuple[str, str, str]:
@@ -538,20 +547,21 @@ class _Table:
         y = top
         row_tops = []
         all_rows: list[tuple[tuple[str, ...], bool]] = [(self.headers, True)] + [(r, False) for r in self.rows]
-        for cells, is_header in all_rows:
+        for position, (cells, is_header) in enumerate(all_rows):
             row_tops.append(y)
             font = self.fonts.bold if is_header else self.fonts.regular
             for index, text in enumerate(cells):
-                self._cell(draw, edges, index, y, text, font, is_header)
+                path = None if is_header or self.kinds[index] != "votes" else f"vote_results[{position - 1}].vote_count"
+                self._cell(page, edges, index, y, text, font, is_header, path)
             y += self.row_height
         stats_top = y
         span = self._label_span()
         votes = self.kinds.index("votes")
-        for label, value in self.stats:
+        for field_name, (label, value) in zip(_STAT_FIELDS, self.stats, strict=False):
             row_tops.append(y)
             middle = y + self.row_height // 2
             draw.text((edges[span[0]] + self.pad, middle), label, font=self.fonts.bold, fill=0, anchor="lm")
-            self._cell(draw, edges, votes, y, value, self.fonts.bold, False)
+            self._cell(page, edges, votes, y, value, self.fonts.bold, False, f"ballot_stats.{field_name}")
             y += self.row_height
         bottom = y
         right = edges[-1]
@@ -578,25 +588,55 @@ class _Table:
 
     def _cell(
         self,
-        draw: ImageDraw.ImageDraw,
+        page: _Page,
         edges: list[int],
         index: int,
         top: int,
         text: str,
         font: ImageFont.FreeTypeFont,
         is_header: bool,
+        path: str | None = None,
     ) -> None:
+        """One cell's text; a count (`path` names its field) is remembered where it was drawn."""
         middle = top + self.row_height // 2
         kind = self.kinds[index]
         if kind == "votes" and self.right_votes and not is_header:
-            draw.text((edges[index + 1] - self.pad, middle), text, font=font, fill=0, anchor="rm")
+            xy, anchor = (edges[index + 1] - self.pad, middle), "rm"
         elif kind == "no" and not is_header:
-            draw.text(((edges[index] + edges[index + 1]) // 2, middle), text, font=font, fill=0, anchor="mm")
+            xy, anchor = ((edges[index] + edges[index + 1]) // 2, middle), "mm"
         else:
-            draw.text((edges[index] + self.pad, middle), text, font=font, fill=0, anchor="lm")
+            xy, anchor = (edges[index] + self.pad, middle), "lm"
+        if path is None:
+            page.draw.text(xy, text, font=font, fill=0, anchor=anchor)
+        else:
+            page.figure(path, xy, text, font, anchor)
 
 
 # --- degradation ---------------------------------------------------------------------------
+
+
+def _degraded_box(
+    box: tuple[float, float, float, float], size: tuple[int, int], degradation: Degradation
+) -> tuple[int, int, int, int]:
+    """Where a box drawn on the clean page lies once `_degrade` scaled and turned the page."""
+    scale = degradation.scale
+    width, height = max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+    corners = [(x * scale, y * scale) for x in (box[0], box[2]) for y in (box[1], box[3])]
+    if degradation.rotation_deg:
+        # PIL turns counter-clockwise about the centre and grows the canvas to fit (expand=True)
+        theta = math.radians(degradation.rotation_deg)
+        cos, sin = math.cos(theta), math.sin(theta)
+        turned_w = abs(width * cos) + abs(height * sin)
+        turned_h = abs(height * cos) + abs(width * sin)
+        corners = [
+            (
+                turned_w / 2 + (x - width / 2) * cos + (y - height / 2) * sin,
+                turned_h / 2 - (x - width / 2) * sin + (y - height / 2) * cos,
+            )
+            for x, y in corners
+        ]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return round(min(xs)), round(min(ys)), round(max(xs)), round(max(ys))
 
 
 def _degrade(page: Image.Image, degradation: Degradation, seed: int) -> tuple[bytes, str]:

@@ -140,7 +140,7 @@ def _render_generic(form: FormType, seed: int, breaks_rule: str | None, degradat
             dataclasses.replace(c, votes=row.votes or 0) for c, row in zip(content.candidates, rows, strict=True)
         )
         content = dataclasses.replace(content, truth=truth, candidates=candidates)
-        page = generic_forms._render(rng, style, content)
+        page, _ = generic_forms._render(rng, style, content)
         image, content_type = generic_forms._degrade(page, degradation, seed)
         made = generic_forms.SyntheticForm(seed, layout, image, content_type, truth, degradation)
     truth = truth.model_copy(update={"statistics": truth.ballot_stats.model_dump()})

@@ -10,6 +10,7 @@ from shared.evaluation.online_judges import parse_online_judges
 from shared.observability import llmobs
 from shared.observability.datadog_datasets import push_dataset
 from shared.services.datasets import DatasetService
+from shared.services.production_accuracy import ProductionAccuracyService
 from shared.services.review import ReviewService
 from shared.storage.clients import firestore_client, storage_client
 from shared.storage.datasets import FirestoreDatasetRepository
@@ -48,4 +49,13 @@ def review_service() -> ReviewService:
         # Only named here (labels), never run: a bad ONLINE_JUDGES stops the instance, saying why.
         online_judges=[judge.evaluation_label for judge in parse_online_judges(settings.online_judges)],
         form_types=form_type_registry(),
+    )
+
+
+@lru_cache(maxsize=1)
+def production_accuracy_service() -> ProductionAccuracyService:
+    """Production accuracy (GET /datasets/review/accuracy), read from the extractions and the queue."""
+    return ProductionAccuracyService(
+        review=FirestoreReviewRepository(firestore_client()),
+        extractions=FirestoreExtractionRepository(firestore_client()),
     )

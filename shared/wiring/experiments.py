@@ -29,6 +29,7 @@ from shared.storage.images import GcsImageStore
 from shared.storage.schedules import FirestoreScheduleRepository
 from shared.storage.shards import FirestoreShardRepository
 from shared.wiring.form_types import form_type_registry
+from shared.wiring.judges import judge_registry
 from shared.wiring.prompts import prompt_registry
 
 
@@ -70,6 +71,7 @@ def experiment_commands() -> ExperimentCommands:
         completion=experiment_completion(),
         prompts=prompt_registry(),
         form_types=form_type_registry(),
+        stored_judges=judge_registry().expand,
     )
 
 

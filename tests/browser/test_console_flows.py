@@ -265,6 +265,9 @@ def test_start_on_vs_off_watch_it_finish_and_read_the_verdict(page: Page, screen
     comparison = page.locator('[data-testid="stTable"]', has_text="verdict")
     row = comparison.locator("tr", has_text="vote_count_accuracy").first
     expect(row).to_contain_text("better")
+    expect(row).to_contain_text("(primary)")  # no primary declared: vote_count_accuracy leads
+    expect(comparison).to_contain_text("p (Holm)")
+    expect(comparison).to_contain_text("MDE")
     page.get_by_role("button", name="Open the report").click()
     expect(page.get_by_role("button", name="Download the report (HTML)")).to_be_visible(timeout=30_000)
     report = page.frame_locator("iframe").first

@@ -22,21 +22,31 @@ def new_draft(datasets_client, prefix: str) -> str:
     return name
 
 
-def published_dataset(datasets_client, forms) -> tuple[str, dict[bytes, dict]]:
-    """A published dataset of these forms; returns its name and image bytes -> truth."""
+def published_dataset(
+    datasets_client, forms, *, reference_docs: str = "Candidate votes add up to the valid votes."
+) -> tuple[str, dict[bytes, dict]]:
+    """A published dataset of these forms, each entry with `reference_docs`; returns its name and
+    image bytes -> truth."""
     name = new_draft(datasets_client, "exp")
     entries = [
         {
             "id": f"form-{i:03d}",
             "input": {"image_base64": base64.b64encode(form.image).decode()},
             "expected_output": form.truth.model_dump(),
-            "reference_docs": "Candidate votes add up to the valid votes.",
+            "reference_docs": reference_docs,
         }
         for i, form in enumerate(forms)
     ]
     assert datasets_client.post(f"/{name}/v1/entries", json={"entries": entries}, headers=HEADERS).status_code == 201
     assert datasets_client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
     return name, {form.image: form.truth.model_dump() for form in forms}
+
+
+def answered_by_truth(datasets_client, gemini, forms) -> str:
+    """A published dataset of these forms, the Gemini stand-in answering each image with its truth."""
+    dataset, truths = published_dataset(datasets_client, forms)
+    gemini.set_responder(truth_responder(truths))
+    return dataset
 
 
 def truth_responder(truths: dict[bytes, dict]):

@@ -27,7 +27,7 @@ def _clear_instance_caches() -> None:
     """Forget the cached settings, clients and services so they are rebuilt from the environment."""
     from shared.config import get_settings
     from shared.storage.clients import firestore_client, storage_client
-    from shared.wiring.datasets import dataset_service, review_service
+    from shared.wiring.datasets import dataset_service, production_accuracy_service, review_service
     from shared.wiring.evaluations import evaluation_sink
     from shared.wiring.experiments import (
         alert_service,
@@ -43,6 +43,7 @@ def _clear_instance_caches() -> None:
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
     from shared.wiring.form_types import forget_cached_form_types
+    from shared.wiring.judges import judge_alignment, judge_registry
     from shared.wiring.prompts import forget_cached_prompts, prompt_registry
 
     forget_cached_prompts()
@@ -50,10 +51,13 @@ def _clear_instance_caches() -> None:
     for cached in (
         get_settings,
         prompt_registry,
+        judge_registry,
+        judge_alignment,
         evaluation_sink,
         extraction_service,
         feedback_service,
         review_service,
+        production_accuracy_service,
         dataset_service,
         shard_publisher,
         image_store,

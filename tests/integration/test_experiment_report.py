@@ -14,7 +14,18 @@ from tests.integration.test_experiments_flow import wait_done
 from tests.openapi_contract import assert_matches_contract
 
 HEADERS = {"X-API-Key": TEST_API_KEY}
-NUMBERS = ("a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "n_pairs", "records_needed")
+NUMBERS = (
+    "a_mean",
+    "b_mean",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "n_pairs",
+    "records_needed",
+    "mde",
+)
 
 
 def shown_rows(page: str) -> dict[str, dict[str, str]]:
@@ -26,7 +37,9 @@ def shown_rows(page: str) -> dict[str, dict[str, str]]:
 
 
 def test_the_report_answers_with_the_numbers_of_compare(datasets_client, experiments_client, gemini):
-    forms = [generate_form(800 + i) for i in range(12)]
+    # 16 forms, pro wrong on 8: McNemar p = 2 / 2**8 = 0.0078, Holm-adjusted among the three metrics at
+    # most 3 x that = 0.023 < 0.05 (12 forms, 6 wrong, p = 0.031, were enough only uncorrected).
+    forms = [generate_form(800 + i) for i in range(16)]
     dataset, truths = published_dataset(datasets_client, forms)
     wrong = {image for i, image in enumerate(truths) if i % 2}  # pro miscounts half the forms
 
@@ -63,6 +76,6 @@ def test_the_report_answers_with_the_numbers_of_compare(datasets_client, experim
             assert (float(value) if value else None) == numbers[field], (metric, field)
         assert shown[metric]["verdict"] == numbers["verdict"] and shown[metric]["test"] == numbers["test"]
     exact = compared["metrics"]["vote_count_exact"]
-    assert (exact["verdict"], exact["discordant_pairs"]) == ("worse", 6)
+    assert (exact["verdict"], exact["discordant_pairs"]) == ("worse", 8)
     assert "<b>pro</b> is <b>worse</b> than <b>flash</b> on vote_count_exact: 50% vs 100%" in page
     assert page.index("<b>pro</b> is <b>worse</b>") < page.index("Metrics per variant")

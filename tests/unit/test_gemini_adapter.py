@@ -108,7 +108,7 @@ def test_request_carries_the_inline_image_the_prompt_and_the_response_schema(ser
     assert sent.texts == [builtin_prompt("prompt_a").text]
     config = sent.generation_config
     assert config["responseMimeType"] == "application/json"
-    assert set(config["responseSchema"]["properties"]) == {"form", "vote_results", "ballot_stats"}
+    assert set(config["responseSchema"]["properties"]) == {"form", "vote_results", "ballot_stats", "statistics_box_2d"}
 
 
 def test_validated_params_are_sent_in_the_generation_config(server: FakeGeminiServer) -> None:

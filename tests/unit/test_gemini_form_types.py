@@ -9,6 +9,7 @@ request body as it goes on the wire, and the answer as the adapter reads it back
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_an_ec8a_request_asks_for_its_eight_statistics_by_their_printed_labels_a
 
     [sent] = server.generate_requests
     schema = schema_of(sent)
-    assert set(schema["properties"]) == {"form", "vote_results", "statistics"}  # no ballot_stats
+    assert set(schema["properties"]) == {"form", "vote_results", "statistics", "statistics_box_2d"}  # no ballot_stats
     statistics = schema["properties"]["statistics"]
     assert statistics["property_ordering"] == NG_EC8A.keys  # the paper's order
     assert {key: spec["description"] for key, spec in statistics["properties"].items()} == {
@@ -295,7 +296,19 @@ def test_a_generic_request_is_exactly_the_request_before_form_types(server: Fake
     [sent] = server.generate_requests
     assert sent.texts == [builtin_prompt("prompt_b").text]
     assert sent.statistic_keys is None
-    assert schema_of(sent) == _wire_schema(_VoteExtractionBeforeFormTypes)
+    # The same answer as before form types, plus an optional box for each count (answer_boxes).
+    assert _without_boxes(schema_of(sent)) == _wire_schema(_VoteExtractionBeforeFormTypes)
+    assert schema_of(sent)["properties"]["vote_results"]["items"]["properties"]["vote_count_box_2d"]["nullable"]
+
+
+def _without_boxes(schema: dict[str, Any]) -> dict[str, Any]:
+    trimmed = copy.deepcopy(schema)
+    trimmed["properties"].pop("statistics_box_2d")
+    trimmed["property_ordering"].remove("statistics_box_2d")
+    row = trimmed["properties"]["vote_results"]["items"]
+    row["properties"].pop("vote_count_box_2d")
+    row["property_ordering"].remove("vote_count_box_2d")
+    return trimmed
 
 
 # The cross check's Gemini second reader asks about the same paper.

@@ -64,6 +64,7 @@ EXPERIMENTS_PUBLIC = {
     "shared.experiments.traffic_alerts",
     "shared.experiments.trends",
     "shared.experiments.side_by_side",
+    "shared.experiments.comparison",  # compare_runs (bench.aa_simulation); McNemar for a judge's alignment
 }
 
 
@@ -254,6 +255,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("shared.experiments.trends", "shared.experiments.comparison"): "numpy and scipy",
     ("shared.experiments.trends", "shared.experiments.summary"): "numpy and scipy",
     ("shared.experiments.side_by_side", "shared.experiments.comparison"): "numpy and scipy",
+    ("shared.evaluation.judges.alignment", "shared.experiments.comparison"): "numpy and scipy",
 }
 
 

@@ -17,7 +17,8 @@ from shared.evaluation.llm_judge import (
     evaluations_cost_usd,
 )
 from shared.evaluation.ragas_metrics import NO_KEY_REASON, NO_OUTPUT_REASON
-from shared.experiments.plan import evaluation_cost_per_run_usd, evaluator_specs
+from shared.experiments.estimate import evaluation_cost_per_run_usd
+from shared.experiments.plan import evaluator_specs
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import BallotStats, FormInfo, VoteExtraction, VoteResult
 from tests.fakes.gemini_server import FakeGeminiServer, text_reply

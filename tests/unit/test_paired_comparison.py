@@ -22,12 +22,15 @@ API_FIELDS = {
     "ci_low",
     "ci_high",
     "p_value",
+    "p_adjusted",
     "test",
     "verdict",
     "n_pairs",
     "discordant_pairs",
     "nonzero_differences",
     "records_needed",
+    "mde",
+    "primary",
 }
 
 
@@ -89,17 +92,12 @@ def test_identical_runs_show_no_significant_difference_on_every_metric():
 
     result = compare_runs(baseline, baseline)
 
-    assert set(result["metrics"]) == {
-        "vote_count_exact",
-        "vote_count_accuracy",
-        "count_error",
-        "completeness",
-        "latency_ms",
-    }
-    for comparison in [*result["metrics"].values(), *result["per_field"].values()]:
+    assert set(result["metrics"]) == {"vote_count_exact", "vote_count_accuracy", "count_error", "completeness"}
+    assert set(result["performance"]) == {"latency_ms"}  # the run's load, not the variants' quality
+    for comparison in [*result["metrics"].values(), *result["per_field"].values(), *result["performance"].values()]:
         assert set(comparison) == API_FIELDS
         assert comparison["verdict"] == "no_significant_difference"
-        assert comparison["p_value"] == 1.0
+        assert comparison["p_value"] == comparison["p_adjusted"] == 1.0
         assert comparison["delta"] == 0.0 and comparison["ci_low"] == comparison["ci_high"] == 0.0
         assert comparison["n_pairs"] > 0
 
@@ -107,13 +105,14 @@ def test_identical_runs_show_no_significant_difference_on_every_metric():
 def test_a_consistent_improvement_on_thirty_pairs_is_better_on_every_metric_that_moved():
     baseline, improved = baseline_and_improved()
 
-    metrics = compare_runs(baseline, improved)["metrics"]
+    result = compare_runs(baseline, improved)
+    metrics = {**result["metrics"], **result["performance"]}
 
     assert metrics["vote_count_exact"]["test"] == "mcnemar_exact"
     assert metrics["vote_count_accuracy"]["test"] == "wilcoxon_signed_rank"
     for label in ("vote_count_exact", "vote_count_accuracy", "count_error", "latency_ms"):
         assert metrics[label]["verdict"] == "better", label
-        assert metrics[label]["p_value"] < 0.05 and metrics[label]["n_pairs"] == 30
+        assert metrics[label]["p_adjusted"] < 0.05 and metrics[label]["n_pairs"] == 30
     assert metrics["vote_count_accuracy"]["delta"] == pytest.approx(0.15)
     # every pair moved by 0.15, so the interval of the mean difference is (about) that point
     assert metrics["vote_count_accuracy"]["ci_low"] == pytest.approx(0.15)
@@ -159,6 +158,7 @@ def test_no_pairs_gives_no_verdict_but_the_api_fields():
 
     assert set(result) == API_FIELDS
     assert (result["n_pairs"], result["p_value"], result["verdict"]) == (0, None, "no_significant_difference")
+    assert (result["p_adjusted"], result["mde"], result["primary"]) == (None, None, False)
 
 
 def test_mcnemar_exact_is_the_binomial_test_on_discordant_pairs():

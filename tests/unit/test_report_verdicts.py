@@ -44,9 +44,10 @@ def test_a_real_difference_names_the_better_variant_in_words():
 
     sentences = pair_sentences(compare_for_report(experiment, runs)[0])
 
+    # raw p = 2 / 2**12 = 0.00049, the smallest of three metrics: Holm-adjusted 3 x 0.00049 = 0.0015
     assert text_of(sentences[2]) == (
         "raw is worse than pre on vote_count_exact: 50% vs 100% (\u221250 pp, 95% interval "
-        "[\u221270.8 pp, \u221229.2 pp]), p < 0.001, McNemar on 12 discordant pairs of 24."
+        "[\u221270.8 pp, \u221229.2 pp]), p < 0.001 (Holm-adjusted 0.0015), McNemar on 12 discordant pairs of 24."
     )
     assert text_of(sentences[-1]).startswith("raw is faster than pre on latency_ms: 344 ms vs 902 ms")
     assert not any("No significant difference" in s for s in sentences)
@@ -61,7 +62,17 @@ def test_the_report_shows_the_numbers_compare_gives_for_the_same_runs():
     rows = {**compared["metrics"], **compared["performance"]}
     for metric, numbers in rows.items():
         shown = table_row(page, metric)
-        for field in ("a_mean", "b_mean", "delta", "ci_low", "ci_high", "p_value", "records_needed"):
+        for field in (
+            "a_mean",
+            "b_mean",
+            "delta",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "p_adjusted",
+            "records_needed",
+            "mde",
+        ):
             expected = numbers[field]
             assert (float(shown[field.replace("_", "-")]) if expected is not None else None) == expected, field
         assert shown["verdict"] == numbers["verdict"] and shown["test"] == numbers["test"]
@@ -82,9 +93,11 @@ def test_more_than_two_variants_are_each_compared_with_the_first():
 
 
 def test_a_baseline_experiment_is_what_each_variant_is_compared_with():
-    base, base_runs = two_variant_experiment([True] * 6, [True] * 6, a="raw", b="other")
+    # Eight pairs all one way: McNemar p = 2 / 2**8 = 0.0078, Holm among the three metrics at most
+    # 3 x that = 0.023 < 0.05. (Six were enough before the correction: p = 0.031, x 3 = 0.094 is not.)
+    base, base_runs = two_variant_experiment([True] * 8, [True] * 8, a="raw", b="other")
     base = base.model_copy(update={"experiment_id": "exp-base"})
-    experiment, runs = two_variant_experiment([True] * 6, [False] * 6)
+    experiment, runs = two_variant_experiment([True] * 8, [False] * 8)
 
     pairs = compare_for_report(experiment, runs, (base, base_runs))
 
@@ -172,3 +185,21 @@ def test_differences_intervals_and_p_values_are_written_for_reading():
         "= 1",
         "< 0.001",
     )
+
+
+def test_the_table_marks_the_primary_metric_and_shows_raw_and_holm_p_and_the_mde():
+    experiment, runs = three_discordant_of_24()
+    experiment.primary_metric = "vote_count_exact"
+
+    page = render_report(experiment, runs, images=NoImages())
+
+    exact = table_row(page, "vote_count_exact")
+    assert exact["primary"] == "true" and "primary" not in table_row(page, "count_error")
+    assert float(exact["p-adjusted"]) >= float(exact["p-value"])
+    # 24 pairs, 3 discordant (0.125 < d, so psi = d): d = 0.2962 solves Connor's formula, by hand
+    # sqrt(24) * 0.2962 = 1.4510 = 1.959964 * sqrt(0.2962) + 0.841621 * sqrt(0.2962 - 0.2962**2) = 1.0667 + 0.3843
+    assert float(exact["mde"]) == pytest.approx(0.2962, abs=1e-4)
+    first = text_of(page.split("<li class='verdict'>", 1)[1].split("</li>", 1)[0])
+    assert "Holm-corrected" in first
+    assert "The primary metric, vote_count_exact, could have shown a true difference of 29.6 pp or more" in first
+    assert "<th>p (raw)</th><th>p (Holm)" in page and "<b>*MDE</b>" in page

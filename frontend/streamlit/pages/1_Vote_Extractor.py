@@ -15,7 +15,9 @@ from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
+from confirm_delete import delete_button, deletion_notice
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
+from extract_inputs import prompt_picker, reference_docs_input
 from extraction_view import corrections_editor, show_extraction
 from form_type_view import GENERIC, describe_type, reading_type, registry_types
 
@@ -46,10 +48,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
     models = [model["id"] for model in options["models"]]
     model_column, prompt_column = st.columns(2)
     model = model_column.selectbox("Model", models, index=_index(models, options.get("default_model")))
-    prompts = list(options["prompt_versions"])
-    prompt = prompt_column.selectbox(
-        "Prompt version", prompts, index=_index(prompts, options.get("default_prompt_version"))
-    )
+    prompt = prompt_picker(prompt_column, options)
     params = _param_inputs(next(m for m in options["models"] if m["id"] == model).get("params") or {})
     form_type = form_type_picker(client, options.get("default_form_type") or GENERIC)
 
@@ -61,8 +60,11 @@ def extract_panel(client: ApiClient, options: Json) -> None:
         if st.button("Generate a sample form", key="sample"):
             st.session_state["sample_form"] = _sample_form(int(seed), form_type)
     image, filename, content_type = _chosen_image(upload)
+    reference_docs, problem = reference_docs_input()  # below the image's uploader, which stays the page's first
     if image is None:
         st.info("Upload a form image, or generate a sample form for a demo.")
+    elif problem:
+        st.warning(problem)
     elif st.button("Extract", type="primary", key="go"):
         with st.spinner("Reading the form..."):
             record = attempt(
@@ -76,6 +78,7 @@ def extract_panel(client: ApiClient, options: Json) -> None:
                 params=params,
                 tags={"source": "console"},
                 form_type=form_type,
+                reference_docs=reference_docs,
             )
         if record is not None:
             st.session_state["current"] = record
@@ -246,6 +249,7 @@ def dataset_panel(client: ApiClient, record: Json, *, key: str) -> None:
 
 
 def recent_panel(client: ApiClient, options: Json) -> None:
+    deletion_notice()
     columns = st.columns(4)
     status = columns[0].selectbox("Status", ["any", "succeeded", "failed"], key="recent-status")
     model = columns[1].selectbox("Model", ["any", *[m["id"] for m in options["models"]]], key="recent-model")
@@ -296,6 +300,13 @@ def recent_panel(client: ApiClient, options: Json) -> None:
         show_extraction(record, image, reading_type(client, record))
         feedback_panel(client, record, key=f"recent-{chosen}")
         dataset_panel(client, record, key=f"recent-{chosen}")
+        delete_button(
+            f"extraction {chosen}",
+            f"extraction-{chosen}",
+            client.delete_extraction,
+            chosen,
+            then_choose={"recent-open": None},
+        )
 
 
 def _checks(item: Json) -> str:

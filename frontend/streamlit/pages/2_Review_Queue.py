@@ -2,7 +2,8 @@
 
 Items are extractions that need a person (golden candidates, thumbs down, failed consistency,
 a low output classification, a second reading that disagrees: `cross_check`, whose disagreeing
-fields are highlighted for the reviewer). The reading is shown in its form type: statistics by
+fields are highlighted for the reviewer, each beside its crop of the form: `field_crops`; so are
+the counts a person corrected). The reading is shown in its form type: statistics by
 their printed labels, each rule's verdict, a failed check said first. A reviewer claims the next
 one under a lease (nobody else gets it meanwhile), compares the image with the result, and
 approves it into a draft dataset version (corrected first if need be), rejects it, or skips it. The agreement table
@@ -17,6 +18,7 @@ import streamlit as st
 from api_client import ApiClient, ApiError, ApiUnreachable
 from console_page import attempt, load, run_page, short_time, start_page, unreachable_banner
 from extraction_view import corrections_editor, show_extraction
+from field_crops import corrected_fields, disagreement_fields, show_fields_on_paper
 from form_type_view import reading_type
 
 Json = dict[str, Any]
@@ -122,7 +124,7 @@ def review_panel(client: ApiClient, reviewer: str, claim: Json) -> None:
     )
     image = _image(client, extraction_id)
     shown = reading_type(client, record)
-    show_extraction(record, image, shown, also_first=lambda: show_disagreements(item, record))
+    show_extraction(record, image, shown, also_first=lambda: show_disagreements(item, record, image))
     feedback = attempt("Loading its feedback", client.feedback_for, extraction_id) or []
     for given in feedback:
         st.caption(
@@ -170,8 +172,15 @@ def disagreements_of(item: Json, record: Json) -> list[Json]:
     return []
 
 
-def show_disagreements(item: Json, record: Json) -> None:
-    """Highlight the vote counts a second, independent reading read differently: check those first."""
+def show_disagreements(item: Json, record: Json, image: bytes | None = None) -> None:
+    """Highlight the vote counts a second, independent reading read differently, and the ones a
+    person corrected, each beside its crop of the form: check those first."""
+    show_fields_on_paper(
+        record,
+        image,
+        corrected_fields(record.get("result"), record.get("corrected_result")),
+        title="Corrected by a person: each count where it is on the paper",
+    )
     disagreements = disagreements_of(item, record)
     if not disagreements:
         return
@@ -197,6 +206,9 @@ def show_disagreements(item: Json, record: Json) -> None:
             }
             for d in disagreements
         ]
+    )
+    show_fields_on_paper(
+        record, image, disagreement_fields(disagreements), title="Where on the paper: each disagreeing count"
     )
 
 

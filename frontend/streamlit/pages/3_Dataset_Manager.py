@@ -10,11 +10,13 @@ golden data says the paper itself is inconsistent, not that a reading is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import streamlit as st
 from api_client import ApiClient
+from confirm_delete import delete_button, deletion_notice
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from extraction_view import statistics_inputs, vote_rows, votes_editor
 from form_type_view import GENERIC, VERDICTS, ShownType, checks_table, shown_type, statistic_values, type_ref_of
@@ -45,6 +47,7 @@ def render() -> None:
     else:
         st.info("No datasets yet: create one below, or add extractions from the Vote Extractor.")
     create_panel(client)
+    deletion_notice()
     if not versions:
         return
     labels = [f"{d['name']}@{v['version']}" for d, v in versions]
@@ -61,6 +64,7 @@ def render() -> None:
             "Publish or branch": lambda: versions_panel(client, name, version, status),
             "Diff": lambda: diff_panel(client, name, siblings),
             "Import and export": lambda: import_export_panel(client, name, version, status),
+            "Delete": lambda: delete_panel(client, name, version, status, labels),
         },
     )
 
@@ -225,6 +229,36 @@ def versions_panel(client: ApiClient, name: str, version: str, status: str) -> N
                 st.session_state["flash"] = f"Created {name}@{new.strip()} from {version}."
                 st.session_state["show-version"] = f"{name}@{new.strip()}"
                 st.rerun()
+
+
+def delete_panel(client: ApiClient, name: str, version: str, status: str, labels: list[str]) -> None:
+    """The draft, or the whole dataset (the API refuses one with a published version, and says why)."""
+    if status == "draft":
+        st.markdown(f"Deleting the draft **{name}@{version}** deletes its entries; their images stay.")
+        delete_button(
+            f"draft {name}@{version}",
+            f"version-{name}@{version}",
+            client.delete_version,
+            name,
+            version,
+            then_choose=_another_version(labels, lambda label: label == f"{name}@{version}"),
+        )
+    else:
+        st.caption(f"{name}@{version} is published: experiments pin it, so it is never deleted.")
+    st.markdown(f"Deleting the dataset **{name}** deletes all its drafts; one with a published version is kept.")
+    delete_button(
+        f"dataset {name}",
+        f"dataset-{name}",
+        client.delete_dataset,
+        name,
+        then_choose=_another_version(labels, lambda label: label.split("@", 1)[0] == name),
+    )
+
+
+def _another_version(labels: list[str], deleted: Callable[[str], bool]) -> dict[str, str]:
+    """The version picker's next value once these are gone (nothing when none is left)."""
+    left = [label for label in labels if not deleted(label)]
+    return {"chosen-version": left[0]} if left else {}
 
 
 def diff_panel(client: ApiClient, name: str, versions: list[str]) -> None:

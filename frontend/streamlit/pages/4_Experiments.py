@@ -12,8 +12,10 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components
 from api_client import ApiClient
+from confirm_delete import delete_button, deletion_notice
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
 from trend_view import schedule_trend_panel, side_by_side_panel
+from experiment_downloads import download_buttons
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
@@ -100,6 +102,7 @@ def experiment_panel(client: ApiClient, experiment_id: str) -> None:
     variants = [v["name"] for v in experiment["variants"]]
     if len(variants) >= 2:
         compare_panel(client, experiment_id, variants)
+    download_buttons(client, experiment)
     report_panel(client, experiment_id, experiment["name"])
 
 
@@ -177,21 +180,32 @@ def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) ->
     if compared is None:
         return
     rows = []
-    for label, metric in sorted(compared.get("metrics", {}).items()):
+    # The primary metric first, marked; the verdicts are decided on the Holm-adjusted p.
+    for label, metric in sorted(
+        compared.get("metrics", {}).items(), key=lambda item: (not item[1].get("primary"), item[0])
+    ):
         rows.append(
             {
-                "metric": label,
+                "metric": f"★ {label} (primary)" if metric.get("primary") else label,
                 f"{a} (a)": _fmt(metric.get("a_mean")),
                 f"{b} (b)": _fmt(metric.get("b_mean")),
                 "b - a": _fmt(metric.get("delta")),
                 "95% interval": f"{_fmt(metric.get('ci_low'))} to {_fmt(metric.get('ci_high'))}",
-                "p-value": _fmt(metric.get("p_value")),
+                "p (raw)": _fmt(metric.get("p_value")),
+                "p (Holm)": _fmt(metric.get("p_adjusted")),
+                "MDE": _fmt(metric.get("mde")),
                 "test": metric.get("test") or "",
                 "verdict": _verdict(metric.get("verdict")),
             }
         )
     st.markdown(f"**{b} against {a}**, paired record by record")
     st.table(rows)
+    st.caption(
+        f"Verdicts use p (Holm): corrected across the {len(rows)} metrics, so a change that does nothing is "
+        f"called better or worse on any of them at most {_fmt(compared.get('alpha', 0.05))} of the time. "
+        "MDE: the smallest true difference these pairs would detect (80% power); a smaller one may be there unseen. "
+        f"Primary: {compared.get('primary_metric') or '—'}."
+    )
     fields = compared.get("per_field") or {}
     if fields:
         with st.expander("Per-field accuracy"):
@@ -202,7 +216,8 @@ def compare_panel(client: ApiClient, experiment_id: str, variants: list[str]) ->
                         f"{a} (a)": _fmt(field.get("a_mean")),
                         f"{b} (b)": _fmt(field.get("b_mean")),
                         "b - a": _fmt(field.get("delta")),
-                        "p-value": _fmt(field.get("p_value")),
+                        "p (raw)": _fmt(field.get("p_value")),
+                        "p (Holm)": _fmt(field.get("p_adjusted")),
                         "verdict": _verdict(field.get("verdict")),
                     }
                     for name, field in sorted(fields.items())
@@ -472,6 +487,7 @@ def new_version_form(client: ApiClient, name: str, template: str, variables: lis
 
 
 def schedules_panel(client: ApiClient) -> None:
+    deletion_notice()
     schedules = load("the schedules", client.schedules)
     if schedules:
         st.table(
@@ -496,6 +512,9 @@ def schedules_panel(client: ApiClient) -> None:
         if right.button(label, key="schedule-toggle"):
             if attempt(f"{label} the schedule", client.set_schedule_enabled, chosen, not current["enabled"]):
                 st.rerun()
+        others = [s["schedule_id"] for s in schedules if s["schedule_id"] != chosen]
+        after = {"schedule-chosen": others[0]} if others else {}
+        delete_button(f"schedule {chosen}", f"schedule-{chosen}", client.delete_schedule, chosen, then_choose=after)
         schedule_trend_panel(client, chosen)
     else:
         st.info("No schedules yet.")

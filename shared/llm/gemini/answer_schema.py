@@ -5,14 +5,18 @@ API-key mode, so the response schema is not VoteExtraction itself but a model bu
 form type: `statistics` has exactly the type's keys (integer or null, each described by its
 printed label, in the paper's order), rows carry `vote_count_words` only where the paper writes
 counts in words, and `generic` asks for `ballot_stats` exactly as before form types existed.
-Gemini's answer still parses as a VoteExtraction (`shared.llm.gemini.answers`).
+Each count also has an optional box where it is printed, in Gemini's own convention for boxes:
+`box_2d`, [ymin, xmin, ymax, xmax] scaled to 0-1000 of the image as sent. A row carries its
+count's box as `vote_count_box_2d`; the statistics' boxes are `statistics_box_2d`, by the same
+keys. `shared.llm.gemini.answer_boxes` takes them out of the answer (which then parses as a
+VoteExtraction, as before) into the stored convention.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 
@@ -25,6 +29,13 @@ _FORBID = ConfigDict(extra="forbid")
 # VoteExtraction's docstring before form types: the schema's description, as Gemini always got it.
 _EXTRACTION_DESCRIPTION = "What a model reads off one constituency's result form."
 _WORDS_DESCRIPTION = "The count as the paper writes it in words (e.g. TWO HUNDRED AND THREE, NIL); null if none."
+ROW_BOX_FIELD = "vote_count_box_2d"
+STATISTICS_BOX_FIELD = "statistics_box_2d"
+_BOX_DESCRIPTION = (
+    "Where {what} is printed on the image: its bounding box [ymin, xmin, ymax, xmax], each normalized to "
+    "0-1000; null if it is not on the image."
+)
+_Box2d = Annotated[list[StrictInt], Field(min_length=4, max_length=4)]
 
 
 def cached_per_form_type(build: Callable[[FormType], T]) -> Callable[[FormType], T]:
@@ -59,8 +70,11 @@ def answer_model(form_type: FormType) -> type[BaseModel]:
     }
     if form_type.name == GENERIC:
         fields["ballot_stats"] = (BallotStats, Field(default_factory=BallotStats))
+        keys = list(BallotStats.model_fields)
     else:
         fields["statistics"] = (_statistics_model(form_type), ...)
+        keys = list(form_type.keys)
+    fields[STATISTICS_BOX_FIELD] = (_statistics_boxes_model(keys) | None, None)
     return create_model("VoteExtraction", __config__=_FORBID, __doc__=_EXTRACTION_DESCRIPTION, **fields)
 
 
@@ -72,7 +86,20 @@ def _row_model(*, words: bool) -> type[BaseModel]:
     }
     if words:
         fields["vote_count_words"] = (str | None, Field(None, max_length=200, description=_WORDS_DESCRIPTION))
+    fields[ROW_BOX_FIELD] = (_Box2d | None, Field(None, description=_BOX_DESCRIPTION.format(what="vote_count")))
     return create_model("VoteResult", __config__=_FORBID, **fields)
+
+
+def _statistics_boxes_model(keys: list[str]) -> type[BaseModel]:
+    # Named by position with the key as alias, as `_statistics_model` does.
+    fields: dict[str, Any] = {
+        f"box_{position}": (
+            _Box2d | None,
+            Field(None, alias=key, title=key, description=_BOX_DESCRIPTION.format(what=f"the figure of {key}")),
+        )
+        for position, key in enumerate(keys)
+    }
+    return create_model("StatisticsBoxes", __config__=_FORBID, **fields)
 
 
 def _statistics_model(form_type: FormType) -> type[BaseModel]:

@@ -9,6 +9,7 @@ async calls) and the REST JSON the lean path receives (camelCase fields, enums a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from google.genai import types
@@ -18,8 +19,10 @@ from shared.errors import ModelBlocked, ModelOutputInvalid
 from shared.form_types.checks import shaped
 from shared.form_types.model import FormType
 from shared.llm.base import ModelResponse
+from shared.llm.gemini.answer_boxes import take_boxes
+from shared.llm.gemini.answer_schema import ROW_BOX_FIELD, STATISTICS_BOX_FIELD
 from shared.llm.gemini.error_mapping import ModelRef
-from shared.models import TokenUsage, VoteExtraction
+from shared.models import FieldBoxes, TokenUsage, VoteExtraction
 
 _BLOCKING_FINISH_REASONS = frozenset(
     {
@@ -64,8 +67,8 @@ def read_sdk_response(
             f"{model.title} answered no text (finish reason {finish}).", details=model.details(finish_reason=finish)
         )
     # The text, not `response.parsed`: that is the type's schema model (`answer_schema`), not ours.
-    extraction = _parse_text(text, finish, model, form_type)
-    return ModelResponse(extraction=extraction, usage=_token_usage(response), raw_output=text)
+    extraction, boxes = _parse_text(text, finish, model, form_type)
+    return ModelResponse(extraction=extraction, usage=_token_usage(response), raw_output=text, boxes=boxes)
 
 
 def read_rest_answer(body: dict[str, Any], *, model: ModelRef, form_type: FormType) -> ModelResponse:
@@ -96,20 +99,33 @@ def read_rest_answer(body: dict[str, Any], *, model: ModelRef, form_type: FormTy
     usage = body.get("usageMetadata") or {}
     input_tokens = usage.get("promptTokenCount") or 0
     output_tokens = usage.get("candidatesTokenCount") or 0
+    extraction, boxes = _parse_text(text, finish, model, form_type)
     return ModelResponse(
-        extraction=_parse_text(text, finish, model, form_type),
+        extraction=extraction,
         usage=TokenUsage(
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             total_tokens=usage.get("totalTokenCount") or input_tokens + output_tokens,
         ),
         raw_output=text,
+        boxes=boxes,
     )
 
 
-def _parse_text(text: str, finish: str | None, model: ModelRef, form_type: FormType) -> VoteExtraction:
+def _parse_text(
+    text: str, finish: str | None, model: ModelRef, form_type: FormType
+) -> tuple[VoteExtraction, FieldBoxes]:
+    """The answer's extraction and its boxes (taken out first: the rest is a VoteExtraction)."""
+    answer: Any = None
+    if ROW_BOX_FIELD in text or STATISTICS_BOX_FIELD in text:
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            pass  # not JSON: pydantic says what is wrong with it below
+    boxes = take_boxes(answer, form_type)
+    extraction_json = json.dumps(answer) if isinstance(answer, dict) else text
     try:
-        return shaped(VoteExtraction.model_validate_json(text), form_type)
+        return shaped(VoteExtraction.model_validate_json(extraction_json), form_type), boxes
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False)
         if any(problem["type"] == "json_invalid" for problem in problems):

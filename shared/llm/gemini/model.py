@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from google import genai
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.config import Settings
 from shared.errors import InvalidField
@@ -24,29 +23,18 @@ from shared.llm.gemini.request import generate_content_config, request_contents
 from shared.llm.gemini.rest import post_generate_content, rest_body, rest_endpoint
 from shared.llm.gemini.transport import ClientOptions, build_client
 from shared.observability.llmobs import annotate, explicit_llm_span
+from shared.prompts.model_settings import REQUIREMENTS, GenerationSettings, setting_problems
 
 
-class GeminiParams(BaseModel):
-    """The generation params a variant may set; unset ones keep Gemini's defaults."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_output_tokens: int | None = Field(None, ge=1, le=65536)
-    top_p: float | None = Field(None, ge=0, le=1)
-    seed: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
-
-
-_PARAM_REQUIREMENTS = {
-    "temperature": "a number from 0 to 2",
-    "max_output_tokens": "an integer from 1 to 65536",
-    "top_p": "a number from 0 to 1",
-    "seed": "a 32-bit integer",
-}
+class GeminiParams(GenerationSettings):
+    """The generation params a variant may set: the same a prompt version's model settings may
+    (`shared.prompts.model_settings`); unset ones keep Gemini's defaults."""
 
 
 class GeminiModel:
     """A Gemini model, e.g. `gemini-2.5-flash`, answering with a VoteExtraction (structured output)."""
+
+    takes_generation_settings = True
 
     def __init__(self, model_name: str, *, settings: Settings) -> None:
         self.model_name = model_name
@@ -58,25 +46,10 @@ class GeminiModel:
         """Return the params that are set; raise InvalidField naming each unknown or bad one."""
         if not isinstance(params, Mapping):
             raise InvalidField("params must be a JSON object.", details={"field": "params"})
-        try:
-            validated = GeminiParams.model_validate(dict(params))
-        except ValidationError as error:
-            sentences = []
-            for problem in error.errors(include_url=False, include_input=False):
-                name = str(problem["loc"][0]) if problem["loc"] else "params"
-                if problem["type"] == "extra_forbidden":
-                    sentences.append(
-                        f"Unknown param {name!r} for {self.model_name}; the accepted params are "
-                        f"{', '.join(sorted(_PARAM_REQUIREMENTS))}."
-                    )
-                else:
-                    sentences.append(
-                        f"Param {name!r} must be {_PARAM_REQUIREMENTS.get(name, 'valid')} (got {params.get(name)!r})."
-                    )
-            raise InvalidField(
-                " ".join(sentences),
-                details={"field": "params", "accepted": _PARAM_REQUIREMENTS},
-            ) from None
+        problems = setting_problems(params, owner="Param", field="params")
+        if problems:
+            raise InvalidField(" ".join(problems), details={"field": "params", "accepted": REQUIREMENTS})
+        validated = GeminiParams.model_validate(dict(params))
         return validated.model_dump(exclude_none=True)
 
     def extract(self, request: ModelRequest) -> ModelResponse:

@@ -86,12 +86,20 @@ class _Column:
         return (self.start + self.end) / 2
 
 
+# Where a count was read in the OCR text: (line number in `text.splitlines()`, first and last
+# character column + 1 of its cell), for the reader to turn into a box on the page.
+CellSpan = tuple[int, int, int]
+_STAT_PATHS = {"valid": "ballot_stats.valid_votes", "rejected": "ballot_stats.rejected_ballots",
+               "total": "ballot_stats.total_ballots"}  # fmt: skip
+
+
 @dataclass
 class _Row:
     name: str
     party: str | None
     # possible counts, most likely first; a leading None means "unread unless the sums say otherwise"
     readings: list[int | None] = field(default_factory=list)
+    span: CellSpan | None = None  # the cell its count was read from (line index in the parsed lines)
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -105,18 +113,42 @@ def _typed(form_type: FormType | None) -> bool:
 def parse_form_text(text: str, form_type: FormType | None = None) -> VoteExtraction:
     """Parse a form's OCR text into a VoteExtraction (unreadable values are null); a `form_type`
     other than `generic` is read by its printed labels into `statistics`."""
+    return parse_form_text_with_cells(text, form_type)[0]
+
+
+def parse_form_text_with_cells(
+    text: str, form_type: FormType | None = None
+) -> tuple[VoteExtraction, dict[str, CellSpan]]:
+    """`parse_form_text`, and where in `text` each count that was read came from, by field path
+    (`vote_results[2].vote_count`, `ballot_stats.valid_votes`, `statistics.<key>`)."""
     if _typed(form_type):
-        return typed_parser.parse_typed_text(text, form_type)  # type: ignore[arg-type]
-    lines = [_clean_line(line) for line in text.splitlines()]
-    lines = [line for line in lines if line.strip()]
+        return typed_parser.parse_typed_text_with_cells(text, form_type)  # type: ignore[arg-type]
+    numbered = [(number, _clean_line(line)) for number, line in enumerate(text.splitlines())]
+    numbered = [(number, line) for number, line in numbered if line.strip()]
+    lines = [line for _, line in numbered]
     header_index, columns = _find_table_header(lines)
-    stats_readings, first_stats = _find_ballot_stats(lines, header_index=header_index)
+    stat_spans: dict[str, CellSpan] = {}
+    stats_readings, first_stats = _find_ballot_stats(lines, header_index=header_index, spans=stat_spans)
     rows = _candidate_rows(lines, header_index, first_stats, columns)
     votes, stats = _choose_consistent(
         [row.readings for row in rows],
         [stats_readings.get(kind, []) for kind in ("valid", "rejected", "total")],
     )
+    spans: dict[str, CellSpan] = {}
+    for index, (row, count) in enumerate(zip(rows, votes, strict=True)):
+        if row.span is not None and count is not None:
+            spans[f"vote_results[{index}].vote_count"] = row.span
+    for kind, value in zip(("valid", "rejected", "total"), stats, strict=True):
+        if kind in stat_spans and value is not None:
+            spans[_STAT_PATHS[kind]] = stat_spans[kind]
+    spans = {path: (numbered[line][0], start, end) for path, (line, start, end) in spans.items()}
     header_end = header_index if header_index >= 0 else _rows_start(lines, first_stats)
+    return _extraction(lines, header_end, rows, votes, stats), spans
+
+
+def _extraction(
+    lines: list[str], header_end: int, rows: list[_Row], votes: list[int | None], stats: list[int | None]
+) -> VoteExtraction:
     return VoteExtraction(
         form=_form_info(lines[: max(header_end, 0)] or lines),
         vote_results=[
@@ -259,7 +291,9 @@ def _stats_kind(line: str) -> str | None:
     return None
 
 
-def _find_ballot_stats(lines: list[str], *, header_index: int) -> tuple[dict[str, list[int | None]], int]:
+def _find_ballot_stats(
+    lines: list[str], *, header_index: int, spans: dict[str, CellSpan] | None = None
+) -> tuple[dict[str, list[int | None]], int]:
     """Readings of each statistic and the index of the first statistics line below the table header.
 
     Lines below the table header are searched first; a summary printed above the table is used
@@ -279,12 +313,15 @@ def _find_ballot_stats(lines: list[str], *, header_index: int) -> tuple[dict[str
             first = min(first, index)
         if kind not in found:
             cells = _cells(line)
+            figure = counts[-1] if counts else cells[-1] if len(cells) > 1 and maybe_zero(cells[-1].text) else None
             if counts:
                 found[kind] = list(count_readings(counts[-1].text))
-            elif len(cells) > 1 and maybe_zero(cells[-1].text):
+            elif figure is not None:
                 found[kind] = [None, 0]
             else:
                 found[kind] = []
+            if figure is not None and spans is not None:
+                spans[kind] = (index, figure.start, figure.end)
     return found, first
 
 
@@ -298,24 +335,26 @@ def _count_cells(line: str) -> list[_Cell]:
 def _candidate_rows(lines: list[str], header_index: int, end: int, columns: list[_Column]) -> list[_Row]:
     start = header_index + 1 if header_index >= 0 else _rows_start(lines, end)
     rows: list[_Row] = []
-    for line in lines[start:end]:
+    for index in range(start, end):
+        line = lines[index]
         if _FOOTER.search(line):
             break
         cells = _split_mixed(_cells(line))
         if not cells:
             continue
-        row = _parse_row(cells, columns, serial=len(rows) + 1)
+        row = _parse_row(cells, columns, serial=len(rows) + 1, line_index=index)
         if row is None:
             counts = [c for c in cells if looks_like_count(c.text)]
             # a count Tesseract put on its own line belongs to the row above, if that row has none
             if rows and not rows[-1].readings and len(counts) == 1 and len(cells) == 1:
                 rows[-1].readings = list(count_readings(counts[0].text))
+                rows[-1].span = (index, counts[0].start, counts[0].end)
             continue
         rows.append(row)
     return rows
 
 
-def _parse_row(cells: list[_Cell], columns: list[_Column], *, serial: int) -> _Row | None:
+def _parse_row(cells: list[_Cell], columns: list[_Column], *, serial: int, line_index: int = -1) -> _Row | None:
     texts = [c for c in cells if not looks_like_count(c.text)]
     counts = [c for c in cells if looks_like_count(c.text)]
     texts = [c for c in texts if _letters(c.text) >= 2]
@@ -326,11 +365,15 @@ def _parse_row(cells: list[_Cell], columns: list[_Column], *, serial: int) -> _R
     if not name:
         return None
     if count is not None:
-        return _Row(name=name, party=party, readings=list(count_readings(count.text)))
-    return _Row(name=name, party=party, readings=[None, 0] if _zero_like_votes(cells, columns) else [])
+        span = (line_index, count.start, count.end)
+        return _Row(name=name, party=party, readings=list(count_readings(count.text)), span=span)
+    zero = _zero_like_votes(cells, columns)
+    if zero is None:
+        return _Row(name=name, party=party, readings=[])
+    return _Row(name=name, party=party, readings=[None, 0], span=(line_index, zero.start, zero.end))
 
 
-def _zero_like_votes(cells: list[_Cell], columns: list[_Column]) -> bool:
+def _zero_like_votes(cells: list[_Cell], columns: list[_Column]) -> _Cell | None:
     """A lone ")" or "O" where the votes are: possibly a 0, to be confirmed by the sums."""
     for cell in cells:
         if _letters(cell.text) >= 2 or not maybe_zero(cell.text):
@@ -338,10 +381,10 @@ def _zero_like_votes(cells: list[_Cell], columns: list[_Column]) -> bool:
         if columns:
             nearest = _nearest(cell, columns, tuple(c.kind for c in columns))
             if nearest is not None and nearest.kind == "votes":
-                return True
+                return cell
         elif cell is cells[-1]:
-            return True
-    return False
+            return cell
+    return None
 
 
 def _is_header_word(text: str) -> bool:

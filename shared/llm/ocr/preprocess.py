@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -190,22 +191,71 @@ def restore_blur(gray: np.ndarray) -> np.ndarray:
     return enlarge(sharpen(gray))
 
 
+@dataclass(frozen=True)
+class PageGeometry:
+    """How a page read by OCR lies on the image it came from: the upright image scaled to
+    `fitted` (width, height), then turned by `angle` degrees onto a `turned` canvas; any later
+    change (blur restoration, an enlarged variant) only scales the turned page."""
+
+    fitted: tuple[int, int]
+    turned: tuple[int, int]
+    angle: float
+
+    def to_image(self, box: tuple[float, float, float, float], page_shape: tuple[int, ...]) -> list[float]:
+        """A box (left, top, right, bottom) in pixels of a page of `page_shape` as [x0, y0, x1, y1],
+        fractions of the upright image's width and height (the axis-aligned box around it)."""
+        scale_x, scale_y = page_shape[1] / self.turned[0], page_shape[0] / self.turned[1]
+        left, top, right, bottom = box[0] / scale_x, box[1] / scale_y, box[2] / scale_x, box[3] / scale_y
+        corners = [(left, top), (right, top), (left, bottom), (right, bottom)]
+        if self.angle:
+            # deskew turned the fitted page by -angle about its centre onto a grown canvas: undo that
+            theta = math.radians(-self.angle)
+            cos, sin = math.cos(theta), math.sin(theta)
+            cx_turned, cy_turned = self.turned[0] / 2, self.turned[1] / 2
+            cx, cy = self.fitted[0] / 2, self.fitted[1] / 2
+            corners = [
+                (
+                    cx + (x - cx_turned) * cos - (y - cy_turned) * sin,
+                    cy + (x - cx_turned) * sin + (y - cy_turned) * cos,
+                )
+                for x, y in corners
+            ]
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        width, height = self.fitted
+        return [
+            round(min(max(min(xs) / width, 0.0), 1.0), 4),
+            round(min(max(min(ys) / height, 0.0), 1.0), 4),
+            round(min(max(max(xs) / width, 0.0), 1.0), 4),
+            round(min(max(max(ys) / height, 0.0), 1.0), 4),
+        ]
+
+
 def prepare(image: bytes, *, deskew_page: bool = True, remove_table_lines: bool = True) -> tuple[np.ndarray, float]:
-    """Decode and clean an image for OCR; returns the grayscale page and the skew removed (degrees).
+    """Decode and clean an image for OCR; returns the grayscale page and the skew removed (degrees)."""
+    gray, geometry = prepare_page(image, deskew_page=deskew_page, remove_table_lines=remove_table_lines)
+    return gray, geometry.angle
+
+
+def prepare_page(
+    image: bytes, *, deskew_page: bool = True, remove_table_lines: bool = True
+) -> tuple[np.ndarray, PageGeometry]:
+    """Decode and clean an image for OCR; returns the grayscale page and how it lies on the image.
 
     Deskewing and line removal are the model's switches; blur restoration always runs, and
     only changes a page that measures as blurry.
     """
     decoded = decode_gray(image, max_long_side=READ_LONG_SIDE)
     gray = fit_resolution(decoded, long_side=READ_LONG_SIDE)
+    fitted = (gray.shape[1], gray.shape[0])
     upscaled = gray.shape[1] > decoded.shape[1]
     angle = 0.0
     if deskew_page:
         gray, angle = deskew(gray)
+    geometry = PageGeometry(fitted=fitted, turned=(gray.shape[1], gray.shape[0]), angle=angle)
     if remove_table_lines:
         gray = remove_lines(gray)
     if is_blurry(gray):
         # An upscaled photo measures as blurry and has had its enlargement: more pixels would add
         # Tesseract time, not detail (a 540x720 photo was read at 2284x3000 otherwise).
         gray = sharpen(gray) if upscaled else restore_blur(gray)
-    return gray, angle
+    return gray, geometry

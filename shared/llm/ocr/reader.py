@@ -8,14 +8,14 @@ can tell table cells apart; plain Tesseract text collapses every gap to one spac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import median
 
 import numpy as np
 
 from shared.form_types.model import FormType
 from shared.llm.ocr import parser, preprocess, processes
-from shared.models import VoteExtraction
+from shared.models import FieldBoxes, VoteExtraction
 
 # (image variant, Tesseract options), tried in order until a reading checks out.
 TESSERACT_PASSES: tuple[tuple[str, str], ...] = (
@@ -44,11 +44,13 @@ _CELL_GAP_CHARS = 1.6
 
 @dataclass(frozen=True)
 class OcrReading:
-    """What the offline model read: the parsed extraction, the laid-out OCR text, and the skew removed."""
+    """What the offline model read: the parsed extraction, the laid-out OCR text, the skew removed,
+    and where each count was read (the union of its cell's word boxes, as fractions of the image)."""
 
     extraction: VoteExtraction
     text: str
     angle_deg: float
+    boxes: FieldBoxes = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,20 @@ class _Word:
     top: int
     width: int
     height: int
+
+
+# Each laid-out line's words with the character columns they were placed at: (start, end, word).
+_Placed = list[list[tuple[int, int, _Word]]]
+
+
+@dataclass(frozen=True)
+class _PassReading:
+    quality: tuple[int, ...]
+    extraction: VoteExtraction
+    text: str
+    cells: dict[str, parser.CellSpan]
+    placed: _Placed
+    page_shape: tuple[int, ...]
 
 
 def read_form(
@@ -91,22 +107,49 @@ def read_form(
     Raises:
         ValueError: The bytes cannot be decoded as an image.
     """
-    page, angle = preprocess.prepare(image, deskew_page=deskew, remove_table_lines=remove_lines)
-    best: tuple[tuple[int, ...], VoteExtraction, str] | None = None
+    page, geometry = preprocess.prepare_page(image, deskew_page=deskew, remove_table_lines=remove_lines)
+    best: _PassReading | None = None
     for variant, config in passes:
-        text = ocr_layout_text(_VARIANTS[variant](page), config=config)
-        extraction = parser.parse_form_text(text, form_type)
+        variant_page = _VARIANTS[variant](page)
+        text, placed = ocr_layout(variant_page, config=config)
+        extraction, cells = parser.parse_form_text_with_cells(text, form_type)
         quality = parser.consistency(extraction, form_type)
-        if best is None or quality > best[0]:
-            best = (quality, extraction, text)
+        if best is None or quality > best.quality:
+            best = _PassReading(quality, extraction, text, cells, placed, variant_page.shape)
         if parser.is_complete(extraction, form_type):
             break
     assert best is not None
-    return OcrReading(extraction=best[1], text=best[2], angle_deg=angle)
+    return OcrReading(
+        extraction=best.extraction, text=best.text, angle_deg=geometry.angle, boxes=_boxes(best, geometry)
+    )
+
+
+def _boxes(reading: _PassReading, geometry: preprocess.PageGeometry) -> FieldBoxes:
+    """Each count's box on the image: the words its cell was laid out from, joined."""
+    boxes: FieldBoxes = {}
+    for path, (line, start, end) in reading.cells.items():
+        if not 0 <= line < len(reading.placed):
+            continue
+        words = [word for first, last, word in reading.placed[line] if first < end and last > start]
+        if not words:
+            continue
+        box = (
+            min(w.left for w in words),
+            min(w.top for w in words),
+            max(w.left + w.width for w in words),
+            max(w.top + w.height for w in words),
+        )
+        boxes[path] = geometry.to_image(box, reading.page_shape)
+    return boxes
 
 
 def ocr_layout_text(page: np.ndarray, *, config: str = "--psm 4") -> str:
     """Run Tesseract on a grayscale page and return its words laid out in columns."""
+    return ocr_layout(page, config=config)[0]
+
+
+def ocr_layout(page: np.ndarray, *, config: str = "--psm 4") -> tuple[str, _Placed]:
+    """Tesseract's words laid out in columns, and where on each line each word was placed."""
     data = processes.tesseract_words(page, config=config)
     lines: dict[tuple[int, int, int], list[_Word]] = {}
     for index, word_text in enumerate(data["text"]):
@@ -123,7 +166,7 @@ def ocr_layout_text(page: np.ndarray, *, config: str = "--psm 4") -> str:
                 height=int(data["height"][index]),
             )
         )
-    return layout_text(_merge_rows(list(lines.values())))
+    return _layout(_merge_rows(list(lines.values())))
 
 
 def _merge_rows(lines: list[list[_Word]]) -> list[list[_Word]]:
@@ -154,15 +197,21 @@ def _merge_rows(lines: list[list[_Word]]) -> list[list[_Word]]:
 
 def layout_text(lines: list[list[_Word]]) -> str:
     """Place each line's words at character columns proportional to their x position."""
+    return _layout(lines)[0]
+
+
+def _layout(lines: list[list[_Word]]) -> tuple[str, _Placed]:
     words = [w for line in lines for w in line if len(w.text) >= 2]
     if not words:
-        return ""
+        return "", []
     char_width = max(1.0, median(w.width / len(w.text) for w in words))
     origin = min(w.left for line in lines for w in line)
     rendered: list[str] = []
+    placed: _Placed = []
     for line in lines:
         out = ""
         previous_right: int | None = None
+        spans: list[tuple[int, int, _Word]] = []
         for word in sorted(line, key=lambda w: w.left):
             column = int(round((word.left - origin) / char_width))
             if previous_right is None:
@@ -171,7 +220,9 @@ def layout_text(lines: list[list[_Word]]) -> str:
                 out += " " * max(2, column - len(out))
             else:
                 out += " "
+            spans.append((len(out), len(out) + len(word.text), word))
             out += word.text
             previous_right = word.left + word.width
         rendered.append(out.rstrip())
-    return "\n".join(rendered)
+        placed.append(spans)
+    return "\n".join(rendered), placed

@@ -82,6 +82,7 @@ class _Row:
     party: str | None
     words: str | None = None
     readings: list[int | None] = field(default_factory=list)
+    span: tuple[int, int, int] | None = None  # its figure cells: (line index, first column, last column + 1)
 
 
 def fold(text: str) -> str:
@@ -93,11 +94,35 @@ def fold(text: str) -> str:
 
 def parse_typed_text(text: str, form_type: FormType) -> VoteExtraction:
     """Parse a typed paper's OCR text (laid out with cells two spaces apart) into a VoteExtraction."""
-    lines = [line.rstrip() for line in text.replace("\t", "    ").splitlines() if line.strip()]
+    return parse_typed_text_with_cells(text, form_type)[0]
+
+
+def parse_typed_text_with_cells(
+    text: str, form_type: FormType
+) -> tuple[VoteExtraction, dict[str, tuple[int, int, int]]]:
+    """`parse_typed_text`, and where each count read came from: `{field path: (line number in
+    text.splitlines(), first column, last column + 1)}`."""
+    numbered = [(n, line.rstrip()) for n, line in enumerate(text.replace("\t", "    ").splitlines()) if line.strip()]
+    lines = [line for _, line in numbered]
     stat_lines = _match_labels(lines, form_type)
     statistics = {key: _figure_readings(_cells(lines[index])[1:]) for key, index in stat_lines.items()}
     rows = _table_rows(lines, set(stat_lines.values()), form_type)
     stats, votes = _choose(form_type, statistics, rows)
+    spans: dict[str, tuple[int, int, int]] = {}
+    for key, index in stat_lines.items():
+        figures = _cells(lines[index])[1:]
+        if figures and stats.get(key) is not None:
+            spans[f"statistics.{key}"] = (numbered[index][0], figures[0].start, figures[-1].end)
+    for position, (row, count) in enumerate(zip(rows, votes, strict=True)):
+        if row.span is not None and count is not None:
+            line, start, end = row.span
+            spans[f"vote_results[{position}].vote_count"] = (numbered[line][0], start, end)
+    return _extraction(form_type, rows, votes, stats), spans
+
+
+def _extraction(
+    form_type: FormType, rows: list[_Row], votes: list[int | None], stats: dict[str, int | None]
+) -> VoteExtraction:
     return VoteExtraction(
         form=FormInfo(form_type=form_type.ref),
         vote_results=[
@@ -210,6 +235,7 @@ def _table_rows(lines: list[str], stat_lines: set[int], form_type: FormType) -> 
             continue
         row = _row(_cells(lines[index]), has_names, figures_at, words_at, form_type.language)
         if row is not None:
+            row.span = (index, row.span[1], row.span[2]) if row.span is not None else None
             rows.append(row)
     return rows
 
@@ -249,6 +275,8 @@ def _row(
         figures, words = figures[:1], figures[1:]
     row = _Row(name=_clean(name), party=_clean(party) if party else None)
     row.readings = _figure_readings(figures)
+    if figures:
+        row.span = (-1, figures[0].start, figures[-1].end)  # the caller knows the line
     if words:
         row.words = _snap_words(" ".join(c.text for c in words), language)
         stated = parse_number_words(row.words, language)
