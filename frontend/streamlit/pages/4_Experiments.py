@@ -14,8 +14,8 @@ import streamlit.components.v1 as components
 from api_client import ApiClient
 from confirm_delete import delete_button, deletion_notice
 from console_page import attempt, lazy_tabs, load, load_page, page_buttons, run_page, short_time, start_page
-from trend_view import schedule_trend_panel, side_by_side_panel
 from experiment_downloads import download_buttons
+from trend_view import schedule_trend_panel, side_by_side_panel
 
 Json = dict[str, Any]
 FINISHED = ("completed", "failed")
