@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     datadog_events_url: str = Field(
         "", description="Override of Datadog's events endpoint (tests point it at a local server)."
     )
+    datadog_metrics_url: str = Field(
+        "", description="Override of Datadog's metrics endpoint (tests point it at a local server)."
+    )
 
     _api_key_entries: list[ApiKey] = PrivateAttr(default_factory=list)
 
@@ -265,6 +268,13 @@ class Settings(BaseSettings):
         if self.datadog_events_url:
             return self.datadog_events_url
         return f"https://api.{self.dd_site}/api/v1/events" if self.dd_api_key else ""
+
+    @property
+    def datadog_metrics_endpoint(self) -> str:
+        """Where the production-accuracy gauges go (v2 series); empty when Datadog is not configured."""
+        if self.datadog_metrics_url:
+            return self.datadog_metrics_url
+        return f"https://api.{self.dd_site}/api/v2/series" if self.dd_api_key else ""
 
     @property
     def gemini_configured(self) -> bool:

@@ -2,9 +2,10 @@
 
 Starts every due schedule once per time slot, republishes the shards of experiments that stopped
 moving, summarises cancelled experiments whose worker died before it could, resends what Datadog
-has not accepted yet (evaluations and alert events), then alerts on the rates of the last complete
-window of production traffic (shared/experiments/traffic_alerts.py). Called with Cloud Scheduler's OIDC
-token; locally the API key works too (shared.scheduler_auth).
+has not accepted yet (evaluations and alert events), alerts on the rates of the last complete
+window of production traffic (shared/experiments/traffic_alerts.py), then sends the week-to-date
+production accuracy to Datadog as gauges (shared/services/production_accuracy_gauges.py). Called
+with Cloud Scheduler's OIDC token; locally the API key works too (shared.scheduler_auth).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from shared.errors import InvalidField, MalformedRequest
 from shared.scheduler_auth import require_scheduler
 from shared.web import Route, answer_routing_errors_as_json, json_response, serve
 from shared.wiring.evaluations import resend_pending
-from shared.wiring.experiments_scheduled import alert_service, experiment_recovery, schedule_service, traffic_alerts
+from shared.wiring.experiments_scheduled import (
+    alert_service,
+    experiment_recovery,
+    production_accuracy_gauges,
+    schedule_service,
+    traffic_alerts,
+)
 
 # Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
 # carries the same time, so it lands in the same slot even when it arrives in the next one.
@@ -42,8 +49,10 @@ def run_due_schedules(request: flask.Request) -> flask.Response:
         "evaluations": resend_pending(max_rounds=5).delivered,
         "alert_events": alert_service().resend_events(),
     }
-    # Last: should Firestore fail it, the resends are done and the retried tick checks the same window.
+    # Late: should Firestore fail it, the resends are done and the retried tick checks the same window.
     report["traffic_alerts"] = [alert.alert_id for alert in traffic_alerts().check(schedule_time)]
+    # Last: a retried tick sends the same points again (Datadog keeps one value per gauge, tags and time).
+    report["production_accuracy"] = production_accuracy_gauges().send(schedule_time)
     return json_response(report)
 
 

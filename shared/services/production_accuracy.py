@@ -99,6 +99,12 @@ class ProductionAccuracyService:
             ]
         return body
 
+    def form_types_sampled(self, *, since: datetime, until: datetime) -> list[str]:
+        """The form types of the random-sample items made in [since, until): a form type with none has
+        no reviewed extraction, so no estimate."""
+        items = self._review.random_sample_items(since=since, until=until)
+        return sorted({item["form_type"] for item in items if item.get("form_type")})
+
     def _estimate(
         self, since: datetime, until: datetime, form_type: str | None, items: Iterable[dict[str, Any]]
     ) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def _clear_instance_caches() -> None:
         schedule_service,
         shard_publisher,
     )
-    from shared.wiring.experiments_scheduled import experiment_recovery, traffic_alerts
+    from shared.wiring.experiments_scheduled import experiment_recovery, production_accuracy_gauges, traffic_alerts
     from shared.wiring.experiments_worker import shard_worker
     from shared.wiring.extract import extraction_service
     from shared.wiring.feedback import feedback_service
@@ -66,6 +66,7 @@ def _clear_instance_caches() -> None:
         experiment_queries,
         experiment_recovery,
         traffic_alerts,
+        production_accuracy_gauges,
         schedule_service,
         alert_service,
         shard_worker,
