@@ -389,13 +389,22 @@ def _rendered_dashboards() -> dict[str, dict[str, Any]]:
     return rendered
 
 
-def _queries(board: dict[str, Any]) -> list[dict[str, Any]]:
+def _all_queries(board: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         query
         for widget in board["widgets"]
         for request in widget["definition"].get("requests", [])
         for query in request.get("queries", [])
     ]
+
+
+def _queries(board: dict[str, Any]) -> list[dict[str, Any]]:
+    """The LLM Observability (event) queries: a search, a compute and a grouping each."""
+    return [query for query in _all_queries(board) if query["data_source"] != "metrics"]
+
+
+def _metric_queries(board: dict[str, Any]) -> list[dict[str, Any]]:
+    return [query for query in _all_queries(board) if query["data_source"] == "metrics"]
 
 
 def test_dashboards_are_valid_json_and_terraform_manages_each_one(config):
@@ -440,6 +449,17 @@ def test_each_dashboard_shows_what_it_is_for():
     assert {"experiment", "variant"} <= group_facets("experiments")
     for name in ("quality", "feedback", "ragas"):
         assert all("@ml_app:vote-extractor" in q["search"]["query"] for q in _queries(boards[name]))
+
+
+def test_quality_dashboard_graphs_the_accuracy_gauges_the_scheduled_tick_sends_per_form_type():
+    from shared.services.production_accuracy_gauges import METRIC_PREFIX
+
+    queries = _metric_queries(_rendered_dashboards()["quality"])
+    graphed = {re.fullmatch(r"avg:([\w.]+)\{ml_app:vote-extractor\} by \{form_type\}", q["query"])[1] for q in queries}
+
+    assert graphed == {METRIC_PREFIX + field for field in ("estimate", "ci_low", "ci_high")}
+    for board in _rendered_dashboards().values():  # no other metric is graphed: nothing else sends one
+        assert {q["query"] for q in _metric_queries(board)} <= {q["query"] for q in queries}
 
 
 def _evaluation_metric_types() -> dict[str, str]:

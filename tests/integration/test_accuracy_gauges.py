@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from tests.integration.builders import HEADERS
 from tests.integration.test_production_accuracy import reviewed_week  # noqa: F401 (a fixture)
 from tests.integration.test_review_queue import extract
+from tests.openapi_contract import assert_matches_contract
 
 DD_TEST_KEY = "dd-metrics-test-key"
 PREFIX = "vote_extractor.production_accuracy."
@@ -82,6 +83,7 @@ def test_a_tick_sends_the_week_to_date_accuracy_the_api_gives_and_survives_datad
     answered = tick(scheduled_client, at)
 
     assert answered.status_code == 200, answered.json
+    assert_matches_contract("/experiments-scheduled", "POST", 200, answered.json)
     report = answered.json["production_accuracy"]
     assert report["sent"] == ["all", *form_types] and report["skipped"] == {} and report["delivered"] is True
     posts = [(headers, body) for path, headers, body in datadog.received if path == "/api/v2/series"]
@@ -124,6 +126,7 @@ def test_too_few_reviewed_sends_nothing_and_the_report_says_why(
     answered = tick(scheduled_client, datetime.now(UTC) + timedelta(seconds=1))
 
     assert answered.status_code == 200, answered.json
+    assert_matches_contract("/experiments-scheduled", "POST", 200, answered.json)
     report = answered.json["production_accuracy"]
     assert report["sent"] == [] and report["delivered"] is False
     assert set(report["skipped"]) == {"all", extracted["form_type"]}
