@@ -507,7 +507,7 @@ def test_each_boolean_evaluation_charted_is_counted_by_value_and_given_as_a_rate
     boards = _rendered_dashboards()
     queries = [query for board in boards.values() for query in _queries(board)]
     formulas = [
-        (formula["formula"], {q["name"]: q["search"]["query"] for q in request["queries"]})
+        (formula["formula"], {q["name"]: q["search"]["query"] for q in request["queries"] if "search" in q})
         for board in boards.values()
         for widget in board["widgets"]
         for request in widget["definition"].get("requests", [])
