@@ -347,7 +347,7 @@ resource "google_firestore_index" "review_items_reason_flags_random_sample_creat
 }
 
 # extractions.count_made: production accuracy's aggregation counts over a window.
-resource "google_firestore_index" "extractions_form_type_created_at" {
+resource "google_firestore_index" "extractions_form_type_created_at_ascending" {
   project    = var.project
   database   = google_firestore_database.main.name
   collection = "extractions"
