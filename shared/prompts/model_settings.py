@@ -79,6 +79,9 @@ def check_model_settings(settings: Any) -> dict[str, Any]:
     if not isinstance(settings, Mapping):
         raise InvalidField("model_settings must be a JSON object.", details={"field": "model_settings"})
     problems = setting_problems(settings, owner="Model setting", field="model_settings", why_unknown=_WHY_REFUSED)
+    # A null would be stored as a setting that is not there: leave the key out instead.
+    problems += [f"Model setting {name!r} must be {REQUIREMENTS[name]} (got null)." for name, value in settings.items()
+                 if value is None and name in REQUIREMENTS]  # fmt: skip
     if problems:
         raise InvalidField(" ".join(problems), details={"field": "model_settings", "accepted": REQUIREMENTS})
     return dict(settings)

@@ -262,7 +262,7 @@ def test_start_on_vs_off_watch_it_finish_and_read_the_verdict(page: Page, screen
     open_tab(page, "Experiments")
     choose(page, "Compare (a, the reference)", "off")
     choose(page, "with (b)", "on")
-    comparison = page.locator('[data-testid="stTable"]', has_text="verdict")
+    comparison = page.locator('[data-testid="stTable"]', has_text="verdict").first  # then the per-field table
     row = comparison.locator("tr", has_text="vote_count_accuracy").first
     expect(row).to_contain_text("better")
     expect(row).to_contain_text("(primary)")  # no primary declared: vote_count_accuracy leads

@@ -66,12 +66,6 @@ def judges_console(judges_api, tmp_path_factory: pytest.TempPathFactory) -> Iter
     process.stop()
 
 
-@pytest.fixture(scope="session")
-def base_url(judges_console: str) -> str:
-    """This module's pages are its own console's (no demo seeding needed)."""
-    return judges_console
-
-
 def reviewed_traffic(api: str, gemini: FakeGeminiServer) -> None:
     """Extractions decided by a reviewer: the right ones approved, the wrong ones rejected."""
     image = generate_form(980).image
@@ -121,7 +115,7 @@ def test_a_judge_is_aligned_from_the_page_and_its_before_and_after_shown(
     )
     assert created.status_code == 201, created.text
 
-    page.goto("/Judges")
+    page.goto(f"{judges_console}/Judges")  # its own console: the session's base URL is another's
     expect(page.get_by_role("heading", name="⚖️ Judges")).to_be_visible(timeout=30_000)
     wait_idle(page)
     choose(page, "Judge", name)
@@ -141,7 +135,7 @@ def test_a_judge_is_aligned_from_the_page_and_its_before_and_after_shown(
 
 
 def test_the_judges_page_says_when_there_is_no_judge(clean_firestore, judges_console: str, page: Page) -> None:
-    page.goto("/Judges")
+    page.goto(f"{judges_console}/Judges")  # its own console: the session's base URL is another's
     expect(page.get_by_role("heading", name="⚖️ Judges")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("No stored judge yet")).to_be_visible(timeout=30_000)
     no_traceback(page)

@@ -59,7 +59,8 @@ def test_a_real_difference_names_the_better_variant_without_overflow(page, scree
     open_report(page, a_real_difference())
 
     sentences = page.locator("li.verdict").all_inner_texts()
-    assert sentences[0].startswith("raw is worse than pre on count_error")
+    assert sentences[0].startswith("raw is worse than pre on vote_count_accuracy (the primary metric)")
+    assert any(s.startswith("raw is worse than pre on count_error") for s in sentences)
     assert any(s.startswith("raw is worse than pre on vote_count_exact: 50% vs 100%") for s in sentences)
     assert page.evaluate(OVERFLOWING) == []
     screenshots.take(page, "real-difference", full_page=True)

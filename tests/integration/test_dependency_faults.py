@@ -11,6 +11,7 @@ the dependency is back succeeds once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -133,37 +134,51 @@ def test_a_contended_transaction_is_still_retried_within_the_bounded_policy(loca
 
     path = f"deadlines/contended-{time.time_ns()}"
     bounded_client().document(path).set({"n": 0})
-    both_read = threading.Barrier(2)
-    reads: dict[str, list[int]] = {}
-    errors: list[BaseException] = []
+    holding = threading.Event()
+    retried = threading.Event()
+    reads: list[int] = []
 
-    def bump(name: str) -> None:
+    class Release(Exception):
+        pass
+
+    def hold_the_document() -> None:
+        # Another transaction holds what it read until the bumping one has been aborted and retried.
+        # (Two transactions that both write deadlock symmetrically in the emulator: both time out on
+        # the lock at once on every attempt, a livelock of the emulator rather than of the policy.)
         client = bounded_client()
-        reference = client.document(path)
 
         @firestore.transactional
-        def add_one(transaction: firestore.Transaction) -> None:
-            value = reference.get(transaction=transaction).get("n")
-            reads.setdefault(name, []).append(value)
-            if len(reads[name]) == 1:
-                both_read.wait(timeout=10)  # both hold the document: one commit must abort
-            transaction.update(reference, {"n": value + 1})
+        def read_and_wait(transaction: firestore.Transaction) -> None:
+            client.document(path).get(transaction=transaction)
+            holding.set()
+            retried.wait(timeout=30)
+            raise Release  # rolls back: the lock goes
 
-        try:
-            add_one(client.transaction())
-        except BaseException as error:
-            errors.append(error)
+        with contextlib.suppress(Release):
+            read_and_wait(client.transaction())
 
-    workers = [threading.Thread(target=bump, args=(name,)) for name in ("a", "b")]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
+    client = bounded_client()
+    reference = client.document(path)
 
-    assert errors == []
-    assert sorted(reads) == ["a", "b"]
-    assert max(len(values) for values in reads.values()) >= 2  # aborted on contention, and retried
-    assert bounded_client().document(path).get().get("n") == 2
+    @firestore.transactional
+    def add_one(transaction: firestore.Transaction) -> None:
+        value = reference.get(transaction=transaction).get("n")
+        reads.append(value)
+        if len(reads) > 1:
+            retried.set()
+        transaction.update(reference, {"n": value + 1})
+
+    holder = threading.Thread(target=hold_the_document)
+    holder.start()
+    assert holding.wait(timeout=10)
+    try:
+        add_one(client.transaction())
+    finally:
+        retried.set()
+        holder.join(timeout=30)
+
+    assert len(reads) >= 2, reads  # aborted on the held lock, and retried
+    assert bounded_client().document(path).get().get("n") == 1
 
 
 # Cloud Storage

@@ -26,7 +26,9 @@ def test_a_model_that_does_not_sample_takes_none_of_them():
     }
 
 
-@pytest.mark.parametrize("settings", [[], "temperature=0.2", {"model": "gemini-2.5-pro"}, {"top_k": 3}])
+@pytest.mark.parametrize(
+    "settings", [[], "temperature=0.2", {"model": "gemini-2.5-pro"}, {"top_k": 3}, {"seed": None, "temperature": 0.2}]
+)
 def test_creation_refuses_what_a_prompt_cannot_set(settings):
     with pytest.raises(InvalidField):
         check_model_settings(settings)
