@@ -66,6 +66,18 @@ def judges_console(judges_api, tmp_path_factory: pytest.TempPathFactory) -> Iter
     process.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def demo_restored(api_url: str) -> Iterator[None]:
+    """These tests wipe the session's Firestore (`clean_firestore`), which the other pages' tests share
+    through the session's gateway: the demo is seeded again after them, as `demo_seeded` made it."""
+    yield
+    from infra.local.seed_dataset import seed, seed_schedule, seed_traffic
+
+    seed(api_url, CONSOLE_API_KEY, 24)
+    seed_schedule(api_url, CONSOLE_API_KEY)
+    seed_traffic(api_url, CONSOLE_API_KEY)
+
+
 def reviewed_traffic(api: str, gemini: FakeGeminiServer) -> None:
     """Extractions decided by a reviewer: the right ones approved, the wrong ones rejected."""
     image = generate_form(980).image
