@@ -136,6 +136,25 @@ class Settings(BaseSettings):
     model_calls_per_second: float = Field(
         0.0, ge=0, description="Model calls per second one experiment process may make (0 = no cap)."
     )
+    experiment_quota_rpm: float = Field(
+        0.0,
+        ge=0,
+        description="The model's requests-a-minute quota for the project, shared by every running shard: each "
+        "paces its calls at its share (0 = no shared budget, each shard's adaptive limit learns the quota alone).",
+    )
+    experiment_quota_tpm: float = Field(
+        0.0,
+        ge=0,
+        description="The model's tokens-a-minute quota for the project, shared like EXPERIMENT_QUOTA_RPM (tokens "
+        "per call learnt from the answers' usage; 0 = none).",
+    )
+    experiment_quota_safety: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="The share of EXPERIMENT_QUOTA_RPM / _TPM the running shards aim for together (room for the "
+        "moments a shard starts or ends before the others notice).",
+    )
     shard_max_attempts: int = Field(
         5, ge=1, description="Deliveries of one shard before it is marked failed and reported."
     )

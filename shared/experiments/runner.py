@@ -19,6 +19,7 @@ import importlib
 import logging
 import random
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from shared.evaluation.cross_check import CrossCheck
 from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
 from shared.evaluation.llm_judge import evaluations_cost_usd
 from shared.evaluation.sink import EvaluationSink
+from shared.experiments.budget import SharedBudget, quota_is_shared
 from shared.experiments.run_writer import RunWriter
 from shared.form_types.expected import entry_form_type_ref
 from shared.form_types.model import FormType
@@ -40,7 +42,7 @@ from shared.form_types.resolve import FormTypes
 from shared.llm import ModelClient, ModelRequest, get_model_client, params_with_prompt_settings
 from shared.llm.pricing import estimated_cost_usd
 from shared.models import DatasetEntry, Evaluation, ExperimentRecord, RunRecord, Variant, run_id
-from shared.ports.experiments import DatasetReader, ExperimentTracker
+from shared.ports.experiments import DatasetReader, ExperimentTracker, QuotaShares
 from shared.ports.services import ImageReader
 from shared.prompts import REFERENCE_DOCS, Prompt, PromptRegistry, as_stored, split_prompt_params
 from shared.reading import EXPERIMENT_RETRIES, FormReader, Reading, evaluate, reading_tags
@@ -192,8 +194,10 @@ class ExperimentRunner:
         evaluations: EvaluationSink,
         prompts: PromptRegistry,
         form_types: FormTypes,
+        quota_shares: QuotaShares | None = None,
     ) -> None:
         self._settings = settings
+        self._quota_shares = quota_shares
         self._form_types = form_types
         self._experiments = experiments
         self._datasets = datasets
@@ -251,7 +255,8 @@ class ExperimentRunner:
         ]
         arms = {v.name: self._arm(v, evaluators) for v in experiment.variants}
         writer = RunWriter(self._experiments, experiment, self._evaluations).start()
-        pacing = _ShardPacing(AdaptiveLimiter(experiment.concurrency), self._call_rate)
+        budget = self._budget(experiment_id)
+        pacing = _ShardPacing(AdaptiveLimiter(experiment.concurrency), self._call_rate, budget)
         images = _ImageCache(self._images)
         spent = {"usd": 0.0}
         reason: str | None = None
@@ -301,17 +306,28 @@ class ExperimentRunner:
         # while the model calls wait rather than after the last run.
         summary_ready = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "shared.experiments.analysis"))
         watching = asyncio.ensure_future(watch_for_cancel())
+        background = [watching]
+        if budget is not None:
+            await asyncio.to_thread(budget.refresh)  # this shard's share is counted before its first call
+            background.append(asyncio.ensure_future(budget.hold_while_running()))
         try:
             await asyncio.gather(
                 *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
             )
         finally:
-            watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watching
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             writer.close()
             await summary_ready
         return finished, reason, left
+
+    def _budget(self, experiment_id: str) -> SharedBudget | None:
+        """This shard's share of the project's quota, when one is set (`budget.py`)."""
+        if self._quota_shares is None or not quota_is_shared(self._settings):
+            return None
+        return SharedBudget(self._settings, self._quota_shares, holder=f"{experiment_id}~{uuid.uuid4().hex[:12]}")
 
     def _arm(self, variant: Variant, evaluators: list[Evaluator]) -> _Arm:
         # Resolved once per shard, the runs read no Firestore for it. Stored variants name `name@n`
@@ -395,6 +411,7 @@ class ExperimentRunner:
                 pacing=pacing,
                 second_reader=arm.second_reader,
             )
+        pacing.used(reading.usage.total_tokens)
         evaluations = await evaluate(
             evaluators,
             reading,
@@ -431,14 +448,22 @@ class _Arm:
 
 
 class _ShardPacing:
-    """The shard's adaptive limit and the process's call rate, as the reading pipeline's pacing."""
+    """The shard's adaptive limit, the process's call rate and the shard's share of the project's
+    quota (when one is set), as the reading pipeline's pacing."""
 
-    def __init__(self, limiter: AdaptiveLimiter, call_rate: CallRate) -> None:
+    def __init__(self, limiter: AdaptiveLimiter, call_rate: CallRate, budget: SharedBudget | None = None) -> None:
         self.limiter = limiter
         self._call_rate = call_rate
+        self._budget = budget
 
     async def wait(self) -> None:
         await self._call_rate.wait()
+        if self._budget is not None:
+            await self._budget.wait()
+
+    def used(self, tokens: int) -> None:
+        if self._budget is not None:
+            self._budget.used(tokens)
 
     def rate_limited(self) -> None:
         self.limiter.rate_limited()

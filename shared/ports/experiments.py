@@ -174,6 +174,19 @@ class ShardLeases(ShardStates, Protocol):
     def stop(self, experiment_id: str, index: int, *, done: int, failed: int) -> None: ...
 
 
+# The model quota's shares (adapter: FirestoreQuotaShares)
+
+
+class QuotaShares(Protocol):
+    """The shares of the model's quota held by the shards running now (SharedBudget)."""
+
+    def hold(self, holder: str, *, until: datetime) -> None: ...
+
+    def live(self, *, now: datetime) -> int: ...
+
+    def drop(self, holder: str) -> None: ...
+
+
 # Schedules (adapter: FirestoreScheduleRepository)
 
 

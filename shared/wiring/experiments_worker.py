@@ -15,6 +15,7 @@ from shared.observability import llmobs
 from shared.storage.clients import firestore_client
 from shared.storage.datasets import FirestoreDatasetRepository
 from shared.storage.experiments import FirestoreExperimentRepository
+from shared.storage.quota_shares import FirestoreQuotaShares
 from shared.storage.shards import FirestoreShardRepository
 from shared.wiring.evaluations import evaluation_sink
 from shared.wiring.experiments import alert_service, experiment_completion, image_store
@@ -35,6 +36,7 @@ def shard_worker() -> ShardWorker:
         evaluations=evaluation_sink(),
         prompts=prompt_registry(),
         form_types=form_type_registry(),
+        quota_shares=FirestoreQuotaShares(firestore_client()),
     )
     return ShardWorker(
         settings=settings,

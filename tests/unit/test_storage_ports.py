@@ -25,6 +25,7 @@ from shared.storage.extractions import FirestoreExtractionRepository
 from shared.storage.feedback import FirestoreFeedbackRepository
 from shared.storage.images import GcsImageStore
 from shared.storage.prompts import FirestorePromptRepository
+from shared.storage.quota_shares import FirestoreQuotaShares
 from shared.storage.review import FirestoreReviewRepository
 from shared.storage.schedules import FirestoreScheduleRepository
 from shared.storage.shards import FirestoreShardRepository
@@ -61,6 +62,7 @@ ADAPTERS: dict[type, type] = {
     experiment_ports.ShardPlans: FirestoreShardRepository,
     experiment_ports.ShardRecovery: FirestoreShardRepository,
     experiment_ports.ShardLeases: FirestoreShardRepository,
+    experiment_ports.QuotaShares: FirestoreQuotaShares,
     experiment_ports.ScheduleLookup: FirestoreScheduleRepository,
     experiment_ports.ScheduleStore: FirestoreScheduleRepository,
     experiment_ports.AlertStore: FirestoreAlertRepository,

@@ -37,7 +37,13 @@ from shared.llm.base import ModelRequest
 from shared.llm.gemini.answer_schema import cached_per_form_type
 from shared.llm.gemini.paper_prompt import prompt_text
 from shared.llm.gemini.request import generate_content_config
-from shared.llm.gemini.transport import RETRYABLE_STATUS_CODES, ClientOptions, build_client, retry_delay
+from shared.llm.gemini.transport import (
+    RETRYABLE_STATUS_CODES,
+    ClientOptions,
+    build_client,
+    retry_delay,
+    server_retry_delay,
+)
 
 # The REST names of GeminiParams, for the generationConfig.
 _PARAM_REST_NAMES = {
@@ -112,6 +118,7 @@ async def post_generate_content(options: ClientOptions, endpoint: RestEndpoint, 
             async with session.post(endpoint.url, data=body, headers=endpoint.headers, timeout=timeout) as answer:
                 raw = await answer.read()
                 status = answer.status
+                retry_after = answer.headers.get("Retry-After")
         except _TRANSIENT_CONNECTION_ERRORS:
             if attempt >= options.retry_attempts:
                 raise
@@ -120,7 +127,10 @@ async def post_generate_content(options: ClientOptions, endpoint: RestEndpoint, 
         if status < 300:
             return json.loads(raw)  # type: ignore[no-any-return]
         if status in RETRYABLE_STATUS_CODES and attempt < options.retry_attempts:
-            await asyncio.sleep(retry_delay(options, attempt))
+            # A 429 says when the quota has room again (Retry-After, RetryInfo's retryDelay): an
+            # earlier retry would only be refused again and count as one more 429.
+            asked = server_retry_delay(retry_after, raw) if status == 429 else None
+            await asyncio.sleep(retry_delay(options, attempt, at_least_s=asked))
             continue
         raise _api_error(status, raw)
 

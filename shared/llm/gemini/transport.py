@@ -12,6 +12,7 @@ The REST path (`shared.llm.gemini.rest`) retries with the same policy through `r
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -99,10 +100,34 @@ def clear_client_cache() -> None:
     build_client.cache_clear()
 
 
-def retry_delay(options: ClientOptions, attempt: int) -> float:
-    """tenacity's wait_exponential_jitter with the settings `build_client` gives google-genai."""
+def retry_delay(options: ClientOptions, attempt: int, *, at_least_s: float | None = None) -> float:
+    """tenacity's wait_exponential_jitter with the settings `build_client` gives google-genai, and
+    no shorter than what the server asked for (`at_least_s`, itself capped at the longest delay)."""
     delay = min(options.retry_max_delay_s, options.retry_initial_delay_s * 2 ** (attempt - 1))
+    if at_least_s is not None:
+        delay = max(delay, min(options.retry_max_delay_s, at_least_s))
     return delay + random.uniform(0, _jitter_s(options))
+
+
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def server_retry_delay(retry_after: str | None, body: bytes) -> float | None:
+    """Seconds a 429 asks the client to wait: its `Retry-After` header (seconds), else the
+    `retryDelay` ("12s") of a RetryInfo in Gemini's error details; None when it says nothing."""
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass  # an HTTP date: Gemini sends seconds; fall back to the body
+    try:
+        details = json.loads(body)["error"]["details"]
+        for detail in details:
+            if detail.get("@type") == _RETRY_INFO:
+                return max(0.0, float(str(detail["retryDelay"]).removesuffix("s")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
 
 
 def _jitter_s(options: ClientOptions) -> float:
