@@ -7,9 +7,11 @@ It starts its own stack on free ports: Firestore, Cloud Storage and Pub/Sub emul
 test agent, the quota stand-in (`bench.quota_standin`: requests and tokens a minute over a
 sliding window, 429 RESOURCE_EXHAUSTED with Retry-After beyond them, 1-3 s a call) and `--workers`
 processes, each functions-framework serving `experiments_worker` as deployed (one shard an
-instance, MAX_CONCURRENT_SHARDS=1). The Pub/Sub emulator pushes the shards to a small dispatcher
-(this process) that hands each to an idle worker or answers 429, as Cloud Run at max instances
-does; Pub/Sub then redelivers with backoff (1-10 s). The experiment (entries x 2 variants x 2
+instance, MAX_CONCURRENT_SHARDS=1). A small dispatcher (this process) takes the shards from the
+Pub/Sub emulator and hands each to an idle worker as Pub/Sub's push would, holding at most one a
+worker as Cloud Run at max instances does; a refusal (429) or failure is nacked and Pub/Sub
+delivers it again with backoff (1-10 s). It pulls rather than being pushed to: the emulator pushes
+at most two messages of a subscription at once (see `Dispatcher`). The experiment (entries x 2 variants x 2
 repetitions, two evaluators) is started through the `experiments` function, in this process.
 
 `--budget independent` is today's design: each shard's AdaptiveLimiter learns the quota alone.
@@ -33,7 +35,6 @@ The last line is `quota fan-out: N runs, N% of quota, N 429s per 1000 runs, lost
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import json
@@ -45,6 +46,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,81 +80,91 @@ class ShardTimes:
     """When the dispatcher handed shards to workers, and when the runs came back (wall clock)."""
 
     runs: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, shard) answered 2xx
-    refused: int = 0  # pushes answered 429 because every worker was busy
+    refused: int = 0  # deliveries nacked because every worker was busy
+    peak_busy: int = 0  # most workers running a shard at once
 
 
 class Dispatcher:
-    """Pub/Sub's push endpoint: forwards a shard to an idle worker, else 429 (Cloud Run at max instances)."""
+    """Hands shards to idle workers, as Eventarc pushes to experiments-worker up to its max instances.
 
-    def __init__(self, worker_urls: list[str]) -> None:
+    The Pub/Sub emulator pushes from two threads per subscription, one message at a time each: a
+    push subscription would never keep more than 2 of the workers busy. So the dispatcher pulls
+    instead, holding at most one message per worker (flow control), and forwards each as the push
+    request functions-framework turns into a CloudEvent: acked when the worker answers 2xx, nacked
+    otherwise (Pub/Sub delivers it again, after the subscription's backoff), as a push would be.
+    """
+
+    def __init__(self, worker_urls: list[str], *, project: str, topic: str) -> None:
         self._idle = list(worker_urls)
+        self._workers = len(worker_urls)
+        self._project, self._topic = project, topic
         self.times = ShardTimes()
         self._lock = threading.Lock()
-        self.port = free_ports(1)[0]
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name="dispatcher", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        self._streaming: Any = None
 
     def start(self) -> Dispatcher:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
-                requests.get(self.url, timeout=1)
-                return self
-            time.sleep(0.1)
-        raise RuntimeError("the dispatcher did not start")
+        from google.cloud import pubsub_v1
+        from google.protobuf import duration_pb2
 
-    def _serve(self) -> None:
-        from aiohttp import web
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        topic_path = publisher.topic_path(self._project, self._topic)
+        self._subscription = subscriber.subscription_path(self._project, self._topic + "-dispatcher")
+        publisher.create_topic(name=topic_path)
+        subscriber.create_subscription(
+            request={
+                "name": self._subscription,
+                "topic": topic_path,
+                "ack_deadline_seconds": 600,
+                "retry_policy": {  # what infra.local.pubsub gives the push subscription
+                    "minimum_backoff": duration_pb2.Duration(seconds=1),
+                    "maximum_backoff": duration_pb2.Duration(seconds=10),
+                },
+            }
+        )
+        self._streaming = subscriber.subscribe(
+            self._subscription,
+            callback=self._deliver,
+            flow_control=pubsub_v1.types.FlowControl(max_messages=self._workers),
+            scheduler=pubsub_v1.subscriber.scheduler.ThreadScheduler(ThreadPoolExecutor(max_workers=2 * self._workers)),
+        )
+        return self
 
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_get("/", lambda request: web.Response(text="dispatcher"))
-        app.router.add_post("/", self._push)
-        runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._loop.run_forever()
+    def stop(self) -> None:
+        if self._streaming is not None:
+            self._streaming.cancel()
 
-    async def _push(self, request: Any) -> Any:
-        import aiohttp
-        from aiohttp import web
-
-        body = await request.read()
+    def _deliver(self, message: Any) -> None:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
-            if worker is None:
-                self.times.refused += 1
+            self.times.peak_busy = max(self.times.peak_busy, self._workers - len(self._idle))
         if worker is None:
-            return web.Response(status=429, text="every worker is busy")
-        shard = _shard_of(body)
+            with self._lock:
+                self.times.refused += 1
+            message.nack()
+            return
+        body = {
+            "message": {
+                "data": base64.b64encode(message.data).decode(),
+                "attributes": dict(message.attributes),
+                "messageId": message.message_id,
+                "publishTime": message.publish_time.isoformat(),
+            },
+            "subscription": self._subscription,
+        }
         started = time.time()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session,
-                session.post(worker, data=body, headers=headers) as answer,
-            ):
-                status, text = answer.status, await answer.text()
-        except aiohttp.ClientError as error:
-            status, text = 503, f"the worker failed: {error}"
+            status = requests.post(worker, json=body, timeout=900).status_code
+        except requests.RequestException:
+            status = 503
         finally:
             with self._lock:
                 self._idle.append(worker)
         if status < 300:
             with self._lock:
-                self.times.runs.append((started, time.time(), shard))
-        return web.Response(status=status, text=text)
-
-
-def _shard_of(body: bytes) -> int:
-    try:
-        return int(json.loads(base64.b64decode(json.loads(body)["message"]["data"]))["shard"])
-    except (ValueError, KeyError, TypeError):
-        return -1
+                self.times.runs.append((started, time.time(), json.loads(message.data)["shard"]))
+            message.ack()
+        else:
+            message.nack()
 
 
 @contextlib.contextmanager
@@ -244,10 +256,8 @@ def main() -> None:
             stack.enter_context(_process(f"worker-{index}", command, logs, url, worker_env))
             worker_urls.append(url)
         ensure_bucket(f"http://127.0.0.1:{gcs_port}", PROJECT, BUCKET)
-        dispatcher = Dispatcher(worker_urls).start()
-        from infra.local.pubsub import ensure_shard_subscription
-
-        ensure_shard_subscription(project=PROJECT, topic=topic, push_endpoint=dispatcher.url)
+        dispatcher = Dispatcher(worker_urls, project=PROJECT, topic=topic).start()
+        stack.callback(dispatcher.stop)
         result = run(args, dispatcher, model_url, f"http://127.0.0.1:{agent_port}")
     load_after = os.getloadavg()
     print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; logs in {logs}")
@@ -305,7 +315,8 @@ def run(args: argparse.Namespace, dispatcher: Dispatcher, model_url: str, agent_
         f"plateau: level {100 * plateau.level:.1f}% (median window from the first shard's start to the drain), "
         f"reached after {plateau.reached_s:.0f} s, mean {100 * plateau.share:.1f}% over {plateau.windows} windows "
         f"to the drain at {plateau.drain_s:.0f} s; model calls answered {calls}, 429s {refused}; "
-        f"pushes refused by the dispatcher (all workers busy) {dispatcher.times.refused}"
+        f"deliveries nacked by the dispatcher (all workers busy) {dispatcher.times.refused}, "
+        f"most workers busy at once {dispatcher.times.peak_busy}"
     )
     lost, doubled, lines = _reconcile(experiment_id, args.entries, agent_url)
     for line in lines:
