@@ -370,8 +370,10 @@ def _wait_finished(experiment_id: str, model_url: str) -> str:
             return str(snapshot["status"])
         if time.monotonic() - last_report > 30:
             last_report = time.monotonic()
-            stats = requests.get(f"{model_url}/stats", timeout=30).json()["per_second"]
-            recent = [stats.get(str(s), [0, 0, 0]) for s in range(max(0, len(stats) - 31), len(stats) - 1)]
+            answer = requests.get(f"{model_url}/stats", timeout=30).json()
+            stats, origin = answer["per_second"], answer["started"]
+            now = int(time.time() - origin)
+            recent = [stats.get(str(second), [0, 0, 0]) for second in range(now - 30, now)]
             print(
                 f"  {time.strftime('%H:%M:%S')}: last 30 s {sum(c[0] for c in recent) / 30:.1f} calls/s, "
                 f"{sum(c[2] for c in recent)} 429s; load {os.getloadavg()[0]:.2f}",

@@ -1,7 +1,9 @@
 """The experiment runner: a published dataset version x variants x repetitions, async end to end.
 
 Model calls run on one event loop with bounded concurrency; a 429 halves the concurrency (and it
-grows back as calls succeed), retries back off with jitter, and each run has a deadline. Runs are
+grows back as calls succeed), retries back off with jitter, and each run has a deadline. With a
+project quota set (EXPERIMENT_QUOTA_RPM / _TPM), calls are also paced at the shard's share of it
+(`budget.py`), the halving staying as the backstop. Runs are
 persisted and their evaluations sent to Datadog by a writer thread in batches, off the critical
 path. Run ids are deterministic, so a resumed experiment does only the runs that are missing or
 failed and every run exists exactly once.

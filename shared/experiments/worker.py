@@ -13,7 +13,9 @@ back without spending an attempt, so the next delivery continues where this one 
 
 Scale: each worker instance runs at most `max_concurrent_shards` shards (deployed, one: the
 worker's max instances cap them) and `model_calls_per_second` calls a second, so the model's quota
-holds however many shards wait in Pub/Sub.
+holds however many shards wait in Pub/Sub. With `experiment_quota_rpm` / `_tpm` set, the shards
+running at once split the project's quota between them (`budget.py`) instead of each learning it
+from 429s.
 """
 
 from __future__ import annotations
