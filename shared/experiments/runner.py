@@ -221,7 +221,9 @@ class ExperimentRunner:
         the experiment is summarised apart, when its last shard lands (`completion.py`).
         No run starts after `stop_starting_at` (time.monotonic()): OutOfTime when some were left."""
         experiment = self._experiments.get(experiment_id)
-        succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
+        succeeded = self._experiments.finished_run_ids(
+            experiment_id, succeeded_only=True, after_entry=entries.after, last_entry=entries.last
+        )
         finished, reason, left = await self._execute(experiment, succeeded, entries, budget_usd, stop_starting_at)
         if reason == _CANCELLED:
             raise ExperimentCancelled(finished)
@@ -310,12 +312,16 @@ class ExperimentRunner:
         watching = asyncio.ensure_future(watch_for_cancel())
         background = [watching]
         if budget is not None:
-            await asyncio.to_thread(budget.refresh)  # this shard's share is counted before its first call
             background.append(asyncio.ensure_future(budget.hold_while_running()))
+
+        async def listed() -> AsyncIterator[_Job]:
+            async for job in self._jobs(experiment, succeeded, entries):
+                pacing.expect_run()
+                yield job
+            pacing.all_listed()
+
         try:
-            await asyncio.gather(
-                *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
-            )
+            await asyncio.gather(*[asyncio.ensure_future(one(job)) async for job in listed()])
         finally:
             for task in background:
                 task.cancel()
@@ -400,6 +406,7 @@ class ExperimentRunner:
         # guide's 3.5). Only the image read and the reading hold a slot: evaluating and recording
         # a run must not keep the model waiting.
         async with pacing.limiter:
+            pacing.run_started()
             if not may_start():
                 return None
             form_type = arm.form_type or await self._form_type_of(job.entry)
@@ -466,6 +473,19 @@ class _ShardPacing:
     def used(self, tokens: int) -> None:
         if self._budget is not None:
             self._budget.used(tokens)
+
+    # What the budget needs to know to give its share back once no call is left to make.
+    def expect_run(self) -> None:
+        if self._budget is not None:
+            self._budget.expect_run()
+
+    def run_started(self) -> None:
+        if self._budget is not None:
+            self._budget.run_started()
+
+    def all_listed(self) -> None:
+        if self._budget is not None:
+            self._budget.all_listed()
 
     def rate_limited(self) -> None:
         self.limiter.rate_limited()

@@ -87,7 +87,14 @@ class ExperimentTracker(ExperimentHistory, RunSink, Protocol):
 
     def progress(self, experiment_id: str) -> tuple[int, int]: ...
 
-    def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]: ...
+    def finished_run_ids(
+        self,
+        experiment_id: str,
+        *,
+        succeeded_only: bool,
+        after_entry: str | None = None,
+        last_entry: str | None = None,
+    ) -> set[str]: ...
 
 
 class ExperimentControl(ExperimentHistory, Protocol):

@@ -68,7 +68,7 @@ class _Shares:
         self.held.pop(holder, None)
 
 
-def test_a_budget_counts_the_live_shares_and_gives_its_own_back() -> None:
+def test_a_budget_counts_the_live_shares() -> None:
     shares = _Shares()
     settings = Settings(experiment_quota_rpm=1200, experiment_quota_safety=1.0)
     first, second = SharedBudget(settings, shares, "a"), SharedBudget(settings, shares, "b")
@@ -79,15 +79,30 @@ def test_a_budget_counts_the_live_shares_and_gives_its_own_back() -> None:
     first.refresh()
     assert first.live == second.live == 2 and first.calls_per_second == pytest.approx(10.0)
 
-    async def held_then_cancelled() -> None:
-        task = asyncio.ensure_future(second.hold_while_running())
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
-    asyncio.run(held_then_cancelled())
-    assert set(shares.held) == {"a"}
+def test_a_share_is_held_from_the_first_call_until_no_run_waits_to_call() -> None:
+    shares = _Shares()
+    budget = SharedBudget(Settings(experiment_quota_rpm=6000), shares, "a")
+
+    async def scenario() -> None:
+        holding = asyncio.ensure_future(budget.hold_while_running())
+        budget.expect_run()
+        budget.expect_run()
+        await asyncio.sleep(0.01)
+        assert shares.held == {}  # the shard reads its entries: no share yet
+
+        budget.run_started()
+        await budget.wait()
+        budget.all_listed()
+        await asyncio.sleep(0.05)
+        assert set(shares.held) == {"a"} and not holding.done()  # one run still waits for a slot
+
+        budget.run_started()
+        await budget.wait()
+        await asyncio.wait_for(holding, 1)
+        assert shares.held == {}
+
+    asyncio.run(scenario())
 
 
 def test_calls_leave_no_faster_than_the_share_and_without_a_burst_after_a_lull() -> None:
