@@ -288,6 +288,7 @@ def run(args: argparse.Namespace, dispatcher: Dispatcher, model_url: str, agent_
         "concurrency": args.concurrency,
     }
     started = time.time()
+    cpu_before = _machine_cpu()
     answer = experiments.post("/", json=body, headers=HEADERS)
     assert answer.status_code == 202, answer.json
     experiment_id = answer.json["experiment_id"]
@@ -300,7 +301,12 @@ def run(args: argparse.Namespace, dispatcher: Dispatcher, model_url: str, agent_
     )
     status = _wait_finished(experiment_id, model_url)
     finished = time.time()
-    print(f"experiment {status} after {finished - started:.0f} s", flush=True)
+    busy, total_ticks = (after - before for after, before in zip(_machine_cpu(), cpu_before, strict=True))
+    print(
+        f"experiment {status} after {finished - started:.0f} s; the machine's CPU (all processes, "
+        f"{os.cpu_count()} cores) was {100 * busy / max(1, total_ticks):.0f}% busy meanwhile",
+        flush=True,
+    )
 
     stats = requests.get(f"{model_url}/stats", timeout=30).json()
     windows = _windows(stats, args.rpm, args.tpm)
@@ -322,6 +328,13 @@ def run(args: argparse.Namespace, dispatcher: Dispatcher, model_url: str, agent_
     for line in lines:
         print(line)
     return Result(total, plateau.share, 1000 * refused / total, lost, doubled)
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of every core since boot, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def _experiments_client() -> Any:
