@@ -73,7 +73,12 @@ class RunSink(Protocol):
     """Where finished runs are written in batches (the runner's RunWriter), with `also`'s writes."""
 
     def save_runs(
-        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+        self,
+        experiment_id: str,
+        runs: list[RunRecord],
+        *,
+        also: Callable[[firestore.WriteBatch], None],
+        heartbeat: bool,
     ) -> None: ...
 
 

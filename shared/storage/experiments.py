@@ -130,15 +130,21 @@ class FirestoreExperimentRepository:
                 continue  # someone wrote first (a heartbeat, a cancel): read again
 
     def save_runs(
-        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+        self,
+        experiment_id: str,
+        runs: list[RunRecord],
+        *,
+        also: Callable[[firestore.WriteBatch], None],
+        heartbeat: bool,
     ) -> None:
-        """Runs, `also`'s writes (their evaluations staged for Datadog) and a heartbeat on the
-        experiment, in one atomic batch (500 writes at most)."""
+        """Runs, `also`'s writes (their evaluations staged for Datadog) and, with `heartbeat`, the
+        experiment's heartbeat, in one atomic batch (500 writes at most)."""
         batch = self._client.batch()
         for run in runs:
             batch.set(self._runs(experiment_id).document(run.run_id), _document(run))
         also(batch)
-        batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
+        if heartbeat:
+            batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
         batch.commit()
 
     def succeeded_run_ids(self, experiment_id: str, run_ids: Sequence[str]) -> set[str]:
