@@ -310,9 +310,11 @@ class ExtractionService:
         return image, StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
 
     def _save(self, record: ExtractionRecord, *, prompt_version: str) -> None:
-        """The record, its review item and its evaluations bound for Datadog in one write; then sent."""
+        """The record, its review item and its evaluations bound for Datadog in one write; then sent
+        (EVALUATION_DELIVERY=background: handed to the delivery thread, which sends after the answer)."""
         from google.api_core import exceptions
 
+        in_background = self._settings.evaluation_delivery == "background"
         evaluations = EvaluationBatch.of(
             entry_id=f"extraction~{record.extraction_id}",
             source_kind="extraction",
@@ -333,6 +335,8 @@ class ExtractionService:
                 )
             ],
         )
+        if in_background:
+            evaluations = self._evaluations.leased(evaluations)  # the resend leaves them to this process
 
         def with_record(batch: Any) -> None:
             self._evaluations.stage(batch, evaluations)
@@ -358,7 +362,10 @@ class ExtractionService:
             self._extractions.create(record, also=with_record)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
-        self._evaluations.submit(evaluations)
+        if in_background:
+            self._evaluations.hand_over(evaluations)
+        else:
+            self._evaluations.submit(evaluations)
 
 
 def _record(
