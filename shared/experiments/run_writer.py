@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime
 
@@ -16,6 +17,11 @@ logger = logging.getLogger(__name__)
 
 # Runs per Firestore write: with their outbox entries and the heartbeat, inside a batch's 500 writes.
 RUNS_PER_WRITE = 400
+# Every shard's writer writing the one experiment document on each batch (every 2 s) would pass
+# Firestore's guidance of about one sustained write a second per document at two shards, and a
+# contended write fails its whole batch of runs. Staleness is judged over minutes
+# (SHARD_LEASE_S, STALE_AFTER_S: 120 s), so a heartbeat every 30 s a shard is plenty.
+HEARTBEAT_EVERY_S = 30.0
 
 
 class RunWriter:
@@ -44,6 +50,7 @@ class RunWriter:
         self._pending: deque[RunRecord] = deque()
         self._wake = threading.Event()
         self._closing = False
+        self._last_heartbeat: float | None = None
         self._thread = threading.Thread(target=self._loop, name=f"runs-{experiment.experiment_id}", daemon=True)
         self.error: BaseException | None = None
 
@@ -93,9 +100,16 @@ class RunWriter:
                 created_at=datetime.now(UTC),
                 spans=[self._span_evaluations(run) for run in chunk],
             )
+            now = time.monotonic()
+            heartbeat = self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY_S
             self._repository.save_runs(
-                experiment_id, chunk, also=lambda write, staged=evaluations: self._evaluations.stage(write, staged)
+                experiment_id,
+                chunk,
+                also=lambda write, staged=evaluations: self._evaluations.stage(write, staged),
+                heartbeat=heartbeat,
             )
+            if heartbeat:
+                self._last_heartbeat = now
             self._evaluations.submit(evaluations)
 
     def _span_evaluations(self, run: RunRecord) -> SpanEvaluations:

@@ -215,8 +215,7 @@ class ExperimentRunner:
         the experiment is summarised apart, when its last shard lands (`completion.py`).
         No run starts after `stop_starting_at` (time.monotonic()): OutOfTime when some were left."""
         experiment = self._experiments.get(experiment_id)
-        succeeded = self._experiments.finished_run_ids(experiment_id, succeeded_only=True)
-        finished, reason, left = await self._execute(experiment, succeeded, entries, budget_usd, stop_starting_at)
+        finished, reason, left = await self._execute(experiment, entries, budget_usd, stop_starting_at)
         if reason == _CANCELLED:
             raise ExperimentCancelled(finished)
         if reason:
@@ -228,7 +227,6 @@ class ExperimentRunner:
     async def _execute(
         self,
         experiment: ExperimentRecord,
-        succeeded: set[str],
         entries: EntryRange,
         budget_usd: float | None,
         stop_starting_at: float | None,
@@ -302,9 +300,7 @@ class ExperimentRunner:
         summary_ready = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, "shared.experiments.analysis"))
         watching = asyncio.ensure_future(watch_for_cancel())
         try:
-            await asyncio.gather(
-                *[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, succeeded, entries)]
-            )
+            await asyncio.gather(*[asyncio.ensure_future(one(job)) async for job in self._jobs(experiment, entries)])
         finally:
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -340,12 +336,12 @@ class ExperimentRunner:
         ref = entry_form_type_ref(entry.form_type, entry.expected_output)
         return await asyncio.to_thread(self._form_types.get, ref)
 
-    async def _jobs(
-        self, experiment: ExperimentRecord, succeeded: set[str], entries: EntryRange
-    ) -> AsyncIterator[_Job]:
-        """The runs still to do, page by page: the first runs start while later entries are read
-        (a published version's snapshot comes in chunks of about 800 entries; without one,
-        reading 1,000 entry documents took about 0.4 s before any model call could start)."""
+    async def _jobs(self, experiment: ExperimentRecord, entries: EntryRange) -> AsyncIterator[_Job]:
+        """The runs still to do (not stored as succeeded), page by page: the first runs start while
+        later entries are read (a published version's snapshot comes in chunks of about 800
+        entries; without one, reading 1,000 entry documents took about 0.4 s before any model call
+        could start). Only the page's own runs are looked up: a shard's start never reads the
+        experiment's other runs."""
         pages = self._datasets.pages(
             experiment.dataset_name,
             experiment.dataset_version,
@@ -355,13 +351,16 @@ class ExperimentRunner:
         )
         order = random.Random(experiment.experiment_id)
         while (page := await asyncio.to_thread(next, pages, None)) is not None:
-            jobs = [
-                _Job(entry, variant, repetition)
+            candidates = {
+                run_id(entry.id, variant.name, repetition): _Job(entry, variant, repetition)
                 for repetition in range(experiment.repetitions)
                 for entry in page
                 for variant in experiment.variants
-                if run_id(entry.id, variant.name, repetition) not in succeeded
-            ]
+            }
+            succeeded = await asyncio.to_thread(
+                self._experiments.succeeded_run_ids, experiment.experiment_id, list(candidates)
+            )
+            jobs = [job for key, job in candidates.items() if key not in succeeded]
             # Random order (seeded by the experiment): no variant always runs first, so the order of
             # submission cannot pass for a difference between variants (latency above all).
             order.shuffle(jobs)

@@ -73,7 +73,12 @@ class RunSink(Protocol):
     """Where finished runs are written in batches (the runner's RunWriter), with `also`'s writes."""
 
     def save_runs(
-        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+        self,
+        experiment_id: str,
+        runs: list[RunRecord],
+        *,
+        also: Callable[[firestore.WriteBatch], None],
+        heartbeat: bool,
     ) -> None: ...
 
 
@@ -87,7 +92,7 @@ class ExperimentTracker(ExperimentHistory, RunSink, Protocol):
 
     def progress(self, experiment_id: str) -> tuple[int, int]: ...
 
-    def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]: ...
+    def succeeded_run_ids(self, experiment_id: str, run_ids: Sequence[str]) -> set[str]: ...
 
 
 class ExperimentControl(ExperimentHistory, Protocol):

@@ -9,7 +9,7 @@ and every stored field is also an index entry to write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -130,20 +130,31 @@ class FirestoreExperimentRepository:
                 continue  # someone wrote first (a heartbeat, a cancel): read again
 
     def save_runs(
-        self, experiment_id: str, runs: list[RunRecord], *, also: Callable[[firestore.WriteBatch], None]
+        self,
+        experiment_id: str,
+        runs: list[RunRecord],
+        *,
+        also: Callable[[firestore.WriteBatch], None],
+        heartbeat: bool,
     ) -> None:
-        """Runs, `also`'s writes (their evaluations staged for Datadog) and a heartbeat on the
-        experiment, in one atomic batch (500 writes at most)."""
+        """Runs, `also`'s writes (their evaluations staged for Datadog) and, with `heartbeat`, the
+        experiment's heartbeat, in one atomic batch (500 writes at most)."""
         batch = self._client.batch()
         for run in runs:
             batch.set(self._runs(experiment_id).document(run.run_id), _document(run))
         also(batch)
-        batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
+        if heartbeat:
+            batch.update(self._collection.document(experiment_id), {"heartbeat_at": datetime.now(UTC)})
         batch.commit()
 
-    def finished_run_ids(self, experiment_id: str, *, succeeded_only: bool) -> set[str]:
-        query = self._runs(experiment_id).select(["status"])
-        return {s.id for s in query.stream() if not succeeded_only or s.get("status") == "succeeded"}
+    def succeeded_run_ids(self, experiment_id: str, run_ids: Sequence[str]) -> set[str]:
+        """Which of `run_ids` are stored as succeeded. A shard asks of its own runs, a page at a time:
+        reading every run of the experiment instead cost each shard's start O(runs done so far)."""
+        if not run_ids:
+            return set()
+        runs = self._runs(experiment_id)
+        found = self._client.get_all([runs.document(run_id) for run_id in run_ids], field_paths=["status"])
+        return {s.id for s in found if s.exists and s.get("status") == "succeeded"}
 
     def runs(self, experiment_id: str) -> Iterator[RunRecord]:
         after: str | None = None

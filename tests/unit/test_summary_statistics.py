@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from shared.experiments.summary import (
     MeanCI,
@@ -157,3 +158,16 @@ def test_summarise_variant_gives_the_api_shape_for_every_metric():
     assert summary["cost_usd"]["total"] == pytest.approx(3 * (1000 * 0.30 + 100 * 2.50) / 1e6)
     for entry in summary.values():
         assert {"mean", "ci_low", "ci_high", "n"} <= set(entry)
+
+
+def test_above_the_bootstrap_limit_the_interval_is_the_normal_one_and_agrees_with_the_bootstrap():
+    rng = np.random.default_rng(11)
+    skewed = rng.exponential(900.0, 20_000)  # latency-like: the least normal metric a summary has
+    normal = mean_with_ci(skewed)
+    percentile = stats.bootstrap(
+        (skewed,), np.mean, n_resamples=2000, method="percentile", rng=np.random.default_rng(0)
+    ).confidence_interval
+    width = percentile.high - percentile.low
+    assert normal.n == 20_000 and normal.ci_low < normal.mean < normal.ci_high
+    assert abs(normal.ci_low - percentile.low) < 0.05 * width
+    assert abs(normal.ci_high - percentile.high) < 0.05 * width

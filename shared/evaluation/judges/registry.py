@@ -113,7 +113,7 @@ class JudgeRegistry:
         if label not in LABELS:
             raise InvalidField(f"A label is one of {', '.join(LABELS)}.", details={"field": "label"})
         self._known_head(name)
-        return _head_body(self._store.move_label(name, label, version, at=datetime.now(UTC)))
+        return _head_body(self._store.move_label(name, label, version, moved_by=None, at=datetime.now(UTC)))
 
     def resolve(self, ref: str, *, field_name: str = "judge") -> JudgeVersion:
         """The exact version `ref` names; InvalidField (422) for an unknown judge, version or label."""
