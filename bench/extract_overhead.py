@@ -15,9 +15,13 @@ up, then for each concurrency sends its requests: every one a different generate
 Overhead of one request = the client's wall time (request sent to answer read) minus the time the
 stand-in held that request (matched on the image's sha256; exactly the model's time as the gateway
 could see it at best). Reported: p50 / p95 / p99 of it, the requests per second, and the load
-average. `--profile` samples the gateway with py-spy (waiting threads too) during the concurrency 1
-phase with the cross check off and prints where a request's thread spends its time, step by step
-inside `ExtractionService.extract`.
+average. `--profile` then samples the gateway with py-spy (waiting threads too) during 60 more
+requests at concurrency 1, cross check off (not in the table: sampling slows the gateway), and
+prints where a request's thread spends its time, step by step inside `ExtractionService.extract`.
+With the cross check on, the table also gives the second reading's own time: the answer waits for
+the slower of it and the model. `--baseline` first runs the cross check off with
+EVALUATION_DELIVERY=in_request (the answer waits for Datadog's intake and the outbox mark): before
+and after in one run.
 
 The last line, for scripts: `extract overhead: p50 N ms, p95 N ms, p99 N ms (concurrency 1, cross check off)`.
 """
@@ -63,6 +67,7 @@ API_KEY = "overhead-key"
 PROJECT = "vote-extractor-overhead"
 WARMUP_REQUESTS = 8
 FIRST_SEED = 500_000
+PROFILED_REQUESTS = 60
 PROFILE_RATE = 250  # samples a second: a request's overhead is tens of milliseconds
 
 
@@ -134,6 +139,7 @@ class Phase:
     model_ms: list[float]
     unmatched: int
     errors: list[str]
+    second_reader_ms: list[float]  # the cross check's reading (tesseract), when it ran
     seconds: float
     load: tuple[float, float, float]
 
@@ -165,8 +171,9 @@ class Forms:
         return images
 
 
-def extract_once(session: requests.Session, url: str, image: bytes) -> tuple[float, str]:
-    """The client's wall time of one extraction (ms), and an error ("" when 200)."""
+def extract_once(session: requests.Session, url: str, image: bytes) -> tuple[float, str, float | None]:
+    """The client's wall time of one extraction (ms), an error ("" when 200) and the cross check's
+    second reading's time (ms; None when it did not run)."""
     started = time.perf_counter()
     response = session.post(
         f"{url}/extract",
@@ -176,31 +183,44 @@ def extract_once(session: requests.Session, url: str, image: bytes) -> tuple[flo
     )
     waited_ms = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
-        return waited_ms, f"{response.status_code}: {response.text[:200]}"
-    if response.json().get("status") != "succeeded":
-        return waited_ms, f"extraction failed: {response.json().get('error')}"
-    return waited_ms, ""
+        return waited_ms, f"{response.status_code}: {response.text[:200]}", None
+    body = response.json()
+    if body.get("status") != "succeeded":
+        return waited_ms, f"extraction failed: {body.get('error')}", None
+    checks = [e for e in body.get("evaluations", []) if e["label"] == "cross_check"]
+    second_ms = (checks[0].get("details") or {}).get("second_latency_ms") if checks else None
+    return waited_ms, "", second_ms
 
 
-def send(url: str, images: list[bytes], concurrency: int) -> tuple[dict[str, float], list[str], float]:
-    """Every image extracted, `concurrency` at a time: each image's wait (by sha256), the errors, the seconds."""
-    waits: dict[str, float] = {}
-    errors: list[str] = []
+@dataclass
+class Sent:
+    waits: dict[str, float] = field(default_factory=dict)  # by the image's sha256
+    errors: list[str] = field(default_factory=list)
+    second_reader_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def send(url: str, images: list[bytes], concurrency: int) -> Sent:
+    """Every image extracted, `concurrency` at a time."""
+    sent = Sent()
     local = threading.local()
 
     def one(image: bytes) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        waited_ms, error = extract_once(session, url, image)
+        waited_ms, error, second_ms = extract_once(session, url, image)
         if error:
-            errors.append(error)
-        else:
-            waits[hashlib.sha256(image).hexdigest()] = waited_ms
+            sent.errors.append(error)
+            return
+        sent.waits[hashlib.sha256(image).hexdigest()] = waited_ms
+        if second_ms is not None:
+            sent.second_reader_ms.append(second_ms)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, images))
-    return waits, errors, time.perf_counter() - started
+    sent.seconds = time.perf_counter() - started
+    return sent
 
 
 def held_by_standin(timings: Path) -> dict[str, float]:
@@ -217,26 +237,26 @@ def held_by_standin(timings: Path) -> dict[str, float]:
 def run_phase(
     stack: Stack, forms: Forms, *, cross_check: str, delivery: str, concurrency: int, requests_n: int
 ) -> Phase:
-    images = forms.take(requests_n)
-    waits, errors, seconds = send(stack.url, images, concurrency)
+    sent = send(stack.url, forms.take(requests_n), concurrency)
     held = held_by_standin(stack.timings)
-    matched = {key: wait for key, wait in waits.items() if key in held}
+    matched = {key: wait for key, wait in sent.waits.items() if key in held}
     return Phase(
         cross_check=cross_check,
         delivery=delivery,
         concurrency=concurrency,
         overheads_ms=[wait - held[key] for key, wait in matched.items()],
         model_ms=[held[key] for key in matched],
-        unmatched=len(waits) - len(matched),
-        errors=errors,
-        seconds=seconds,
+        unmatched=len(sent.waits) - len(matched),
+        errors=sent.errors,
+        second_reader_ms=sent.second_reader_ms,
+        seconds=sent.seconds,
         load=os.getloadavg(),
     )
 
 
 def warm_up(stack: Stack, forms: Forms) -> None:
     """The first requests pay imports, connections and caches; none of them is measured."""
-    waits, errors, _ = send(stack.url, forms.take(WARMUP_REQUESTS), 1)
+    errors = send(stack.url, forms.take(WARMUP_REQUESTS), 1).errors
     if errors:
         raise RuntimeError(f"warm-up extractions failed: {errors[:3]}")
 
@@ -323,6 +343,12 @@ def table(phases: list[Phase], model_ms: float) -> list[str]:
             f"{len(phase.errors):>7} {phase.percentile(50):>5.0f} {phase.percentile(95):>5.0f} "
             f"{phase.percentile(99):>5.0f} {model_p50:>10.0f} {phase.throughput:>6.1f} {phase.load[0]:>8.2f}"
         )
+        if phase.second_reader_ms:
+            second = phase.second_reader_ms
+            lines.append(
+                f"  its second reading (tesseract, beside the model): p50 {percentile(second, 50):.0f} ms, "
+                f"p95 {percentile(second, 95):.0f} ms, p99 {percentile(second, 99):.0f} ms"
+            )
         if phase.unmatched:
             lines.append(f"  {phase.unmatched} requests had no stand-in timing (left out)")
         for error in sorted(set(phase.errors))[:3]:
@@ -362,10 +388,9 @@ def main() -> int:
                 warm_up(stack, forms)
                 for concurrency in concurrencies:
                     requests_n = counts.get(concurrency, args.requests_c16)
-                    profiled = args.profile and (mode, delivery, concurrency) == ("off", "background", 1)
                     print(f"cross check {mode}, {delivery}, concurrency {concurrency}: {requests_n}", flush=True)
-                    with profiling(stack, profile_path, profiled):
-                        phase = run_phase(
+                    phases.append(
+                        run_phase(
                             stack,
                             forms,
                             cross_check=mode,
@@ -373,7 +398,19 @@ def main() -> int:
                             concurrency=concurrency,
                             requests_n=requests_n,
                         )
-                    phases.append(phase)
+                    )
+                if args.profile and (mode, delivery) == ("off", "background"):
+                    # A phase of its own: py-spy's sampling slows the gateway, so it is not in the table.
+                    print(f"profiling: cross check off, concurrency 1: {PROFILED_REQUESTS}", flush=True)
+                    with profiling(stack, profile_path, True):
+                        run_phase(
+                            stack,
+                            forms,
+                            cross_check=mode,
+                            delivery=delivery,
+                            concurrency=1,
+                            requests_n=PROFILED_REQUESTS,
+                        )
         profile = profile_summary(profile_path) if args.profile else []
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
