@@ -271,10 +271,11 @@ def _place(frame: str) -> str:
     return f"{name} ({path.split('site-packages/')[-1]})"
 
 
-def profile_summary(path: Path, top: int = 12) -> list[str]:
+def profile_summary(path: Path, *, requests_n: int, rate: int, top: int = 12) -> list[str]:
     """Where a request's thread spends its time: the samples of threads inside functions/ (the
     request threads, waiting included), by the step of `ExtractionService.extract` they are in
-    (the frame just below it), and outside the reading by our frame nearest the leaf."""
+    (the frame just below it), and outside the reading by our frame nearest the leaf; each with its
+    milliseconds per request (samples / requests / rate)."""
     if not path.exists() or not path.read_text().strip():
         return ["profile: py-spy wrote nothing (no permission to attach?)"]
     steps: collections.Counter[str] = collections.Counter()
@@ -303,12 +304,18 @@ def profile_summary(path: Path, top: int = 12) -> list[str]:
         outside_reading[f"{own[-1]}  <- leaf {frames[-1]}"] += count
     if not total:
         return ["profile: no sample of a request thread"]
+    per_request_ms = 1000 / rate / requests_n
     lines = [f"gateway profile (concurrency 1, cross check off): {total} samples of request threads, waiting included"]
     lines += ["  by step of ExtractionService.extract (run_blocking = the reading: the model's time and its spans):"]
-    lines += [f"    {100 * n / total:5.1f}%  {step}" for step, n in steps.most_common(top)]
+    lines += [
+        f"    {100 * n / total:5.1f}%  {n * per_request_ms:6.1f} ms  {step}" for step, n in steps.most_common(top)
+    ]
     rest = sum(outside_reading.values())
     lines += [f"  outside the reading ({100 * rest / total:.1f}% of samples), by our frame nearest the leaf:"]
-    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in outside_reading.most_common(top)]
+    lines += [
+        f"    {100 * n / total:5.1f}%  {n * per_request_ms:6.1f} ms  {frame}"
+        for frame, n in outside_reading.most_common(top)
+    ]
     return lines
 
 
@@ -411,7 +418,7 @@ def main() -> int:
                             concurrency=1,
                             requests_n=PROFILED_REQUESTS,
                         )
-        profile = profile_summary(profile_path) if args.profile else []
+        profile = profile_summary(profile_path, requests_n=PROFILED_REQUESTS, rate=PROFILE_RATE) if args.profile else []
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             subprocess.run(["cp", "-r", f"{scratch}/.", str(args.keep)], check=False)
