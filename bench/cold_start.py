@@ -5,7 +5,11 @@ building the Google clients), then the function's use cases built by its composi
 (`shared/wiring`: what its first request builds), and checks that no heavy library (ragas, torch,
 cv2) is loaded on the import path.
 
-    python -m bench.cold_start [--runs 7]
+The second table (`bench.first_request`) serves each function as production does (functions-framework
+under gunicorn) against real emulators and times process start to ready, the first request and the
+same request warm; the third breaks the first request down.
+
+    python -m bench.cold_start [--runs 7] [--rounds 5] [--skip-served]
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ spec = importlib.util.spec_from_file_location("main", {source!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 imported = time.perf_counter()
+loaded_by_import = set(sys.modules)
 from shared.config import get_settings
 from shared.observability.llmobs import enable_llmobs
 enable_llmobs(get_settings())
@@ -38,12 +43,15 @@ from shared.storage.clients import firestore_client, storage_client
 firestore_client(); storage_client()
 ready = time.perf_counter()
 heavy = [m for m in {heavy!r} if m in sys.modules]
+setup_imports = sorted({{".".join(m.split(".")[:3 if m.startswith("google.") else 1])
+                         for m in set(sys.modules) - loaded_by_import}})
 for ref in {factories!r}:
     module_name, factory = ref.split(":")
     getattr(importlib.import_module(module_name), factory)()
 wired = time.perf_counter()
 print(json.dumps({{"import_s": imported - started, "first_request_setup_s": ready - imported,
-                  "wiring_s": wired - ready, "heavy": heavy}}))
+                  "wiring_s": wired - ready, "heavy": heavy, "setup_imports": setup_imports,
+                  "pydantic_ai": "pydantic_ai" in sys.modules}}))
 """
 
 # What each function's first request builds: its use cases, from its composition root.
@@ -88,12 +96,18 @@ def measure(function: str, runs: int) -> dict[str, object]:
             s["import_s"] + s["first_request_setup_s"] + s["wiring_s"] for s in samples
         ),
         "heavy_on_import_path": sorted({m for s in samples for m in s["heavy"]}),
+        # Top-level packages the first request's set-up still imports (shared.wiring.instance loads
+        # ddtrace's and the Google clients' libraries with main.py), and whether pydantic_ai got in.
+        "imported_by_setup": sorted({m for s in samples for m in s["setup_imports"]}),
+        "pydantic_ai_loaded": any(s["pydantic_ai"] for s in samples),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5, help="fresh served processes per function")
+    parser.add_argument("--skip-served", action="store_true", help="only the import table")
     args = parser.parse_args()
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
     print(f"{describe_machine()}; {args.runs} runs each")
@@ -108,6 +122,10 @@ def main() -> None:
             f"{row['setup_median_s']:21.3f}s {row['wiring_median_s']:8.3f}s {row['ready_median_s']:9.3f}s  "
             f"{', '.join(row['heavy_on_import_path']) or 'none'}"
         )
+    if not args.skip_served:
+        from bench.first_request import print_served_tables
+
+        print_served_tables(functions, rounds=args.rounds)
 
 
 if __name__ == "__main__":

@@ -32,12 +32,14 @@ from shared.web import (
     serve,
 )
 from shared.wiring.datasets import dataset_service
+from shared.wiring.instance import prepare_instance
 
 Body = TypeVar("Body", bound=BaseModel)
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 MAX_PAGE_SIZE = 500
 _BOOLEAN = TypeAdapter(bool)  # a query flag as pydantic reads one: true/false, 1/0, yes/no, on/off
 
+prepare_instance()  # the first request's libraries, at instance start
 answer_routing_errors_as_json()
 
 

@@ -33,11 +33,13 @@ from shared.web import (
     serve,
 )
 from shared.wiring.experiments import experiment_commands, experiment_queries, side_by_side, trend_queries
+from shared.wiring.instance import prepare_instance
 
 MAX_BODY_BYTES = 1024 * 1024  # an experiment is a few kilobytes of JSON
 MAX_PAGE_SIZE = 500
 REPORT_TREND_POINTS = 20
 
+prepare_instance()  # the first request's libraries, at instance start
 answer_routing_errors_as_json()
 
 

@@ -26,12 +26,14 @@ from shared.wiring.experiments_scheduled import (
     schedule_service,
     traffic_alerts,
 )
+from shared.wiring.instance import prepare_instance
 
 # Cloud Scheduler stamps each trigger with the time it was scheduled for; a retry of one trigger
 # carries the same time, so it lands in the same slot even when it arrives in the next one.
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 MAX_SCHEDULE_TIME_SKEW = timedelta(days=1)
 
+prepare_instance(storage=False)  # the first request's libraries, at instance start
 answer_routing_errors_as_json()
 
 

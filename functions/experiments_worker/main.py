@@ -20,8 +20,11 @@ from werkzeug.exceptions import TooManyRequests
 from shared.errors import NotFound
 from shared.experiments.shards import ShardBusy, ShardMessage
 from shared.wiring.experiments_worker import shard_worker
+from shared.wiring.instance import prepare_instance
 
 logger = logging.getLogger(__name__)
+
+prepare_instance()  # the first request's libraries, at instance start
 
 
 @functions_framework.cloud_event

@@ -30,6 +30,7 @@ from shared.web import (
     serve,
 )
 from shared.wiring.extract import extraction_service
+from shared.wiring.instance import prepare_instance
 
 _JSON_FORM_FIELDS = ("params", "expected", "tags")
 _TEXT_FORM_FIELDS = ("model", "prompt_version", "reference_docs", "form_type")
@@ -37,6 +38,7 @@ _BODY_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 _PAGING_ARGS = ("page_size", "page_token")
 MAX_PAGE_SIZE = 200
 
+prepare_instance()  # the first request's libraries, at instance start
 answer_routing_errors_as_json()
 
 

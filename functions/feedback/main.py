@@ -21,7 +21,9 @@ from shared.web import (
     serve,
 )
 from shared.wiring.feedback import feedback_service
+from shared.wiring.instance import prepare_instance
 
+prepare_instance(storage=False)  # the first request's libraries, at instance start
 answer_routing_errors_as_json()
 
 

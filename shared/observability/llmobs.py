@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,40 @@ T = TypeVar("T")
 _capture: contextvars.ContextVar[CapturedSpan | None] = contextvars.ContextVar("llm_span_capture", default=None)
 
 
+def preload_llmobs(settings: Settings) -> None:
+    """Import ddtrace's LLM Observability at instance start, so the first request only enables it
+    (about 10 ms: the import is the cost). Enabling stays in the request path: it starts writer
+    threads, which gunicorn's fork (functions-framework imports `main.py` before it forks its
+    worker) would have to restart."""
+    if not settings.llmobs_enabled:
+        return
+    try:
+        _import_llmobs()
+    except Exception:
+        logger.exception("could not import ddtrace's LLM Observability at instance start")
+
+
+def _import_llmobs() -> None:
+    # ddtrace reads these when it is imported: only LLM Observability data, no APM traces; keep a
+    # dead intake from stalling requests.
+    os.environ.setdefault("DD_APM_TRACING_ENABLED", "false")
+    os.environ.setdefault("_DD_LLMOBS_WRITER_TIMEOUT", "2")
+    os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
+    # ddtrace.llmobs imports pydantic_evals when it is installed (to accept its evaluators in
+    # ddtrace's experiments, which we do not run): 0.7 s of pydantic_ai, rich and griffe on this
+    # machine. The functions do not ship it; the dev environment does (bench/experiment_throughput),
+    # so it is held off here to import ddtrace as production does, and left importable afterwards.
+    held_off = "pydantic_evals" not in sys.modules
+    if held_off:
+        sys.modules["pydantic_evals"] = None  # type: ignore[assignment]  # makes its import raise ImportError
+    try:
+        import ddtrace.llmobs  # noqa: F401
+    finally:
+        if held_off and sys.modules.get("pydantic_evals", ...) is None:
+            del sys.modules["pydantic_evals"]
+
+
 def enable_llmobs(settings: Settings) -> bool:
     """Enable LLM Observability once per process; True when it is on."""
     global _enabled
@@ -69,12 +104,8 @@ def enable_llmobs(settings: Settings) -> bool:
     with _enable_lock:
         if _enabled:
             return True
-        # Only LLM Observability data, no APM traces; keep a dead intake from stalling requests.
-        os.environ.setdefault("DD_APM_TRACING_ENABLED", "false")
-        os.environ.setdefault("_DD_LLMOBS_WRITER_TIMEOUT", "2")
-        os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
-        os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
         try:
+            _import_llmobs()
             from ddtrace import patch
             from ddtrace.internal import core
             from ddtrace.llmobs import LLMObs

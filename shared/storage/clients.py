@@ -41,6 +41,18 @@ BOUNDED_FIRESTORE_RPCS = (
 )
 
 
+def preload_client_libraries(*, storage: bool) -> None:
+    """Import the client libraries at instance start (0.2 s for Firestore, 0.1 s more for Cloud
+    Storage here), so the first request only builds the clients. The clients themselves are built in
+    the request: functions-framework imports `main.py` in gunicorn's master before it forks the
+    worker, and a gRPC channel made before a fork is not usable after it."""
+    import google.cloud.firestore  # noqa: F401
+
+    if storage:
+        import google.auth.credentials  # noqa: F401
+        import google.cloud.storage  # noqa: F401
+
+
 @lru_cache(maxsize=1)
 def firestore_client() -> firestore.Client:
     from google.cloud import firestore
