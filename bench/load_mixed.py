@@ -83,8 +83,9 @@ class Stack:
     gateway: EmulatorProcess | None = None
 
 
-def start_gemini_standin(port: int, log_dir: Path) -> EmulatorProcess:
-    command = [sys.executable, "-m", "bench.gemini_standin", "--port", str(port)]
+def start_gemini_standin(port: int, log_dir: Path, *options: str) -> EmulatorProcess:
+    """bench/gemini_standin.py on `port`; `options` are its own (e.g. `--fixed-ms 500`)."""
+    command = [sys.executable, "-m", "bench.gemini_standin", "--port", str(port), *options]
     log_path = log_dir / "gemini.log"
     popen = spawn("Gemini stand-in", command, log_path=log_path, cwd=ROOT)
     process = EmulatorProcess("Gemini stand-in", popen, log_path, f"http://127.0.0.1:{port}")
@@ -208,12 +209,25 @@ def kill_and_restart(
             os.killpg(agent.pgid, signal.SIGCONT)
 
 
-def profile_gateway(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+def profile_gateway(pid: int, seconds: float, out: Path, *, rate: int = 50) -> subprocess.Popen[bytes] | None:
     """py-spy sampling every thread of the gateway, waiting ones too, for `seconds` (collapsed stacks)."""
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         return None
-    command = [str(py_spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50", "-f", "raw", "-o", str(out)]
+    command = [
+        str(py_spy),
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(int(seconds)),
+        "-r",
+        str(rate),
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+    ]
     command += ["--nonblocking", "--idle", "--full-filenames"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     llmobs_flush_timeout_s: float = Field(
         2.0, description="Longest a request waits to hand its spans and evaluations to Datadog."
     )
+    evaluation_delivery: Literal["background", "in_request"] = Field(
+        "background",
+        description="How POST /extract sends its evaluations to Datadog: `background` after the answer, by the "
+        "process's delivery thread (staged and leased first; what it never sends, the resend does); `in_request` "
+        "before the answer (waits up to LLMOBS_FLUSH_TIMEOUT_S and one more Firestore write).",
+    )
     shards_topic: str = Field(
         "experiment-shards", description="Pub/Sub topic that carries experiment shards to `experiments-worker`."
     )

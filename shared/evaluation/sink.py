@@ -8,6 +8,9 @@ experiment runs) hands them to the sink in three calls, each the whole of its st
 2. `sink.stage(write, batch)`, inside the record's own batch or transaction: a record never exists
    without its evaluations queued;
 3. `sink.submit(batch)` after the write: sent to Datadog, and what the intake accepted marked.
+   Or, where the answer should not wait for Datadog (an extraction, EVALUATION_DELIVERY=background),
+   `batch = sink.leased(batch)` before staging and `sink.hand_over(batch)` after the write: the
+   process's delivery thread sends and marks it after the answer (shared/evaluation/background_delivery.py).
    Telemetry never fails a request: what was not accepted stays pending, and `resend_pending`
    (the scheduled function, or `./deploy.sh local --resend`) sends the rest later, exactly once.
 """
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared.evaluation.background_delivery import BackgroundDelivery
 from shared.models import Evaluation, EvaluationSubmission, OutboxEntry
 from shared.observability import llmobs
 from shared.observability.evaluation_delivery import deliver
@@ -94,6 +98,14 @@ class EvaluationSink(Protocol):
         """Send a staged batch to Datadog after its write; the ids accepted. Never raises."""
         ...
 
+    def leased(self, batch: EvaluationBatch) -> EvaluationBatch:
+        """`batch` leased to this process's delivery thread: stage this one, then `hand_over` it."""
+        ...
+
+    def hand_over(self, batch: EvaluationBatch) -> None:
+        """Queue a staged, leased batch for the delivery thread; returns at once. Never raises."""
+        ...
+
 
 class OutboxEvaluationSink:
     """The sink over the evaluation outbox (Firestore) and Datadog's intake (ddtrace)."""
@@ -101,6 +113,7 @@ class OutboxEvaluationSink:
     def __init__(self, outbox: EvaluationOutbox, *, timeout_s: float) -> None:
         self._outbox = outbox
         self._timeout_s = timeout_s
+        self._background = BackgroundDelivery(outbox, timeout_s=timeout_s, lease_s=RESEND_LEASE_S)
 
     def stage(self, write: Any, batch: EvaluationBatch) -> None:
         self._outbox.stage(write, batch.entries)
@@ -113,6 +126,19 @@ class OutboxEvaluationSink:
         accepted = deliver(submissions, timeout_s=self._timeout_s)
         self._mark(batch.entries, accepted)
         return accepted
+
+    def leased(self, batch: EvaluationBatch) -> EvaluationBatch:
+        return EvaluationBatch(self._background.lease(batch.entries))
+
+    def hand_over(self, batch: EvaluationBatch) -> None:
+        try:
+            self._background.hand_over(batch.entries)
+        except Exception:  # the lease runs out and the resend delivers it
+            logger.warning("could not hand evaluations to the delivery thread", exc_info=True)
+
+    def wait_for_deliveries(self, timeout_s: float) -> bool:
+        """True once the delivery thread has sent and marked everything handed over."""
+        return self._background.wait_idle(timeout_s)
 
     def resend_pending(self, *, owner: str, max_rounds: int = 20, timeout_s: float = 10.0) -> ResendReport:
         """Deliver pending evaluations, leased so two resends never send the same one, until none

@@ -6,12 +6,15 @@ written in one batch before anything is sent, and a model failure is recorded, n
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
@@ -231,11 +234,11 @@ class ExtractionService:
         form_type = self._form_types.resolve(options.form_type, field="form_type")
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
-        image, stored = self._store_image(source)
+        image, content_type, storing = self._store_image(source)
         variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
         request = ModelRequest(
             image=image,
-            content_type=stored.content_type,
+            content_type=content_type,
             prompt=prompt,
             params=params,
             variables=variables,
@@ -244,7 +247,7 @@ class ExtractionService:
         extraction_id = uuid.uuid4().hex
         tags = reading_tags(model.model_name, request, extraction_id=extraction_id, created_by=created_by)
         with llmobs.workflow_span("extract", tags={**options.tags, **tags}) as workflow:
-            reading, evaluations = run_blocking(self._read(model, request, tags, options.expected, stored.uri))
+            reading, evaluations, stored = run_blocking(self._read(model, request, tags, options.expected, storing))
             llmobs.annotate(
                 workflow,
                 input_data={
@@ -265,10 +268,11 @@ class ExtractionService:
         request: ModelRequest,
         tags: dict[str, str],
         expected: VoteExtraction | None,
-        image_uri: str,
-    ) -> tuple[Reading, list[Evaluation]]:
+        storing: Future[StoredImage],
+    ) -> tuple[Reading, list[Evaluation], StoredImage]:
         """The reading pipeline, online: the adapter's retries only, the cross check when sampled;
-        the output in its form type's shape, judged against that type."""
+        the output in its form type's shape, judged against that type. The image is stored
+        (`storing`) while the model reads it; the evaluators get its URI."""
         reading = await self._reader.read(
             model,
             request,
@@ -278,12 +282,13 @@ class ExtractionService:
             second_reader=self._reader.online_second_reader(model.model_name, request.params),
         )
         reading = _in_shape(reading, request.form_type)
+        stored = await asyncio.wrap_future(storing)  # a failed upload raises here: nothing is recorded
         evaluations = await evaluate(
             self._evaluators,
             reading,
             expected=expected,
             input={
-                "image_uri": image_uri,
+                "image_uri": stored.uri,
                 REFERENCE_DOCS: request.variables.get(REFERENCE_DOCS),
                 IMAGE: request.image,  # for a judge that sees the form (`sees_image`)
                 IMAGE_CONTENT_TYPE: request.content_type,
@@ -295,24 +300,32 @@ class ExtractionService:
                 "form_type": request.form_type,
             },
         )
-        return reading, evaluations
+        return reading, evaluations, stored
 
-    def _store_image(self, source: ImageSource) -> tuple[bytes, StoredImage]:
+    def _store_image(self, source: ImageSource) -> tuple[bytes, str, Future[StoredImage]]:
+        """The checked image, its content type and its storing: an upload is started on a thread
+        and runs beside the model call (Cloud Storage's round trip off the answer's path)."""
         limits = {"max_bytes": self._settings.max_upload_bytes, "max_pixels": self._settings.max_image_pixels}
         if (source.data is None) == (source.uri is None):
             raise InvalidField("Send exactly one image: a file, image_base64 or image_uri.", details={"field": "image"})
         if source.data is not None:
             content_type = validate_image(source.data, **limits)
-            return source.data, self._images.put(source.data, content_type)
+            return source.data, content_type, _uploads().submit(self._images.put, source.data, content_type)
         assert source.uri is not None
         image = self._images.get(source.uri)  # refuses foreign buckets and `..` before any read
         content_type = validate_image(image, **limits)
-        return image, StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
+        stored: Future[StoredImage] = Future()
+        stored.set_result(
+            StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
+        )
+        return image, content_type, stored
 
     def _save(self, record: ExtractionRecord, *, prompt_version: str) -> None:
-        """The record, its review item and its evaluations bound for Datadog in one write; then sent."""
+        """The record, its review item and its evaluations bound for Datadog in one write; then sent
+        (EVALUATION_DELIVERY=background: handed to the delivery thread, which sends after the answer)."""
         from google.api_core import exceptions
 
+        in_background = self._settings.evaluation_delivery == "background"
         evaluations = EvaluationBatch.of(
             entry_id=f"extraction~{record.extraction_id}",
             source_kind="extraction",
@@ -333,6 +346,8 @@ class ExtractionService:
                 )
             ],
         )
+        if in_background:
+            evaluations = self._evaluations.leased(evaluations)  # the resend leaves them to this process
 
         def with_record(batch: Any) -> None:
             self._evaluations.stage(batch, evaluations)
@@ -358,7 +373,16 @@ class ExtractionService:
             self._extractions.create(record, also=with_record)
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
-        self._evaluations.submit(evaluations)
+        if in_background:
+            self._evaluations.hand_over(evaluations)
+        else:
+            self._evaluations.submit(evaluations)
+
+
+@lru_cache(maxsize=1)
+def _uploads() -> ThreadPoolExecutor:
+    """The threads images are uploaded on while the model reads them (made on first use)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="image-upload")
 
 
 def _record(

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from infra.local.test_agent import TestAgent
 from shared.synthetic.forms import generate_form
-from shared.wiring.evaluations import resend_pending
+from shared.wiring.evaluations import evaluation_sink, resend_pending
 from tests.conftest import TEST_API_KEY
 from tests.integration import stored
 
@@ -47,6 +47,8 @@ def test_outage_then_resend_delivers_every_pending_evaluation_exactly_once(
     )
     assert pending and {d["status"] for d in pending} == {"pending"}
     ids = {d["evaluation_id"] for d in pending}
+    # The extraction's delivery thread tried after the answer and gave its lease back to the resend.
+    assert evaluation_sink().wait_for_deliveries(timeout_s=30)
 
     test_agent_switch.start()
     test_agent.clear()

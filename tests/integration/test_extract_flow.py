@@ -97,9 +97,13 @@ def test_extract_stores_traces_and_evaluates_a_form(extract_client, clean_test_a
         )
     )
     assert sorted(m["label"] for m in joined) == sorted(labels)
-    outbox = stored.outbox_documents(body["extraction_id"])
+    # Marked by the delivery thread once the intake accepted them (EVALUATION_DELIVERY=background).
+    outbox = agent.wait_for(
+        lambda: (lambda docs: docs if {d["status"] for d in docs} == {"delivered"} else None)(
+            stored.outbox_documents(body["extraction_id"])
+        )
+    )
     assert {d["label"] for d in outbox} == labels
-    assert {d["status"] for d in outbox} == {"delivered"}
 
 
 @pytest.mark.integration
