@@ -2,7 +2,8 @@
 
 The scan follows how `shared/storage` builds queries: a chain on a collection reference
 (`self._collection.where(...).order_by(...)`), a collection from a method
-(`self._runs(id).where(...)`), and a query built step by step in local variables, also under
+(`self._runs(id).where(...)`), a collection named by a variable (kept as `{variable}`), and a
+query built step by step in local variables, also under
 an `if` (`query = query.where(...)` may or may not have happened, so both shapes count). A query
 counts once something runs it (`stream`, `get`, `count`, `sum`, `avg`) or a function returns it.
 What the scan cannot follow in a module that uses Firestore is reported as a problem rather
@@ -206,6 +207,11 @@ class _FunctionScan:
         for name, call in links:
             if name in ("collection", "collection_group") and call is not None and call.args:
                 collection = self.module.resolve_string(call.args[0])
+                if collection is None and isinstance(call.args[0], ast.Name):
+                    # A store written once for several collections (`VersionedDocuments`) names it
+                    # by a variable: its queries are kept under `{variable}`, where no declared
+                    # index or field override is, so one that needs either still fails the checks.
+                    collection = f"{{{call.args[0].id}}}"
                 if collection is None:
                     self._problem(node, "cannot tell which collection this reads (use a literal or a module constant)")
                     return _NEUTRAL

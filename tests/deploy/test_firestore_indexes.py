@@ -252,3 +252,22 @@ def test_merging_covers_equality_filters_only_when_each_field_has_its_index():
     assert covered_by_merging(both, each)
     assert not covered_by_merging(both, owner_only)
     assert not covered_by_merging(both, wrong_order)
+
+
+def test_a_collection_named_by_a_variable_is_kept_by_that_name_and_its_composite_query_has_no_index():
+    source = (
+        "class Versioned:\n"
+        "    def __init__(self, client, collection):\n"
+        "        self._heads = client.collection(collection)\n"
+        "    def heads(self):\n"
+        '        return list(self._heads.order_by("name").stream())\n'
+        "    def labelled(self, label):\n"
+        '        return list(self._heads.where("label", "==", label).order_by("name").stream())\n'
+    )
+    result = scan_source(source)
+
+    assert result.problems == []
+    found = {(q.collection, tuple(sorted(q.fields))) for q in result.queries}
+    assert found == {("{collection}", ("name",)), ("{collection}", ("label", "name"))}
+    composite = next(q for q in result.queries if len(q.fields) == 2)
+    assert not any(covers(index, composite) for index in COMPOSITE_INDEXES)
