@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import gc
 import json
@@ -63,7 +62,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.datasets_app import datasets_client, new_draft
+from bench.datasets_app import published_datasets
 from bench.machine import describe_machine
 from infra.local.emulators import ensure_bucket, free_ports, start_firestore, start_gcs, start_test_agent
 
@@ -289,40 +288,6 @@ def _gemini_server(port: int, latency_ms: float, logs: Path) -> Iterator[int]:
 # The data: one stored image, N entries referencing it by gs:// URI, published.
 
 
-def _published_datasets(sizes: set[int]) -> tuple[dict[int, str], str]:
-    """A published dataset per size (name by size) and the stored image's gs:// URI."""
-    from shared.synthetic.forms import generate_form
-    from tests.fakes.gemini_server import SAMPLE_EXTRACTION
-
-    client = datasets_client()
-
-    def draft() -> str:
-        return new_draft(client, HEADERS)
-
-    holder = draft()
-    image = base64.b64encode(generate_form(1).image).decode()
-    client.post(
-        f"/{holder}/v1/entries",
-        json={"input": {"image_base64": image}, "expected_output": SAMPLE_EXTRACTION},
-        headers=HEADERS,
-    )
-    image_uri = client.get(f"/{holder}/v1", headers=HEADERS).json["entries"][0]["input"]["image_uri"]
-    names = {}
-    for size in sorted(sizes):
-        name = draft()
-        rows = "\n".join(
-            json.dumps({"id": f"r{i:06d}", "input": {"image_uri": image_uri}, "expected_output": SAMPLE_EXTRACTION})
-            for i in range(size)
-        )
-        report = client.post(
-            f"/{name}/v1/import", data=rows.encode(), content_type="application/x-ndjson", headers=HEADERS
-        ).json
-        assert report["imported"] == size, report
-        assert client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
-        names[size] = name
-    return names, image_uri
-
-
 # --------------------------------------------------------------------------------------------
 # The three runners.
 
@@ -336,7 +301,7 @@ def run(
     from shared.wiring.experiments_worker import shard_worker
 
     sizes = {_records_for(args, c) for c in concurrencies}
-    names, image_uri = _published_datasets(sizes)
+    names, image_uri = published_datasets(sizes, HEADERS)
     worker = shard_worker()  # enables LLM Observability (ddtrace) once
     settings = get_settings()
     image = GcsImageStore(storage_client(), settings.images_bucket).get(image_uri)

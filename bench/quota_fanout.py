@@ -346,30 +346,10 @@ def _experiments_client() -> Any:
 
 
 def _published_dataset(entries: int) -> str:
-    from bench.datasets_app import datasets_client, new_draft
-    from shared.synthetic.forms import generate_form
-    from tests.fakes.gemini_server import SAMPLE_EXTRACTION
+    from bench.datasets_app import published_datasets
 
-    client = datasets_client()
-    holder = new_draft(client, HEADERS)
-    image = base64.b64encode(generate_form(1).image).decode()
-    client.post(
-        f"/{holder}/v1/entries",
-        json={"input": {"image_base64": image}, "expected_output": SAMPLE_EXTRACTION},
-        headers=HEADERS,
-    )
-    image_uri = client.get(f"/{holder}/v1", headers=HEADERS).json["entries"][0]["input"]["image_uri"]
-    name = new_draft(client, HEADERS)
-    rows = "\n".join(
-        json.dumps({"id": f"r{i:06d}", "input": {"image_uri": image_uri}, "expected_output": SAMPLE_EXTRACTION})
-        for i in range(entries)
-    )
-    report = client.post(
-        f"/{name}/v1/import", data=rows.encode(), content_type="application/x-ndjson", headers=HEADERS
-    ).json
-    assert report["imported"] == entries, report
-    assert client.post(f"/{name}/v1/publish", headers=HEADERS).status_code == 200
-    return name
+    names, _ = published_datasets({entries}, HEADERS)
+    return names[entries]
 
 
 def _wait_finished(experiment_id: str, model_url: str) -> str:
