@@ -219,6 +219,8 @@ class ExtractionRecord(BaseModel):
     usage: ExtractionUsage = Field(default_factory=ExtractionUsage)
     created_at: datetime
     created_by: str | None = None  # the API key's name (None: recorded before keys were named)
+    idempotency_key: str | None = None  # the client's Idempotency-Key, when it sent one
+    request_sha256: str | None = None  # what a repeat of that key must match (the options and the image)
     golden_candidate: bool = False  # approved for a golden dataset (guide 1.3), pending a person's review
     approved_by_person: bool = False  # a thumbs up with 4-5 stars on consistent counts
     in_dataset: bool = False  # added to a dataset with from-trace (then no longer listed as a candidate)

@@ -40,6 +40,8 @@ from shared.models import EXTRACTION_ID_PATTERN
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"  # a client's retry of a POST /extract makes one record
+REPLAYED_HEADER = "Idempotent-Replayed"  # "true" on an answer a repeat of that key found made
 _CALLER = "vote_extractor.caller"  # where `serve` keeps the request's caller (request.environ)
 _EXTRACTION_ID = re.compile(EXTRACTION_ID_PATTERN)
 ParsedBody = TypeVar("ParsedBody", bound=BaseModel)
@@ -118,7 +120,7 @@ def serve(
         response = _answer(request, routes, authenticate or require_api_key, reserved)
     if origin and origin_allowed(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Content-Type"
+        response.headers["Access-Control-Expose-Headers"] = f"Content-Type, {REPLAYED_HEADER}"
         response.vary.add("Origin")
     return response
 
@@ -208,7 +210,7 @@ def preflight(origin: str, routes: Sequence[Route], path: str, reserved: Reserve
     response = flask.Response(status=204)
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
-    response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {API_KEY_HEADER}"
+    response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {API_KEY_HEADER}, {IDEMPOTENCY_KEY_HEADER}"
     response.headers["Access-Control-Max-Age"] = "600"
     response.vary.add("Origin")
     return response
@@ -280,6 +282,20 @@ def known_extraction_id(extraction_id: str, *, what: str = "extraction", echoed:
     if not _EXTRACTION_ID.fullmatch(extraction_id):
         raise NotFound(f"No {what} {extraction_id[:echoed]!r}.")
     return extraction_id
+
+
+def idempotency_key(request: flask.Request) -> str | None:
+    """The request's Idempotency-Key header (None when absent); 1-64 letters, digits, `_` and `-`
+    (a UUID fits), else InvalidField (422)."""
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not _EXTRACTION_ID.fullmatch(key):
+        raise InvalidField(
+            f"The {IDEMPOTENCY_KEY_HEADER} header must be 1-64 letters, digits, '_' or '-' (a UUID fits).",
+            details={"header": IDEMPOTENCY_KEY_HEADER},
+        )
+    return key
 
 
 def limit_body(request: flask.Request, max_bytes: int) -> None:

@@ -19,8 +19,10 @@ from shared.images import decode_image_base64
 from shared.routes import form_types
 from shared.services.extraction import ExtractionFilters, ExtractOptions, ImageSource
 from shared.web import (
+    REPLAYED_HEADER,
     Route,
     answer_routing_errors_as_json,
+    idempotency_key,
     int_arg,
     json_body,
     json_response,
@@ -62,11 +64,17 @@ def create_extraction(request: flask.Request) -> flask.Response:
         raise MalformedRequest("The request body is empty: send multipart/form-data with an image, or JSON.")
     else:
         raise UnsupportedMediaType("Send multipart/form-data (field `image`) or application/json.")
-    record = extraction_service().extract(options, source, created_by=recorded_name(request))
+    extracted = extraction_service().extract(
+        options, source, created_by=recorded_name(request), idempotency_key=idempotency_key(request)
+    )
+    record = extracted.record
     status = 200
     if record.status == "failed":
         status = 504 if record.error_code == "model_timeout" else 502
-    return json_response(record.model_dump(mode="json"), status)
+    response = json_response(record.model_dump(mode="json"), status)
+    if extracted.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def get_extraction(request: flask.Request, extraction_id: str) -> flask.Response:

@@ -176,9 +176,9 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
             operation,
             "ensure_resource_availability",
             "its 404 can name what the body refers to (an extraction by span and trace, an extraction id, a "
-            "prompt version) when the generated body names one never made; the link's resource is there",
+            "prompt or judge version) when the generated body names one never made; the link's resource is there",
         )
-        for operation in ("addFromTrace", "addCandidates", "movePromptLabel")
+        for operation in ("addFromTrace", "addCandidates", "movePromptLabel", "alignJudge")
     ),
     Exclusion(
         "startExperiment",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -103,6 +104,14 @@ class ImageSource:
 
     data: bytes | None = None
     uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What POST /extract answers: the record, and whether an idempotency key's repeat found it made."""
+
+    record: ExtractionRecord
+    replayed: bool
 
 
 class ExtractionService:
@@ -225,16 +234,36 @@ class ExtractionService:
             return True
         return bool(self._datasets.entries_using_image(image_uri, limit=1))
 
-    def extract(self, options: ExtractOptions, source: ImageSource, *, created_by: str) -> ExtractionRecord:
+    def extract(
+        self,
+        options: ExtractOptions,
+        source: ImageSource,
+        *,
+        created_by: str,
+        idempotency_key: str | None = None,
+    ) -> Extracted:
         """Everything a client sent is checked before anything is stored; `created_by` is the
-        caller's API key name, on the record, the spans and the evaluations' tags."""
+        caller's API key name, on the record, the spans and the evaluations' tags.
+
+        With an `idempotency_key`, the record's id is the key's (per caller): a repeat of the same
+        request answers the record already made, without reading the form again, and a repeat
+        with another request is a Conflict (409). A 503 may hide a write Firestore applied late;
+        the repeat then finds it, so a client retrying with its key never makes two records."""
         model = get_model_client(options.model or self._settings.resolved_default_model, self._settings)
         prompt = self._prompts.resolve(options.prompt_version or self._settings.default_prompt_version)
         params = params_with_prompt_settings(model, prompt, options.params)  # the request's params win
         form_type = self._form_types.resolve(options.form_type, field="form_type")
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
-        image, content_type, storing = self._store_image(source)
+        image, content_type = self._checked_image(source)
+        request_sha256 = _request_sha256(options, source)
+        extraction_id = uuid.uuid4().hex
+        if idempotency_key is not None:
+            extraction_id = keyed_extraction_id(created_by, idempotency_key)
+            made = self._made_before(extraction_id, request_sha256, idempotency_key)
+            if made is not None:
+                return Extracted(made, replayed=True)
+        storing = self._store_image(source, image, content_type)
         variables = {REFERENCE_DOCS: reference_docs} if reference_docs else {}
         request = ModelRequest(
             image=image,
@@ -244,7 +273,6 @@ class ExtractionService:
             variables=variables,
             form_type=form_type,
         )
-        extraction_id = uuid.uuid4().hex
         tags = reading_tags(model.model_name, request, extraction_id=extraction_id, created_by=created_by)
         with llmobs.workflow_span("extract", tags={**options.tags, **tags}) as workflow:
             reading, evaluations, stored = run_blocking(self._read(model, request, tags, options.expected, storing))
@@ -259,8 +287,32 @@ class ExtractionService:
                 output_data=reading.output.model_dump() if reading.output else {"error": reading.error_message},
             )
         record = _record(extraction_id, model.model_name, options, request, stored, reading, evaluations, created_by)
-        self._save(record, prompt_version=prompt.version)
-        return record
+        record.idempotency_key, record.request_sha256 = idempotency_key, request_sha256
+        if not self._save(record, prompt_version=prompt.version):  # the same key's record was made meanwhile
+            made = self._made_before(extraction_id, request_sha256, idempotency_key)
+            if made is None:  # made, then deleted, while this request read the form
+                raise Conflict("This Idempotency-Key's record was deleted meanwhile; send the request again.")
+            return Extracted(made, replayed=True)
+        return Extracted(record, replayed=False)
+
+    def _made_before(
+        self, extraction_id: str, request_sha256: str, idempotency_key: str | None
+    ) -> ExtractionRecord | None:
+        """The record a key already made (None: none yet); Conflict when it was made for another request."""
+        from google.api_core import exceptions
+
+        try:
+            made = self._extractions.get(extraction_id)
+        except NotFound:
+            return None
+        except exceptions.GoogleAPICallError as error:
+            raise DependencyUnavailable(f"Firestore could not be read: {error.message}") from error
+        if made.request_sha256 != request_sha256:
+            raise Conflict(
+                f"Idempotency-Key {idempotency_key!r} was already used with a different request.",
+                details={"idempotency_key": idempotency_key, "extraction_id": extraction_id},
+            )
+        return made
 
     async def _read(
         self,
@@ -302,27 +354,33 @@ class ExtractionService:
         )
         return reading, evaluations, stored
 
-    def _store_image(self, source: ImageSource) -> tuple[bytes, str, Future[StoredImage]]:
-        """The checked image, its content type and its storing: an upload is started on a thread
-        and runs beside the model call (Cloud Storage's round trip off the answer's path)."""
+    def _checked_image(self, source: ImageSource) -> tuple[bytes, str]:
+        """The image's bytes and content type, checked (an image_uri's read from our bucket)."""
         limits = {"max_bytes": self._settings.max_upload_bytes, "max_pixels": self._settings.max_image_pixels}
         if (source.data is None) == (source.uri is None):
             raise InvalidField("Send exactly one image: a file, image_base64 or image_uri.", details={"field": "image"})
         if source.data is not None:
-            content_type = validate_image(source.data, **limits)
-            return source.data, content_type, _uploads().submit(self._images.put, source.data, content_type)
+            return source.data, validate_image(source.data, **limits)
         assert source.uri is not None
         image = self._images.get(source.uri)  # refuses foreign buckets and `..` before any read
-        content_type = validate_image(image, **limits)
+        return image, validate_image(image, **limits)
+
+    def _store_image(self, source: ImageSource, image: bytes, content_type: str) -> Future[StoredImage]:
+        """The image's storing: an upload is started on a thread and runs beside the model call
+        (Cloud Storage's round trip off the answer's path); an image_uri is stored already."""
+        if source.data is not None:
+            return _uploads().submit(self._images.put, image, content_type)
+        assert source.uri is not None
         stored: Future[StoredImage] = Future()
         stored.set_result(
             StoredImage(uri=source.uri, sha256=hashlib.sha256(image).hexdigest(), content_type=content_type)
         )
-        return image, content_type, stored
+        return stored
 
-    def _save(self, record: ExtractionRecord, *, prompt_version: str) -> None:
+    def _save(self, record: ExtractionRecord, *, prompt_version: str) -> bool:
         """The record, its review item and its evaluations bound for Datadog in one write; then sent
-        (EVALUATION_DELIVERY=background: handed to the delivery thread, which sends after the answer)."""
+        (EVALUATION_DELIVERY=background: handed to the delivery thread, which sends after the answer).
+        False when a record of that id exists (an idempotency key's repeat won the race): nothing written."""
         from google.api_core import exceptions
 
         in_background = self._settings.evaluation_delivery == "background"
@@ -371,18 +429,35 @@ class ExtractionService:
 
         try:
             self._extractions.create(record, also=with_record)
+        except exceptions.AlreadyExists:
+            return False
         except exceptions.GoogleAPICallError as error:
             raise DependencyUnavailable(f"Firestore could not store the extraction: {error.message}") from error
         if in_background:
             self._evaluations.hand_over(evaluations)
         else:
             self._evaluations.submit(evaluations)
+        return True
 
 
 @lru_cache(maxsize=1)
 def _uploads() -> ThreadPoolExecutor:
     """The threads images are uploaded on while the model reads them (made on first use)."""
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="image-upload")
+
+
+def keyed_extraction_id(created_by: str, idempotency_key: str) -> str:
+    """The id an idempotency key gives a record: the key is the caller's, so two API keys using one
+    value never meet; hashed, so the id keeps the shape of a generated one (32 hex)."""
+    return hashlib.sha256(f"{created_by}\0{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def _request_sha256(options: ExtractOptions, source: ImageSource) -> str:
+    """What makes two requests under one idempotency key "the same request": the options as sent
+    and the image (its bytes' sha256, or the gs:// URI it was read from)."""
+    image = hashlib.sha256(source.data).hexdigest() if source.data is not None else source.uri
+    body = {"options": options.model_dump(mode="json", exclude_none=True), "image": image}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _record(
