@@ -147,7 +147,10 @@ class ApiClient:
         tags: dict[str, str] | None = None,
         form_type: str | None = None,
         reference_docs: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Json:
+        """`idempotency_key`: the same key on a retry of the same request answers the extraction
+        already made (say, when a first try's answer was lost), never a second one."""
         fields: dict[str, str] = {}
         if model:
             fields["model"] = model
@@ -164,7 +167,12 @@ class ApiClient:
         # A failed extraction is still an answer (502/504 with the record): show it, not an error.
         try:
             return self.request(
-                "POST", "/extract", files={"image": (filename, image, content_type)}, data=fields, timeout=300
+                "POST",
+                "/extract",
+                files={"image": (filename, image, content_type)},
+                data=fields,
+                headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+                timeout=300,
             )
         except ApiError as error:
             if error.status in (502, 504) and isinstance(error.details, dict) and "record" in error.details:

@@ -175,3 +175,40 @@ def test_review_queue_highlights_the_fields_a_second_reading_disagreed_on(consol
     assert rows == [
         {"field": field, "this extraction": first["vote_count"], "second reading": 4321, "why": "counts differ"}
     ]
+
+
+def test_a_click_after_a_lost_answer_gets_the_extraction_already_made(
+    console_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first click's request reaches the API and its answer is lost (as on a dropped
+    connection): the page shows a sentence, and the next click gets that extraction, not a second."""
+    import api_client
+
+    sent_keys: list[str] = []
+    real_request = api_client.ApiClient.request
+
+    def answer_lost_once(self, method, path, **kwargs):
+        answer = real_request(self, method, path, **kwargs)
+        if method == "POST" and path == "/extract":
+            sent_keys.append(kwargs["headers"]["Idempotency-Key"])
+            if len(sent_keys) == 1:
+                raise api_client.ApiUnreachable(self.base_url, "the connection dropped")
+        return answer
+
+    monkeypatch.setattr(api_client.ApiClient, "request", answer_lost_once)
+    app = run_page("1_Vote_Extractor.py")
+    app.button(key="sample").click().run()
+
+    app.button(key="go").click().run()
+    assert not app.exception, app.exception
+    assert "current" not in app.session_state and app.error  # the lost answer is a sentence
+    app.button(key="go").click().run()
+    again = app.session_state["current"]
+    app.button(key="go").click().run()  # answered: a new click reads the form anew
+    anew = app.session_state["current"]
+
+    assert sent_keys[0] == sent_keys[1] != sent_keys[2]
+    assert again["idempotency_key"] == sent_keys[0]
+    made = requests.get(f"{console_env}/extract/{again['extraction_id']}", headers={"X-API-Key": API_KEY}, timeout=30)
+    assert made.status_code == 200 and made.json()["span_id"] == again["span_id"]
+    assert anew["extraction_id"] != again["extraction_id"]

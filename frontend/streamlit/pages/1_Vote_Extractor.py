@@ -10,6 +10,8 @@ same feedback (the API answers the first record) instead of a second.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -66,6 +68,18 @@ def extract_panel(client: ApiClient, options: Json) -> None:
     elif problem:
         st.warning(problem)
     elif st.button("Extract", type="primary", key="go"):
+        choices = {
+            "model": model,
+            "prompt_version": prompt,
+            "params": params,
+            "tags": {"source": "console"},
+            "form_type": form_type,
+            "reference_docs": reference_docs,
+        }
+        # One key per request until it is answered: clicking again after an error or a lost answer
+        # gets the extraction already made, never a second one; after an answer, a click reads anew.
+        request = hashlib.sha256(image + json.dumps(choices, sort_keys=True).encode()).hexdigest()
+        keys = st.session_state.setdefault("extract_keys", {})
         with st.spinner("Reading the form..."):
             record = attempt(
                 "The extraction",
@@ -73,14 +87,11 @@ def extract_panel(client: ApiClient, options: Json) -> None:
                 image,
                 filename,
                 content_type=content_type,
-                model=model,
-                prompt_version=prompt,
-                params=params,
-                tags={"source": "console"},
-                form_type=form_type,
-                reference_docs=reference_docs,
+                idempotency_key=keys.setdefault(request, uuid.uuid4().hex),
+                **choices,
             )
         if record is not None:
+            keys.pop(request, None)
             st.session_state["current"] = record
             st.session_state["current_image"] = image
     record = st.session_state.get("current")
