@@ -339,9 +339,10 @@ def read_firestore() -> Stored:
 
     client = firestore.Client(project=PROJECT)
     stored = Stored()
-    for snapshot in client.collection("extractions").select(["feedback_summary"]).stream():
+    for snapshot in client.collection("extractions").select(["feedback_summary", "idempotency_key"]).stream():
         summary = (snapshot.to_dict() or {}).get("feedback_summary") or {}
         stored.extractions.add(snapshot.id)
+        stored.extraction_keys[snapshot.id] = (snapshot.to_dict() or {}).get("idempotency_key") or ""
         stored.feedback_counted[snapshot.id] = int(summary.get("thumbs_up", 0)) + int(summary.get("thumbs_down", 0))
     for snapshot in client.collection("feedback").select(["extraction_id"]).stream():
         stored.feedback[snapshot.id] = (snapshot.to_dict() or {})["extraction_id"]

@@ -4,7 +4,8 @@ Pure functions over plain data (the ledger's JSON lines, a few sets and counters
 Firestore and the test agent), so the counting rules are unit-tested on their own:
 
 - a write the client saw acknowledged is stored, once; a stored write was at least tried
-  (a write whose answer was lost may or may not be stored: both are fine, neither is doubled);
+  (a write whose answer was lost may or may not be stored: both are fine, neither is doubled;
+  an extraction's Idempotency-Key makes at most one record);
 - each extraction's feedback counters equal the feedback stored for it (replays count nothing);
 - each dataset version's `entry_count` equals its entries;
 - every evaluation staged in the outbox reached the test agent exactly once, and nothing else did.
@@ -24,6 +25,7 @@ class Stored:
     """What Firestore holds after the run."""
 
     extractions: set[str] = field(default_factory=set)
+    extraction_keys: dict[str, str] = field(default_factory=dict)  # extraction id -> its Idempotency-Key
     feedback_counted: dict[str, int] = field(default_factory=dict)  # extraction id -> thumbs_up + thumbs_down
     feedback: dict[str, str] = field(default_factory=dict)  # feedback id -> extraction id
     entries: dict[str, set[str]] = field(default_factory=dict)  # "name@version" -> entry ids
@@ -57,10 +59,16 @@ def reconcile(
     seeded = set(_ids(records, "seed", "extraction"))
     unanswered = sum(1 for r in records if r.get("k") == "try" and r.get("what") == "extraction") - len(acked)
     extra = stored.extractions - acked - seeded
+    tried_keys = {r["key"] for r in records if r.get("k") == "try" and r.get("what") == "extraction" and r.get("key")}
+    per_key = Counter(key for key in stored.extraction_keys.values() if key)
+    doubled = sum(1 for n in per_key.values() if n > 1)
+    untried = {i for i in extra if tried_keys and stored.extraction_keys.get(i) not in tried_keys}
+    resent = sum(1 for r in records if r.get("k") == "ack" and r.get("what") == "extraction" and r.get("resent"))
     result.check(
-        acked | seeded <= stored.extractions and len(extra) <= unanswered,
+        acked | seeded <= stored.extractions and len(extra) <= unanswered and not doubled and not untried,
         f"extractions: {len(acked)} acknowledged (+{len(seeded)} seeded), {len(acked - stored.extractions)} missing; "
-        f"{len(extra)} stored of {unanswered} unanswered",
+        f"{len(extra)} stored of {unanswered} unanswered; {resent} answered after a resend, "
+        f"{doubled} keys stored twice",
     )
 
     acks = [r for r in records if r.get("k") == "ack" and r.get("what") == "feedback"]

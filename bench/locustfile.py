@@ -87,7 +87,15 @@ class MixedUser(FastHttpUser):
     # -- the one way a write is sent ---------------------------------------------------------
 
     def send(
-        self, method: str, path: str, name: str, body: Any, *, ok: tuple[int, ...], retry: bool = True
+        self,
+        method: str,
+        path: str,
+        name: str,
+        body: Any,
+        *,
+        ok: tuple[int, ...],
+        retry: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """(status, JSON body or None). Connection failures and 5xx are retried with the same
         body while `retry` (the write is idempotent) until RETRY_DEADLINE_S; status 0 if never answered."""
@@ -96,7 +104,7 @@ class MixedUser(FastHttpUser):
         while True:
             self.attempts += 1
             with self.client.request(
-                method, path, name=name, json=body, headers=self.headers, catch_response=True
+                method, path, name=name, json=body, headers={**self.headers, **(headers or {})}, catch_response=True
             ) as response:
                 status = response.status_code or 0
                 if status in ok:
@@ -121,13 +129,13 @@ class MixedUser(FastHttpUser):
         body: dict[str, Any] = {"image_base64": random.choice(FORMS)}
         if model:
             body["model"] = model
-        record("try", what="extraction", id=None)
-        # No idempotency key on extract: a broken connection is not sent again (it may be stored).
-        status, answer = self.send("POST", "/extract", name, body, ok=(200,), retry=False)
+        key = uuid.uuid4().hex  # a lost answer is sent again under it: one record, whatever happened
+        record("try", what="extraction", id=None, key=key)
+        status, answer = self.send("POST", "/extract", name, body, ok=(200,), headers={"Idempotency-Key": key})
         if status == 200 and answer:
             extraction = {key: answer[key] for key in ("extraction_id", "span_id", "trace_id", "image_uri")}
-            record("ack", what="extraction", id=answer["extraction_id"], model=answer["model"],
-                   evaluations=len(answer.get("evaluations") or []))  # fmt: skip
+            record("ack", what="extraction", id=answer["extraction_id"], model=answer["model"], key=key,
+                   resent=self.attempts > 1, evaluations=len(answer.get("evaluations") or []))  # fmt: skip
             EXTRACTIONS.append(extraction)
             del EXTRACTIONS[:-MAX_SHARED]
 

@@ -108,3 +108,33 @@ def test_percentiles_are_nearest_rank_and_figures_end_with_all():
     assert [row.name for row in rows] == ["GET /a", "POST /b", "all"]
     assert rows[-1].requests == 101 and rows[-1].errors == 1 and rows[-1].server_errors == 0
     assert rows[-1].per_second == 101 / 10.0
+
+
+def keyed_ledger() -> list[dict]:
+    return [
+        {"k": "seed", "what": "extraction", "id": "x0"},
+        {"k": "try", "what": "extraction", "id": None, "key": "k1"},
+        {"k": "ack", "what": "extraction", "id": "x1", "key": "k1", "resent": True},
+        {"k": "try", "what": "extraction", "id": None, "key": "k2"},  # its answers were all lost
+        {"k": "try", "what": "extraction", "id": None, "key": "k3"},
+    ]
+
+
+def test_an_idempotency_key_stored_once_is_ok_and_the_resends_are_counted():
+    kept = Stored(extractions={"x0", "x1", "x2"}, extraction_keys={"x0": "", "x1": "k1", "x2": "k2"})
+
+    line = reconcile(keyed_ledger(), kept, [], review_target=TARGET).lines[0]
+
+    assert line.endswith(": ok"), line
+    assert "1 answered after a resend, 0 keys stored twice" in line
+
+
+def test_one_key_stored_twice_or_a_record_under_an_untried_key_is_wrong():
+    doubled = Stored(extractions={"x0", "x1", "x2"}, extraction_keys={"x0": "", "x1": "k1", "x2": "k1"})
+    untried = Stored(extractions={"x0", "x1", "x2"}, extraction_keys={"x0": "", "x1": "k1", "x2": "k9"})
+
+    doubled_line = reconcile(keyed_ledger(), doubled, [], review_target=TARGET).lines[0]
+    untried_line = reconcile(keyed_ledger(), untried, [], review_target=TARGET).lines[0]
+
+    assert doubled_line.endswith("1 keys stored twice: WRONG"), doubled_line
+    assert untried_line.endswith(": WRONG"), untried_line
