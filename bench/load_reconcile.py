@@ -63,11 +63,13 @@ def reconcile(
     per_key = Counter(key for key in stored.extraction_keys.values() if key)
     doubled = sum(1 for n in per_key.values() if n > 1)
     untried = {i for i in extra if tried_keys and stored.extraction_keys.get(i) not in tried_keys}
-    resent = sum(1 for r in records if r.get("k") == "ack" and r.get("what") == "extraction" and r.get("resent"))
+    resent = [r for r in records if r.get("k") == "ack" and r.get("what") == "extraction" and r.get("resent")]
+    replayed = sum(1 for r in resent if r.get("replayed"))  # the lost answer's send had made it
     result.check(
         acked | seeded <= stored.extractions and len(extra) <= unanswered and not doubled and not untried,
         f"extractions: {len(acked)} acknowledged (+{len(seeded)} seeded), {len(acked - stored.extractions)} missing; "
-        f"{len(extra)} stored of {unanswered} unanswered; {resent} answered after a resend, "
+        f"{len(extra)} stored of {unanswered} unanswered; {len(resent)} answered after a resend "
+        f"({replayed} of them made by the lost send), "
         f"{doubled} keys stored twice",
     )
 

@@ -83,6 +83,7 @@ class MixedUser(FastHttpUser):
         self.my_feedback: list[dict[str, Any]] = []
         self.my_entries: list[tuple[str, str, dict[str, Any]]] = []
         self.attempts = 0  # sends of the last write (more than 1: an answer was lost)
+        self.replayed = False  # the last write's answer said an earlier send had made it
 
     # -- the one way a write is sent ---------------------------------------------------------
 
@@ -107,6 +108,7 @@ class MixedUser(FastHttpUser):
                 method, path, name=name, json=body, headers={**self.headers, **(headers or {})}, catch_response=True
             ) as response:
                 status = response.status_code or 0
+                self.replayed = response.headers.get("Idempotent-Replayed") == "true"
                 if status in ok:
                     response.success()
                 else:
@@ -135,7 +137,8 @@ class MixedUser(FastHttpUser):
         if status == 200 and answer:
             extraction = {key: answer[key] for key in ("extraction_id", "span_id", "trace_id", "image_uri")}
             record("ack", what="extraction", id=answer["extraction_id"], model=answer["model"], key=key,
-                   resent=self.attempts > 1, evaluations=len(answer.get("evaluations") or []))  # fmt: skip
+                   resent=self.attempts > 1, replayed=self.replayed,
+                   evaluations=len(answer.get("evaluations") or []))  # fmt: skip
             EXTRACTIONS.append(extraction)
             del EXTRACTIONS[:-MAX_SHARED]
 
