@@ -180,5 +180,7 @@ def test_cors_preflight_and_response_headers(feedback_client, extraction):
     assert preflight.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "X-API-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]  # a browser's extract may send one
+    assert "Idempotent-Replayed" in posted.headers["Access-Control-Expose-Headers"]
     assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
     assert posted.status_code == 201 and posted.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
