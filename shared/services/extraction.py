@@ -256,10 +256,10 @@ class ExtractionService:
         check_expected(options.expected, form_type)
         reference_docs = check_reference_docs(options.reference_docs)
         image, content_type = self._checked_image(source)
-        request_sha256 = _request_sha256(options, source)
-        extraction_id = uuid.uuid4().hex
+        extraction_id, request_sha256 = uuid.uuid4().hex, None
         if idempotency_key is not None:
             extraction_id = keyed_extraction_id(created_by, idempotency_key)
+            request_sha256 = _request_sha256(options, source)
             made = self._made_before(extraction_id, request_sha256, idempotency_key)
             if made is not None:
                 return Extracted(made, replayed=True)
@@ -296,7 +296,7 @@ class ExtractionService:
         return Extracted(record, replayed=False)
 
     def _made_before(
-        self, extraction_id: str, request_sha256: str, idempotency_key: str | None
+        self, extraction_id: str, request_sha256: str | None, idempotency_key: str | None
     ) -> ExtractionRecord | None:
         """The record a key already made (None: none yet); Conflict when it was made for another request."""
         from google.api_core import exceptions
