@@ -36,6 +36,7 @@ class GateRequest:
     timeout_s: float = 1800.0
     concurrency: int | None = None
     name: str | None = None
+    form_type: str | None = None  # the form type the gate's variants read (None: each entry's own)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def experiment_plan(api: Api, request: GateRequest) -> tuple[dict[str, Any], dic
         compare_params = {"a": baseline["name"], "b": candidate["name"]}
     else:
         raise CliError("give --dataset with --baseline VARIANT, or --baseline-experiment ID")
+    if request.form_type:  # a baseline experiment keeps the type it was run with
+        variants = [variant | {"form_type": request.form_type} for variant in variants]
     if request.primary:  # a metric that was not compared is a 400 naming those that were
         compare_params["primary"] = request.primary
     body: dict[str, Any] = {

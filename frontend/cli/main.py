@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the experiment (default 1800)")
     gate.add_argument("--concurrency", type=int)
     gate.add_argument("--name", help="the experiment's name")
+    gate.add_argument("--form-type", help="the form type the variants read, name or name@n (default: each entry's own)")
     return parser
 
 
@@ -193,6 +194,7 @@ def gate_command(api: Api, args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         concurrency=args.concurrency,
         name=args.name,
+        form_type=args.form_type,
     )
     outcome = run_gate(api, request)
     summary = markdown(outcome, base_url=api.base_url)

@@ -138,12 +138,18 @@ def test_gate_passes_the_same_reading_against_its_own_baseline_experiment(gatewa
 
     done, markdown, suite = gate(
         gateway, tmp_path, "--baseline-experiment", baseline_experiment, "--candidate", ON,
-        "--floor", "vote_count_accuracy=0.95",
+        "--floor", "vote_count_accuracy=0.95", "--form-type", "generic",
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr + markdown
     assert "PASS" in markdown.splitlines()[0] and "**worse**" not in markdown
     assert f"baseline: experiment `{baseline_experiment}`" in markdown
+    [candidate_experiment] = re.findall(r"- experiment: `([^`]+)`", markdown)
+    headers = {"X-API-Key": TEST_API_KEY}
+    planned = requests.get(f"{gateway}/experiments/{candidate_experiment}", headers=headers, timeout=30).json()
+    runs = requests.get(f"{gateway}/experiments/{candidate_experiment}/results", headers=headers, timeout=30).json()
+    assert [variant.get("form_type") for variant in planned["variants"]] == ["generic"]  # --form-type, as given
+    assert runs["items"] and {run["form_type"] for run in runs["items"]} == {"generic@1"}
     assert "| `vote_count_accuracy >= 0.95` |" in markdown and failures(suite) == set()
     assert "vote_count_accuracy >= 0.95" in {case.get("name") for case in suite.iter("testcase")}
 

@@ -152,3 +152,19 @@ def test_the_gate_plans_one_experiment_and_the_comparison_that_judges_it():
     body, compare_params = experiment_plan(None, against_experiment)
     assert body["baseline_experiment_id"] == "exp0" and [v["name"] for v in body["variants"]] == ["on"]
     assert compare_params == {"baseline": "exp0", "variant": "on"}
+
+
+def test_the_gates_form_type_goes_on_every_variant_it_runs():
+    same = parse_variant("on:tesseract")
+    both = GateRequest(dataset={"name": "ec8a", "version": "v1"}, candidate=same, baseline=same, form_type="ng_ec8a@1")
+    against_experiment = GateRequest(
+        dataset=both.dataset, candidate=same, baseline_experiment_id="exp0", form_type="ng_ec8a"
+    )
+
+    body, _ = experiment_plan(None, both)
+    alone, _ = experiment_plan(None, against_experiment)
+    untyped, _ = experiment_plan(None, GateRequest(dataset=both.dataset, candidate=same, baseline=same))
+
+    assert [v["form_type"] for v in body["variants"]] == ["ng_ec8a@1", "ng_ec8a@1"]
+    assert [v["form_type"] for v in alone["variants"]] == ["ng_ec8a"]
+    assert all("form_type" not in v for v in untyped["variants"])  # each entry's own type
