@@ -108,7 +108,8 @@ class MixedUser(FastHttpUser):
                 method, path, name=name, json=body, headers={**self.headers, **(headers or {})}, catch_response=True
             ) as response:
                 status = response.status_code or 0
-                self.replayed = response.headers.get("Idempotent-Replayed") == "true"
+                # No headers when no answer came (a refused or reset connection).
+                self.replayed = (response.headers or {}).get("Idempotent-Replayed") == "true"
                 if status in ok:
                     response.success()
                 else:
