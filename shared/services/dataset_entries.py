@@ -8,8 +8,6 @@ experiments, none of which needs the dataset service itself.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from shared.errors import InvalidField, NotFound
+from shared.fingerprints import json_sha256
 from shared.form_types.checks import check_rules
 from shared.form_types.expected import FormTypeResolver, entry_form_type_ref, typed_expected_output
 from shared.form_types.model import FormType
@@ -113,7 +112,7 @@ def content_sha256(image_sha256: str, expected: VoteExtraction, docs: str | None
         "tags": tags,
         "validated": validated,
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return json_sha256(body)
 
 
 def typed_fields(expected: VoteExtraction, form_type: FormType) -> dict[str, Any]:

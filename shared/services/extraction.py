@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,7 @@ from shared.evaluation.judge_image import IMAGE, IMAGE_CONTENT_TYPE
 from shared.evaluation.online_judges import extraction_usage
 from shared.evaluation.production_accuracy import automatic_verdict, drawn_for_random_sample
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.fingerprints import json_sha256
 from shared.form_types.checks import shaped
 from shared.form_types.model import GENERIC, FormType
 from shared.form_types.registry import FormTypeRegistry
@@ -457,7 +457,7 @@ def _request_sha256(options: ExtractOptions, source: ImageSource) -> str:
     and the image (its bytes' sha256, or the gs:// URI it was read from)."""
     image = hashlib.sha256(source.data).hexdigest() if source.data is not None else source.uri
     body = {"options": options.model_dump(mode="json", exclude_none=True), "image": image}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return json_sha256(body)
 
 
 def _record(

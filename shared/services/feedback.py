@@ -7,8 +7,6 @@ idempotent: the same id and body answer the first result; another body is a conf
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,6 +20,7 @@ from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.matching import compare_extractions
 from shared.evaluation.online import consistency_problems, golden_candidate_tags
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.fingerprints import json_sha256
 from shared.form_types.checks import shaped
 from shared.form_types.model import FormType
 from shared.form_types.registry import FormTypeRegistry
@@ -72,7 +71,7 @@ class FeedbackRequest(BaseModel):
     def fingerprint(self) -> str:
         """What makes two posts of one feedback_id "the same body"."""
         body = self.model_dump(mode="json", exclude={"feedback_id"}, exclude_none=True)
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return json_sha256(body)
 
 
 class FeedbackService:

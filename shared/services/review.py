@@ -9,8 +9,6 @@ outbox), and the verdicts are compared with the online evaluators (`agreement`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -23,6 +21,7 @@ from shared.dataset_names import check_name, check_version
 from shared.errors import Conflict, InvalidField
 from shared.evaluation.corrections import ExtractionCorrection, apply_correction
 from shared.evaluation.sink import EvaluationBatch, EvaluationSink, SpanEvaluations
+from shared.fingerprints import json_sha256
 from shared.form_types.expected import FormTypeResolver
 from shared.models import (
     EXTRACTION_ID_PATTERN,
@@ -97,7 +96,7 @@ class DecisionRequest(BaseModel):
 
     def fingerprint(self) -> str:
         body = self.model_dump(mode="json", exclude_none=True)
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return json_sha256(body)
 
 
 class ReviewService:
